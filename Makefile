@@ -1,0 +1,68 @@
+# Build, test and run the tier router module.
+#
+# The module is built against the headers of Debian's packaged nginx
+# (nginx-dev) with --with-compat, so the stock /usr/sbin/nginx loads it.
+
+SHELL :=	/bin/bash
+NGX_SRC ?=	/usr/share/nginx/src
+BUILD ?=	build
+CC ?=		cc
+CFLAGS ?=	-O2 -g
+WARN :=		-Wall -Wextra -Wno-unused-parameter -Werror
+MOD :=		ngx_http_tier_router_module
+PURE_SRCS :=	$(MOD)/ngx_http_tier_router_extract.c \
+		$(MOD)/ngx_http_tier_router_classify.c \
+		$(MOD)/ngx_http_tier_router_rewrite.c
+PURE_DEPS :=	$(PURE_SRCS:.c=.h)
+
+.PHONY: all module cli unit deps test run stop bench clean
+
+all: module cli unit
+
+module: $(BUILD)/$(MOD).so
+
+$(BUILD)/nginx/objs/Makefile: config
+	rm -rf $(BUILD)/nginx
+	mkdir -p $(BUILD)
+	cp -r $(NGX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && . ./conf_flags \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	       --with-cc-opt="-O2 -g -Werror" \
+	       --add-dynamic-module=$(CURDIR) --builddir=objs > configure.log
+
+$(BUILD)/$(MOD).so: $(BUILD)/nginx/objs/Makefile $(wildcard $(MOD)/*.[ch])
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/$(MOD).so $@
+
+cli: $(BUILD)/tier-router-classify
+
+$(BUILD)/tier-router-classify: tools/tier_router_classify.c $(PURE_SRCS) \
+		$(PURE_DEPS)
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_classify.c \
+	    $(PURE_SRCS) -ljansson -lm
+
+unit: $(BUILD)/test_extract $(BUILD)/test_classify
+
+$(BUILD)/test_%: t/unit/test_%.c $(PURE_SRCS) $(PURE_DEPS) t/unit/unit.h
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -It/unit -o $@ $< $(PURE_SRCS) \
+	    -ljansson -lm
+
+deps:
+	./scripts/deps.sh
+
+test: all
+	prove -r t/
+
+run: all
+	./scripts/run-example.sh
+
+stop:
+	./scripts/run-example.sh stop
+
+bench: all
+	./bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,56 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The request classifier: pure C, no nginx dependency, so that the module,
+ * the tier-router-classify CLI and the unit tests link the same code.
+ */
+
+
+#ifndef _NGX_HTTP_TIER_ROUTER_CLASSIFY_H_INCLUDED_
+#define _NGX_HTTP_TIER_ROUTER_CLASSIFY_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+#define NGX_HTTP_TIER_ROUTER_REASONS_LEN  160
+
+
+/* what the extractor (or the CLI) learned of a request */
+
+typedef struct {
+    const unsigned char  *text;         /* latest user turn, decoded */
+    size_t                text_len;     /* bounded by the extractor */
+    const unsigned char  *system;       /* system / instructions, decoded */
+    size_t                system_len;   /* bounded by the extractor */
+
+    size_t                total_text;   /* bytes of all message text */
+    unsigned              messages;     /* messages or input items */
+    unsigned              user_turns;
+    unsigned              tools;        /* tool definitions offered */
+    unsigned              tool_results; /* tool results in the history */
+    unsigned              images;       /* image or file parts */
+
+    long                  max_tokens;   /* requested output, -1: absent */
+    unsigned              reasoning;    /* 0 none, 1 low, 2 medium, 3 high */
+
+    unsigned              json_output:1; /* response_format json_* */
+    unsigned              json_schema:1; /* response_format json_schema */
+    unsigned              stream:1;
+} ngx_http_tier_router_features_t;
+
+
+typedef struct {
+    double                score;        /* difficulty in [0,1] */
+    unsigned              no_signal:1;  /* nothing pointed either way */
+    char                  reasons[NGX_HTTP_TIER_ROUTER_REASONS_LEN];
+                                        /* "code,long_output", NUL ended */
+} ngx_http_tier_router_verdict_t;
+
+
+void ngx_http_tier_router_classify(const ngx_http_tier_router_features_t *f,
+    ngx_http_tier_router_verdict_t *v);
+
+
+#endif /* _NGX_HTTP_TIER_ROUTER_CLASSIFY_H_INCLUDED_ */

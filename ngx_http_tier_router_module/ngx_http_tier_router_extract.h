@@ -1,0 +1,81 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The request extractor: one bounded pass over an LLM API request body
+ * that validates it as JSON and pulls out only what routing needs.
+ * Pure C, no nginx dependency, no allocation: the caller owns the
+ * request structure.
+ */
+
+
+#ifndef _NGX_HTTP_TIER_ROUTER_EXTRACT_H_INCLUDED_
+#define _NGX_HTTP_TIER_ROUTER_EXTRACT_H_INCLUDED_
+
+
+#include <stddef.h>
+#include "ngx_http_tier_router_classify.h"
+
+
+#define NGX_HTTP_TIER_ROUTER_AUTO              0
+#define NGX_HTTP_TIER_ROUTER_OPENAI_CHAT       1
+#define NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES  2
+#define NGX_HTTP_TIER_ROUTER_ANTHROPIC         3
+
+#define NGX_HTTP_TIER_ROUTER_MODEL_LEN         128
+#define NGX_HTTP_TIER_ROUTER_TEXT_LEN          4096
+#define NGX_HTTP_TIER_ROUTER_SYSTEM_LEN        1024
+#define NGX_HTTP_TIER_ROUTER_MAX_DEPTH         64
+
+
+/* a value in the body: offsets of its first and one past its last byte */
+
+typedef struct {
+    size_t                           start;
+    size_t                           end;
+} ngx_http_tier_router_span_t;
+
+
+typedef struct {
+    int                              dialect;     /* in: hint; out: used */
+
+    ngx_http_tier_router_span_t      root;        /* the root object */
+    unsigned                         root_members;
+
+    unsigned                         has_model:1;
+    unsigned                         has_reasoning_effort:1;
+    unsigned                         has_reasoning:1;
+    unsigned                         has_thinking:1;
+    unsigned                         has_messages:1;
+    unsigned                         has_input:1;
+
+    ngx_http_tier_router_span_t      model_span;  /* with the quotes */
+    unsigned char                    model[NGX_HTTP_TIER_ROUTER_MODEL_LEN];
+    size_t                           model_len;   /* decoded */
+
+    ngx_http_tier_router_span_t      reasoning_effort_span; /* chat */
+    ngx_http_tier_router_span_t      reasoning_span;        /* responses */
+    ngx_http_tier_router_span_t      thinking_span;         /* anthropic */
+
+    ngx_http_tier_router_features_t  features;    /* text points below */
+    unsigned char                    text[NGX_HTTP_TIER_ROUTER_TEXT_LEN];
+    unsigned char                    system[NGX_HTTP_TIER_ROUTER_SYSTEM_LEN];
+
+    const char                      *error;       /* NULL: no error */
+    const char                      *error_param; /* field, or NULL */
+    size_t                           error_offset;
+} ngx_http_tier_router_request_t;
+
+
+/*
+ * Returns 0 and fills req, or -1 with req->error set to a message fit for
+ * the client.  req->dialect is read as a hint (AUTO: detect by shape).
+ */
+
+int ngx_http_tier_router_extract(const unsigned char *body, size_t len,
+    ngx_http_tier_router_request_t *req);
+
+const char *ngx_http_tier_router_dialect_name(int dialect);
+
+
+#endif /* _NGX_HTTP_TIER_ROUTER_EXTRACT_H_INCLUDED_ */

@@ -1,0 +1,221 @@
+
+/*
+ * Copyright (C) The tier router authors
+ */
+
+
+#include <stdio.h>
+#include <string.h>
+#include "ngx_http_tier_router_rewrite.h"
+
+
+#define TR_EDITS      3
+#define TR_EDIT_LEN   (NGX_HTTP_TIER_ROUTER_MODEL_LEN + 128)
+
+
+typedef struct {
+    size_t          start;
+    size_t          end;
+    size_t          len;
+    unsigned char   data[TR_EDIT_LEN];
+} ngx_http_tier_router_splice_t;
+
+
+typedef struct {
+    ngx_http_tier_router_splice_t  splice[TR_EDITS];
+    unsigned                       n;
+} ngx_http_tier_router_plan_t;
+
+
+static void ngx_http_tier_router_plan(const ngx_http_tier_router_request_t *req,
+    const ngx_http_tier_router_edit_t *edit, ngx_http_tier_router_plan_t *pl);
+static size_t ngx_http_tier_router_print(unsigned char *out, size_t size,
+    const char *fmt, const char *effort, long budget);
+
+
+static const char  *ngx_http_tier_router_efforts[] = {
+    "", "low", "medium", "high"
+};
+
+
+static void
+ngx_http_tier_router_plan(const ngx_http_tier_router_request_t *req,
+    const ngx_http_tier_router_edit_t *edit, ngx_http_tier_router_plan_t *pl)
+{
+    size_t                          n;
+    unsigned                        i, j;
+    const char                     *effort, *fmt;
+    unsigned char                   param[TR_EDIT_LEN];
+    ngx_http_tier_router_splice_t  *s, *ins, tmp;
+    const ngx_http_tier_router_span_t  *span;
+
+    pl->n = 0;
+
+    /* new members go right after the root's '{', as one splice */
+
+    ins = &pl->splice[pl->n++];
+    ins->start = req->root.start + 1;
+    ins->end = ins->start;
+    ins->len = 0;
+
+    if (req->has_model) {
+        s = &pl->splice[pl->n++];
+        s->start = req->model_span.start;
+        s->end = req->model_span.end;
+        s->data[0] = '"';
+        memcpy(s->data + 1, edit->model, edit->model_len);
+        s->data[edit->model_len + 1] = '"';
+        s->len = edit->model_len + 2;
+
+    } else {
+        ins->data[0] = '"';
+        memcpy(ins->data + 1, "model\":\"", 8);
+        memcpy(ins->data + 9, edit->model, edit->model_len);
+        ins->data[edit->model_len + 9] = '"';
+        ins->len = edit->model_len + 10;
+    }
+
+    if (edit->reasoning > 0 && edit->reasoning <= 3) {
+        effort = ngx_http_tier_router_efforts[edit->reasoning];
+        span = NULL;
+
+        switch (req->dialect) {
+
+        case NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES:
+            fmt = "{\"effort\":\"%s\"}";
+            span = req->has_reasoning ? &req->reasoning_span : NULL;
+            n = ngx_http_tier_router_print(param, sizeof(param),
+                                           "\"reasoning\":", NULL, 0);
+            break;
+
+        case NGX_HTTP_TIER_ROUTER_ANTHROPIC:
+            fmt = "{\"type\":\"enabled\",\"budget_tokens\":%ld}";
+            span = req->has_thinking ? &req->thinking_span : NULL;
+            n = ngx_http_tier_router_print(param, sizeof(param),
+                                           "\"thinking\":", NULL, 0);
+            break;
+
+        default:
+            fmt = "\"%s\"";
+            span = req->has_reasoning_effort ? &req->reasoning_effort_span
+                                             : NULL;
+            n = ngx_http_tier_router_print(param, sizeof(param),
+                                           "\"reasoning_effort\":", NULL, 0);
+            break;
+        }
+
+        if (span) {
+            s = &pl->splice[pl->n++];
+            s->start = span->start;
+            s->end = span->end;
+            s->len = ngx_http_tier_router_print(s->data, TR_EDIT_LEN, fmt,
+                                                effort,
+                                                edit->thinking_budget);
+
+        } else {
+            if (ins->len) {
+                ins->data[ins->len++] = ',';
+            }
+
+            memcpy(ins->data + ins->len, param, n);
+            ins->len += n;
+            ins->len += ngx_http_tier_router_print(ins->data + ins->len,
+                                                   TR_EDIT_LEN - ins->len,
+                                                   fmt, effort,
+                                                   edit->thinking_budget);
+        }
+    }
+
+    if (ins->len && req->root_members > 0) {
+        ins->data[ins->len++] = ',';
+    }
+
+    /* order by position; the insertion is first already, spans are few */
+
+    for (i = 1; i < pl->n; i++) {
+        for (j = i; j > 1 && pl->splice[j].start < pl->splice[j - 1].start;
+             j--)
+        {
+            tmp = pl->splice[j];
+            pl->splice[j] = pl->splice[j - 1];
+            pl->splice[j - 1] = tmp;
+        }
+    }
+}
+
+
+static size_t
+ngx_http_tier_router_print(unsigned char *out, size_t size, const char *fmt,
+    const char *effort, long budget)
+{
+    int  n;
+
+    if (effort == NULL) {
+        n = snprintf((char *) out, size, "%s", fmt);
+
+    } else if (strstr(fmt, "%ld")) {
+        n = snprintf((char *) out, size, fmt, budget);
+
+    } else {
+        n = snprintf((char *) out, size, fmt, effort);
+    }
+
+    return (n < 0 || (size_t) n >= size) ? 0 : (size_t) n;
+}
+
+
+size_t
+ngx_http_tier_router_rewrite_size(const unsigned char *body, size_t len,
+    const ngx_http_tier_router_request_t *req,
+    const ngx_http_tier_router_edit_t *edit)
+{
+    size_t                       size;
+    unsigned                     i;
+    ngx_http_tier_router_plan_t  pl;
+
+    ngx_http_tier_router_plan(req, edit, &pl);
+
+    size = len;
+
+    for (i = 0; i < pl.n; i++) {
+        size = size - (pl.splice[i].end - pl.splice[i].start)
+               + pl.splice[i].len;
+    }
+
+    return size;
+}
+
+
+size_t
+ngx_http_tier_router_rewrite(const unsigned char *body, size_t len,
+    const ngx_http_tier_router_request_t *req,
+    const ngx_http_tier_router_edit_t *edit, unsigned char *out)
+{
+    size_t                          pos;
+    unsigned                        i;
+    unsigned char                  *p;
+    ngx_http_tier_router_plan_t     pl;
+    ngx_http_tier_router_splice_t  *s;
+
+    ngx_http_tier_router_plan(req, edit, &pl);
+
+    p = out;
+    pos = 0;
+
+    for (i = 0; i < pl.n; i++) {
+        s = &pl.splice[i];
+
+        memcpy(p, body + pos, s->start - pos);
+        p += s->start - pos;
+
+        memcpy(p, s->data, s->len);
+        p += s->len;
+
+        pos = s->end;
+    }
+
+    memcpy(p, body + pos, len - pos);
+    p += len - pos;
+
+    return p - out;
+}
