@@ -1,0 +1,189 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * Errors shaped like the dialect's own, so that SDKs show them as they
+ * show the provider's: OpenAI {"error":{...}}, Anthropic
+ * {"type":"error","error":{...}}.
+ */
+
+
+#include "ngx_http_tier_router_module.h"
+
+
+static u_char *ngx_http_tier_router_json_escape(u_char *dst, u_char *src,
+    size_t len);
+static size_t ngx_http_tier_router_json_escape_len(u_char *src, size_t len);
+
+
+ngx_int_t
+ngx_http_tier_router_send_error(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    size_t        len, mlen;
+    u_char       *p, *msg;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_str_t     message;
+    ngx_chain_t   out;
+    const char   *type, *param;
+
+    /* the message, with the client's own words (a model name) if any */
+
+    mlen = ngx_strlen(ctx->error);
+
+    if (ctx->error_detail.len) {
+        mlen += sizeof(": ''") - 1 + ctx->error_detail.len;
+    }
+
+    msg = ngx_pnalloc(r->pool, mlen);
+    if (msg == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(msg, ctx->error, ngx_strlen(ctx->error));
+
+    if (ctx->error_detail.len) {
+        p = ngx_sprintf(p, ": '%V'", &ctx->error_detail);
+    }
+
+    message.data = msg;
+    message.len = p - msg;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "tier router: %ui %V", ctx->error_status, &message);
+
+    switch (ctx->error_status) {
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        type = "request_too_large";
+        break;
+    case NGX_HTTP_INTERNAL_SERVER_ERROR:
+        type = (ctx->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC)
+               ? "api_error" : "server_error";
+        break;
+    default:
+        type = "invalid_request_error";
+    }
+
+    param = ctx->error_param;
+
+    len = ngx_http_tier_router_json_escape_len(message.data, message.len);
+
+    if (ctx->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC) {
+        len += sizeof("{\"type\":\"error\",\"error\":{\"type\":\"\","
+                      "\"message\":\"\"}}\n") - 1
+               + ngx_strlen(type);
+
+    } else {
+        len += sizeof("{\"error\":{\"message\":\"\",\"type\":\"\","
+                      "\"param\":\"\",\"code\":\"\"}}\n") - 1
+               + sizeof("invalid_request_error") - 1
+               + (param ? ngx_strlen(param) : 4)
+               + ngx_strlen(type);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = b->last;
+
+    if (ctx->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC) {
+        p = ngx_sprintf(p, "{\"type\":\"error\",\"error\":{\"type\":\"%s\","
+                        "\"message\":\"", type);
+        p = ngx_http_tier_router_json_escape(p, message.data, message.len);
+        p = ngx_cpymem(p, "\"}}\n", 4);
+
+    } else {
+        p = ngx_cpymem(p, "{\"error\":{\"message\":\"",
+                       sizeof("{\"error\":{\"message\":\"") - 1);
+        p = ngx_http_tier_router_json_escape(p, message.data, message.len);
+        p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":",
+                        ctx->error_status == NGX_HTTP_INTERNAL_SERVER_ERROR
+                        ? "server_error" : "invalid_request_error");
+
+        if (param) {
+            p = ngx_sprintf(p, "\"%s\"", param);
+
+        } else {
+            p = ngx_cpymem(p, "null", 4);
+        }
+
+        if (ctx->error_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            p = ngx_sprintf(p, ",\"code\":\"%s\"}}\n", type);
+
+        } else {
+            p = ngx_cpymem(p, ",\"code\":null}}\n",
+                           sizeof(",\"code\":null}}\n") - 1);
+        }
+    }
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = ctx->error_status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static size_t
+ngx_http_tier_router_json_escape_len(u_char *src, size_t len)
+{
+    size_t  n;
+
+    n = 0;
+
+    while (len--) {
+        if (*src == '"' || *src == '\\') {
+            n += 2;
+
+        } else if (*src < 0x20) {
+            n += 6;
+
+        } else {
+            n++;
+        }
+
+        src++;
+    }
+
+    return n;
+}
+
+
+static u_char *
+ngx_http_tier_router_json_escape(u_char *dst, u_char *src, size_t len)
+{
+    while (len--) {
+        if (*src == '"' || *src == '\\') {
+            *dst++ = '\\';
+            *dst++ = *src;
+
+        } else if (*src < 0x20) {
+            dst = ngx_sprintf(dst, "\\u%04xd", (ngx_uint_t) *src);
+
+        } else {
+            *dst++ = *src;
+        }
+
+        src++;
+    }
+
+    return dst;
+}

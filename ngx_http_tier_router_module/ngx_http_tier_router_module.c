@@ -1,0 +1,1362 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * Routes each LLM API request to the cheapest model tier able to do it:
+ * reads the body in the precontent phase (after allow/deny, auth_basic
+ * and auth_request have passed), extracts what routing needs in one
+ * bounded pass, classifies it, picks a tier, splices the tier's model
+ * into the body and leaves the choice in $tier_router_upstream for
+ * proxy_pass.
+ */
+
+
+#include "ngx_http_tier_router_module.h"
+
+
+static ngx_int_t ngx_http_tier_router_handler(ngx_http_request_t *r);
+static void ngx_http_tier_router_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_route(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static ngx_int_t ngx_http_tier_router_body(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body);
+static ngx_int_t ngx_http_tier_router_choose(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_request_t *req,
+    ngx_http_tier_router_verdict_t *verdict);
+static ngx_int_t ngx_http_tier_router_bound(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_complex_value_t *cv,
+    ngx_int_t *index);
+static ngx_int_t ngx_http_tier_router_find(
+    ngx_http_tier_router_main_conf_t *trmcf, u_char *name, size_t len);
+static ngx_int_t ngx_http_tier_router_replace(ngx_http_request_t *r,
+    ngx_str_t *body, ngx_http_tier_router_request_t *req,
+    ngx_http_tier_router_tier_t *tier);
+static ngx_int_t ngx_http_tier_router_dialect_by_uri(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_add_header(ngx_http_request_t *r,
+    char *name, ngx_str_t *value);
+
+static void *ngx_http_tier_router_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_tier_router_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tier_router_enable(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tier_router_override(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_tier_router_no_signal(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_tier_router_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tier_router_init(ngx_conf_t *cf);
+
+
+static ngx_conf_enum_t  ngx_http_tier_router_dialects[] = {
+    { ngx_string("auto"), NGX_HTTP_TIER_ROUTER_AUTO },
+    { ngx_string("openai_chat"), NGX_HTTP_TIER_ROUTER_OPENAI_CHAT },
+    { ngx_string("openai_responses"), NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES },
+    { ngx_string("anthropic"), NGX_HTTP_TIER_ROUTER_ANTHROPIC },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_tier_router_unknown_models[] = {
+    { ngx_string("route"), NGX_HTTP_TIER_ROUTER_ROUTE },
+    { ngx_string("reject"), NGX_HTTP_TIER_ROUTER_REJECT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_tier_router_commands[] = {
+
+    { ngx_string("tier_router_tier"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_tier_router_tier,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_tier_router_enable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_dialect"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, dialect),
+      &ngx_http_tier_router_dialects },
+
+    { ngx_string("tier_router_auto_model"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, auto_models),
+      NULL },
+
+    { ngx_string("tier_router_pin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, pin),
+      NULL },
+
+    { ngx_string("tier_router_unknown_model"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, unknown_model),
+      &ngx_http_tier_router_unknown_models },
+
+    { ngx_string("tier_router_max_tier"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, max_tier),
+      NULL },
+
+    { ngx_string("tier_router_min_tier"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, min_tier),
+      NULL },
+
+    { ngx_string("tier_router_override_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_override,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, headers),
+      NULL },
+
+    { ngx_string("tier_router_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, max_body_size),
+      NULL },
+
+    { ngx_string("tier_router_no_signal_tier"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_no_signal,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_tier_router_module_ctx = {
+    ngx_http_tier_router_preconfiguration,  /* preconfiguration */
+    ngx_http_tier_router_init,              /* postconfiguration */
+
+    ngx_http_tier_router_create_main_conf,  /* create main configuration */
+    ngx_http_tier_router_init_main_conf,    /* init main configuration */
+
+    NULL,                                   /* create server configuration */
+    NULL,                                   /* merge server configuration */
+
+    ngx_http_tier_router_create_loc_conf,   /* create location configuration */
+    ngx_http_tier_router_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_tier_router_module = {
+    NGX_MODULE_V1,
+    &ngx_http_tier_router_module_ctx,       /* module context */
+    ngx_http_tier_router_commands,          /* module directives */
+    NGX_HTTP_MODULE,                        /* module type */
+    NULL,                                   /* init master */
+    NULL,                                   /* init module */
+    NULL,                                   /* init process */
+    NULL,                                   /* init thread */
+    NULL,                                   /* exit thread */
+    NULL,                                   /* exit process */
+    NULL,                                   /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+static ngx_int_t
+ngx_http_tier_router_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_http_tier_router_ctx_t       *ctx;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    /* LLM API calls are POSTs; GET /v1/models and the like pass by */
+
+    if (!trlcf->enable || r->method != NGX_HTTP_POST) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ctx) {
+
+        if (ctx->error) {
+            rc = ngx_http_tier_router_send_error(r, ctx);
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE;
+        }
+
+        return ctx->status;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->status = NGX_DONE;
+    ctx->dialect = trlcf->dialect;
+
+    if (ctx->dialect == NGX_HTTP_TIER_ROUTER_AUTO) {
+        ctx->dialect = ngx_http_tier_router_dialect_by_uri(r);
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
+
+    if (r->headers_in.content_length_n > (off_t) trlcf->max_body_size) {
+
+        /* refuse before reading what we would not read anyway */
+
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        ctx->error_status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        ctx->error = "request body is larger than the router reads";
+        ctx->status = NGX_DECLINED;
+
+        rc = ngx_http_tier_router_send_error(r, ctx);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_tier_router_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_tier_router_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ngx_http_tier_router_route(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->status = NGX_DECLINED;
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * Reads the decision into ctx: a tier, or an error for the client.
+ * NGX_ERROR only when the worker itself failed (memory, file read).
+ */
+
+static ngx_int_t
+ngx_http_tier_router_route(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_int_t                          rc;
+    ngx_str_t                          body;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_request_t    *req;
+    ngx_http_tier_router_verdict_t     verdict;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    rc = ngx_http_tier_router_body(r, ctx, &body);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ctx->error) {
+        return NGX_OK;
+    }
+
+    req = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_request_t));
+    if (req == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->dialect = (int) ctx->dialect;
+
+    if (ngx_http_tier_router_extract(body.data, body.len, req) != 0) {
+        ctx->error_status = NGX_HTTP_BAD_REQUEST;
+        ctx->error = req->error;
+        ctx->error_param = req->error_param;
+
+        if (req->error_param
+            && ngx_strncmp(req->error, "duplicate", 9) == 0)
+        {
+            ctx->error_detail.data = (u_char *) req->error_param;
+            ctx->error_detail.len = ngx_strlen(req->error_param);
+        }
+
+        if (ctx->dialect == NGX_HTTP_TIER_ROUTER_AUTO) {
+            ctx->dialect = req->dialect;
+        }
+
+        return NGX_OK;
+    }
+
+    ctx->dialect = req->dialect;
+
+    ctx->requested_model.len = req->model_len;
+    ctx->requested_model.data = ngx_pnalloc(r->pool, req->model_len + 1);
+    if (ctx->requested_model.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->requested_model.data, req->model, req->model_len);
+
+    ngx_http_tier_router_classify(&req->features, &verdict);
+
+    ctx->score = verdict.score;
+
+    rc = ngx_http_tier_router_choose(r, ctx, req, &verdict);
+
+    if (rc != NGX_OK || ctx->error) {
+        return rc;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+    tier = &tier[ctx->tier];
+
+    if (ngx_http_tier_router_replace(r, &body, req, tier) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->routed = 1;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: tier \"%V\" score %.3f reason \"%V\" "
+                   "body %uz", &tier->name, ctx->score, &ctx->reason,
+                   body.len);
+
+    return NGX_OK;
+}
+
+
+/* the whole body in one piece of memory, read from a temp file if needed */
+
+static ngx_int_t
+ngx_http_tier_router_body(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body)
+{
+    off_t                             len;
+    u_char                           *p;
+    size_t                            size;
+    ssize_t                           n;
+    ngx_buf_t                        *b;
+    ngx_chain_t                      *cl;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    body->data = (u_char *) "";
+    body->len = 0;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+
+        if (body->len > trlcf->max_body_size) {
+            goto too_large;
+        }
+
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+    }
+
+    if (len > (off_t) trlcf->max_body_size) {
+        goto too_large;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        /*
+         * a temp file nginx has just written: read back from the page
+         * cache, bounded by tier_router_max_body_size, as nginx itself
+         * does when it sends such a body to an upstream
+         */
+
+        size = (size_t) (b->file_last - b->file_pos);
+
+        n = ngx_read_file(b->file, p, size, b->file_pos);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if ((size_t) n != size) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "tier router: read only %z of %uz bytes from "
+                          "\"%V\"", n, size, &b->file->name);
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+
+too_large:
+
+    ctx->error_status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    ctx->error = "request body is larger than the router reads";
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_choose(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_request_t *req,
+    ngx_http_tier_router_verdict_t *verdict)
+{
+    u_char                            *p;
+    size_t                             len;
+    ngx_int_t                          index, floor, cap;
+    ngx_str_t                         *am;
+    ngx_uint_t                         i, n, auto_model;
+    ngx_list_part_t                   *part;
+    ngx_table_elt_t                   *h;
+    const char                        *decision;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    tier = trmcf->tiers.elts;
+    n = trmcf->tiers.nelts;
+    index = -1;
+    decision = "classified";
+
+    /* a client may force a tier only where the operator allows it */
+
+    if (trlcf->override_header.len) {
+        part = &r->headers_in.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].key.len != trlcf->override_header.len
+                || ngx_strncasecmp(h[i].key.data, trlcf->override_header.data,
+                                   h[i].key.len) != 0)
+            {
+                continue;
+            }
+
+            index = ngx_http_tier_router_find(trmcf, h[i].value.data,
+                                              h[i].value.len);
+
+            if (index == NGX_ERROR) {
+                ctx->error_status = NGX_HTTP_BAD_REQUEST;
+                ctx->error = "unknown tier in the override header";
+                ctx->error_detail = h[i].value;
+                return NGX_OK;
+            }
+
+            decision = "override";
+            break;
+        }
+    }
+
+    if (index < 0 && req->has_model) {
+
+        auto_model = 0;
+        am = trlcf->auto_models->elts;
+
+        for (i = 0; i < trlcf->auto_models->nelts; i++) {
+            if (am[i].len == req->model_len
+                && ngx_strncmp(am[i].data, req->model, req->model_len) == 0)
+            {
+                auto_model = 1;
+                break;
+            }
+        }
+
+        if (!auto_model && trlcf->pin) {
+            for (i = 0; i < n; i++) {
+                if (tier[i].model.len == req->model_len
+                    && ngx_strncmp(tier[i].model.data, req->model,
+                                   req->model_len) == 0)
+                {
+                    index = i;
+                    decision = "pinned";
+                    break;
+                }
+            }
+        }
+
+        if (!auto_model && index < 0) {
+
+            for (i = 0; i < n; i++) {
+                if (tier[i].model.len == req->model_len
+                    && ngx_strncmp(tier[i].model.data, req->model,
+                                   req->model_len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (i == n) {
+
+                if (trlcf->unknown_model == NGX_HTTP_TIER_ROUTER_REJECT) {
+                    ctx->error_status = NGX_HTTP_BAD_REQUEST;
+                    ctx->error = "the model is not available here";
+                    ctx->error_detail = ctx->requested_model;
+                    ctx->error_param = "model";
+                    return NGX_OK;
+                }
+
+                decision = "unknown_model";
+            }
+        }
+    }
+
+    if (index < 0) {
+
+        if (verdict->no_signal && trlcf->no_signal_index >= 0) {
+            index = trlcf->no_signal_index;
+            decision = "no_signal";
+
+        } else {
+            for (i = 0; i < n - 1; i++) {
+                if (verdict->score <= tier[i].max_score) {
+                    break;
+                }
+            }
+
+            index = i;
+        }
+    }
+
+    /* the operator's floor and cap, from variables; the cap wins */
+
+    if (ngx_http_tier_router_bound(r, ctx, trlcf->min_tier, &floor)
+        != NGX_OK
+        || ngx_http_tier_router_bound(r, ctx, trlcf->max_tier, &cap)
+           != NGX_OK)
+    {
+        return ctx->error ? NGX_OK : NGX_ERROR;
+    }
+
+    len = ngx_strlen(decision) + 1 + ngx_strlen(verdict->reasons)
+          + sizeof(",min_tier,max_tier");
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->reason.data = p;
+
+    p = ngx_sprintf(p, "%s", decision);
+
+    if (verdict->reasons[0]) {
+        p = ngx_sprintf(p, ",%s", verdict->reasons);
+    }
+
+    if (floor >= 0 && index < floor) {
+        index = floor;
+        p = ngx_sprintf(p, ",min_tier");
+    }
+
+    if (cap >= 0 && index > cap) {
+        index = cap;
+        p = ngx_sprintf(p, ",max_tier");
+    }
+
+    ctx->reason.len = p - ctx->reason.data;
+    ctx->tier = index;
+
+    return NGX_OK;
+}
+
+
+/* a floor or cap from a complex value: -1 none, else a tier's index */
+
+static ngx_int_t
+ngx_http_tier_router_bound(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_complex_value_t *cv,
+    ngx_int_t *index)
+{
+    ngx_str_t                          value;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    *index = -1;
+
+    if (cv == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (value.len == 0) {
+        return NGX_OK;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    *index = ngx_http_tier_router_find(trmcf, value.data, value.len);
+
+    if (*index == NGX_ERROR) {
+
+        /* an operator's mistake: fail closed, never route around it */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tier router: tier bound \"%V\" names no tier",
+                      &value);
+
+        ctx->error_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->error = "the router is misconfigured";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_find(ngx_http_tier_router_main_conf_t *trmcf,
+    u_char *name, size_t len)
+{
+    ngx_uint_t                    i;
+    ngx_http_tier_router_tier_t  *tier;
+
+    tier = trmcf->tiers.elts;
+
+    for (i = 0; i < trmcf->tiers.nelts; i++) {
+        if (tier[i].name.len == len
+            && ngx_strncmp(tier[i].name.data, name, len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* splice the tier's model into the body and hand it on to the proxy */
+
+static ngx_int_t
+ngx_http_tier_router_replace(ngx_http_request_t *r, ngx_str_t *body,
+    ngx_http_tier_router_request_t *req, ngx_http_tier_router_tier_t *tier)
+{
+    size_t                        len;
+    u_char                       *p;
+    ngx_buf_t                    *b;
+    ngx_chain_t                  *cl;
+    ngx_table_elt_t              *h;
+    ngx_http_tier_router_edit_t   edit;
+
+    if (req->has_model && tier->reasoning == 0
+        && req->model_len == tier->model.len
+        && ngx_strncmp(req->model, tier->model.data, tier->model.len) == 0)
+    {
+        return NGX_OK;
+    }
+
+    edit.model = tier->model.data;
+    edit.model_len = tier->model.len;
+    edit.reasoning = tier->reasoning;
+    edit.thinking_budget = tier->thinking_budget;
+
+    len = ngx_http_tier_router_rewrite_size(body->data, body->len, req,
+                                            &edit);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_http_tier_router_rewrite(body->data, body->len, req, &edit, p);
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = p;
+    b->last = p + len;
+    b->start = p;
+    b->end = p + len;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    r->request_body->bufs = cl;
+
+    r->headers_in.content_length_n = len;
+
+    h = r->headers_in.content_length;
+
+    if (h) {
+        h->value.data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->value.len = ngx_sprintf(h->value.data, "%uz", len)
+                       - h->value.data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_dialect_by_uri(ngx_http_request_t *r)
+{
+    ngx_str_t  *uri;
+
+    uri = &r->uri;
+
+#define ngx_http_tier_router_ends(s)                                          \
+    (uri->len >= sizeof(s) - 1                                                \
+     && ngx_strncmp(uri->data + uri->len - (sizeof(s) - 1), s,                \
+                    sizeof(s) - 1) == 0)
+
+    if (ngx_http_tier_router_ends("/chat/completions")) {
+        return NGX_HTTP_TIER_ROUTER_OPENAI_CHAT;
+    }
+
+    if (ngx_http_tier_router_ends("/responses")) {
+        return NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES;
+    }
+
+    if (ngx_http_tier_router_ends("/messages")) {
+        return NGX_HTTP_TIER_ROUTER_ANTHROPIC;
+    }
+
+#undef ngx_http_tier_router_ends
+
+    return NGX_HTTP_TIER_ROUTER_AUTO;
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_header_filter(ngx_http_request_t *r)
+{
+    u_char                            *p;
+    ngx_str_t                          score;
+    ngx_http_tier_router_ctx_t        *ctx;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ctx == NULL || !ctx->routed) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (!trlcf->headers) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+
+    p = ngx_pnalloc(r->pool, sizeof("0.000") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    score.data = p;
+    score.len = ngx_sprintf(p, "%.3f", ctx->score) - p;
+
+    if (ngx_http_tier_router_add_header(r, "X-Tier-Router-Tier",
+                                        &tier[ctx->tier].name)
+        != NGX_OK
+        || ngx_http_tier_router_add_header(r, "X-Tier-Router-Score", &score)
+           != NGX_OK
+        || ngx_http_tier_router_add_header(r, "X-Tier-Router-Reason",
+                                           &ctx->reason)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_add_header(ngx_http_request_t *r, char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_tier_router_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tier_router_main_conf_t));
+    if (trmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&trmcf->tiers, cf->pool, 4,
+                       sizeof(ngx_http_tier_router_tier_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return trmcf;
+}
+
+
+static char *
+ngx_http_tier_router_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_tier_router_main_conf_t *trmcf = conf;
+
+    double                          prev;
+    ngx_uint_t                      i, j, n, found;
+    ngx_http_tier_router_tier_t    *tier;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    tier = trmcf->tiers.elts;
+    n = trmcf->tiers.nelts;
+    prev = -1;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < n; i++) {
+
+        if (!tier[i].max_score_set) {
+            tier[i].max_score = (i == n - 1) ? 1.0 : (double) (i + 1) / n;
+        }
+
+        if (tier[i].max_score <= prev) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"tier_router_tier\" \"%V\": max_score must be "
+                          "greater than the previous tier's in %V:%ui",
+                          &tier[i].name, &tier[i].file, tier[i].line);
+            return NGX_CONF_ERROR;
+        }
+
+        prev = tier[i].max_score;
+
+        /* an upstream{} block by that name, or an address with a port */
+
+        found = 0;
+
+        for (j = 0; j < umcf->upstreams.nelts; j++) {
+            if (uscfp[j]->host.len == tier[i].upstream.len
+                && ngx_strncasecmp(uscfp[j]->host.data, tier[i].upstream.data,
+                                   tier[i].upstream.len) == 0)
+            {
+                found = 1;
+                break;
+            }
+        }
+
+        if (!found
+            && ngx_strlchr(tier[i].upstream.data,
+                           tier[i].upstream.data + tier[i].upstream.len, ':')
+               == NULL)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"tier_router_tier\" \"%V\": no upstream \"%V\" "
+                          "is defined (and it is not an address with a "
+                          "port) in %V:%ui", &tier[i].name,
+                          &tier[i].upstream, &tier[i].file, tier[i].line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_tier_router_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tier_router_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->override_header = { 0, NULL };
+     *     conf->no_signal_tier = { 0, NULL };
+     *     conf->file = { 0, NULL };
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->dialect = NGX_CONF_UNSET_UINT;
+    conf->auto_models = NGX_CONF_UNSET_PTR;
+    conf->pin = NGX_CONF_UNSET;
+    conf->unknown_model = NGX_CONF_UNSET_UINT;
+    conf->max_tier = NGX_CONF_UNSET_PTR;
+    conf->min_tier = NGX_CONF_UNSET_PTR;
+    conf->headers = NGX_CONF_UNSET;
+    conf->max_body_size = NGX_CONF_UNSET_SIZE;
+    conf->no_signal_index = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_tier_router_loc_conf_t *prev = parent;
+    ngx_http_tier_router_loc_conf_t *conf = child;
+
+    ngx_str_t                         *name;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_conf_get_module_main_conf(cf,
+                                               ngx_http_tier_router_module);
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_uint_value(conf->dialect, prev->dialect,
+                              NGX_HTTP_TIER_ROUTER_AUTO);
+    ngx_conf_merge_value(conf->pin, prev->pin, 1);
+    ngx_conf_merge_uint_value(conf->unknown_model, prev->unknown_model,
+                              NGX_HTTP_TIER_ROUTER_ROUTE);
+    ngx_conf_merge_ptr_value(conf->max_tier, prev->max_tier, NULL);
+    ngx_conf_merge_ptr_value(conf->min_tier, prev->min_tier, NULL);
+    ngx_conf_merge_str_value(conf->override_header, prev->override_header,
+                             "");
+    ngx_conf_merge_value(conf->headers, prev->headers, 1);
+    ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
+                              4 * 1024 * 1024);
+
+    if (conf->file.data == NULL) {
+        conf->file = prev->file;
+        conf->line = prev->line;
+    }
+
+    if (conf->auto_models == NGX_CONF_UNSET_PTR) {
+
+        if (prev->auto_models == NGX_CONF_UNSET_PTR) {
+            prev->auto_models = ngx_array_create(cf->pool, 1,
+                                                 sizeof(ngx_str_t));
+            if (prev->auto_models == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            name = ngx_array_push(prev->auto_models);
+            if (name == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_str_set(name, "auto");
+        }
+
+        conf->auto_models = prev->auto_models;
+    }
+
+    if (conf->no_signal_tier.data == NULL) {
+        conf->no_signal_tier = prev->no_signal_tier;
+        conf->no_signal_file = prev->no_signal_file;
+        conf->no_signal_line = prev->no_signal_line;
+    }
+
+    conf->no_signal_index = -1;
+
+    if (conf->no_signal_tier.len) {
+        conf->no_signal_index = ngx_http_tier_router_find(trmcf,
+                                                  conf->no_signal_tier.data,
+                                                  conf->no_signal_tier.len);
+
+        if (conf->no_signal_index == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"tier_router_no_signal_tier\": no tier \"%V\" "
+                          "is defined in %V:%ui", &conf->no_signal_tier,
+                          &conf->no_signal_file, conf->no_signal_line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->enable && trmcf->tiers.nelts == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"tier_router\" is on but no \"tier_router_tier\" "
+                      "is defined in %V:%ui", &conf->file, conf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tier_router_tier NAME model=M upstream=U [max_score=F] [reasoning=E] */
+
+static char *
+ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tier_router_main_conf_t *trmcf = conf;
+
+    u_char                       *p, *last;
+    ngx_str_t                    *value, v;
+    ngx_int_t                     n;
+    ngx_uint_t                    i;
+    ngx_http_tier_router_tier_t  *tier;
+
+    value = cf->args->elts;
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9')
+              || *p == '_' || *p == '-' || *p == '.'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid tier name \"%V\": use letters, "
+                               "digits, \"_\", \"-\" and \".\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_tier_router_find(trmcf, value[1].data, value[1].len)
+        != NGX_ERROR)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate tier \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    tier = ngx_array_push(&trmcf->tiers);
+    if (tier == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(tier, sizeof(ngx_http_tier_router_tier_t));
+
+    tier->name = value[1];
+    tier->thinking_budget = 8192;
+    tier->file = cf->conf_file->file.name;
+    tier->line = cf->conf_file->line;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "model=", 6) == 0) {
+            tier->model.data = value[i].data + 6;
+            tier->model.len = value[i].len - 6;
+
+            last = tier->model.data + tier->model.len;
+
+            for (p = tier->model.data; p < last; p++) {
+                if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f) {
+                    goto invalid;
+                }
+            }
+
+            if (tier->model.len == 0
+                || tier->model.len >= NGX_HTTP_TIER_ROUTER_MODEL_LEN)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "upstream=", 9) == 0) {
+            tier->upstream.data = value[i].data + 9;
+            tier->upstream.len = value[i].len - 9;
+
+            if (tier->upstream.len == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "max_score=", 10) == 0) {
+            v.data = value[i].data + 10;
+            v.len = value[i].len - 10;
+
+            n = ngx_atofp(v.data, v.len, 3);
+
+            if (n == NGX_ERROR || n > 1000) {
+                goto invalid;
+            }
+
+            tier->max_score = (double) n / 1000;
+            tier->max_score_set = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "reasoning=", 10) == 0) {
+            v.data = value[i].data + 10;
+            v.len = value[i].len - 10;
+
+            if (v.len == 3 && ngx_strncmp(v.data, "low", 3) == 0) {
+                tier->reasoning = 1;
+
+            } else if (v.len == 6 && ngx_strncmp(v.data, "medium", 6) == 0) {
+                tier->reasoning = 2;
+
+            } else if (v.len == 4 && ngx_strncmp(v.data, "high", 4) == 0) {
+                tier->reasoning = 3;
+
+            } else {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "thinking_budget=", 16) == 0) {
+            n = ngx_atoi(value[i].data + 16, value[i].len - 16);
+
+            if (n == NGX_ERROR || n < 1024) {
+                goto invalid;
+            }
+
+            tier->thinking_budget = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (tier->model.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tier \"%V\" has no \"model=\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (tier->upstream.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tier \"%V\" has no \"upstream=\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_tier_router_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        trlcf->file = cf->conf_file->file.name;
+        trlcf->line = cf->conf_file->line;
+    }
+
+    return rv;
+}
+
+
+static char *
+ngx_http_tier_router_override(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (trlcf->override_header.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        ngx_str_set(&trlcf->override_header, "");
+        return NGX_CONF_OK;
+    }
+
+    trlcf->override_header = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tier_router_no_signal(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (trlcf->no_signal_tier.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        ngx_str_set(&trlcf->no_signal_tier, "");
+
+    } else {
+        trlcf->no_signal_tier = value[1];
+    }
+
+    trlcf->no_signal_file = cf->conf_file->file.name;
+    trlcf->no_signal_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_tier_router_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_tier_router_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tier_router_header_filter;
+
+    return NGX_OK;
+}
