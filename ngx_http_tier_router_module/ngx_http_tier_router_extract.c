@@ -14,6 +14,9 @@
 
 #include <string.h>
 #include <limits.h>
+#if (__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "ngx_http_tier_router_extract.h"
 
 
@@ -51,6 +54,8 @@ static int ngx_http_tier_router_expect(ngx_http_tier_router_parser_t *ps,
     unsigned char c);
 static int ngx_http_tier_router_string(ngx_http_tier_router_parser_t *ps,
     ngx_http_tier_router_sink_t *sink);
+static const unsigned char *ngx_http_tier_router_plain(
+    const unsigned char *p, const unsigned char *end);
 static int ngx_http_tier_router_utf8(ngx_http_tier_router_parser_t *ps);
 static int ngx_http_tier_router_escape(ngx_http_tier_router_parser_t *ps,
     ngx_http_tier_router_sink_t *sink);
@@ -397,9 +402,7 @@ ngx_http_tier_router_string(ngx_http_tier_router_parser_t *ps,
 
         run = ps->p;
 
-        while (ps->p < ps->end && ngx_http_tier_router_class[*ps->p] == 0) {
-            ps->p++;
-        }
+        ps->p = ngx_http_tier_router_plain(ps->p, ps->end);
 
         if (sink && ps->p > run) {
             ngx_http_tier_router_sink_put(sink, run, ps->p - run);
@@ -444,6 +447,51 @@ ngx_http_tier_router_string(ngx_http_tier_router_parser_t *ps,
             break;
         }
     }
+}
+
+
+/*
+ * The first byte at or after p that is not plain ASCII inside a string:
+ * a quote, a backslash, a control character or a byte >= 0x80.  Most of
+ * a body is string text, so this loop is the extractor's speed; with
+ * SSE2 (every x86-64) it looks at 16 bytes a step.
+ */
+
+static const unsigned char *
+ngx_http_tier_router_plain(const unsigned char *p, const unsigned char *end)
+{
+#if (__SSE2__)
+    int      mask;
+    __m128i  v, quote, slash, space, hit;
+
+    quote = _mm_set1_epi8('"');
+    slash = _mm_set1_epi8('\\');
+    space = _mm_set1_epi8(0x20);
+
+    while (end - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+
+        /* signed compare: bytes >= 0x80 are negative, so less than 0x20 */
+
+        hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                        _mm_cmpeq_epi8(v, slash)),
+                           _mm_cmplt_epi8(v, space));
+
+        mask = _mm_movemask_epi8(hit);
+
+        if (mask) {
+            return p + __builtin_ctz(mask);
+        }
+
+        p += 16;
+    }
+#endif
+
+    while (p < end && ngx_http_tier_router_class[*p] == 0) {
+        p++;
+    }
+
+    return p;
 }
 
 
