@@ -49,6 +49,7 @@ typedef struct {
 } ngx_http_tier_router_verdict_t;
 
 
+void ngx_http_tier_router_classify_init(void);
 void ngx_http_tier_router_classify(const ngx_http_tier_router_features_t *f,
     ngx_http_tier_router_verdict_t *v);
 
