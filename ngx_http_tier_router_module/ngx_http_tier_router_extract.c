@@ -34,6 +34,7 @@ typedef struct {
     ngx_http_tier_router_span_t      system_span;
     unsigned                         has_user:1;
     unsigned                         has_system:1;
+    unsigned                         text_not_object:1;
 } ngx_http_tier_router_parser_t;
 
 
@@ -156,7 +157,7 @@ ngx_http_tier_router_extract(const unsigned char *body, size_t len,
 
     dialect = req->dialect;
 
-    memset(req, 0, sizeof(ngx_http_tier_router_request_t));
+    memset(req, 0, offsetof(ngx_http_tier_router_request_t, text));
     memset(&ps, 0, sizeof(ngx_http_tier_router_parser_t));
 
     req->dialect = dialect;
@@ -217,6 +218,11 @@ ngx_http_tier_router_extract(const unsigned char *body, size_t len,
     }
 
     if (req->dialect == NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES) {
+        if (ps.text_not_object) {
+            return ngx_http_tier_router_fail(&ps,
+                                      "a format must be an object", "text");
+        }
+
         if (!req->has_input) {
             return ngx_http_tier_router_fail(&ps,
                              "missing required parameter: 'input'", "input");
@@ -1286,13 +1292,26 @@ ngx_http_tier_router_root(ngx_http_tier_router_parser_t *ps)
         case TR_ROOT_THINKING:
             req->thinking_span.start = ps->p - ps->start;
 
-            if (ngx_http_tier_router_thinking(ps) != 0) {
-                return -1;
+            /*
+             * "thinking": null asks for nothing, but its span is kept so
+             * that a tier's thinking block replaces it, never doubles it
+             */
+
+            if (ngx_http_tier_router_type(ps) == TR_T_NULL) {
+                if (ngx_http_tier_router_literal(ps, "null", 4) != 0) {
+                    return -1;
+                }
+
+            } else {
+                if (ngx_http_tier_router_thinking(ps) != 0) {
+                    return -1;
+                }
+
+                ps->anthropic_marks++;
             }
 
             req->thinking_span.end = ps->p - ps->start;
             req->has_thinking = 1;
-            ps->anthropic_marks++;
             break;
 
         case TR_ROOT_TOOLS:
@@ -1312,6 +1331,27 @@ ngx_http_tier_router_root(ngx_http_tier_router_parser_t *ps)
             break;
 
         case TR_ROOT_TEXT:
+
+            /*
+             * the responses API's output settings; elsewhere "text" is
+             * no field of the API and is passed on unread, like any other
+             */
+
+            t = ngx_http_tier_router_type(ps);
+
+            if (req->dialect != NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES
+                && t != TR_T_OBJECT && t != TR_T_NULL)
+            {
+                if (ngx_http_tier_router_skip(ps) != 0) {
+                    return -1;
+                }
+
+                /* refused below if the shape says responses after all */
+
+                ps->text_not_object = 1;
+                break;
+            }
+
             if (ngx_http_tier_router_format(ps, 1, param) != 0) {
                 return -1;
             }
@@ -2176,7 +2216,8 @@ ngx_http_tier_router_collect(ngx_http_tier_router_parser_t *ps,
 
         case TR_T_STRING:
             if (sink->total) {
-                ngx_http_tier_router_sink_put(sink, (const unsigned char *) "\n", 1);
+                ngx_http_tier_router_sink_put(sink,
+                                            (const unsigned char *) "\n", 1);
             }
 
             if (ngx_http_tier_router_string(&sub, sink) != 0) {
@@ -2204,7 +2245,7 @@ ngx_http_tier_router_collect(ngx_http_tier_router_parser_t *ps,
                 {
                     if (sink->total) {
                         ngx_http_tier_router_sink_put(sink,
-                                                      (const unsigned char *) "\n", 1);
+                                            (const unsigned char *) "\n", 1);
                     }
 
                     if (ngx_http_tier_router_string(&sub, sink) != 0) {

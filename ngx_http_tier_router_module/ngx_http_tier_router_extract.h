@@ -25,7 +25,7 @@
 #define NGX_HTTP_TIER_ROUTER_MODEL_LEN         128
 #define NGX_HTTP_TIER_ROUTER_TEXT_LEN          4096
 #define NGX_HTTP_TIER_ROUTER_SYSTEM_LEN        1024
-#define NGX_HTTP_TIER_ROUTER_MAX_DEPTH         64
+#define NGX_HTTP_TIER_ROUTER_MAX_DEPTH         128
 
 
 /* a value in the body: offsets of its first and one past its last byte */
@@ -58,12 +58,14 @@ typedef struct {
     ngx_http_tier_router_span_t      thinking_span;         /* anthropic */
 
     ngx_http_tier_router_features_t  features;    /* text points below */
-    unsigned char                    text[NGX_HTTP_TIER_ROUTER_TEXT_LEN];
-    unsigned char                    system[NGX_HTTP_TIER_ROUTER_SYSTEM_LEN];
 
     const char                      *error;       /* NULL: no error */
     const char                      *error_param; /* field, or NULL */
     size_t                           error_offset;
+
+    /* the windows last: the extractor clears only what comes before */
+    unsigned char                    text[NGX_HTTP_TIER_ROUTER_TEXT_LEN];
+    unsigned char                    system[NGX_HTTP_TIER_ROUTER_SYSTEM_LEN];
 } ngx_http_tier_router_request_t;
 
 
