@@ -24,16 +24,29 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
     u_char       *p, *msg;
     ngx_int_t     rc;
     ngx_buf_t    *b;
-    ngx_str_t     message;
+    ngx_str_t     message, detail;
     ngx_chain_t   out;
     const char   *type, *param;
 
-    /* the message, with the client's own words (a model name) if any */
+    /*
+     * the message, with the client's own words (a model name, a header)
+     * if any: cut to a bounded length and escaped once, so that neither
+     * the JSON body nor the error log line can be forged by them
+     */
 
-    mlen = ngx_strlen(ctx->error);
+    detail = ctx->error_detail;
 
-    if (ctx->error_detail.len) {
-        mlen += sizeof(": ''") - 1 + ctx->error_detail.len;
+    if (detail.len > NGX_HTTP_TIER_ROUTER_DETAIL_LEN) {
+        detail.len = NGX_HTTP_TIER_ROUTER_DETAIL_LEN;
+    }
+
+    mlen = ngx_http_tier_router_json_escape_len((u_char *) ctx->error,
+                                                ngx_strlen(ctx->error));
+
+    if (detail.len) {
+        mlen += sizeof(": ''") - 1
+                + ngx_http_tier_router_json_escape_len(detail.data,
+                                                       detail.len);
     }
 
     msg = ngx_pnalloc(r->pool, mlen);
@@ -41,10 +54,13 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(msg, ctx->error, ngx_strlen(ctx->error));
+    p = ngx_http_tier_router_json_escape(msg, (u_char *) ctx->error,
+                                         ngx_strlen(ctx->error));
 
-    if (ctx->error_detail.len) {
-        p = ngx_sprintf(p, ": '%V'", &ctx->error_detail);
+    if (detail.len) {
+        p = ngx_cpymem(p, ": '", 3);
+        p = ngx_http_tier_router_json_escape(p, detail.data, detail.len);
+        *p++ = '\'';
     }
 
     message.data = msg;
@@ -67,7 +83,7 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
 
     param = ctx->error_param;
 
-    len = ngx_http_tier_router_json_escape_len(message.data, message.len);
+    len = message.len;
 
     if (ctx->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC) {
         len += sizeof("{\"type\":\"error\",\"error\":{\"type\":\"\","
@@ -92,13 +108,13 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
     if (ctx->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC) {
         p = ngx_sprintf(p, "{\"type\":\"error\",\"error\":{\"type\":\"%s\","
                         "\"message\":\"", type);
-        p = ngx_http_tier_router_json_escape(p, message.data, message.len);
+        p = ngx_cpymem(p, message.data, message.len);
         p = ngx_cpymem(p, "\"}}\n", 4);
 
     } else {
         p = ngx_cpymem(p, "{\"error\":{\"message\":\"",
                        sizeof("{\"error\":{\"message\":\"") - 1);
-        p = ngx_http_tier_router_json_escape(p, message.data, message.len);
+        p = ngx_cpymem(p, message.data, message.len);
         p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":",
                         ctx->error_status == NGX_HTTP_INTERNAL_SERVER_ERROR
                         ? "server_error" : "invalid_request_error");
@@ -142,18 +158,43 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
 }
 
 
+/*
+ * JSON string escaping that also keeps the text printable ASCII or valid
+ * UTF-8: DEL and bytes that do not start a valid UTF-8 sequence become
+ * \ufffd, so a header's raw bytes can neither break the JSON nor the log
+ */
+
 static size_t
 ngx_http_tier_router_json_escape_len(u_char *src, size_t len)
 {
-    size_t  n;
+    size_t   n, k;
+    u_char  *p, *last;
 
     n = 0;
+    last = src + len;
 
-    while (len--) {
+    while (src < last) {
+
+        if (*src >= 0x80) {
+            p = src;
+
+            if (ngx_utf8_decode(&p, last - src) > 0x10ffff) {
+                n += 6;
+                src++;
+
+            } else {
+                k = p - src;
+                n += k;
+                src = p;
+            }
+
+            continue;
+        }
+
         if (*src == '"' || *src == '\\') {
             n += 2;
 
-        } else if (*src < 0x20) {
+        } else if (*src < 0x20 || *src == 0x7f) {
             n += 6;
 
         } else {
@@ -170,12 +211,33 @@ ngx_http_tier_router_json_escape_len(u_char *src, size_t len)
 static u_char *
 ngx_http_tier_router_json_escape(u_char *dst, u_char *src, size_t len)
 {
-    while (len--) {
+    u_char  *p, *last;
+
+    last = src + len;
+
+    while (src < last) {
+
+        if (*src >= 0x80) {
+            p = src;
+
+            if (ngx_utf8_decode(&p, last - src) > 0x10ffff) {
+                dst = ngx_cpymem(dst, "\\ufffd", 6);
+                src++;
+
+            } else {
+                while (src < p) {
+                    *dst++ = *src++;
+                }
+            }
+
+            continue;
+        }
+
         if (*src == '"' || *src == '\\') {
             *dst++ = '\\';
             *dst++ = *src;
 
-        } else if (*src < 0x20) {
+        } else if (*src < 0x20 || *src == 0x7f) {
             dst = ngx_sprintf(dst, "\\u%04xd", (ngx_uint_t) *src);
 
         } else {

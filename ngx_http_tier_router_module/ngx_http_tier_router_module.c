@@ -14,6 +14,12 @@
 #include "ngx_http_tier_router_module.h"
 
 
+typedef struct {
+    ngx_chain_t                 *cl;
+    off_t                        base;      /* body offset of cl's start */
+} ngx_http_tier_router_cursor_t;
+
+
 static ngx_int_t ngx_http_tier_router_handler(ngx_http_request_t *r);
 static void ngx_http_tier_router_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_route(ngx_http_request_t *r,
@@ -31,6 +37,9 @@ static ngx_int_t ngx_http_tier_router_find(
 static ngx_int_t ngx_http_tier_router_replace(ngx_http_request_t *r,
     ngx_str_t *body, ngx_http_tier_router_request_t *req,
     ngx_http_tier_router_tier_t *tier);
+static ngx_int_t ngx_http_tier_router_slice(ngx_http_request_t *r,
+    ngx_http_tier_router_cursor_t *cur, ngx_chain_t ***ll, size_t from,
+    size_t to);
 static ngx_int_t ngx_http_tier_router_dialect_by_uri(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_add_header(ngx_http_request_t *r,
@@ -48,6 +57,10 @@ static char *ngx_http_tier_router_enable(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_tier_router_override(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_tier_router_no_signal(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_tier_router_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tier_router_auto_model(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tier_router_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tier_router_init(ngx_conf_t *cf);
@@ -87,14 +100,14 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
 
     { ngx_string("tier_router_dialect"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_tier_router_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tier_router_loc_conf_t, dialect),
       &ngx_http_tier_router_dialects },
 
     { ngx_string("tier_router_auto_model"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_http_tier_router_auto_model,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tier_router_loc_conf_t, auto_models),
       NULL },
@@ -108,7 +121,7 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
 
     { ngx_string("tier_router_unknown_model"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_tier_router_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tier_router_loc_conf_t, unknown_model),
       &ngx_http_tier_router_unknown_models },
@@ -193,6 +206,20 @@ ngx_module_t  ngx_http_tier_router_module = {
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 
+/*
+ * Per worker, not per request: routing runs start to end in one call on
+ * one thread, and nothing keeps a pointer into either past that call.
+ * The extractor's result (some 5 KB with its text windows) and, for a
+ * body that came in several buffers or a file, one contiguous copy of it
+ * (grown as needed up to tier_router_max_body_size, then kept) would
+ * otherwise be a malloc() and its page faults on every request.
+ */
+
+static ngx_http_tier_router_request_t  ngx_http_tier_router_req;
+static u_char                         *ngx_http_tier_router_scratch;
+static size_t                          ngx_http_tier_router_scratch_size;
+
+
 static ngx_int_t
 ngx_http_tier_router_handler(ngx_http_request_t *r)
 {
@@ -241,7 +268,12 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
 
     if (r->headers_in.content_length_n > (off_t) trlcf->max_body_size) {
 
-        /* refuse before reading what we would not read anyway */
+        /*
+         * refuse before reading what we would not read anyway, and
+         * without a "100 Continue" that would invite the client to send it
+         */
+
+        r->expect_tested = 1;
 
         rc = ngx_http_discard_request_body(r);
 
@@ -318,10 +350,7 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    req = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_request_t));
-    if (req == NULL) {
-        return NGX_ERROR;
-    }
+    req = &ngx_http_tier_router_req;
 
     req->dialect = (int) ctx->dialect;
 
@@ -430,10 +459,23 @@ ngx_http_tier_router_body(ngx_http_request_t *r,
         goto too_large;
     }
 
-    p = ngx_pnalloc(r->pool, (size_t) len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
+    if ((size_t) len > ngx_http_tier_router_scratch_size) {
+        size = ngx_align((size_t) len, 64 * 1024);
+
+        p = ngx_alloc(size, r->connection->log);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_tier_router_scratch) {
+            ngx_free(ngx_http_tier_router_scratch);
+        }
+
+        ngx_http_tier_router_scratch = p;
+        ngx_http_tier_router_scratch_size = size;
     }
+
+    p = ngx_http_tier_router_scratch;
 
     body->data = p;
 
@@ -491,7 +533,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     size_t                             len;
     ngx_int_t                          index, floor, cap;
     ngx_str_t                         *am;
-    ngx_uint_t                         i, n, auto_model;
+    ngx_uint_t                         i, n, auto_model, unknown;
     ngx_list_part_t                   *part;
     ngx_table_elt_t                   *h;
     const char                        *decision;
@@ -505,6 +547,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     tier = trmcf->tiers.elts;
     n = trmcf->tiers.nelts;
     index = -1;
+    unknown = 0;
     decision = "classified";
 
     /* a client may force a tier only where the operator allows it */
@@ -595,7 +638,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
                     return NGX_OK;
                 }
 
-                decision = "unknown_model";
+                unknown = 1;
             }
         }
     }
@@ -628,7 +671,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     }
 
     len = ngx_strlen(decision) + 1 + ngx_strlen(verdict->reasons)
-          + sizeof(",min_tier,max_tier");
+          + sizeof(",unknown_model,min_tier,max_tier");
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -638,6 +681,10 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     ctx->reason.data = p;
 
     p = ngx_sprintf(p, "%s", decision);
+
+    if (unknown) {
+        p = ngx_sprintf(p, ",unknown_model");
+    }
 
     if (verdict->reasons[0]) {
         p = ngx_sprintf(p, ",%s", verdict->reasons);
@@ -726,18 +773,27 @@ ngx_http_tier_router_find(ngx_http_tier_router_main_conf_t *trmcf,
 }
 
 
-/* splice the tier's model into the body and hand it on to the proxy */
+/*
+ * Splice the tier's model into the body and hand it on to the proxy: the
+ * new request body is the client's own buffers (memory or temp file),
+ * sliced around the splices, with the splices' bytes between them.
+ */
 
 static ngx_int_t
 ngx_http_tier_router_replace(ngx_http_request_t *r, ngx_str_t *body,
     ngx_http_tier_router_request_t *req, ngx_http_tier_router_tier_t *tier)
 {
-    size_t                        len;
-    u_char                       *p;
-    ngx_buf_t                    *b;
-    ngx_chain_t                  *cl;
-    ngx_table_elt_t              *h;
-    ngx_http_tier_router_edit_t   edit;
+    off_t                           len;
+    u_char                         *p;
+    size_t                          pos;
+    ngx_uint_t                      i;
+    ngx_buf_t                      *b;
+    ngx_chain_t                    *out, **ll, *cl;
+    ngx_http_tier_router_cursor_t   cur;
+    ngx_table_elt_t                *h;
+    ngx_http_tier_router_plan_t     plan;
+    ngx_http_tier_router_edit_t     edit;
+    ngx_http_tier_router_splice_t  *sp;
 
     if (req->has_model && tier->reasoning == 0
         && req->model_len == tier->model.len
@@ -751,37 +807,95 @@ ngx_http_tier_router_replace(ngx_http_request_t *r, ngx_str_t *body,
     edit.reasoning = tier->reasoning;
     edit.thinking_budget = tier->thinking_budget;
 
-    len = ngx_http_tier_router_rewrite_size(body->data, body->len, req,
-                                            &edit);
+    /*
+     * Anthropic wants budget_tokens below max_tokens (and at least 1024):
+     * shrink the budget to fit, or add no thinking where none fits
+     */
 
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
+    if (edit.reasoning && req->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC
+        && req->features.max_tokens >= 0
+        && req->features.max_tokens <= edit.thinking_budget)
+    {
+        if (req->features.max_tokens > 1024) {
+            edit.thinking_budget = req->features.max_tokens - 1;
+
+        } else {
+            edit.reasoning = 0;
+        }
+    }
+
+    ngx_http_tier_router_rewrite_plan(req, &edit, &plan);
+
+    cur.cl = r->request_body->bufs;
+    cur.base = 0;
+    out = NULL;
+    ll = &out;
+    pos = 0;
+    len = 0;
+
+    for (i = 0; i <= plan.n; i++) {
+
+        sp = (i < plan.n) ? &plan.splice[i] : NULL;
+
+        /* the client's bytes up to the splice, or to the end */
+
+        if (ngx_http_tier_router_slice(r, &cur, &ll, pos,
+                                       sp ? sp->start : body->len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (sp == NULL) {
+            break;
+        }
+
+        if (sp->len) {
+            p = ngx_pnalloc(r->pool, sp->len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            b = ngx_calloc_buf(r->pool);
+            if (b == NULL) {
+                return NGX_ERROR;
+            }
+
+            b->pos = p;
+            b->last = ngx_cpymem(p, sp->data, sp->len);
+            b->start = b->pos;
+            b->end = b->last;
+            b->memory = 1;
+
+            cl = ngx_alloc_chain_link(r->pool);
+            if (cl == NULL) {
+                return NGX_ERROR;
+            }
+
+            cl->buf = b;
+            *ll = cl;
+            ll = &cl->next;
+        }
+
+        pos = sp->end;
+    }
+
+    *ll = NULL;
+
+    if (out == NULL) {
         return NGX_ERROR;
     }
 
-    len = ngx_http_tier_router_rewrite(body->data, body->len, req, &edit, p);
+    for (cl = out; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
+        if (cl->next == NULL) {
+            b->last_buf = 1;
+        }
     }
 
-    b->pos = p;
-    b->last = p + len;
-    b->start = p;
-    b->end = p + len;
-    b->memory = 1;
-    b->last_buf = 1;
-
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NGX_ERROR;
-    }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    r->request_body->bufs = cl;
+    r->request_body->bufs = out;
 
     r->headers_in.content_length_n = len;
 
@@ -793,11 +907,77 @@ ngx_http_tier_router_replace(ngx_http_request_t *r, ngx_str_t *body,
             return NGX_ERROR;
         }
 
-        h->value.len = ngx_sprintf(h->value.data, "%uz", len)
+        h->value.len = ngx_sprintf(h->value.data, "%O", len)
                        - h->value.data;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Appends to *ll buffers that cover the bytes [from, to) of the body,
+ * sliced from the client's chain; the cursor (a link and the body offset
+ * where it starts) only moves forward.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_slice(ngx_http_request_t *r,
+    ngx_http_tier_router_cursor_t *cur, ngx_chain_t ***ll, size_t from,
+    size_t to)
+{
+    off_t         size, skip, take;
+    ngx_buf_t    *b, *src;
+    ngx_chain_t  *cl;
+
+    while (from < to && cur->cl) {
+
+        src = cur->cl->buf;
+        size = src->in_file ? src->file_last - src->file_pos
+                            : src->last - src->pos;
+
+        skip = (off_t) from - cur->base;
+
+        if (skip >= size) {
+            cur->base += size;
+            cur->cl = cur->cl->next;
+            continue;
+        }
+
+        take = ngx_min(size - skip, (off_t) (to - from));
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (src->in_file) {
+            b->in_file = 1;
+            b->file = src->file;
+            b->file_pos = src->file_pos + skip;
+            b->file_last = b->file_pos + take;
+
+        } else {
+            b->memory = 1;
+            b->pos = src->pos + skip;
+            b->last = b->pos + take;
+            b->start = b->pos;
+            b->end = b->last;
+        }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        **ll = cl;
+        *ll = &cl->next;
+
+        from += (size_t) take;
+    }
+
+    return (from == to) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -1130,7 +1310,8 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
               || *p == '_' || *p == '-' || *p == '.'))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid tier name \"%V\": use letters, "
+                               "\"tier_router_tier\": invalid name \"%V\", "
+                               "use letters, "
                                "digits, \"_\", \"-\" and \".\"", &value[1]);
             return NGX_CONF_ERROR;
         }
@@ -1140,7 +1321,8 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         != NGX_ERROR)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate tier \"%V\"", &value[1]);
+                           "\"tier_router_tier\": duplicate tier \"%V\"",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -1241,13 +1423,15 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (tier->model.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tier \"%V\" has no \"model=\"", &value[1]);
+                           "\"tier_router_tier\" \"%V\" has no \"model=\"",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
     if (tier->upstream.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tier \"%V\" has no \"upstream=\"", &value[1]);
+                           "\"tier_router_tier\" \"%V\" has no "
+                           "\"upstream=\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -1256,7 +1440,8 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\"", &value[i]);
+                       "\"tier_router_tier\": invalid parameter \"%V\"",
+                       &value[i]);
 
     return NGX_CONF_ERROR;
 }
@@ -1333,6 +1518,111 @@ ngx_http_tier_router_no_signal(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* ngx_conf_set_enum_slot() with a message that names the directive */
+
+static char *
+ngx_http_tier_router_enum(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_str_t        *value, list;
+    ngx_uint_t        i;
+    ngx_conf_enum_t  *e;
+
+    value = cf->args->elts;
+    e = cmd->post;
+
+    for (i = 0; e[i].name.len != 0; i++) {
+        if (e[i].name.len == value[1].len
+            && ngx_strcmp(e[i].name.data, value[1].data) == 0)
+        {
+            return ngx_conf_set_enum_slot(cf, cmd, conf);
+        }
+    }
+
+    len = 0;
+
+    for (i = 0; e[i].name.len != 0; i++) {
+        len += e[i].name.len + sizeof(", \"\"") - 1;
+    }
+
+    p = ngx_pnalloc(cf->temp_pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    list.data = p;
+
+    for (i = 0; e[i].name.len != 0; i++) {
+        p = ngx_sprintf(p, "%s\"%V\"", i ? ", " : "", &e[i].name);
+    }
+
+    list.len = p - list.data;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\": invalid value \"%V\", it must be %V",
+                       &cmd->name, &value[1], &list);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* tier_router_auto_model NAME ...; every name routes, none pins */
+
+static char *
+ngx_http_tier_router_auto_model(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    u_char      *p;
+    ngx_str_t   *value, *name;
+    ngx_uint_t   i;
+
+    if (trlcf->auto_models != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    trlcf->auto_models = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                          sizeof(ngx_str_t));
+    if (trlcf->auto_models == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
+            if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\": invalid model name \"%V\"",
+                                   &cmd->name, &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (value[i].len == 0
+            || value[i].len >= NGX_HTTP_TIER_ROUTER_MODEL_LEN)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\": invalid model name \"%V\"",
+                               &cmd->name, &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        name = ngx_array_push(trlcf->auto_models);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_tier_router_preconfiguration(ngx_conf_t *cf)
 {
@@ -1357,6 +1647,10 @@ ngx_http_tier_router_init(ngx_conf_t *cf)
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_tier_router_header_filter;
+
+    /* the classifier's word index, built once and inherited by workers */
+
+    ngx_http_tier_router_classify_init();
 
     return NGX_OK;
 }

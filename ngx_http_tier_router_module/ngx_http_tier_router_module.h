@@ -20,6 +20,9 @@
 #define NGX_HTTP_TIER_ROUTER_ROUTE   0
 #define NGX_HTTP_TIER_ROUTER_REJECT  1
 
+/* at most this much of a client's own words in an error message */
+#define NGX_HTTP_TIER_ROUTER_DETAIL_LEN  256
+
 
 typedef struct {
     ngx_str_t                    name;

@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) The tier router authors
+ *
+ * The body rewriter: the tier's model (and reasoning parameters) as
+ * splices at the spans the extractor found; every other byte is kept.
  */
 
 
@@ -9,26 +12,6 @@
 #include "ngx_http_tier_router_rewrite.h"
 
 
-#define TR_EDITS      3
-#define TR_EDIT_LEN   (NGX_HTTP_TIER_ROUTER_MODEL_LEN + 128)
-
-
-typedef struct {
-    size_t          start;
-    size_t          end;
-    size_t          len;
-    unsigned char   data[TR_EDIT_LEN];
-} ngx_http_tier_router_splice_t;
-
-
-typedef struct {
-    ngx_http_tier_router_splice_t  splice[TR_EDITS];
-    unsigned                       n;
-} ngx_http_tier_router_plan_t;
-
-
-static void ngx_http_tier_router_plan(const ngx_http_tier_router_request_t *req,
-    const ngx_http_tier_router_edit_t *edit, ngx_http_tier_router_plan_t *pl);
 static size_t ngx_http_tier_router_print(unsigned char *out, size_t size,
     const char *fmt, const char *effort, long budget);
 
@@ -38,14 +21,14 @@ static const char  *ngx_http_tier_router_efforts[] = {
 };
 
 
-static void
-ngx_http_tier_router_plan(const ngx_http_tier_router_request_t *req,
+void
+ngx_http_tier_router_rewrite_plan(const ngx_http_tier_router_request_t *req,
     const ngx_http_tier_router_edit_t *edit, ngx_http_tier_router_plan_t *pl)
 {
     size_t                          n;
     unsigned                        i, j;
     const char                     *effort, *fmt;
-    unsigned char                   param[TR_EDIT_LEN];
+    unsigned char                   param[NGX_HTTP_TIER_ROUTER_SPLICE_LEN];
     ngx_http_tier_router_splice_t  *s, *ins, tmp;
     const ngx_http_tier_router_span_t  *span;
 
@@ -108,9 +91,10 @@ ngx_http_tier_router_plan(const ngx_http_tier_router_request_t *req,
             s = &pl->splice[pl->n++];
             s->start = span->start;
             s->end = span->end;
-            s->len = ngx_http_tier_router_print(s->data, TR_EDIT_LEN, fmt,
-                                                effort,
-                                                edit->thinking_budget);
+            s->len = ngx_http_tier_router_print(s->data,
+                                            NGX_HTTP_TIER_ROUTER_SPLICE_LEN,
+                                            fmt, effort,
+                                            edit->thinking_budget);
 
         } else {
             if (ins->len) {
@@ -120,9 +104,8 @@ ngx_http_tier_router_plan(const ngx_http_tier_router_request_t *req,
             memcpy(ins->data + ins->len, param, n);
             ins->len += n;
             ins->len += ngx_http_tier_router_print(ins->data + ins->len,
-                                                   TR_EDIT_LEN - ins->len,
-                                                   fmt, effort,
-                                                   edit->thinking_budget);
+                                    NGX_HTTP_TIER_ROUTER_SPLICE_LEN - ins->len,
+                                    fmt, effort, edit->thinking_budget);
         }
     }
 
@@ -173,7 +156,7 @@ ngx_http_tier_router_rewrite_size(const unsigned char *body, size_t len,
     unsigned                     i;
     ngx_http_tier_router_plan_t  pl;
 
-    ngx_http_tier_router_plan(req, edit, &pl);
+    ngx_http_tier_router_rewrite_plan(req, edit, &pl);
 
     size = len;
 
@@ -197,7 +180,7 @@ ngx_http_tier_router_rewrite(const unsigned char *body, size_t len,
     ngx_http_tier_router_plan_t     pl;
     ngx_http_tier_router_splice_t  *s;
 
-    ngx_http_tier_router_plan(req, edit, &pl);
+    ngx_http_tier_router_rewrite_plan(req, edit, &pl);
 
     p = out;
     pos = 0;

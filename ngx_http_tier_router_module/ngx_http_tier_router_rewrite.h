@@ -19,11 +19,40 @@
 typedef struct {
     const unsigned char  *model;     /* plain name: no quote, backslash or */
     size_t                model_len; /* control character (checked at     */
-                                     /* configuration time), <= MODEL_LEN */
+                                     /* configuration time), < MODEL_LEN  */
     unsigned              reasoning; /* 0 keep the client's, 1..3 set it  */
     long                  thinking_budget;  /* Anthropic budget_tokens    */
 } ngx_http_tier_router_edit_t;
 
+
+/*
+ * The rewrite as at most three splices, ordered by position: replace the
+ * body's bytes [start, end) by data[0 .. len).  The module hands them on
+ * as buffers between slices of the client's own buffers (no copy of the
+ * body); rewrite() below writes the same result to one piece of memory.
+ */
+
+#define NGX_HTTP_TIER_ROUTER_SPLICES     3
+#define NGX_HTTP_TIER_ROUTER_SPLICE_LEN  (NGX_HTTP_TIER_ROUTER_MODEL_LEN + 128)
+
+
+typedef struct {
+    size_t                           start;
+    size_t                           end;
+    size_t                           len;
+    unsigned char                    data[NGX_HTTP_TIER_ROUTER_SPLICE_LEN];
+} ngx_http_tier_router_splice_t;
+
+
+typedef struct {
+    ngx_http_tier_router_splice_t    splice[NGX_HTTP_TIER_ROUTER_SPLICES];
+    unsigned                         n;
+} ngx_http_tier_router_plan_t;
+
+
+void ngx_http_tier_router_rewrite_plan(
+    const ngx_http_tier_router_request_t *req,
+    const ngx_http_tier_router_edit_t *edit, ngx_http_tier_router_plan_t *pl);
 
 /* the length of the rewritten body */
 
