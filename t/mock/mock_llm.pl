@@ -1,0 +1,765 @@
+#!/usr/bin/perl
+
+# A mock LLM API server for the tier router tests.
+#
+#   perl t/mock/mock_llm.pl --port N --name small [--listen 127.0.0.1]
+#                           [--pidfile F] [--verbose] [--watch-pid PID]
+#
+# --watch-pid: exit (as on SIGTERM) once process PID is gone, so that a
+# test harness killed without cleanup leaves no server behind.
+#
+# Endpoints, matched by the suffix of the path (query string ignored):
+#   .../chat/completions   OpenAI chat completions
+#   .../responses          OpenAI responses
+#   .../messages           Anthropic messages
+#   GET /health            200 "ok"
+#   anything else          404, OpenAI-shaped JSON error
+#
+# Every answer carries X-Mock-Name: <--name>, and the model that the request
+# body asked for.  Usage: input tokens = int(body bytes / 4) (at least 1),
+# output tokens = number of words in the answer.  "stream": true answers
+# with the dialect's server-sent events.
+#
+# Control headers:
+#   X-Mock-Latency-Ms: N      sleep N ms before answering
+#   X-Mock-Status: 429|500|503|...   answer that status, dialect-shaped error
+#   X-Mock-Break-After: N     streaming: close the connection after N events
+#                             (no terminator); not streaming: send the
+#                             headers and only N bytes of the body, then close
+#   X-Mock-Event-Delay-Ms: N  streaming: sleep N ms between events
+#   X-Mock-Words: N           length of the answer in words (default 9)
+#   X-Mock-Echo: 1            200, Content-Type application/json, the exact
+#                             request body; X-Mock-Request-Length (received
+#                             body length), X-Mock-Request-Sha1 (its SHA-1
+#                             hex), X-Mock-Request-Content-Length (the
+#                             Content-Length header received, or "chunked",
+#                             or "none"), X-Mock-Request-Method,
+#                             X-Mock-Request-Uri
+#
+# One process per connection; HTTP/1.0 and HTTP/1.1 with keep-alive;
+# Content-Length and chunked request bodies; Expect: 100-continue.
+# SIGTERM stops the server and its children.
+
+use strict;
+use warnings;
+
+use Getopt::Long;
+use IO::Socket::INET;
+use IO::Select;
+use POSIX qw(:sys_wait_h);
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use JSON::PP;
+use Digest::SHA qw(sha1_hex);
+use Time::HiRes qw(time sleep);
+
+my %opt = (listen => '127.0.0.1', name => 'mock', verbose => 0);
+
+GetOptions(\%opt, 'port=i', 'name=s', 'listen=s', 'pidfile=s', 'verbose!',
+    'watch-pid=i')
+    or die "usage: $0 --port N --name NAME [--listen ADDR] [--pidfile F]"
+    . " [--verbose]\n";
+
+die "$0: --port is required\n" unless $opt{port};
+
+my $IDLE_TIMEOUT = 30;
+my $JSON = JSON::PP->new->utf8->canonical;
+
+my $listener = IO::Socket::INET->new(
+    LocalAddr => $opt{listen},
+    LocalPort => $opt{port},
+    Proto => 'tcp',
+    Listen => 256,
+    ReuseAddr => 1,
+) or die "$0: cannot listen on $opt{listen}:$opt{port}: $@\n";
+
+my %kids;
+my $parent = $$;
+
+sub shutdown_server {
+    return unless $$ == $parent;
+    kill 'TERM', keys %kids if %kids;
+    unlink $opt{pidfile} if $opt{pidfile};
+    POSIX::_exit(0);
+}
+
+$SIG{TERM} = \&shutdown_server;
+$SIG{INT} = \&shutdown_server;
+$SIG{HUP} = 'IGNORE';
+$SIG{PIPE} = 'IGNORE';
+$SIG{CHLD} = sub {
+    while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
+        delete $kids{$pid};
+    }
+};
+
+if ($opt{pidfile}) {
+    open my $fh, '>', $opt{pidfile}
+        or die "$0: cannot write $opt{pidfile}: $!\n";
+    print $fh "$$\n";
+    close $fh;
+}
+
+logv("listening on $opt{listen}:$opt{port} as \"$opt{name}\"");
+
+my $lsel = IO::Select->new($listener);
+
+while (1) {
+    if ($opt{'watch-pid'}) {
+        shutdown_server() unless kill 0, $opt{'watch-pid'};
+        next unless $lsel->can_read(1);
+    }
+
+    my $c = $listener->accept;
+
+    unless ($c) {
+        next if $!{EINTR} || $!{ECONNABORTED};
+        die "$0: accept: $!\n";
+    }
+
+    my $pid = fork;
+
+    if (!defined $pid) {
+        warn "$0: fork: $!\n";
+        close $c;
+        next;
+    }
+
+    if ($pid) {
+        $kids{$pid} = 1;
+        close $c;
+        next;
+    }
+
+    # child
+
+    $SIG{TERM} = 'DEFAULT';
+    $SIG{INT} = 'DEFAULT';
+    $SIG{CHLD} = 'DEFAULT';
+    close $listener;
+    eval { serve($c) };
+    logv("connection error: $@") if $@;
+    close $c;
+    POSIX::_exit(0);
+}
+
+
+sub logv {
+    return unless $opt{verbose};
+    local $| = 1;
+    print "[mock $opt{name} $$] @_\n";
+}
+
+
+# connection handling
+
+sub serve {
+    my ($c) = @_;
+
+    setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1);
+    binmode $c;
+
+    my $conn = { sock => $c, buf => '', sel => IO::Select->new($c) };
+
+    while (1) {
+        my $req = read_request($conn);
+        return unless $req;
+
+        my $keep = handle($conn, $req);
+        return unless $keep;
+    }
+}
+
+
+sub fill {
+    my ($conn, $timeout) = @_;
+
+    return 0 unless $conn->{sel}->can_read($timeout // $IDLE_TIMEOUT);
+
+    my $n = sysread($conn->{sock}, $conn->{buf}, 65536, length $conn->{buf});
+
+    return $n ? $n : 0;
+}
+
+
+sub read_line {
+    my ($conn) = @_;
+
+    while ($conn->{buf} !~ /\n/) {
+        fill($conn) or die "eof in chunked body\n";
+    }
+
+    $conn->{buf} =~ s/^([^\n]*)\n// or die "bad line\n";
+    my $line = $1;
+    $line =~ s/\r$//;
+    return $line;
+}
+
+
+sub read_bytes {
+    my ($conn, $n) = @_;
+
+    while (length $conn->{buf} < $n) {
+        fill($conn) or die "eof in body\n";
+    }
+
+    return substr($conn->{buf}, 0, $n, '');
+}
+
+
+sub read_request {
+    my ($conn) = @_;
+
+    my $end;
+
+    while (1) {
+        # tolerate empty lines before the request line
+        $conn->{buf} =~ s/^(?:\r?\n)+//;
+
+        if ($conn->{buf} =~ /\r?\n\r?\n/) {
+            $end = $+[0];
+            last;
+        }
+
+        fill($conn) or return undef;
+    }
+
+    my $head = substr($conn->{buf}, 0, $end, '');
+    my @lines = split /\r?\n/, $head;
+    my $rl = shift @lines;
+
+    my ($method, $uri, $version) =
+        $rl =~ m{^(\S+)\s+(\S+)(?:\s+HTTP/(\d+\.\d+))?\s*$}
+        or die "bad request line \"$rl\"\n";
+
+    $version //= '0.9';
+
+    my (%h, $last);
+
+    for my $l (@lines) {
+        if ($l =~ /^[ \t]+(.*)$/ && defined $last) {
+            $h{$last} .= " $1";
+            next;
+        }
+
+        my ($k, $v) = $l =~ /^([^:]+):\s*(.*?)\s*$/ or next;
+        $k = lc $k;
+        $h{$k} = exists $h{$k} ? "$h{$k}, $v" : $v;
+        $last = $k;
+    }
+
+    my $req = {
+        method => $method, uri => $uri, version => $version,
+        headers => \%h, body => '',
+    };
+
+    ($req->{path} = $uri) =~ s/\?.*//s;
+
+    if (($h{expect} // '') =~ /100-continue/i && $version eq '1.1') {
+        write_all($conn, "HTTP/1.1 100 Continue\r\n\r\n");
+    }
+
+    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        $req->{cl_header} = 'chunked';
+
+        while (1) {
+            my $line = read_line($conn);
+            my ($size) = $line =~ /^\s*([0-9a-fA-F]+)/
+                or die "bad chunk size \"$line\"\n";
+            $size = hex $size;
+
+            if ($size == 0) {
+                # trailers
+                while (length(read_line($conn))) { }
+                last;
+            }
+
+            $req->{body} .= read_bytes($conn, $size);
+            read_line($conn);
+        }
+
+    } elsif (defined $h{'content-length'}) {
+        $req->{cl_header} = $h{'content-length'};
+        $req->{body} = read_bytes($conn, $h{'content-length'} + 0);
+
+    } else {
+        $req->{cl_header} = 'none';
+    }
+
+    my $conn_hdr = lc($h{connection} // '');
+
+    if ($version eq '1.1') {
+        $req->{keepalive} = $conn_hdr !~ /close/;
+    } else {
+        $req->{keepalive} = $conn_hdr =~ /keep-alive/;
+    }
+
+    return $req;
+}
+
+
+sub write_all {
+    my ($conn, $data) = @_;
+
+    my $off = 0;
+
+    while ($off < length $data) {
+        my $n = syswrite($conn->{sock}, $data, length($data) - $off, $off);
+        die "write: $!\n" unless defined $n;
+        $off += $n;
+    }
+}
+
+
+sub send_response {
+    my ($conn, $req, $status, $headers, $body) = @_;
+
+    my $reason = {
+        200 => 'OK', 400 => 'Bad Request', 401 => 'Unauthorized',
+        403 => 'Forbidden', 404 => 'Not Found', 405 => 'Method Not Allowed',
+        413 => 'Payload Too Large', 429 => 'Too Many Requests',
+        500 => 'Internal Server Error', 502 => 'Bad Gateway',
+        503 => 'Service Unavailable', 529 => 'Overloaded',
+    }->{$status} // 'Status';
+
+    my $keep = $req->{keepalive};
+    my $ver = $req->{version} eq '1.1' ? '1.1' : '1.0';
+
+    my $head = "HTTP/$ver $status $reason\r\n"
+        . "Server: mock-llm\r\n"
+        . "X-Mock-Name: $opt{name}\r\n";
+
+    for (my $i = 0; $i < @$headers; $i += 2) {
+        $head .= "$headers->[$i]: $headers->[$i + 1]\r\n";
+    }
+
+    $head .= "Content-Length: " . length($body) . "\r\n";
+    $head .= $keep ? ($ver eq '1.0' ? "Connection: keep-alive\r\n" : '')
+                   : "Connection: close\r\n";
+    $head .= "\r\n";
+
+    my $break = $req->{headers}{'x-mock-break-after'};
+
+    if (defined $break && $break =~ /^\d+$/) {
+        write_all($conn, $head . substr($body, 0, $break));
+        return 0;
+    }
+
+    write_all($conn, $head . ($req->{method} eq 'HEAD' ? '' : $body));
+
+    return $keep;
+}
+
+
+# the application
+
+sub dialect_of {
+    my ($path) = @_;
+
+    return 'openai_chat' if $path =~ m{/chat/completions$};
+    return 'openai_responses' if $path =~ m{/responses$};
+    return 'anthropic' if $path =~ m{/messages$};
+    return undef;
+}
+
+
+sub error_body {
+    my ($dialect, $status, $message) = @_;
+
+    if (($dialect // '') eq 'anthropic') {
+        my $type = {
+            400 => 'invalid_request_error', 401 => 'authentication_error',
+            403 => 'permission_error', 404 => 'not_found_error',
+            413 => 'request_too_large', 429 => 'rate_limit_error',
+            500 => 'api_error', 503 => 'overloaded_error',
+            529 => 'overloaded_error',
+        }->{$status} // 'api_error';
+
+        return $JSON->encode({
+            type => 'error',
+            error => { type => $type, message => $message },
+        });
+    }
+
+    my ($type, $code) = @{{
+        400 => ['invalid_request_error', undef],
+        401 => ['invalid_request_error', 'invalid_api_key'],
+        404 => ['invalid_request_error', 'not_found'],
+        413 => ['invalid_request_error', 'request_too_large'],
+        429 => ['rate_limit_error', 'rate_limit_exceeded'],
+        500 => ['server_error', undef],
+        503 => ['server_error', 'overloaded'],
+    }->{$status} // ['server_error', undef]};
+
+    return $JSON->encode({
+        error => {
+            message => $message, type => $type, param => undef,
+            code => $code,
+        },
+    });
+}
+
+
+sub handle {
+    my ($conn, $req) = @_;
+
+    my $h = $req->{headers};
+    my $dialect = dialect_of($req->{path});
+
+    logv("$req->{method} $req->{uri} HTTP/$req->{version} body="
+        . length($req->{body}));
+
+    if (($h->{'x-mock-latency-ms'} // '') =~ /^(\d+)$/ && $1 > 0) {
+        sleep($1 / 1000);
+    }
+
+    if ($req->{path} eq '/health') {
+        return send_response($conn, $req, 200,
+            ['Content-Type' => 'text/plain'], "ok");
+    }
+
+    if (($h->{'x-mock-status'} // '') =~ /^([1-5]\d\d)$/ && $1 != 200) {
+        my $status = $1;
+        my @hdr = ('Content-Type' => 'application/json');
+        push @hdr, 'Retry-After' => 1 if $status == 429;
+
+        my $msg = {
+            429 => 'Rate limit reached (mock).',
+            500 => 'The server had an error processing your request (mock).',
+            503 => 'The engine is currently overloaded (mock).',
+        }->{$status} // "Mock status $status.";
+
+        return send_response($conn, $req, $status, \@hdr,
+            error_body($dialect, $status, $msg));
+    }
+
+    if (($h->{'x-mock-echo'} // '') eq '1') {
+        my $b = $req->{body};
+
+        return send_response($conn, $req, 200, [
+            'Content-Type' => 'application/json',
+            'X-Mock-Request-Length' => length($b),
+            'X-Mock-Request-Sha1' => sha1_hex($b),
+            'X-Mock-Request-Content-Length' => $req->{cl_header},
+            'X-Mock-Request-Method' => $req->{method},
+            'X-Mock-Request-Uri' => $req->{uri},
+        ], $b);
+    }
+
+    unless (defined $dialect) {
+        return send_response($conn, $req, 404,
+            ['Content-Type' => 'application/json'],
+            error_body(undef, 404, "Unknown endpoint $req->{path} (mock)."));
+    }
+
+    my $data = eval { $JSON->decode($req->{body}) };
+
+    if (!$data || ref $data ne 'HASH') {
+        return send_response($conn, $req, 400,
+            ['Content-Type' => 'application/json'],
+            error_body($dialect, 400,
+                "We could not parse the JSON body of your request (mock)."));
+    }
+
+    my $model = $data->{model};
+    $model = 'unknown' unless defined $model && !ref $model;
+
+    my $nwords = 9;
+    if (($h->{'x-mock-words'} // '') =~ /^(\d+)$/ && $1 > 0) {
+        $nwords = $1;
+    }
+
+    my @base = (qw(This is a mock answer from the), $opt{name}, 'tier.');
+    my @words = map { $base[$_ % @base] } 0 .. $nwords - 1;
+
+    my $in = int(length($req->{body}) / 4) || 1;
+    my $out = scalar @words;
+    my $text = join ' ', @words;
+
+    my $stream = $data->{stream};
+    $stream = ref $stream ? $$stream : $stream;
+
+    my $ans = {
+        dialect => $dialect, model => $model, words => \@words,
+        text => $text, in => $in, out => $out, data => $data,
+        id => sprintf("%x%x", $$, int(time * 1000)), created => int(time),
+    };
+
+    if ($stream) {
+        return stream_response($conn, $req, $ans);
+    }
+
+    return send_response($conn, $req, 200,
+        ['Content-Type' => 'application/json'],
+        $JSON->encode(full_answer($ans)));
+}
+
+
+sub full_answer {
+    my ($a) = @_;
+
+    if ($a->{dialect} eq 'openai_chat') {
+        return {
+            id => "chatcmpl-mock$a->{id}",
+            object => 'chat.completion',
+            created => $a->{created},
+            model => $a->{model},
+            choices => [{
+                index => 0,
+                message => {
+                    role => 'assistant', content => $a->{text},
+                    refusal => undef,
+                },
+                logprobs => undef,
+                finish_reason => 'stop',
+            }],
+            usage => {
+                prompt_tokens => $a->{in},
+                completion_tokens => $a->{out},
+                total_tokens => $a->{in} + $a->{out},
+            },
+            system_fingerprint => 'fp_mock',
+        };
+    }
+
+    if ($a->{dialect} eq 'openai_responses') {
+        return responses_object($a, 'completed');
+    }
+
+    return {
+        id => "msg_mock$a->{id}",
+        type => 'message',
+        role => 'assistant',
+        model => $a->{model},
+        content => [{ type => 'text', text => $a->{text} }],
+        stop_reason => 'end_turn',
+        stop_sequence => undef,
+        usage => { input_tokens => $a->{in}, output_tokens => $a->{out} },
+    };
+}
+
+
+sub responses_object {
+    my ($a, $status) = @_;
+
+    my $done = $status eq 'completed';
+
+    return {
+        id => "resp_mock$a->{id}",
+        object => 'response',
+        created_at => $a->{created},
+        status => $status,
+        model => $a->{model},
+        output => $done ? [ message_item($a, 'completed') ] : [],
+        usage => $done ? {
+            input_tokens => $a->{in},
+            output_tokens => $a->{out},
+            total_tokens => $a->{in} + $a->{out},
+        } : undef,
+    };
+}
+
+
+sub message_item {
+    my ($a, $status) = @_;
+
+    my $done = $status eq 'completed';
+
+    return {
+        id => "msg_mock$a->{id}",
+        type => 'message',
+        status => $status,
+        role => 'assistant',
+        content => $done
+            ? [{ type => 'output_text', text => $a->{text},
+                 annotations => [] }]
+            : [],
+    };
+}
+
+
+sub sse_events {
+    my ($a) = @_;
+
+    my @ev;
+    my @w = @{$a->{words}};
+    my @pieces = map { ($_ ? ' ' : '') . $w[$_] } 0 .. $#w;
+
+    if ($a->{dialect} eq 'openai_chat') {
+        my $chunk = sub {
+            my ($choices, $usage) = @_;
+            my $c = {
+                id => "chatcmpl-mock$a->{id}",
+                object => 'chat.completion.chunk',
+                created => $a->{created},
+                model => $a->{model},
+                system_fingerprint => 'fp_mock',
+                choices => $choices,
+            };
+            $c->{usage} = $usage if defined $usage;
+            return 'data: ' . $JSON->encode($c) . "\n\n";
+        };
+
+        my $so = $a->{data}{stream_options};
+        my $inc = ref $so eq 'HASH' && $so->{include_usage};
+        my $nul = $inc ? JSON::PP::null : undef;
+
+        push @ev, $chunk->([{
+            index => 0,
+            delta => { role => 'assistant', content => '', refusal => undef },
+            logprobs => undef, finish_reason => undef,
+        }], $nul);
+
+        for my $p (@pieces) {
+            push @ev, $chunk->([{
+                index => 0, delta => { content => $p },
+                logprobs => undef, finish_reason => undef,
+            }], $nul);
+        }
+
+        push @ev, $chunk->([{
+            index => 0, delta => {}, logprobs => undef,
+            finish_reason => 'stop',
+        }], $nul);
+
+        if ($inc) {
+            push @ev, $chunk->([], {
+                prompt_tokens => $a->{in},
+                completion_tokens => $a->{out},
+                total_tokens => $a->{in} + $a->{out},
+            });
+        }
+
+        push @ev, "data: [DONE]\n\n";
+
+        return @ev;
+    }
+
+    if ($a->{dialect} eq 'openai_responses') {
+        my $seq = 0;
+        my $ev = sub {
+            my ($type, $data) = @_;
+            $data = { type => $type, sequence_number => $seq++, %$data };
+            return "event: $type\ndata: " . $JSON->encode($data) . "\n\n";
+        };
+
+        my $item_id = "msg_mock$a->{id}";
+
+        push @ev, $ev->('response.created',
+            { response => responses_object($a, 'in_progress') });
+        push @ev, $ev->('response.in_progress',
+            { response => responses_object($a, 'in_progress') });
+        push @ev, $ev->('response.output_item.added',
+            { output_index => 0, item => message_item($a, 'in_progress') });
+        push @ev, $ev->('response.content_part.added', {
+            item_id => $item_id, output_index => 0, content_index => 0,
+            part => { type => 'output_text', text => '', annotations => [] },
+        });
+
+        for my $p (@pieces) {
+            push @ev, $ev->('response.output_text.delta', {
+                item_id => $item_id, output_index => 0, content_index => 0,
+                delta => $p,
+            });
+        }
+
+        push @ev, $ev->('response.output_text.done', {
+            item_id => $item_id, output_index => 0, content_index => 0,
+            text => $a->{text},
+        });
+        push @ev, $ev->('response.content_part.done', {
+            item_id => $item_id, output_index => 0, content_index => 0,
+            part => { type => 'output_text', text => $a->{text},
+                      annotations => [] },
+        });
+        push @ev, $ev->('response.output_item.done',
+            { output_index => 0, item => message_item($a, 'completed') });
+        push @ev, $ev->('response.completed',
+            { response => responses_object($a, 'completed') });
+
+        return @ev;
+    }
+
+    # anthropic
+
+    my $ev = sub {
+        my ($type, $data) = @_;
+        $data = { type => $type, %$data };
+        return "event: $type\ndata: " . $JSON->encode($data) . "\n\n";
+    };
+
+    push @ev, $ev->('message_start', {
+        message => {
+            id => "msg_mock$a->{id}", type => 'message', role => 'assistant',
+            model => $a->{model}, content => [], stop_reason => undef,
+            stop_sequence => undef,
+            usage => { input_tokens => $a->{in}, output_tokens => 1 },
+        },
+    });
+    push @ev, $ev->('content_block_start',
+        { index => 0, content_block => { type => 'text', text => '' } });
+    push @ev, $ev->('ping', {});
+
+    for my $p (@pieces) {
+        push @ev, $ev->('content_block_delta',
+            { index => 0, delta => { type => 'text_delta', text => $p } });
+    }
+
+    push @ev, $ev->('content_block_stop', { index => 0 });
+    push @ev, $ev->('message_delta', {
+        delta => { stop_reason => 'end_turn', stop_sequence => undef },
+        usage => { output_tokens => $a->{out} },
+    });
+    push @ev, $ev->('message_stop', {});
+
+    return @ev;
+}
+
+
+sub stream_response {
+    my ($conn, $req, $a) = @_;
+
+    my $h = $req->{headers};
+    my @ev = sse_events($a);
+
+    my $chunked = $req->{version} eq '1.1';
+    my $keep = $chunked && $req->{keepalive};
+
+    my $head = ($chunked ? "HTTP/1.1" : "HTTP/1.0") . " 200 OK\r\n"
+        . "Server: mock-llm\r\n"
+        . "X-Mock-Name: $opt{name}\r\n"
+        . "Content-Type: text/event-stream; charset=utf-8\r\n"
+        . "Cache-Control: no-cache\r\n"
+        . ($chunked ? "Transfer-Encoding: chunked\r\n" : '')
+        . ($keep ? '' : "Connection: close\r\n")
+        . "\r\n";
+
+    write_all($conn, $head);
+
+    my $break = $h->{'x-mock-break-after'};
+    $break = undef unless defined $break && $break =~ /^\d+$/;
+
+    my $delay = 0;
+    if (($h->{'x-mock-event-delay-ms'} // '') =~ /^(\d+)$/) {
+        $delay = $1 / 1000;
+    }
+
+    my $n = 0;
+
+    for my $e (@ev) {
+        if (defined $break && $n >= $break) {
+            return 0;
+        }
+
+        sleep($delay) if $delay && $n;
+
+        write_all($conn,
+            $chunked ? sprintf("%x\r\n%s\r\n", length $e, $e) : $e);
+        $n++;
+    }
+
+    return 0 if defined $break;
+
+    write_all($conn, "0\r\n\r\n") if $chunked;
+
+    return $keep;
+}
