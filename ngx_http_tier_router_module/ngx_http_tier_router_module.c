@@ -1579,14 +1579,13 @@ ngx_http_tier_router_auto_model(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t   *value, *name;
     ngx_uint_t   i;
 
-    if (trlcf->auto_models != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
+    /* several directives on one level add to one list */
 
-    trlcf->auto_models = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                          sizeof(ngx_str_t));
-    if (trlcf->auto_models == NULL) {
-        return NGX_CONF_ERROR;
+    if (trlcf->auto_models == NGX_CONF_UNSET_PTR) {
+        trlcf->auto_models = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (trlcf->auto_models == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     value = cf->args->elts;

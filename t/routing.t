@@ -79,6 +79,7 @@ http {
         location /automodel/ {
             tier_router on;
             tier_router_auto_model router smart;
+            tier_router_auto_model clever;
             tier_router_unknown_model reject;
             proxy_pass http://$tier_router_upstream;
         }
@@ -364,6 +365,11 @@ for my $path ('/v1/messages', '/v1/responses') {
 
     $r = post('/automodel/v1/chat/completions', chat_body('smart', $ROUTINE));
     is($r->{status}, 200, 'auto_model smart: 200');
+
+    $r = post('/automodel/v1/chat/completions',
+        chat_body('clever', $ROUTINE));
+    is($r->{status}, 200, 'auto_model from a second directive: 200');
+    is(answer_model($r), 'small-model', 'auto_model clever: routed');
 
     $r = post('/automodel/v1/chat/completions', chat_body('auto', $ROUTINE));
     is($r->{status}, 400, 'auto_model without "auto": "auto" is unknown');
