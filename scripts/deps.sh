@@ -1,0 +1,39 @@
+#!/bin/bash
+# Install, with apt-get, whatever the build, the tests, the example and the
+# benchmark need and is missing.  Idempotent and quiet when nothing is
+# missing.  Debian bookworm (nginx 1.22.1); run as root.
+
+set -euo pipefail
+
+installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" \
+        = "install ok installed" ]
+}
+
+missing=()
+
+# a compiler: build-essential, or at least gcc, make and the libc headers
+if ! installed build-essential; then
+    for p in gcc make libc6-dev; do
+        installed "$p" || { missing+=(build-essential); break; }
+    done
+fi
+
+for p in nginx nginx-dev libjansson-dev libcurl4-openssl-dev perl curl wrk \
+         ca-certificates
+do
+    installed "$p" || missing+=("$p")
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing packages: ${missing[*]}" >&2
+    echo "deps.sh: run as root (or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
