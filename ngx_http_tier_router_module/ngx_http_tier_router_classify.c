@@ -153,6 +153,8 @@ static int ngx_http_tier_router_roman(const char *w, size_t n);
 static const ngx_http_tier_router_slot_t *ngx_http_tier_router_lookup(
     const char *w, size_t n, unsigned hash);
 static unsigned ngx_http_tier_router_hash_str(const char *w);
+static ngx_http_tier_router_slot_t *ngx_http_tier_router_insert(
+    const char *w);
 static double ngx_http_tier_router_ln(double x);
 static double ngx_http_tier_router_ln1p(unsigned n);
 static void ngx_http_tier_router_reason(ngx_http_tier_router_verdict_t *v,
@@ -461,8 +463,6 @@ void
 ngx_http_tier_router_classify_init(void)
 {
     size_t                        i, n;
-    unsigned                      h;
-    const char                   *w;
     ngx_http_tier_router_slot_t  *slot;
 
     if (ngx_http_tier_router_indexed) {
@@ -473,20 +473,8 @@ ngx_http_tier_router_classify_init(void)
         / sizeof(ngx_http_tier_router_keyword_t);
 
     for (i = 0; i < n; i++) {
-        w = ngx_http_tier_router_keywords[i].word;
-        h = ngx_http_tier_router_hash_str(w);
-
-        for (slot = &ngx_http_tier_router_index[h & (TR_HASH_SIZE - 1)];
-             slot->word && strcmp(slot->word, w) != 0;
-             slot = (slot == &ngx_http_tier_router_index[TR_HASH_SIZE - 1])
-                    ? ngx_http_tier_router_index : slot + 1)
-        {
-            /* void */
-        }
-
-        slot->word = w;
-        slot->hash = h;
-        slot->len = (unsigned) strlen(w);
+        slot = ngx_http_tier_router_insert(
+                                      ngx_http_tier_router_keywords[i].word);
         slot->flags |= ngx_http_tier_router_keywords[i].flags;
     }
 
@@ -494,20 +482,7 @@ ngx_http_tier_router_classify_init(void)
         / sizeof(ngx_http_tier_router_head_t);
 
     for (i = 0; i < n; i++) {
-        w = ngx_http_tier_router_heads[i].word;
-        h = ngx_http_tier_router_hash_str(w);
-
-        for (slot = &ngx_http_tier_router_index[h & (TR_HASH_SIZE - 1)];
-             slot->word && strcmp(slot->word, w) != 0;
-             slot = (slot == &ngx_http_tier_router_index[TR_HASH_SIZE - 1])
-                    ? ngx_http_tier_router_index : slot + 1)
-        {
-            /* void */
-        }
-
-        slot->word = w;
-        slot->hash = h;
-        slot->len = (unsigned) strlen(w);
+        slot = ngx_http_tier_router_insert(ngx_http_tier_router_heads[i].word);
         slot->kind = ngx_http_tier_router_heads[i].kind;
     }
 
@@ -517,6 +492,32 @@ ngx_http_tier_router_classify_init(void)
     }
 
     ngx_http_tier_router_indexed = 1;
+}
+
+
+/* the word's slot in the index, taken for it if it had none */
+
+static ngx_http_tier_router_slot_t *
+ngx_http_tier_router_insert(const char *w)
+{
+    unsigned                      h;
+    ngx_http_tier_router_slot_t  *slot;
+
+    h = ngx_http_tier_router_hash_str(w);
+
+    for (slot = &ngx_http_tier_router_index[h & (TR_HASH_SIZE - 1)];
+         slot->word && strcmp(slot->word, w) != 0;
+         slot = (slot == &ngx_http_tier_router_index[TR_HASH_SIZE - 1])
+                ? ngx_http_tier_router_index : slot + 1)
+    {
+        /* void */
+    }
+
+    slot->word = w;
+    slot->hash = h;
+    slot->len = (unsigned) strlen(w);
+
+    return slot;
 }
 
 

@@ -1592,22 +1592,16 @@ ngx_http_tier_router_auto_model(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
-            if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"%V\": invalid model name \"%V\"",
-                                   &cmd->name, &value[i]);
-                return NGX_CONF_ERROR;
-            }
-        }
-
         if (value[i].len == 0
             || value[i].len >= NGX_HTTP_TIER_ROUTER_MODEL_LEN)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\": invalid model name \"%V\"",
-                               &cmd->name, &value[i]);
-            return NGX_CONF_ERROR;
+            goto invalid;
+        }
+
+        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
+            if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f) {
+                goto invalid;
+            }
         }
 
         name = ngx_array_push(trlcf->auto_models);
@@ -1619,6 +1613,14 @@ ngx_http_tier_router_auto_model(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\": invalid model name \"%V\"",
+                       &cmd->name, &value[i]);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -154,6 +154,12 @@ my @bad = (
       "    tier_router_tier small model=s upstream=small_up"
       . " colour=blue;  # MARK\n",
       undef, 'tier_router_tier', qr/colour/ ],
+    [ 'auto_model with a quote', $TIERS,
+      "            tier_router_auto_model auto 'a\"b';  # MARK\n",
+      'tier_router_auto_model', qr/invalid model name/ ],
+    [ 'auto_model too long', $TIERS,
+      "            tier_router_auto_model " . ('m' x 128) . ";  # MARK\n",
+      'tier_router_auto_model', qr/invalid model name/ ],
     [ 'bad unknown_model value', $TIERS,
       "            tier_router_unknown_model drop;  # MARK\n",
       'tier_router_unknown_model', qr/drop/ ],
