@@ -15,6 +15,9 @@ use Time::HiRes qw(sleep time);
 
 use TierRouter::Test;
 
+*openai_error_ok = \&TierRouter::Test::openai_error_ok;
+*anthropic_error_ok = \&TierRouter::Test::anthropic_error_ok;
+
 my $t = TierRouter::Test->new(log_level => 'debug');
 my $J = JSON::PP->new->utf8->canonical;
 
@@ -512,23 +515,4 @@ done_testing;
 sub b64 {
     require MIME::Base64;
     return MIME::Base64::encode_base64($_[0], '');
-}
-
-sub openai_error_ok {
-    my ($r, $name) = @_;
-    my $e = $r->{json} && ref $r->{json}{error} eq 'HASH'
-        ? $r->{json}{error} : undef;
-    ok($e && defined $e->{message} && length $e->{message}
-        && $e->{type} eq 'invalid_request_error'
-        && exists $e->{param} && exists $e->{code},
-        "$name: OpenAI error shape") or diag($r->{body});
-}
-
-sub anthropic_error_ok {
-    my ($r, $name, $type) = @_;
-    my $d = $r->{json};
-    ok($d && ($d->{type} // '') eq 'error' && ref $d->{error} eq 'HASH'
-        && ($d->{error}{type} // '') eq $type
-        && length($d->{error}{message} // ''),
-        "$name: Anthropic error shape, type $type") or diag($r->{body});
 }

@@ -15,6 +15,9 @@ use Time::HiRes qw(sleep time);
 
 use TierRouter::Test;
 
+*openai_error_ok = \&TierRouter::Test::openai_error_ok;
+*anthropic_error_ok = \&TierRouter::Test::anthropic_error_ok;
+
 my $t = TierRouter::Test->new;
 my $J = JSON::PP->new->utf8->canonical;
 
@@ -760,23 +763,3 @@ unlike($t->error_log, qr/\[(alert|crit|emerg)\]/,
     'no alert/crit/emerg in error.log');
 
 done_testing;
-
-
-sub openai_error_ok {
-    my ($r, $name) = @_;
-    my $e = $r->{json} && ref $r->{json}{error} eq 'HASH'
-        ? $r->{json}{error} : undef;
-    ok($e, "$name: OpenAI error object") or return;
-    ok(defined $e->{message} && length $e->{message}, "$name: message");
-    is($e->{type}, 'invalid_request_error', "$name: type");
-    ok(exists $e->{param} && exists $e->{code}, "$name: param and code");
-}
-
-sub anthropic_error_ok {
-    my ($r, $name) = @_;
-    my $d = $r->{json};
-    ok($d && ($d->{type} // '') eq 'error' && ref $d->{error} eq 'HASH',
-        "$name: Anthropic error object") or return;
-    is($d->{error}{type}, 'invalid_request_error', "$name: type");
-    ok(length($d->{error}{message} // ''), "$name: message");
-}

@@ -893,6 +893,31 @@ sub parse_sse {
 }
 
 
+# the dialects' error shapes, on a response from $t->http with {json} set
+
+sub openai_error_ok {
+    my ($r, $name) = @_;
+    my $e = $r->{json} && ref $r->{json}{error} eq 'HASH'
+        ? $r->{json}{error} : undef;
+    Test::More::ok($e && defined $e->{message} && length $e->{message}
+        && ($e->{type} // '') eq 'invalid_request_error'
+        && exists $e->{param} && exists $e->{code},
+        "$name: OpenAI error shape") or Test::More::diag($r->{body});
+}
+
+sub anthropic_error_ok {
+    my ($r, $name, $type) = @_;
+    $type //= 'invalid_request_error';
+    my $d = $r->{json};
+    Test::More::ok($d && ($d->{type} // '') eq 'error'
+        && ref $d->{error} eq 'HASH'
+        && ($d->{error}{type} // '') eq $type
+        && length($d->{error}{message} // ''),
+        "$name: Anthropic error shape, type $type")
+        or Test::More::diag($r->{body});
+}
+
+
 sub json_decode {
     my ($text) = @_;
     $text = $_[1] if ref $text;
