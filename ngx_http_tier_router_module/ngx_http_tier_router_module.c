@@ -604,20 +604,9 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
             }
         }
 
-        if (!auto_model && trlcf->pin) {
-            for (i = 0; i < n; i++) {
-                if (tier[i].model.len == req->model_len
-                    && ngx_strncmp(tier[i].model.data, req->model,
-                                   req->model_len) == 0)
-                {
-                    index = i;
-                    decision = "pinned";
-                    break;
-                }
-            }
-        }
+        if (!auto_model) {
 
-        if (!auto_model && index < 0) {
+            /* the tier whose model the client named, if any */
 
             for (i = 0; i < n; i++) {
                 if (tier[i].model.len == req->model_len
@@ -628,7 +617,11 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
                 }
             }
 
-            if (i == n) {
+            if (i < n && trlcf->pin) {
+                index = i;
+                decision = "pinned";
+
+            } else if (i == n) {
 
                 if (trlcf->unknown_model == NGX_HTTP_TIER_ROUTER_REJECT) {
                     ctx->error_status = NGX_HTTP_BAD_REQUEST;
