@@ -62,6 +62,8 @@ static int ngx_http_tier_router_escape(ngx_http_tier_router_parser_t *ps,
     ngx_http_tier_router_sink_t *sink);
 static void ngx_http_tier_router_sink_put(ngx_http_tier_router_sink_t *sink,
     const unsigned char *data, size_t len);
+static int ngx_http_tier_router_short_plain(ngx_http_tier_router_parser_t *ps,
+    unsigned char *out, size_t size, size_t *len);
 static int ngx_http_tier_router_key(ngx_http_tier_router_parser_t *ps,
     unsigned char *key, size_t *key_len);
 static int ngx_http_tier_router_number(ngx_http_tier_router_parser_t *ps,
@@ -703,6 +705,42 @@ surrogate:
 
 /* an object key, decoded; keys longer than the buffer match nothing */
 
+/*
+ * The common case of a key or a short value: plain ASCII, no escape,
+ * shorter than size.  At the opening quote: copies the text to out and
+ * moves past the closing quote (returns 1), or leaves everything to the
+ * general string() path (returns 0).
+ */
+
+static int
+ngx_http_tier_router_short_plain(ngx_http_tier_router_parser_t *ps,
+    unsigned char *out, size_t size, size_t *len)
+{
+    size_t                n;
+    const unsigned char  *p;
+
+    p = ps->p + 1;
+
+    for (n = 0; n < size && p + n < ps->end; n++) {
+
+        if (ngx_http_tier_router_class[p[n]] != 0) {
+
+            if (p[n] != '"') {
+                return 0;
+            }
+
+            *len = n;
+            ps->p = p + n + 1;
+            return 1;
+        }
+
+        out[n] = p[n];
+    }
+
+    return 0;
+}
+
+
 static int
 ngx_http_tier_router_key(ngx_http_tier_router_parser_t *ps,
     unsigned char *key, size_t *key_len)
@@ -710,6 +748,12 @@ ngx_http_tier_router_key(ngx_http_tier_router_parser_t *ps,
     ngx_http_tier_router_sink_t  sink;
 
     ngx_http_tier_router_ws(ps);
+
+    if (ps->p < ps->end && *ps->p == '"'
+        && ngx_http_tier_router_short_plain(ps, key, TR_KEY_LEN, key_len))
+    {
+        return ngx_http_tier_router_expect(ps, ':');
+    }
 
     sink.buf = key;
     sink.size = TR_KEY_LEN;
@@ -985,6 +1029,10 @@ ngx_http_tier_router_short_string(ngx_http_tier_router_parser_t *ps,
     if (t != TR_T_STRING) {
         return ngx_http_tier_router_fail(ps, "a parameter must be a string",
                                          param);
+    }
+
+    if (ngx_http_tier_router_short_plain(ps, out, size, len)) {
+        return 0;
     }
 
     sink.buf = out;
