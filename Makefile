@@ -12,7 +12,10 @@ WARN :=		-Wall -Wextra -Wno-unused-parameter -Werror
 MOD :=		ngx_http_tier_router_module
 PURE_SRCS :=	$(MOD)/ngx_http_tier_router_extract.c \
 		$(MOD)/ngx_http_tier_router_classify.c \
-		$(MOD)/ngx_http_tier_router_rewrite.c
+		$(MOD)/ngx_http_tier_router_rewrite.c \
+		$(MOD)/ngx_http_tier_router_usage.c \
+		$(MOD)/ngx_http_tier_router_price.c \
+		$(MOD)/ngx_http_tier_router_hash.c
 PURE_DEPS :=	$(PURE_SRCS:.c=.h)
 
 .PHONY: all module cli unit deps test run stop bench clean
@@ -40,14 +43,16 @@ $(BUILD)/tier-router-classify: tools/tier_router_classify.c $(PURE_SRCS) \
 		$(PURE_DEPS)
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_classify.c \
-	    $(PURE_SRCS) -ljansson -lm
+	    $(PURE_SRCS) -ljansson -lcurl -lm
 
-unit: $(BUILD)/test_extract $(BUILD)/test_classify
+UNIT_TESTS :=	$(patsubst t/unit/%.c,$(BUILD)/%,$(wildcard t/unit/test_*.c))
+
+unit: $(UNIT_TESTS)
 
 $(BUILD)/test_%: t/unit/test_%.c $(PURE_SRCS) $(PURE_DEPS) t/unit/unit.h
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -It/unit -o $@ $< $(PURE_SRCS) \
-	    -ljansson -lm
+	    -ljansson -lcurl -lm
 
 deps:
 	./scripts/deps.sh

@@ -1,0 +1,7 @@
+
+/*
+ * Copyright (C) The tier router authors
+ */
+
+
+#include "ngx_http_tier_router_hash.h"

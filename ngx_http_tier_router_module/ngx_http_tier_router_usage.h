@@ -1,0 +1,90 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The usage reader: token counts from an upstream's response as it passes,
+ * in any pieces, without buffering it.  JSON bodies and server-sent event
+ * streams of the three dialects.  Pure C, no nginx dependency, no
+ * allocation: fixed memory per response whatever its size.
+ */
+
+
+#ifndef _NGX_HTTP_TIER_ROUTER_USAGE_H_INCLUDED_
+#define _NGX_HTTP_TIER_ROUTER_USAGE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/*
+ * Normalised counts (-1: not reported).  input counts every input token,
+ * cached and cache_write are the parts of it read from and written to the
+ * provider's prompt cache; output counts every output token, reasoning is
+ * the part of it spent thinking.
+ */
+
+typedef struct {
+    int64_t                      input;
+    int64_t                      output;
+    int64_t                      cached;
+    int64_t                      cache_write;
+    int64_t                      reasoning;
+} ngx_http_tier_router_usage_t;
+
+
+#define NGX_HTTP_TIER_ROUTER_USAGE_KEY_LEN    32
+#define NGX_HTTP_TIER_ROUTER_USAGE_DEPTH      16
+
+
+typedef struct {
+    /* public, read after each feed() */
+    uint64_t                     bytes;        /* body bytes fed */
+    uint64_t                     text_bytes;   /* bytes of generated text */
+    unsigned                     seen:1;       /* a usage object was read */
+    unsigned                     event_end:1;  /* feed() stopped after the
+                                                  end of an SSE event */
+    unsigned                     usage_only:1; /* that event was OpenAI
+                                                  chat's usage-only chunk */
+    unsigned                     done:1;       /* a terminal event or the
+                                                  end of a JSON body seen */
+
+    /* private */
+    int                          dialect;
+    unsigned                     sse:1;
+    unsigned                     state;
+    unsigned                     sse_state;
+    unsigned                     depth;
+    unsigned char                ctx[NGX_HTTP_TIER_ROUTER_USAGE_DEPTH];
+    unsigned char                key[NGX_HTTP_TIER_ROUTER_USAGE_KEY_LEN];
+    size_t                       key_len;
+    unsigned                     key_id;
+    unsigned                     flags;
+    int64_t                      number;
+    unsigned                     ndigits;
+    int64_t                      raw[8];
+} ngx_http_tier_router_usage_parser_t;
+
+
+/* dialect: NGX_HTTP_TIER_ROUTER_OPENAI_CHAT, _OPENAI_RESPONSES, _ANTHROPIC */
+
+void ngx_http_tier_router_usage_init(ngx_http_tier_router_usage_parser_t *p,
+    int dialect, int sse);
+
+/*
+ * Reads up to len bytes and returns how many it read.  In SSE mode it
+ * stops right after the blank line that ends an event, with event_end
+ * (and usage_only) set for that event; the caller feeds the rest again.
+ */
+
+size_t ngx_http_tier_router_usage_feed(ngx_http_tier_router_usage_parser_t *p,
+    const unsigned char *data, size_t len);
+
+/* the counts read so far, normalised; returns 0, or -1 if none were seen */
+
+int ngx_http_tier_router_usage_result(
+    const ngx_http_tier_router_usage_parser_t *p,
+    ngx_http_tier_router_usage_t *u);
+
+
+#endif /* _NGX_HTTP_TIER_ROUTER_USAGE_H_INCLUDED_ */
