@@ -97,6 +97,8 @@ static int ngx_http_tier_router_format(ngx_http_tier_router_parser_t *ps,
 static int ngx_http_tier_router_effort(ngx_http_tier_router_parser_t *ps,
     const char *param);
 static int ngx_http_tier_router_thinking(ngx_http_tier_router_parser_t *ps);
+static int ngx_http_tier_router_stream_options(
+    ngx_http_tier_router_parser_t *ps);
 static unsigned ngx_http_tier_router_effort_level(const unsigned char *s,
     size_t len);
 static void ngx_http_tier_router_collect(ngx_http_tier_router_parser_t *ps,
@@ -147,6 +149,7 @@ static const unsigned char  ngx_http_tier_router_class[256] = {
 #define TR_ROOT_TOOLS             0x1000
 #define TR_ROOT_RESPONSE_FORMAT   0x2000
 #define TR_ROOT_TEXT              0x4000
+#define TR_ROOT_STREAM_OPTIONS    0x8000
 
 
 int
@@ -1099,8 +1102,10 @@ ngx_http_tier_router_bool(ngx_http_tier_router_parser_t *ps,
         return ngx_http_tier_router_literal(ps, "null", 4);
 
     default:
-        return ngx_http_tier_router_fail(ps, "'stream' must be a boolean",
-                                         param);
+        return ngx_http_tier_router_fail(ps, param[6] == '\0'
+                                 ? "'stream' must be a boolean"
+                                 : "'stream_options.include_usage' must be "
+                                   "a boolean", param);
     }
 }
 
@@ -1169,6 +1174,7 @@ ngx_http_tier_router_root(ngx_http_tier_router_parser_t *ps)
         TR_KEY("tools", TR_ROOT_TOOLS)
         TR_KEY("response_format", TR_ROOT_RESPONSE_FORMAT)
         TR_KEY("text", TR_ROOT_TEXT)
+        TR_KEY("stream_options", TR_ROOT_STREAM_OPTIONS)
 
 #undef TR_KEY
 
@@ -1360,6 +1366,22 @@ ngx_http_tier_router_root(ngx_http_tier_router_parser_t *ps)
 
             req->thinking_span.end = ps->p - ps->start;
             req->has_thinking = 1;
+            break;
+
+        case TR_ROOT_STREAM_OPTIONS:
+            req->stream_options_span.start = ps->p - ps->start;
+
+            if (ngx_http_tier_router_type(ps) == TR_T_NULL) {
+                if (ngx_http_tier_router_literal(ps, "null", 4) != 0) {
+                    return -1;
+                }
+
+            } else if (ngx_http_tier_router_stream_options(ps) != 0) {
+                return -1;
+            }
+
+            req->stream_options_span.end = ps->p - ps->start;
+            req->has_stream_options = 1;
             break;
 
         case TR_ROOT_TOOLS:
@@ -2190,6 +2212,85 @@ duplicate:
     return ngx_http_tier_router_fail(ps,
                   "duplicate key in 'thinking': the request is ambiguous",
                   "thinking");
+}
+
+
+/*
+ * chat's "stream_options": whether the client asked for the usage chunk,
+ * and where its answer is, so that accounting can ask for it instead
+ */
+
+static int
+ngx_http_tier_router_stream_options(ngx_http_tier_router_parser_t *ps)
+{
+    int                              more;
+    size_t                           key_len;
+    unsigned                         value;
+    unsigned char                    key[TR_KEY_LEN];
+    ngx_http_tier_router_request_t  *req;
+
+    req = ps->req;
+
+    if (ngx_http_tier_router_type(ps) != TR_T_OBJECT) {
+        return ngx_http_tier_router_fail(ps,
+                                         "'stream_options' must be an object",
+                                         "stream_options");
+    }
+
+    ps->p++;
+    ps->depth++;
+
+    ngx_http_tier_router_ws(ps);
+
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        ps->depth--;
+        return 0;
+    }
+
+    do {
+        if (ngx_http_tier_router_key(ps, key, &key_len) != 0) {
+            return -1;
+        }
+
+        req->stream_options_members++;
+
+        if (ngx_http_tier_router_is(key, key_len, "include_usage")) {
+
+            if (req->has_include_usage) {
+                return ngx_http_tier_router_fail(ps,
+                             "duplicate key in 'stream_options': the "
+                             "request is ambiguous", "stream_options");
+            }
+
+            ngx_http_tier_router_ws(ps);
+
+            req->include_usage_span.start = ps->p - ps->start;
+
+            if (ngx_http_tier_router_bool(ps, &value,
+                                          "stream_options.include_usage")
+                != 0)
+            {
+                return -1;
+            }
+
+            req->include_usage_span.end = ps->p - ps->start;
+            req->has_include_usage = 1;
+            req->include_usage = value;
+
+        } else if (ngx_http_tier_router_skip(ps) != 0) {
+            return -1;
+        }
+
+        if (ngx_http_tier_router_next(ps, '}', &more) != 0) {
+            return -1;
+        }
+
+    } while (more);
+
+    ps->depth--;
+
+    return 0;
 }
 
 

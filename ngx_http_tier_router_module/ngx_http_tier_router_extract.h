@@ -41,6 +41,7 @@ typedef struct {
 
     ngx_http_tier_router_span_t      root;        /* the root object */
     unsigned                         root_members;
+    unsigned                         stream_options_members;
 
     unsigned                         has_model:1;
     unsigned                         has_reasoning_effort:1;
@@ -48,6 +49,9 @@ typedef struct {
     unsigned                         has_thinking:1;
     unsigned                         has_messages:1;
     unsigned                         has_input:1;
+    unsigned                         has_stream_options:1;
+    unsigned                         has_include_usage:1;
+    unsigned                         include_usage:1;  /* true asked */
 
     ngx_http_tier_router_span_t      model_span;  /* with the quotes */
     unsigned char                    model[NGX_HTTP_TIER_ROUTER_MODEL_LEN];
@@ -56,6 +60,8 @@ typedef struct {
     ngx_http_tier_router_span_t      reasoning_effort_span; /* chat */
     ngx_http_tier_router_span_t      reasoning_span;        /* responses */
     ngx_http_tier_router_span_t      thinking_span;         /* anthropic */
+    ngx_http_tier_router_span_t      stream_options_span;   /* chat */
+    ngx_http_tier_router_span_t      include_usage_span;    /* its value */
 
     ngx_http_tier_router_features_t  features;    /* text points below */
 

@@ -798,6 +798,7 @@ ngx_http_tier_router_replace(ngx_http_request_t *r, ngx_str_t *body,
     edit.model = tier->model.data;
     edit.model_len = tier->model.len;
     edit.reasoning = tier->reasoning;
+    edit.stream_usage = 0;
     edit.thinking_budget = tier->thinking_budget;
 
     /*

@@ -109,6 +109,45 @@ ngx_http_tier_router_rewrite_plan(const ngx_http_tier_router_request_t *req,
         }
     }
 
+    if (edit->stream_usage && !req->include_usage) {
+
+        if (req->has_include_usage) {
+            s = &pl->splice[pl->n++];
+            s->start = req->include_usage_span.start;
+            s->end = req->include_usage_span.end;
+            memcpy(s->data, "true", 4);
+            s->len = 4;
+
+        } else if (req->has_stream_options
+                   && req->stream_options_members > 0)
+        {
+            s = &pl->splice[pl->n++];
+            s->start = req->stream_options_span.start + 1;
+            s->end = s->start;
+            memcpy(s->data, "\"include_usage\":true,", 21);
+            s->len = 21;
+
+        } else if (req->has_stream_options) {
+
+            /* {} or null */
+
+            s = &pl->splice[pl->n++];
+            s->start = req->stream_options_span.start;
+            s->end = req->stream_options_span.end;
+            memcpy(s->data, "{\"include_usage\":true}", 22);
+            s->len = 22;
+
+        } else {
+            if (ins->len) {
+                ins->data[ins->len++] = ',';
+            }
+
+            memcpy(ins->data + ins->len,
+                   "\"stream_options\":{\"include_usage\":true}", 39);
+            ins->len += 39;
+        }
+    }
+
     if (ins->len && req->root_members > 0) {
         ins->data[ins->len++] = ',';
     }

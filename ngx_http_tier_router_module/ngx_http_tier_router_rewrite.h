@@ -22,18 +22,20 @@ typedef struct {
                                      /* configuration time), < MODEL_LEN  */
     unsigned              reasoning; /* 0 keep the client's, 1..3 set it  */
     long                  thinking_budget;  /* Anthropic budget_tokens    */
+    unsigned              stream_usage;     /* make a chat stream report  */
+                                            /* its usage (include_usage)  */
 } ngx_http_tier_router_edit_t;
 
 
 /*
- * The rewrite as at most three splices, ordered by position: replace the
+ * The rewrite as at most four splices, ordered by position: replace the
  * body's bytes [start, end) by data[0 .. len).  The module hands them on
  * as buffers between slices of the client's own buffers (no copy of the
  * body); rewrite() below writes the same result to one piece of memory.
  */
 
-#define NGX_HTTP_TIER_ROUTER_SPLICES     3
-#define NGX_HTTP_TIER_ROUTER_SPLICE_LEN  (NGX_HTTP_TIER_ROUTER_MODEL_LEN + 128)
+#define NGX_HTTP_TIER_ROUTER_SPLICES     4
+#define NGX_HTTP_TIER_ROUTER_SPLICE_LEN  (NGX_HTTP_TIER_ROUTER_MODEL_LEN + 192)
 
 
 typedef struct {

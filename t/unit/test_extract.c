@@ -234,6 +234,7 @@ static void test_invalid(void);
 static void test_depth(void);
 static void test_rewrite(void);
 static void test_rewrite_null_thinking(void);
+static void test_rewrite_stream_usage(void);
 static void test_speed(void);
 
 
@@ -3900,6 +3901,7 @@ test_rewrite(void)
 
             edit.model = model;
             edit.model_len = n;
+            edit.stream_usage = 0;
             edit.reasoning = k == 0 ? 0 : rnd(4);
             edit.thinking_budget = 1024 + rnd(64000);
 
@@ -3954,6 +3956,7 @@ test_rewrite(void)
 
                 edit.model = (const u_char *) "tier-model";
                 edit.model_len = 10;
+                edit.stream_usage = 0;
                 edit.reasoning = r;
                 edit.thinking_budget = 8192;
 
@@ -4051,6 +4054,89 @@ test_rewrite_null_thinking(void)
 
     json_decref(res);
     free(out);
+}
+
+
+/*
+ * accounting asks a chat stream for its usage chunk: include_usage ends up
+ * true exactly once, and every other member of stream_options is kept
+ */
+
+static void
+test_rewrite_stream_usage(void)
+{
+    int           rc, ok;
+    size_t        size, w, i;
+    u_char       *out;
+    json_t       *res, *so;
+    req_t         req;
+    json_error_t  err;
+    edit_t        edit;
+    const char   *b;
+
+#define TR_MSGS  "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+
+    static const char  *cases[][2] = {
+        { "{\"model\":\"a\",\"stream\":true," TR_MSGS "}", "0" },
+        { "{\"model\":\"a\",\"stream_options\":{\"include_usage\":false},"
+          TR_MSGS "}", "0" },
+        { "{\"model\":\"a\",\"stream_options\":{ }," TR_MSGS "}", "0" },
+        { "{\"model\":\"a\",\"stream_options\":null," TR_MSGS "}", "0" },
+        { "{\"model\":\"a\",\"stream_options\":{\"x\":false},"
+          TR_MSGS "}", "x" },
+        { "{\"model\":\"a\",\"stream_options\":{\"x\":1,"
+          "\"include_usage\":null}," TR_MSGS "}", "x" },
+        { "{\"model\":\"a\",\"stream_options\":{\"include_usage\":true},"
+          TR_MSGS "}", "0" },
+        { "{" TR_MSGS "}", "0" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&req, 0, sizeof(req_t));
+        req.dialect = CHAT;
+        rc = ngx_http_tier_router_extract((const u_char *) cases[i][0],
+                                          strlen(cases[i][0]), &req);
+
+        memset(&edit, 0, sizeof(edit_t));
+        edit.model = (const u_char *) "small";
+        edit.model_len = 5;
+        edit.stream_usage = 1;
+
+        size = ngx_http_tier_router_rewrite_size((const u_char *) cases[i][0],
+                                                 strlen(cases[i][0]), &req,
+                                                 &edit);
+        out = malloc(size);
+        w = ngx_http_tier_router_rewrite((const u_char *) cases[i][0],
+                                         strlen(cases[i][0]), &req, &edit,
+                                         out);
+
+        res = json_loadb((const char *) out, w, JSON_REJECT_DUPLICATES, &err);
+        so = res ? json_object_get(res, "stream_options") : NULL;
+
+        ok = rc == 0 && w == size && json_is_object(so)
+             && json_is_true(json_object_get(so, "include_usage"))
+             && json_object_size(so) == (cases[i][1][0] == 'x' ? 2u : 1u)
+             && json_is_string(json_object_get(res, "model"));
+
+        UNIT_OK(ok, "rewrite: stream usage asked for in '%s': '%.*s'",
+                cases[i][0], (int) w, out);
+
+        json_decref(res);
+        free(out);
+    }
+
+    b = "{\"stream_options\":{\"include_usage\":1}}";
+    rc = ngx_http_tier_router_extract((const u_char *) b, strlen(b), &req);
+
+    UNIT_OK(rc != 0 && strstr(req.error, "include_usage") != NULL,
+            "extract: a non-boolean include_usage is refused (%s)",
+            rc ? req.error : "accepted");
+
+    b = "{\"stream_options\":{\"include_usage\":true,"
+        "\"include_usage\":true}}";
+    rc = ngx_http_tier_router_extract((const u_char *) b, strlen(b), &req);
+
+    UNIT_OK(rc != 0, "extract: a duplicate include_usage is refused");
 }
 
 
@@ -4160,6 +4246,7 @@ main(int argc, char **argv)
     test_depth();
     test_rewrite();
     test_rewrite_null_thinking();
+    test_rewrite_stream_usage();
     test_speed();
 
     return unit_done();
