@@ -34,24 +34,31 @@ typedef struct {
 
 
 /*
- * "2.50", "0.075", "3", "1e-2" are not all accepted: a plain decimal
- * number of dollars per million tokens, at most 6 decimals, exactly
- * converted; returns micro-dollars per million tokens, or -1.
+ * A plain decimal number of dollars per million tokens: digits, then
+ * optionally '.' and 1 to 6 digits ("2.50", "0.075", "15"; not ".5", "5.",
+ * "-1", "1e-2", "+1" or " 1"), converted exactly; returns micro-dollars
+ * per million tokens (2500000 for "2.50"), or -1 if it is not such a
+ * number or is above NGX_HTTP_TIER_ROUTER_PRICE_MAX.
  */
 
 int64_t ngx_http_tier_router_price_parse(const unsigned char *s, size_t len);
 
 /*
- * The cost of the usage at the price, in micro-dollars, rounded up.
- * Counts of -1 are 0; cached and cache_write are charged at their prices
- * and the rest of input at input's; reasoning at its price and the rest of
- * output at output's.  Saturates at INT64_MAX instead of overflowing.
+ * The cost of the usage at the price, in micro-dollars, rounded up once
+ * at the end.  Counts of -1 are 0; cached and cache_write are charged at
+ * their prices and the rest of input (at least 0) at input's; reasoning at
+ * its price and the rest of output (at least 0) at output's.  An unset
+ * input or output price is 0.  Saturates at INT64_MAX.
  */
 
 int64_t ngx_http_tier_router_price_cost(const ngx_http_tier_router_price_t *p,
     const ngx_http_tier_router_usage_t *u);
 
-/* "$1.234567" style text of micro-dollars: writes at most 32 bytes */
+/*
+ * Micro-dollars as dollars with 6 decimals and no '$' sign: "0.001234",
+ * "-1.500000"; NUL-terminated, at most 32 bytes with the NUL.  Returns the
+ * length without the NUL.
+ */
 
 size_t ngx_http_tier_router_price_print(int64_t micros, char *out);
 
@@ -60,18 +67,23 @@ typedef int (*ngx_http_tier_router_price_pt)(void *data,
     const char *model, size_t len, const ngx_http_tier_router_price_t *p);
 
 /*
- * Reads a LiteLLM catalog and calls cb for every model with both an input
- * and an output price per token; cb returns 0, or -1 to stop.  Returns the
- * number of models, or -1 with a message in err.
+ * Reads a LiteLLM catalog (model_prices_and_context_window.json) and calls
+ * cb for every model with both an input and an output price per token;
+ * cb returns 0, or -1 to stop (an error).  "sample_spec", entries that are
+ * not objects and entries with a missing, negative or too large price are
+ * skipped.  Returns the number of models, with a summary ("N models, M
+ * skipped") in err, or -1 with a message in err.
  */
 
 int ngx_http_tier_router_price_catalog(const char *buf, size_t len,
     ngx_http_tier_router_price_pt cb, void *data, char *err, size_t errlen);
 
 /*
- * Fetches url with libcurl (timeout in milliseconds, HTTP status 200
- * only, at most max bytes) into path, through a temporary file renamed
- * over it, so path keeps the last good copy.  0, or -1 with err set.
+ * Fetches an http:// or https:// url with libcurl (blocking: for
+ * configuration time; timeout in milliseconds, at most 3 redirects, HTTP
+ * status 200 only, at most max bytes) into path, through a temporary file
+ * renamed over it once it reads as a catalog, so path keeps the last good
+ * copy.  0, or -1 with err set.
  */
 
 int ngx_http_tier_router_price_fetch(const char *url, const char *path,
