@@ -52,16 +52,19 @@ typedef struct {
     /* private */
     int                          dialect;
     unsigned                     sse:1;
-    unsigned                     state;
-    unsigned                     sse_state;
-    unsigned                     depth;
+    unsigned                     state;        /* of the JSON tokenizer */
+    unsigned                     sse_state;    /* of the SSE line parser */
+    unsigned                     depth;        /* containers open */
+    unsigned                     skip;         /* ... and beyond ctx */
     unsigned char                ctx[NGX_HTTP_TIER_ROUTER_USAGE_DEPTH];
     unsigned char                key[NGX_HTTP_TIER_ROUTER_USAGE_KEY_LEN];
-    size_t                       key_len;
-    unsigned                     key_id;
+    size_t                       key_len;      /* > KEY_LEN: too long */
+    unsigned                     key_id;       /* of the current member */
     unsigned                     flags;
-    int64_t                      number;
-    unsigned                     ndigits;
+    int64_t                      number;       /* a number, \u escape or */
+    unsigned                     ndigits;      /* literal in progress */
+    unsigned                     field;        /* "data" matched so far */
+    unsigned                     done_pos;     /* "[DONE]" matched so far */
     int64_t                      raw[8];
 } ngx_http_tier_router_usage_parser_t;
 
