@@ -4,15 +4,31 @@
 #
 #   perl t/mock/mock_llm.pl --port N --name small [--listen 127.0.0.1]
 #                           [--pidfile F] [--verbose] [--watch-pid PID]
+#                           [--count-file F] [--files DIR]
 #
 # --watch-pid: exit (as on SIGTERM) once process PID is gone, so that a
 # test harness killed without cleanup leaves no server behind.
+#
+# --count-file: for every request to a model endpoint (whatever its
+# method, headers or body), append the line
+#   "<name> <path> <stream 0|1> <include_usage 0|1|absent>\n"
+# to F (path without the query string; stream and
+# stream_options.include_usage as the request body has them, "absent" when
+# include_usage is not there).  Each line is one append, so the lines of
+# concurrent requests do not mix.
+#
+# --files: serve the files of DIR under GET /files/NAME.
 #
 # Endpoints, matched by the suffix of the path (query string ignored):
 #   .../chat/completions   OpenAI chat completions
 #   .../responses          OpenAI responses
 #   .../messages           Anthropic messages
 #   GET /health            200 "ok"
+#   GET /files/NAME        200, Content-Type application/json, the file
+#                          DIR/NAME (--files DIR); 404 if there is no such
+#                          file, no --files, or NAME is not /^[\w.-]+$/;
+#                          405 to methods other than GET and HEAD; never
+#                          a model endpoint, whatever NAME is
 #   anything else          404, OpenAI-shaped JSON error
 #
 # Every answer carries X-Mock-Name: <--name>, and the model that the request
@@ -35,6 +51,41 @@
 #                             Content-Length header received, or "chunked",
 #                             or "none"), X-Mock-Request-Method,
 #                             X-Mock-Request-Uri
+#   X-Mock-Input-Tokens: N    report N input tokens instead of the computed
+#                             count (the request body need not match)
+#   X-Mock-Output-Tokens: N   report N output tokens instead of the number
+#                             of words (the answer need not match); with
+#                             X-Mock-Reasoning-Tokens this is the total
+#   X-Mock-Cached-Tokens: N   N of the input tokens were cached: OpenAI
+#                             chat usage.prompt_tokens_details.cached_tokens,
+#                             responses usage.input_tokens_details
+#                             .cached_tokens (prompt/input tokens stay the
+#                             total); Anthropic usage.cache_read_input_tokens
+#                             and input_tokens reduced by N (at least 0), as
+#                             Anthropic counts cache reads apart, in the
+#                             answer and in the stream's message_start
+#   X-Mock-Reasoning-Tokens: N  OpenAI chat usage.completion_tokens_details
+#                             .reasoning_tokens, responses usage
+#                             .output_tokens_details.reasoning_tokens; the
+#                             output tokens include them (words + N, or
+#                             X-Mock-Output-Tokens); Anthropic: ignored
+#   X-Mock-Usage: none        no usage anywhere: no "usage" in the JSON
+#                             answer, no usage chunk in a chat stream (even
+#                             with stream_options.include_usage) and no
+#                             "usage": null in its chunks, no usage in the
+#                             responses stream's response objects, none in
+#                             Anthropic's message_start and message_delta
+#   X-Mock-Split: N           write the body (each event of a stream, or the
+#                             JSON body) in pieces of at most N bytes, 2 ms
+#                             apart, so that a proxy reads it in many reads;
+#                             when chunked, each piece is a chunk; also with
+#                             X-Mock-Break-After (the bytes or events it
+#                             lets through are split the same way)
+#
+# The token, usage and split headers apply to every dialect, JSON and
+# streaming; the token headers take a count of 0 or more (other values are
+# ignored), and without them the usage has no *_details and no
+# cache_read_input_tokens, as before.
 #
 # One process per connection; HTTP/1.0 and HTTP/1.1 with keep-alive;
 # Content-Length and chunked request bodies; Expect: 100-continue.
@@ -55,9 +106,9 @@ use Time::HiRes qw(time sleep);
 my %opt = (listen => '127.0.0.1', name => 'mock', verbose => 0);
 
 GetOptions(\%opt, 'port=i', 'name=s', 'listen=s', 'pidfile=s', 'verbose!',
-    'watch-pid=i')
+    'watch-pid=i', 'count-file=s', 'files=s')
     or die "usage: $0 --port N --name NAME [--listen ADDR] [--pidfile F]"
-    . " [--verbose]\n";
+    . " [--verbose] [--watch-pid PID] [--count-file F] [--files DIR]\n";
 
 die "$0: --port is required\n" unless $opt{port};
 
@@ -338,15 +389,56 @@ sub send_response {
     $head .= "\r\n";
 
     my $break = $req->{headers}{'x-mock-break-after'};
+    my $split = split_size($req);
+
+    $body = '' if $req->{method} eq 'HEAD';
 
     if (defined $break && $break =~ /^\d+$/) {
-        write_all($conn, $head . substr($body, 0, $break));
-        return 0;
+        $body = substr($body, 0, $break);
+        $keep = 0;
     }
 
-    write_all($conn, $head . ($req->{method} eq 'HEAD' ? '' : $body));
+    if ($split) {
+        $conn->{pieces} = 0;
+        write_all($conn, $head);
+        write_split($conn, $body, $split, 0);
+
+    } else {
+        write_all($conn, $head . $body);
+    }
 
     return $keep;
+}
+
+
+# X-Mock-Split: the largest piece of body to write at once, or 0
+
+sub split_size {
+    my ($req) = @_;
+
+    my $v = $req->{headers}{'x-mock-split'} // '';
+
+    return $v =~ /^(\d+)$/ && $1 > 0 ? $1 + 0 : 0;
+}
+
+
+# write $data in pieces of at most $split bytes (all at once if 0), each a
+# chunk of its own if $chunked, with a 2 ms pause before each but the first
+# piece of the response ($conn->{pieces} counts them)
+
+sub write_split {
+    my ($conn, $data, $split, $chunked) = @_;
+
+    my $size = $split || length $data;
+
+    for (my $off = 0; $off < length $data; $off += $size) {
+        my $p = substr($data, $off, $size);
+
+        sleep(0.002) if $split && $conn->{pieces}++;
+
+        write_all($conn,
+            $chunked ? sprintf("%x\r\n%s\r\n", length $p, $p) : $p);
+    }
 }
 
 
@@ -403,10 +495,15 @@ sub handle {
     my ($conn, $req) = @_;
 
     my $h = $req->{headers};
-    my $dialect = dialect_of($req->{path});
+
+    # nothing under /files/ is a model endpoint, not even /files/messages
+    my ($file) = $req->{path} =~ m{^/files/(.*)$}s;
+    my $dialect = defined $file ? undef : dialect_of($req->{path});
 
     logv("$req->{method} $req->{uri} HTTP/$req->{version} body="
         . length($req->{body}));
+
+    count_request($req) if defined $dialect && $opt{'count-file'};
 
     if (($h->{'x-mock-latency-ms'} // '') =~ /^(\d+)$/ && $1 > 0) {
         sleep($1 / 1000);
@@ -445,6 +542,10 @@ sub handle {
         ], $b);
     }
 
+    if (defined $file) {
+        return serve_file($conn, $req, $file);
+    }
+
     unless (defined $dialect) {
         return send_response($conn, $req, 404,
             ['Content-Type' => 'application/json'],
@@ -471,8 +572,18 @@ sub handle {
     my @base = (qw(This is a mock answer from the), $opt{name}, 'tier.');
     my @words = map { $base[$_ % @base] } 0 .. $nwords - 1;
 
-    my $in = int(length($req->{body}) / 4) || 1;
-    my $out = scalar @words;
+    my %n;
+    for my $k (qw(input output cached reasoning)) {
+        my $v = $h->{"x-mock-$k-tokens"} // '';
+        $n{$k} = $1 + 0 if $v =~ /^(\d+)$/;
+    }
+
+    # Anthropic has no reasoning token count: thinking is output
+
+    delete $n{reasoning} if $dialect eq 'anthropic';
+
+    my $in = $n{input} // (int(length($req->{body}) / 4) || 1);
+    my $out = $n{output} // @words + ($n{reasoning} // 0);
     my $text = join ' ', @words;
 
     my $stream = $data->{stream};
@@ -481,6 +592,8 @@ sub handle {
     my $ans = {
         dialect => $dialect, model => $model, words => \@words,
         text => $text, in => $in, out => $out, data => $data,
+        cached => $n{cached}, reasoning => $n{reasoning},
+        usage => lc($h->{'x-mock-usage'} // '') ne 'none',
         id => sprintf("%x%x", $$, int(time * 1000)), created => int(time),
     };
 
@@ -494,11 +607,70 @@ sub handle {
 }
 
 
+# --count-file: one line per request to a model endpoint
+
+sub count_request {
+    my ($req) = @_;
+
+    my $d = eval { $JSON->decode($req->{body}) };
+    $d = {} unless ref $d eq 'HASH';
+
+    my $so = $d->{stream_options};
+    my $inc = ref $so eq 'HASH' && exists $so->{include_usage}
+        ? ($so->{include_usage} ? 1 : 0) : 'absent';
+
+    my $line = join(' ', $opt{name}, $req->{path}, $d->{stream} ? 1 : 0,
+        $inc) . "\n";
+
+    # one write(2) in append mode, so that lines do not interleave
+
+    open my $fh, '>>', $opt{'count-file'} or do {
+        warn "$0: cannot append to $opt{'count-file'}: $!\n";
+        return;
+    };
+    binmode $fh;
+    syswrite($fh, $line);
+    close $fh;
+}
+
+
+# GET /files/NAME: DIR/NAME of --files DIR
+
+sub serve_file {
+    my ($conn, $req, $name) = @_;
+
+    my $dir = $opt{files};
+    my $path = defined $dir && $name =~ /^[\w.-]+$/ ? "$dir/$name" : undef;
+
+    if ($req->{method} ne 'GET' && $req->{method} ne 'HEAD') {
+        return send_response($conn, $req, 405,
+            ['Content-Type' => 'application/json', 'Allow' => 'GET, HEAD'],
+            error_body(undef, 405, "Method $req->{method} not allowed"
+                . " (mock)."));
+    }
+
+    my $fh;
+
+    unless (defined $path && -f $path && open($fh, '<', $path)) {
+        return send_response($conn, $req, 404,
+            ['Content-Type' => 'application/json'],
+            error_body(undef, 404, "No file $req->{path} (mock)."));
+    }
+
+    binmode $fh;
+    my $body = do { local $/; <$fh> } // '';
+    close $fh;
+
+    return send_response($conn, $req, 200,
+        ['Content-Type' => 'application/json'], $body);
+}
+
+
 sub full_answer {
     my ($a) = @_;
 
     if ($a->{dialect} eq 'openai_chat') {
-        return {
+        my $r = {
             id => "chatcmpl-mock$a->{id}",
             object => 'chat.completion',
             created => $a->{created},
@@ -512,20 +684,19 @@ sub full_answer {
                 logprobs => undef,
                 finish_reason => 'stop',
             }],
-            usage => {
-                prompt_tokens => $a->{in},
-                completion_tokens => $a->{out},
-                total_tokens => $a->{in} + $a->{out},
-            },
             system_fingerprint => 'fp_mock',
         };
+
+        $r->{usage} = chat_usage($a) if $a->{usage};
+
+        return $r;
     }
 
     if ($a->{dialect} eq 'openai_responses') {
         return responses_object($a, 'completed');
     }
 
-    return {
+    my $r = {
         id => "msg_mock$a->{id}",
         type => 'message',
         role => 'assistant',
@@ -533,8 +704,64 @@ sub full_answer {
         content => [{ type => 'text', text => $a->{text} }],
         stop_reason => 'end_turn',
         stop_sequence => undef,
-        usage => { input_tokens => $a->{in}, output_tokens => $a->{out} },
     };
+
+    $r->{usage} = anthropic_usage($a, $a->{out}) if $a->{usage};
+
+    return $r;
+}
+
+
+# the usage objects of the dialects
+
+sub chat_usage {
+    my ($a) = @_;
+
+    my $u = {
+        prompt_tokens => $a->{in},
+        completion_tokens => $a->{out},
+        total_tokens => $a->{in} + $a->{out},
+    };
+
+    $u->{prompt_tokens_details} = { cached_tokens => $a->{cached} }
+        if defined $a->{cached};
+    $u->{completion_tokens_details} = { reasoning_tokens => $a->{reasoning} }
+        if defined $a->{reasoning};
+
+    return $u;
+}
+
+
+sub responses_usage {
+    my ($a) = @_;
+
+    my $u = {
+        input_tokens => $a->{in},
+        output_tokens => $a->{out},
+        total_tokens => $a->{in} + $a->{out},
+    };
+
+    $u->{input_tokens_details} = { cached_tokens => $a->{cached} }
+        if defined $a->{cached};
+    $u->{output_tokens_details} = { reasoning_tokens => $a->{reasoning} }
+        if defined $a->{reasoning};
+
+    return $u;
+}
+
+
+# Anthropic's input_tokens leave out the tokens read from the cache
+
+sub anthropic_usage {
+    my ($a, $out) = @_;
+
+    my $c = $a->{cached};
+    my $in = $a->{in} - ($c // 0);
+
+    my $u = { input_tokens => $in > 0 ? $in : 0, output_tokens => $out };
+    $u->{cache_read_input_tokens} = $c if defined $c;
+
+    return $u;
 }
 
 
@@ -543,19 +770,18 @@ sub responses_object {
 
     my $done = $status eq 'completed';
 
-    return {
+    my $r = {
         id => "resp_mock$a->{id}",
         object => 'response',
         created_at => $a->{created},
         status => $status,
         model => $a->{model},
         output => $done ? [ message_item($a, 'completed') ] : [],
-        usage => $done ? {
-            input_tokens => $a->{in},
-            output_tokens => $a->{out},
-            total_tokens => $a->{in} + $a->{out},
-        } : undef,
     };
+
+    $r->{usage} = $done ? responses_usage($a) : undef if $a->{usage};
+
+    return $r;
 }
 
 
@@ -600,7 +826,7 @@ sub sse_events {
         };
 
         my $so = $a->{data}{stream_options};
-        my $inc = ref $so eq 'HASH' && $so->{include_usage};
+        my $inc = $a->{usage} && ref $so eq 'HASH' && $so->{include_usage};
         my $nul = $inc ? JSON::PP::null : undef;
 
         push @ev, $chunk->([{
@@ -621,13 +847,7 @@ sub sse_events {
             finish_reason => 'stop',
         }], $nul);
 
-        if ($inc) {
-            push @ev, $chunk->([], {
-                prompt_tokens => $a->{in},
-                completion_tokens => $a->{out},
-                total_tokens => $a->{in} + $a->{out},
-            });
-        }
+        push @ev, $chunk->([], chat_usage($a)) if $inc;
 
         push @ev, "data: [DONE]\n\n";
 
@@ -687,14 +907,14 @@ sub sse_events {
         return "event: $type\ndata: " . $JSON->encode($data) . "\n\n";
     };
 
-    push @ev, $ev->('message_start', {
-        message => {
-            id => "msg_mock$a->{id}", type => 'message', role => 'assistant',
-            model => $a->{model}, content => [], stop_reason => undef,
-            stop_sequence => undef,
-            usage => { input_tokens => $a->{in}, output_tokens => 1 },
-        },
-    });
+    my $msg = {
+        id => "msg_mock$a->{id}", type => 'message', role => 'assistant',
+        model => $a->{model}, content => [], stop_reason => undef,
+        stop_sequence => undef,
+    };
+    $msg->{usage} = anthropic_usage($a, 1) if $a->{usage};
+
+    push @ev, $ev->('message_start', { message => $msg });
     push @ev, $ev->('content_block_start',
         { index => 0, content_block => { type => 'text', text => '' } });
     push @ev, $ev->('ping', {});
@@ -705,10 +925,12 @@ sub sse_events {
     }
 
     push @ev, $ev->('content_block_stop', { index => 0 });
-    push @ev, $ev->('message_delta', {
+    my $delta = {
         delta => { stop_reason => 'end_turn', stop_sequence => undef },
-        usage => { output_tokens => $a->{out} },
-    });
+    };
+    $delta->{usage} = { output_tokens => $a->{out} } if $a->{usage};
+
+    push @ev, $ev->('message_delta', $delta);
     push @ev, $ev->('message_stop', {});
 
     return @ev;
@@ -743,7 +965,10 @@ sub stream_response {
         $delay = $1 / 1000;
     }
 
+    my $split = split_size($req);
     my $n = 0;
+
+    $conn->{pieces} = 0;
 
     for my $e (@ev) {
         if (defined $break && $n >= $break) {
@@ -752,8 +977,7 @@ sub stream_response {
 
         sleep($delay) if $delay && $n;
 
-        write_all($conn,
-            $chunked ? sprintf("%x\r\n%s\r\n", length $e, $e) : $e);
+        write_split($conn, $e, $split, $chunked);
         $n++;
     }
 

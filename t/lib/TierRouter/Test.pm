@@ -105,6 +105,7 @@ sub mock {
     my @cmd = ($^X, $script, '--port', $port, '--name', $name,
         '--pidfile', $pidfile, '--watch-pid', $$);
     push @cmd, '--verbose' if $opt{verbose} || $ENV{TEST_MOCK_VERBOSE};
+    push @cmd, @{$opt{args}} if $opt{args};
 
     my $pid = fork;
     die "fork: $!\n" unless defined $pid;
@@ -896,13 +897,14 @@ sub parse_sse {
 # the dialects' error shapes, on a response from $t->http with {json} set
 
 sub openai_error_ok {
-    my ($r, $name) = @_;
+    my ($r, $name, $type) = @_;
+    $type //= 'invalid_request_error';
     my $e = $r->{json} && ref $r->{json}{error} eq 'HASH'
         ? $r->{json}{error} : undef;
     Test::More::ok($e && defined $e->{message} && length $e->{message}
-        && ($e->{type} // '') eq 'invalid_request_error'
+        && ($e->{type} // '') eq $type
         && exists $e->{param} && exists $e->{code},
-        "$name: OpenAI error shape") or Test::More::diag($r->{body});
+        "$name: OpenAI error shape, type $type") or Test::More::diag($r->{body});
 }
 
 sub anthropic_error_ok {
