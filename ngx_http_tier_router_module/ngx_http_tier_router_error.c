@@ -14,6 +14,8 @@
 static u_char *ngx_http_tier_router_json_escape(u_char *dst, u_char *src,
     size_t len);
 static size_t ngx_http_tier_router_json_escape_len(u_char *src, size_t len);
+static ngx_int_t ngx_http_tier_router_error_header(ngx_http_request_t *r,
+    char *name, time_t value);
 
 
 ngx_int_t
@@ -81,6 +83,10 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
         type = "invalid_request_error";
     }
 
+    if (ctx->error_type) {
+        type = ctx->error_type;
+    }
+
     param = ctx->error_param;
 
     len = message.len;
@@ -95,7 +101,8 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
                       "\"param\":\"\",\"code\":\"\"}}\n") - 1
                + sizeof("invalid_request_error") - 1
                + (param ? ngx_strlen(param) : 4)
-               + ngx_strlen(type);
+               + ngx_strlen(type)
+               + (ctx->error_code ? ngx_strlen(ctx->error_code) : 0);
     }
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -116,7 +123,8 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
                        sizeof("{\"error\":{\"message\":\"") - 1);
         p = ngx_cpymem(p, message.data, message.len);
         p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":",
-                        ctx->error_status == NGX_HTTP_INTERNAL_SERVER_ERROR
+                        ctx->error_type ? ctx->error_type
+                        : ctx->error_status == NGX_HTTP_INTERNAL_SERVER_ERROR
                         ? "server_error" : "invalid_request_error");
 
         if (param) {
@@ -126,7 +134,10 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
             p = ngx_cpymem(p, "null", 4);
         }
 
-        if (ctx->error_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        if (ctx->error_code) {
+            p = ngx_sprintf(p, ",\"code\":\"%s\"}}\n", ctx->error_code);
+
+        } else if (ctx->error_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
             p = ngx_sprintf(p, ",\"code\":\"%s\"}}\n", type);
 
         } else {
@@ -144,6 +155,26 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
+
+    /*
+     * a spent budget is no rate limit: the SDKs' automatic retries would
+     * only hammer the edge until the period ends
+     */
+
+    if (ctx->retry_after
+        && ngx_http_tier_router_error_header(r, "Retry-After",
+                                             ctx->retry_after)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->error_code
+        && ngx_http_tier_router_error_header(r, "x-should-retry", -1)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     rc = ngx_http_send_header(r);
 
@@ -248,4 +279,39 @@ ngx_http_tier_router_json_escape(u_char *dst, u_char *src, size_t len)
     }
 
     return dst;
+}
+
+
+/* a header with a number of seconds, or "false" for -1 */
+
+static ngx_int_t
+ngx_http_tier_router_error_header(ngx_http_request_t *r, char *name,
+    time_t value)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+
+    if (value < 0) {
+        ngx_str_set(&h->value, "false");
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%T", value) - p;
+
+    return NGX_OK;
 }

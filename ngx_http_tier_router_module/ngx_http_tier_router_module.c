@@ -32,11 +32,9 @@ static ngx_int_t ngx_http_tier_router_choose(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tier_router_bound(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_complex_value_t *cv,
     ngx_int_t *index);
-static ngx_int_t ngx_http_tier_router_find(
-    ngx_http_tier_router_main_conf_t *trmcf, u_char *name, size_t len);
 static ngx_int_t ngx_http_tier_router_replace(ngx_http_request_t *r,
-    ngx_str_t *body, ngx_http_tier_router_request_t *req,
-    ngx_http_tier_router_tier_t *tier);
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body,
+    ngx_http_tier_router_request_t *req, ngx_http_tier_router_tier_t *tier);
 static ngx_int_t ngx_http_tier_router_slice(ngx_http_request_t *r,
     ngx_http_tier_router_cursor_t *cur, ngx_chain_t ***ll, size_t from,
     size_t to);
@@ -79,6 +77,25 @@ static ngx_conf_enum_t  ngx_http_tier_router_unknown_models[] = {
     { ngx_string("route"), NGX_HTTP_TIER_ROUTER_ROUTE },
     { ngx_string("reject"), NGX_HTTP_TIER_ROUTER_REJECT },
     { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_tier_router_fits[] = {
+    { ngx_string("downgrade"), NGX_HTTP_TIER_ROUTER_FIT_DOWNGRADE },
+    { ngx_string("reject"), NGX_HTTP_TIER_ROUTER_FIT_REJECT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_tier_router_on_errors[] = {
+    { ngx_string("closed"), NGX_HTTP_TIER_ROUTER_FAIL_CLOSED },
+    { ngx_string("open"), NGX_HTTP_TIER_ROUTER_FAIL_OPEN },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_tier_router_status_bounds = {
+    ngx_conf_check_num_bounds, 400, 599
 };
 
 
@@ -168,6 +185,83 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tier_router_price"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_tier_router_price,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_price_catalog"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tier_router_price_catalog_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_budget_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tier_router_budget_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_budget"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tier_router_budget,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_budget_soft"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_tier_router_budget_soft,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_budget_fit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_enum,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, budget_fit),
+      &ngx_http_tier_router_fits },
+
+    { ngx_string("tier_router_budget_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, budget_status),
+      &ngx_http_tier_router_status_bounds },
+
+    { ngx_string("tier_router_budget_on_error"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_enum,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, budget_on_error),
+      &ngx_http_tier_router_on_errors },
+
+    { ngx_string("tier_router_budget_max_output"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, budget_max_output),
+      NULL },
+
+    { ngx_string("tier_router_budget_clock"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_budget_clock,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -194,11 +288,11 @@ ngx_module_t  ngx_http_tier_router_module = {
     NGX_HTTP_MODULE,                        /* module type */
     NULL,                                   /* init master */
     NULL,                                   /* init module */
-    NULL,                                   /* init process */
+    ngx_http_tier_router_budget_init_process, /* init process */
     NULL,                                   /* init thread */
     NULL,                                   /* exit thread */
     NULL,                                   /* exit process */
-    NULL,                                   /* exit master */
+    ngx_http_tier_router_budget_exit,       /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -393,11 +487,19 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
         return rc;
     }
 
+    /* the budget checks the tier actually chosen, and may lower it */
+
+    rc = ngx_http_tier_router_admit(r, ctx, req, body.len);
+
+    if (rc != NGX_OK || ctx->error) {
+        return ctx->error ? NGX_OK : rc;
+    }
+
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
     tier = trmcf->tiers.elts;
     tier = &tier[ctx->tier];
 
-    if (ngx_http_tier_router_replace(r, &body, req, tier) != NGX_OK) {
+    if (ngx_http_tier_router_replace(r, ctx, &body, req, tier) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -575,7 +677,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
                 continue;
             }
 
-            index = ngx_http_tier_router_find(trmcf, h[i].value.data,
+            index = ngx_http_tier_router_find_tier(trmcf, h[i].value.data,
                                               h[i].value.len);
 
             if (index == NGX_ERROR) {
@@ -695,6 +797,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
 
     ctx->reason.len = p - ctx->reason.data;
     ctx->tier = index;
+    ctx->floor = (floor >= 0 && floor <= index) ? floor : 0;
 
     return NGX_OK;
 }
@@ -726,7 +829,7 @@ ngx_http_tier_router_bound(ngx_http_request_t *r,
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
-    *index = ngx_http_tier_router_find(trmcf, value.data, value.len);
+    *index = ngx_http_tier_router_find_tier(trmcf, value.data, value.len);
 
     if (*index == NGX_ERROR) {
 
@@ -745,8 +848,8 @@ ngx_http_tier_router_bound(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_tier_router_find(ngx_http_tier_router_main_conf_t *trmcf,
+ngx_int_t
+ngx_http_tier_router_find_tier(ngx_http_tier_router_main_conf_t *trmcf,
     u_char *name, size_t len)
 {
     ngx_uint_t                    i;
@@ -773,7 +876,8 @@ ngx_http_tier_router_find(ngx_http_tier_router_main_conf_t *trmcf,
  */
 
 static ngx_int_t
-ngx_http_tier_router_replace(ngx_http_request_t *r, ngx_str_t *body,
+ngx_http_tier_router_replace(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body,
     ngx_http_tier_router_request_t *req, ngx_http_tier_router_tier_t *tier)
 {
     off_t                           len;
@@ -788,7 +892,7 @@ ngx_http_tier_router_replace(ngx_http_request_t *r, ngx_str_t *body,
     ngx_http_tier_router_edit_t     edit;
     ngx_http_tier_router_splice_t  *sp;
 
-    if (req->has_model && tier->reasoning == 0
+    if (req->has_model && tier->reasoning == 0 && !ctx->stream_usage
         && req->model_len == tier->model.len
         && ngx_strncmp(req->model, tier->model.data, tier->model.len) == 0)
     {
@@ -798,7 +902,7 @@ ngx_http_tier_router_replace(ngx_http_request_t *r, ngx_str_t *body,
     edit.model = tier->model.data;
     edit.model_len = tier->model.len;
     edit.reasoning = tier->reasoning;
-    edit.stream_usage = 0;
+    edit.stream_usage = ctx->stream_usage;
     edit.thinking_budget = tier->thinking_budget;
 
     /*
@@ -1090,7 +1194,16 @@ ngx_http_tier_router_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&trmcf->tiers, cf->pool, 4,
                        sizeof(ngx_http_tier_router_tier_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&trmcf->zones, cf->pool, 1,
+                          sizeof(ngx_http_tier_router_zone_t *))
+           != NGX_OK
+        || ngx_array_init(&trmcf->prices, cf->pool, 4,
+                          sizeof(ngx_http_tier_router_model_price_t))
+           != NGX_OK
+        || ngx_array_init(&trmcf->catalog, cf->pool, 4,
+                          sizeof(ngx_http_tier_router_model_price_t))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -1161,7 +1274,14 @@ ngx_http_tier_router_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    return NGX_CONF_OK;
+    if (n > NGX_HTTP_TIER_ROUTER_MAX_TIERS) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "at most %d \"tier_router_tier\" may be defined",
+                      NGX_HTTP_TIER_ROUTER_MAX_TIERS);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_tier_router_price_tiers(cf, trmcf);
 }
 
 
@@ -1193,6 +1313,13 @@ ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
     conf->headers = NGX_CONF_UNSET;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
     conf->no_signal_index = NGX_CONF_UNSET;
+    conf->budget_zone = NGX_CONF_UNSET_PTR;
+    conf->budget_clock = NGX_CONF_UNSET_PTR;
+    conf->budget_soft = NGX_CONF_UNSET_PTR;
+    conf->budget_fit = NGX_CONF_UNSET_UINT;
+    conf->budget_status = NGX_CONF_UNSET_UINT;
+    conf->budget_on_error = NGX_CONF_UNSET_UINT;
+    conf->budget_max_output = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -1224,6 +1351,29 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->headers, prev->headers, 1);
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               4 * 1024 * 1024);
+
+    if (conf->budget_zone == NGX_CONF_UNSET_PTR) {
+        conf->budget_zone = prev->budget_zone;
+        conf->budget_key = prev->budget_key;
+        conf->budget_limit = prev->budget_limit;
+        conf->budget_label = prev->budget_label;
+    }
+
+    ngx_conf_merge_ptr_value(conf->budget_zone, prev->budget_zone, NULL);
+    ngx_conf_merge_ptr_value(conf->budget_clock, prev->budget_clock, NULL);
+    ngx_conf_merge_ptr_value(conf->budget_soft, prev->budget_soft, NULL);
+    ngx_conf_merge_uint_value(conf->budget_fit, prev->budget_fit,
+                              NGX_HTTP_TIER_ROUTER_FIT_DOWNGRADE);
+    ngx_conf_merge_uint_value(conf->budget_status, prev->budget_status,
+                              NGX_HTTP_TOO_MANY_REQUESTS);
+    ngx_conf_merge_uint_value(conf->budget_on_error, prev->budget_on_error,
+                              NGX_HTTP_TIER_ROUTER_FAIL_CLOSED);
+    ngx_conf_merge_uint_value(conf->budget_max_output,
+                              prev->budget_max_output, 4096);
+
+    if (ngx_http_tier_router_budget_soft_merge(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->file.data == NULL) {
         conf->file = prev->file;
@@ -1259,7 +1409,7 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
     conf->no_signal_index = -1;
 
     if (conf->no_signal_tier.len) {
-        conf->no_signal_index = ngx_http_tier_router_find(trmcf,
+        conf->no_signal_index = ngx_http_tier_router_find_tier(trmcf,
                                                   conf->no_signal_tier.data,
                                                   conf->no_signal_tier.len);
 
@@ -1311,7 +1461,7 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (ngx_http_tier_router_find(trmcf, value[1].data, value[1].len)
+    if (ngx_http_tier_router_find_tier(trmcf, value[1].data, value[1].len)
         != NGX_ERROR)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1642,6 +1792,10 @@ ngx_http_tier_router_init(ngx_conf_t *cf)
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_tier_router_header_filter;
+
+    if (ngx_http_tier_router_account_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* the classifier's word index, built once and inherited by workers */
 

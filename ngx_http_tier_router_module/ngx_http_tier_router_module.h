@@ -15,6 +15,10 @@
 #include "ngx_http_tier_router_extract.h"
 #include "ngx_http_tier_router_classify.h"
 #include "ngx_http_tier_router_rewrite.h"
+#include "ngx_http_tier_router_usage.h"
+#include "ngx_http_tier_router_price.h"
+#include "ngx_http_tier_router_hash.h"
+#include "ngx_http_tier_router_budget.h"
 
 
 #define NGX_HTTP_TIER_ROUTER_ROUTE   0
@@ -22,6 +26,12 @@
 
 /* at most this much of a client's own words in an error message */
 #define NGX_HTTP_TIER_ROUTER_DETAIL_LEN  256
+
+#define NGX_HTTP_TIER_ROUTER_FIT_DOWNGRADE  0
+#define NGX_HTTP_TIER_ROUTER_FIT_REJECT     1
+
+#define NGX_HTTP_TIER_ROUTER_FAIL_CLOSED    0
+#define NGX_HTTP_TIER_ROUTER_FAIL_OPEN      1
 
 
 typedef struct {
@@ -33,12 +43,23 @@ typedef struct {
     ngx_int_t                    thinking_budget;
     ngx_str_t                    file;
     ngx_uint_t                   line;
+    ngx_http_tier_router_price_t price;
     unsigned                     max_score_set:1;
+    unsigned                     priced:1;
 } ngx_http_tier_router_tier_t;
 
 
 typedef struct {
+    ngx_str_t                    model;
+    ngx_http_tier_router_price_t price;
+} ngx_http_tier_router_model_price_t;
+
+
+typedef struct {
     ngx_array_t                  tiers;     /* ngx_http_tier_router_tier_t */
+    ngx_array_t                  zones;     /* ngx_http_tier_router_zone_t * */
+    ngx_array_t                  prices;    /* .._model_price_t, directives */
+    ngx_array_t                  catalog;   /* .._model_price_t, catalogs */
 } ngx_http_tier_router_main_conf_t;
 
 
@@ -55,6 +76,18 @@ typedef struct {
     size_t                       max_body_size;
     ngx_str_t                    no_signal_tier;
     ngx_int_t                    no_signal_index;
+
+    ngx_http_tier_router_zone_t *budget_zone;
+    ngx_http_complex_value_t    *budget_key;
+    ngx_http_complex_value_t    *budget_limit;
+    ngx_http_complex_value_t    *budget_label;
+    ngx_http_complex_value_t    *budget_clock;      /* tests only */
+    ngx_array_t                 *budget_soft;       /* .._soft_t */
+    ngx_uint_t                   budget_fit;
+    ngx_uint_t                   budget_status;
+    ngx_uint_t                   budget_on_error;
+    ngx_uint_t                   budget_max_output;
+    ngx_http_tier_router_zone_t *status_zone;
 
     ngx_str_t                    file;              /* where "tier_router" */
     ngx_uint_t                   line;              /* was switched on */
@@ -75,14 +108,69 @@ typedef struct {
     const char                  *error;
     ngx_str_t                    error_detail;
     const char                  *error_param;
+    const char                  *error_type;        /* NULL: by status */
+    const char                  *error_code;
+    time_t                       retry_after;       /* seconds; 0: none */
+
+    /* spend accounting */
+    ngx_http_request_t          *request;
+    ngx_http_tier_router_zone_t *zone;
+    u_char                       hash[NGX_HTTP_TIER_ROUTER_HASH_LEN];
+    int64_t                      limit;             /* -1: none */
+    int64_t                      reserved;
+    int64_t                      cost;
+    int64_t                      spent;             /* after settling */
+    int64_t                      input_estimate;    /* tokens */
+    int64_t                      output_max;        /* tokens */
+    time_t                       now;               /* admission's clock */
+    ngx_uint_t                   floor;             /* lowest tier allowed */
+    ngx_http_tier_router_usage_parser_t  *usage;
+    ngx_http_tier_router_usage_t  counts;           /* what was charged */
+    ngx_buf_t                   *hold;              /* a partial event */
+    ngx_chain_t                 *free;
+    ngx_chain_t                 *busy;
+    ngx_uint_t                   upstream_status;
 
     unsigned                     routed:1;
+    unsigned                     accounted:1;       /* reserved: settle */
+    unsigned                     settled:1;
+    unsigned                     estimated:1;
+    unsigned                     stream_usage:1;    /* we asked for it */
+    unsigned                     strip:1;           /* drop its chunk */
+    unsigned                     passthrough:1;     /* the held event */
+    unsigned                     opaque:1;          /* encoded response */
 } ngx_http_tier_router_ctx_t;
 
 
 ngx_int_t ngx_http_tier_router_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_tier_router_send_error(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
+
+ngx_int_t ngx_http_tier_router_admit(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_request_t *req,
+    size_t body_len);
+ngx_int_t ngx_http_tier_router_account_init(ngx_conf_t *cf);
+char *ngx_http_tier_router_budget(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_tier_router_budget_soft(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_tier_router_budget_soft_merge(ngx_conf_t *cf,
+    ngx_http_tier_router_loc_conf_t *conf);
+char *ngx_http_tier_router_budget_clock(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_tier_router_price(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_tier_router_price_catalog_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_tier_router_price_tiers(ngx_conf_t *cf,
+    ngx_http_tier_router_main_conf_t *trmcf);
+char *ngx_http_tier_router_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_tier_router_find_tier(
+    ngx_http_tier_router_main_conf_t *trmcf, u_char *name, size_t len);
+ngx_int_t ngx_http_tier_router_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tier_router_append_reason(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, const char *reason);
 
 
 extern ngx_module_t  ngx_http_tier_router_module;

@@ -18,8 +18,18 @@
 #define NGX_HTTP_TIER_ROUTER_VAR_DIALECT    5
 #define NGX_HTTP_TIER_ROUTER_VAR_REQUESTED  6
 
+#define NGX_HTTP_TIER_ROUTER_VAR_COST       0
+#define NGX_HTTP_TIER_ROUTER_VAR_INPUT      1
+#define NGX_HTTP_TIER_ROUTER_VAR_OUTPUT     2
+#define NGX_HTTP_TIER_ROUTER_VAR_SPEND      3
+#define NGX_HTTP_TIER_ROUTER_VAR_REMAINING  4
+#define NGX_HTTP_TIER_ROUTER_VAR_ESTIMATED  5
+#define NGX_HTTP_TIER_ROUTER_VAR_TENANT     6
+
 
 static ngx_int_t ngx_http_tier_router_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
@@ -51,6 +61,36 @@ static ngx_http_variable_t  ngx_http_tier_router_vars[] = {
 
     { ngx_string("tier_router_requested_model"), NULL,
       ngx_http_tier_router_variable, NGX_HTTP_TIER_ROUTER_VAR_REQUESTED,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_cost"), NULL,
+      ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_COST,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_input_tokens"), NULL,
+      ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_INPUT,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_output_tokens"), NULL,
+      ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_OUTPUT,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_tenant_spend"), NULL,
+      ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_SPEND,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_budget_remaining"), NULL,
+      ngx_http_tier_router_spend_variable,
+      NGX_HTTP_TIER_ROUTER_VAR_REMAINING,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_cost_estimated"), NULL,
+      ngx_http_tier_router_spend_variable,
+      NGX_HTTP_TIER_ROUTER_VAR_ESTIMATED,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_tenant"), NULL,
+      ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_TENANT,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -156,6 +196,86 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
 
     v->data = s->data;
     v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * What accounting knows: the tenant (by hash) and its budget from
+ * admission on; the cost and tokens once settled, in the log phase.
+ * Money in dollars with six decimals.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                      *p;
+    int64_t                      n;
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tier_router_module);
+
+    v->not_found = 1;
+
+    if (ctx == NULL || ctx->zone == NULL) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, 2 * NGX_HTTP_TIER_ROUTER_HASH_LEN + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    switch (data) {
+
+    case NGX_HTTP_TIER_ROUTER_VAR_TENANT:
+        p = ngx_hex_dump(p, ctx->hash, NGX_HTTP_TIER_ROUTER_HASH_LEN);
+        break;
+
+    case NGX_HTTP_TIER_ROUTER_VAR_SPEND:
+        p += ngx_http_tier_router_price_print(ctx->spent, (char *) p);
+        break;
+
+    case NGX_HTTP_TIER_ROUTER_VAR_REMAINING:
+        if (ctx->limit < 0) {
+            return NGX_OK;
+        }
+
+        p += ngx_http_tier_router_price_print(ctx->limit - ctx->spent,
+                                              (char *) p);
+        break;
+
+    default:
+        if (!ctx->settled) {
+            return NGX_OK;
+        }
+
+        switch (data) {
+
+        case NGX_HTTP_TIER_ROUTER_VAR_COST:
+            p += ngx_http_tier_router_price_print(ctx->cost, (char *) p);
+            break;
+
+        case NGX_HTTP_TIER_ROUTER_VAR_INPUT:
+        case NGX_HTTP_TIER_ROUTER_VAR_OUTPUT:
+            n = (data == NGX_HTTP_TIER_ROUTER_VAR_INPUT) ? ctx->counts.input
+                                                        : ctx->counts.output;
+            p = ngx_sprintf(p, "%L", ngx_max(n, 0));
+            break;
+
+        default: /* NGX_HTTP_TIER_ROUTER_VAR_ESTIMATED */
+            *p++ = ctx->estimated ? '1' : '0';
+        }
+    }
+
+    v->len = p - v->data;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

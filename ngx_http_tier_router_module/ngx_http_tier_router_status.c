@@ -1,0 +1,532 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The status page of a budget zone: JSON (jansson) or Prometheus text,
+ * with tenants sorted by spend and paged.  Tenants appear by the hash of
+ * their key, or by the label the operator gave them; never by their key.
+ */
+
+
+#include <jansson.h>
+
+#include "ngx_http_tier_router_module.h"
+
+
+#define NGX_HTTP_TIER_ROUTER_STATUS_LIMIT  100
+#define NGX_HTTP_TIER_ROUTER_STATUS_MAX    10000
+
+
+static int ngx_libc_cdecl ngx_http_tier_router_status_cmp(const void *a,
+    const void *b);
+static ngx_int_t ngx_http_tier_router_status_arg(ngx_http_request_t *r,
+    char *name, size_t len, ngx_int_t def);
+static ngx_buf_t *ngx_http_tier_router_status_json(ngx_http_request_t *r,
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh,
+    ngx_http_tier_router_snapshot_t *s, ngx_uint_t n, ngx_uint_t offset,
+    ngx_uint_t limit);
+static ngx_buf_t *ngx_http_tier_router_status_prometheus(
+    ngx_http_request_t *r, ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_budget_sh_t *sh, ngx_http_tier_router_snapshot_t *s,
+    ngx_uint_t n, ngx_uint_t offset, ngx_uint_t limit);
+static u_char *ngx_http_tier_router_status_money(u_char *p, int64_t v);
+static u_char *ngx_http_tier_router_status_label(u_char *p,
+    ngx_http_tier_router_snapshot_t *s);
+static u_char *ngx_http_tier_router_status_escape(u_char *p, u_char *src,
+    size_t len);
+
+
+char *
+ngx_http_tier_router_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    value = cf->args->elts;
+
+    trlcf->status_zone = ngx_http_tier_router_budget_find_zone(cf,
+                                                               &value[1]);
+    if (trlcf->status_zone == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"tier_router_budget_zone\" \"%V\" is "
+                           "defined before", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tier_router_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_tier_router_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc, limit, offset;
+    ngx_str_t                          format;
+    ngx_buf_t                         *b;
+    ngx_uint_t                         n, max;
+    ngx_chain_t                        out;
+    ngx_http_tier_router_zone_t       *zone;
+    ngx_http_tier_router_snapshot_t   *s;
+    ngx_http_tier_router_budget_sh_t  *sh;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+    zone = trlcf->status_zone;
+
+    limit = ngx_http_tier_router_status_arg(r, "limit", 5,
+                                            NGX_HTTP_TIER_ROUTER_STATUS_LIMIT);
+    offset = ngx_http_tier_router_status_arg(r, "offset", 6, 0);
+
+    if (limit == NGX_ERROR || offset == NGX_ERROR
+        || limit > NGX_HTTP_TIER_ROUTER_STATUS_MAX)
+    {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    sh = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_budget_sh_t));
+    if (sh == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a copy under the lock; the work after it without */
+
+    max = (ngx_uint_t) zone->sh->tenants + 64;
+
+    s = ngx_alloc(max * sizeof(ngx_http_tier_router_snapshot_t),
+                  r->connection->log);
+    if (s == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    ngx_http_tier_router_budget_roll(zone, NULL, ngx_time());
+
+    ngx_memcpy(sh, zone->sh, sizeof(ngx_http_tier_router_budget_sh_t));
+    n = ngx_http_tier_router_budget_snapshot(zone, s, max);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_qsort(s, n, sizeof(ngx_http_tier_router_snapshot_t),
+              ngx_http_tier_router_status_cmp);
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
+        && format.len == 10
+        && ngx_strncmp(format.data, "prometheus", 10) == 0)
+    {
+        b = ngx_http_tier_router_status_prometheus(r, zone, sh, s, n,
+                                                   offset, limit);
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4");
+
+    } else {
+        b = ngx_http_tier_router_status_json(r, zone, sh, s, n, offset,
+                                             limit);
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
+    ngx_free(s);
+
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_tier_router_status_cmp(const void *a, const void *b)
+{
+    const ngx_http_tier_router_snapshot_t  *x = a, *y = b;
+
+    if (x->spent != y->spent) {
+        return (x->spent < y->spent) ? 1 : -1;
+    }
+
+    return ngx_memcmp(x->hash, y->hash, NGX_HTTP_TIER_ROUTER_HASH_LEN);
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_status_arg(ngx_http_request_t *r, char *name,
+    size_t len, ngx_int_t def)
+{
+    ngx_str_t  value;
+
+    if (ngx_http_arg(r, (u_char *) name, len, &value) != NGX_OK) {
+        return def;
+    }
+
+    return ngx_atoi(value.data, value.len);
+}
+
+
+static ngx_buf_t *
+ngx_http_tier_router_status_json(ngx_http_request_t *r,
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh,
+    ngx_http_tier_router_snapshot_t *s, ngx_uint_t n, ngx_uint_t offset,
+    ngx_uint_t limit)
+{
+    int                                rc;
+    char                              *text;
+    u_char                             hex[33];
+    size_t                             len;
+    json_t                            *tenants, *tiers, *t;
+    ngx_buf_t                         *b;
+    ngx_uint_t                         i;
+    ngx_http_tier_router_tier_stat_t  *st;
+
+    t = NULL;
+    tenants = json_array();
+    tiers = json_array();
+
+    rc = (tenants == NULL || tiers == NULL) ? -1 : 0;
+
+    for (i = 0; rc == 0 && i < sh->ntiers; i++) {
+        st = &sh->tiers[i];
+        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
+                      "name", (char *) st->name,
+                      "requests", (json_int_t) st->requests,
+                      "input_tokens", (json_int_t) st->input_tokens,
+                      "output_tokens", (json_int_t) st->output_tokens,
+                      "cost_micro_usd", (json_int_t) st->cost,
+                      "estimated", (json_int_t) st->estimated);
+        rc = (t == NULL) ? -1 : json_array_append_new(tiers, t);
+    }
+
+    for (i = offset; rc == 0 && i < n && i < offset + limit; i++) {
+        ngx_hex_dump(hex, s[i].hash, 16);
+        hex[32] = '\0';
+
+        t = json_pack("{s:s, s:s%, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                      "s:I, s:I, s:I, s:I}",
+                      "hash", (char *) hex,
+                      "label", (char *) s[i].label, s[i].label_len,
+                      "spent_micro_usd", (json_int_t) s[i].spent,
+                      "reserved_micro_usd", (json_int_t) s[i].reserved,
+                      "limit_micro_usd", (json_int_t) s[i].limit,
+                      "total_micro_usd", (json_int_t) s[i].total,
+                      "requests", (json_int_t) s[i].requests,
+                      "estimated", (json_int_t) s[i].estimated,
+                      "in_flight", (json_int_t) s[i].inflight,
+                      "refused", (json_int_t) s[i].refused,
+                      "capped", (json_int_t) s[i].capped,
+                      "input_tokens", (json_int_t) s[i].input_tokens,
+                      "output_tokens", (json_int_t) s[i].output_tokens,
+                      "last_seen", (json_int_t) s[i].last);
+
+        if (t && s[i].limit < 0) {
+            rc = json_object_set_new(t, "limit_micro_usd", json_null());
+        }
+
+        rc |= (t == NULL) ? -1 : json_array_append_new(tenants, t);
+    }
+
+    if (rc == 0) {
+        t = json_pack("{s:s%, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                      "s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:O, s:O}",
+                      "zone", (char *) zone->name.data, zone->name.len,
+                      "period", ngx_http_tier_router_period_name(sh->period),
+                      "period_start", (json_int_t) sh->period_start,
+                      "period_end",
+                      (json_int_t) ngx_http_tier_router_period_end(
+                                          sh->period, ngx_time()),
+                      "spent_micro_usd", (json_int_t) sh->spent,
+                      "reserved_micro_usd", (json_int_t) sh->reserved,
+                      "total_micro_usd", (json_int_t) sh->total,
+                      "limit_micro_usd", (json_int_t) zone->limit,
+                      "tenants_total", (json_int_t) sh->tenants,
+                      "requests", (json_int_t) sh->requests,
+                      "refused", (json_int_t) sh->refused,
+                      "capped", (json_int_t) sh->capped,
+                      "estimated", (json_int_t) sh->estimated,
+                      "full", (json_int_t) sh->full,
+                      "estimated_share",
+                      sh->requests ? (double) sh->estimated / sh->requests
+                                   : 0.0,
+                      "offset", (json_int_t) offset,
+                      "limit", (json_int_t) limit,
+                      "tiers", tiers,
+                      "tenants", tenants);
+
+        if (t && zone->limit < 0) {
+            rc = json_object_set_new(t, "limit_micro_usd", json_null());
+        }
+
+        if (t) {
+            rc |= json_object_set_new(t, "evicted",
+                                      json_integer(sh->evicted));
+        }
+
+        rc |= (t == NULL) ? -1 : 0;
+    }
+
+    text = (rc == 0) ? json_dumps(t, JSON_INDENT(1)) : NULL;
+
+    json_decref(t);
+    json_decref(tiers);
+    json_decref(tenants);
+
+    if (text == NULL) {
+        return NULL;
+    }
+
+    len = ngx_strlen(text);
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+
+    if (b) {
+        b->last = ngx_cpymem(b->last, text, len);
+        *b->last++ = '\n';
+    }
+
+    free(text);
+
+    return b;
+}
+
+
+static ngx_buf_t *
+ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh,
+    ngx_http_tier_router_snapshot_t *s, ngx_uint_t n, ngx_uint_t offset,
+    ngx_uint_t limit)
+{
+    u_char                            *p;
+    size_t                             len;
+    ngx_buf_t                         *b;
+    ngx_uint_t                         i, shown;
+    ngx_http_tier_router_tier_stat_t  *st;
+
+    shown = (offset < n) ? ngx_min(n - offset, limit) : 0;
+
+    /* each line at most 128 bytes of text around its labels */
+
+    len = 4096 + zone->name.len * 20
+          + sh->ntiers * 5 * (160 + zone->name.len
+                              + NGX_HTTP_TIER_ROUTER_TIER_NAME)
+          + shown * 4 * (160 + zone->name.len
+                         + NGX_HTTP_TIER_ROUTER_LABEL_LEN * 6);
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = b->last;
+
+#define TR_ZONE(type, metric, help)                                           \
+    p = ngx_sprintf(p, "# HELP tier_router_zone_" metric " " help "\n"        \
+                    "# TYPE tier_router_zone_" metric " " type "\n"           \
+                    "tier_router_zone_" metric "{zone=\"%V\"} ",             \
+                    &zone->name)
+
+    TR_ZONE("gauge", "spend_dollars", "Spend in the current period.");
+    p = ngx_http_tier_router_status_money(p, sh->spent);
+    TR_ZONE("gauge", "reserved_dollars", "Reserved by requests in flight.");
+    p = ngx_http_tier_router_status_money(p, sh->reserved);
+    TR_ZONE("counter", "spend_dollars_total", "Spend in all periods.");
+    p = ngx_http_tier_router_status_money(p, sh->total);
+    TR_ZONE("gauge", "tenants", "Tenants in the zone.");
+    p = ngx_sprintf(p, "%uL\n", sh->tenants);
+    TR_ZONE("counter", "requests_total", "Requests settled.");
+    p = ngx_sprintf(p, "%uL\n", sh->requests);
+    TR_ZONE("counter", "refused_total", "Requests refused by a budget.");
+    p = ngx_sprintf(p, "%uL\n", sh->refused);
+    TR_ZONE("counter", "capped_total", "Requests sent to a lower tier.");
+    p = ngx_sprintf(p, "%uL\n", sh->capped);
+    TR_ZONE("counter", "estimated_total", "Requests charged an estimate.");
+    p = ngx_sprintf(p, "%uL\n", sh->estimated);
+    TR_ZONE("counter", "full_total", "New tenants the full zone refused.");
+    p = ngx_sprintf(p, "%uL\n", sh->full);
+
+#undef TR_ZONE
+
+#define TR_TIER(type, metric, help)                                           \
+    p = ngx_sprintf(p, "# HELP tier_router_tier_" metric " " help "\n"        \
+                    "# TYPE tier_router_tier_" metric " " type "\n")
+
+#define TR_TIER_LINE(metric)                                                  \
+    p = ngx_sprintf(p, "tier_router_tier_" metric "{zone=\"%V\","            \
+                    "tier=\"%s\"} ", &zone->name, st->name)
+
+    TR_TIER("counter", "requests_total", "Requests settled per tier.");
+
+    for (i = 0; i < sh->ntiers; i++) {
+        st = &sh->tiers[i];
+        TR_TIER_LINE("requests_total");
+        p = ngx_sprintf(p, "%uL\n", st->requests);
+    }
+
+    TR_TIER("counter", "input_tokens_total", "Input tokens per tier.");
+
+    for (i = 0; i < sh->ntiers; i++) {
+        st = &sh->tiers[i];
+        TR_TIER_LINE("input_tokens_total");
+        p = ngx_sprintf(p, "%uL\n", st->input_tokens);
+    }
+
+    TR_TIER("counter", "output_tokens_total", "Output tokens per tier.");
+
+    for (i = 0; i < sh->ntiers; i++) {
+        st = &sh->tiers[i];
+        TR_TIER_LINE("output_tokens_total");
+        p = ngx_sprintf(p, "%uL\n", st->output_tokens);
+    }
+
+    TR_TIER("counter", "spend_dollars_total", "Spend per tier.");
+
+    for (i = 0; i < sh->ntiers; i++) {
+        st = &sh->tiers[i];
+        TR_TIER_LINE("spend_dollars_total");
+        p = ngx_http_tier_router_status_money(p, st->cost);
+    }
+
+    TR_TIER("counter", "estimated_total", "Estimated requests per tier.");
+
+    for (i = 0; i < sh->ntiers; i++) {
+        st = &sh->tiers[i];
+        TR_TIER_LINE("estimated_total");
+        p = ngx_sprintf(p, "%uL\n", st->estimated);
+    }
+
+#undef TR_TIER_LINE
+#undef TR_TIER
+
+#define TR_TENANT(type, metric, help)                                         \
+    p = ngx_sprintf(p, "# HELP tier_router_tenant_" metric " " help "\n"      \
+                    "# TYPE tier_router_tenant_" metric " " type "\n")
+
+#define TR_TENANT_LINE(metric)                                                \
+    p = ngx_sprintf(p, "tier_router_tenant_" metric "{zone=\"%V\","          \
+                    "tenant=\"", &zone->name);                                \
+    p = ngx_http_tier_router_status_label(p, &s[i]);                          \
+    p = ngx_cpymem(p, "\"} ", 3)
+
+    TR_TENANT("gauge", "spend_dollars", "Tenant spend in the period.");
+
+    for (i = offset; i < offset + shown; i++) {
+        TR_TENANT_LINE("spend_dollars");
+        p = ngx_http_tier_router_status_money(p, s[i].spent);
+    }
+
+    TR_TENANT("gauge", "limit_dollars", "Tenant budget for the period.");
+
+    for (i = offset; i < offset + shown; i++) {
+        if (s[i].limit >= 0) {
+            TR_TENANT_LINE("limit_dollars");
+            p = ngx_http_tier_router_status_money(p, s[i].limit);
+        }
+    }
+
+    TR_TENANT("gauge", "requests", "Tenant requests in the period.");
+
+    for (i = offset; i < offset + shown; i++) {
+        TR_TENANT_LINE("requests");
+        p = ngx_sprintf(p, "%uD\n", s[i].requests);
+    }
+
+    TR_TENANT("gauge", "refused", "Tenant refusals in the period.");
+
+    for (i = offset; i < offset + shown; i++) {
+        TR_TENANT_LINE("refused");
+        p = ngx_sprintf(p, "%uD\n", s[i].refused);
+    }
+
+#undef TR_TENANT_LINE
+#undef TR_TENANT
+
+    b->last = p;
+
+    return b;
+}
+
+
+static u_char *
+ngx_http_tier_router_status_money(u_char *p, int64_t v)
+{
+    p += ngx_http_tier_router_price_print(v, (char *) p);
+    *p++ = '\n';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_tier_router_status_label(u_char *p,
+    ngx_http_tier_router_snapshot_t *s)
+{
+    if (s->label_len) {
+        return ngx_http_tier_router_status_escape(p, s->label, s->label_len);
+    }
+
+    return ngx_hex_dump(p, s->hash, 16);
+}
+
+
+/* Prometheus label values: backslash, quote and newline escaped */
+
+static u_char *
+ngx_http_tier_router_status_escape(u_char *p, u_char *src, size_t len)
+{
+    while (len--) {
+
+        switch (*src) {
+
+        case '\\':
+        case '"':
+            *p++ = '\\';
+            *p++ = *src;
+            break;
+
+        case '\n':
+            *p++ = '\\';
+            *p++ = 'n';
+            break;
+
+        default:
+            if (*src < 0x20 || *src == 0x7f) {
+                *p++ = '?';
+
+            } else {
+                *p++ = *src;
+            }
+        }
+
+        src++;
+    }
+
+    return p;
+}

@@ -1,0 +1,650 @@
+#!/usr/bin/perl
+
+# Spend accounting and budgets through nginx + the module + mock models:
+# costs per dialect (JSON and SSE, usage split across reads), the usage
+# chunk asked for and stripped, aborts, broken and usage-less upstreams,
+# limits, soft caps and budget-aware routing with an injected clock, the
+# burst overshoot bound, the status page, and no key in any output.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use IO::Socket::INET;
+use IO::Select;
+use Time::HiRes qw(sleep time);
+use POSIX qw(floor);
+
+use TierRouter::Test;
+
+my $t = TierRouter::Test->new;
+my $J = JSON::PP->new->utf8->canonical;
+
+my $counts = $t->testdir . '/requests.log';
+
+$t->mock($_, args => ['--count-file', $counts]) for qw(small mid frontier);
+
+# 2026-11-15 12:00:00 UTC, mid-month; the month ends 2026-12-01 00:00:00
+
+my $NOV15 = 1794744000;
+my $DEC01 = 1796083200;
+
+my $conf = <<'EOF';
+worker_processes 2;
+
+http {
+    %%HTTP_DEFAULTS%%
+
+    upstream small_up    { server 127.0.0.1:%%PORT_mock_small%%; }
+    upstream mid_up      { server 127.0.0.1:%%PORT_mock_mid%%; }
+    upstream frontier_up { server 127.0.0.1:%%PORT_mock_frontier%%; }
+
+    tier_router_tier small    model=small-model    upstream=small_up;
+    tier_router_tier mid      model=mid-model      upstream=mid_up;
+    tier_router_tier frontier model=frontier-model upstream=frontier_up;
+
+    tier_router_price small-model    input=1   output=2;
+    tier_router_price mid-model      input=10  output=20;
+    tier_router_price frontier-model input=100 output=200 cached_input=50
+                                     reasoning=400;
+
+    tier_router_budget_zone zone=tenants:1m period=month
+                            state=%%TESTDIR%%/state.json state_interval=1s;
+    tier_router_budget_zone zone=tiny:32k period=month;
+    tier_router_budget_zone zone=daily:32k period=day;
+    tier_router_budget_zone zone=weekly:32k period=week;
+    tier_router_budget_zone zone=forever:32k period=total;
+
+    map $http_x_limit $limit {
+        default  $http_x_limit;
+    }
+
+    log_format spend 'S id=$http_x_id t=$tier_router_tenant '
+                     'cost=$tier_router_cost in=$tier_router_input_tokens '
+                     'out=$tier_router_output_tokens '
+                     'spend=$tier_router_tenant_spend '
+                     'rem=$tier_router_budget_remaining '
+                     'est=$tier_router_cost_estimated '
+                     'tier=$tier_router_tier reason=$tier_router_reason '
+                     'status=$status';
+
+    access_log %%TESTDIR%%/spend.log spend;
+
+    proxy_buffering off;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Accept-Encoding "";
+
+    server {
+        listen 127.0.0.1:%%PORT_main%%;
+
+        tier_router on;
+        tier_router_override_header X-Tier;
+        tier_router_budget_clock $http_x_clock;
+
+        location /v1/ {
+            tier_router_budget zone=tenants key=$http_authorization
+                               limit=$limit label=$http_x_label;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /soft/ {
+            tier_router_budget zone=tenants key=$http_authorization
+                               limit=$limit;
+            tier_router_budget_soft 20% mid;
+            tier_router_budget_soft 90% small;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /strict/ {
+            tier_router_budget zone=tenants key=$http_authorization
+                               limit=$limit;
+            tier_router_budget_fit reject;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /pay/ {
+            tier_router_budget zone=tenants key=$http_authorization
+                               limit=$limit;
+            tier_router_budget_fit reject;
+            tier_router_budget_status 402;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /tiny/ {
+            tier_router_budget zone=tiny key=$http_authorization;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /tiny-open/ {
+            tier_router_budget zone=tiny key=$http_authorization;
+            tier_router_budget_on_error open;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /daily/ {
+            tier_router_budget zone=daily key=$http_authorization limit=0;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /weekly/ {
+            tier_router_budget zone=weekly key=$http_authorization limit=0;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /forever/ {
+            tier_router_budget zone=forever key=$http_authorization limit=0;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location = /status {
+            tier_router off;
+            tier_router_status tenants;
+        }
+
+        location = /status-tiny {
+            tier_router off;
+            tier_router_status tiny;
+        }
+    }
+}
+EOF
+
+$t->write_config($conf);
+$t->run;
+
+my $seq = 0;
+
+
+# one request; returns the response and its access log line (a hashref)
+
+sub call {
+    my (%o) = @_;
+
+    my $dialect = $o{dialect} // 'chat';
+    my $path = $o{path} // '/v1/';
+    my $id = 'r' . ++$seq;
+
+    my %body = (model => $o{model} // 'frontier-model');
+    my $text = $o{text} // 'Summarise: the cat sat on the mat.';
+
+    if ($dialect eq 'responses') {
+        $body{input} = $text;
+        $body{max_output_tokens} = $o{max} // 1000;
+        $path .= 'responses';
+
+    } elsif ($dialect eq 'anthropic') {
+        $body{messages} = [{ role => 'user', content => $text }];
+        $body{max_tokens} = $o{max} // 1000;
+        $path .= 'messages';
+
+    } else {
+        $body{messages} = [{ role => 'user', content => $text }];
+        $body{max_tokens} = $o{max} // 1000;
+        $path .= 'chat/completions';
+    }
+
+    $body{stream} = JSON::PP::true if $o{stream};
+    $body{stream_options} = $o{stream_options} if $o{stream_options};
+
+    my @h = ('Authorization' => $o{key} // 'Bearer sk-test-default',
+             'X-Id' => $id,
+             'X-Clock' => $o{clock} // $NOV15,
+             'Content-Type' => 'application/json');
+
+    push @h, 'X-Limit' => $o{limit} if defined $o{limit};
+    push @h, @{$o{headers}} if $o{headers};
+
+    my $r = $t->http_post($path, $J->encode(\%body), @h);
+    $r->{json} = TierRouter::Test::json_decode($r->{body});
+
+    return ($r, log_line($id, $o{nolog}));
+}
+
+
+sub log_line {
+    my ($id, $nowait) = @_;
+
+    my $deadline = time + ($nowait ? 0.3 : 5);
+
+    while (1) {
+        for my $l (split /\n/, $t->read_file('spend.log')) {
+            next unless $l =~ /^S id=\Q$id\E /;
+            my %f = $l =~ /(\w+)=(\S*)/g;
+            $f{line} = $l;
+            return \%f;
+        }
+
+        return {} if time > $deadline;
+        sleep 0.02;
+    }
+}
+
+
+sub status {
+    my ($query, $path) = @_;
+
+    my $r = $t->http_get(($path // '/status') . ($query // ''));
+    return $r->{status} == 200 ? TierRouter::Test::json_decode($r->{body})
+                               : undef;
+}
+
+
+sub tenant_of {
+    my ($st, $hash) = @_;
+    return (grep { $_->{hash} eq $hash } @{$st->{tenants}})[0];
+}
+
+
+# -- costs per dialect ------------------------------------------------------
+
+# frontier: $100/M in, $200/M out, $50/M cached in, $400/M reasoning
+
+my @mock = ('X-Mock-Input-Tokens' => 1000, 'X-Mock-Output-Tokens' => 500);
+
+for my $dialect (qw(chat responses anthropic)) {
+    for my $stream (0, 1) {
+        my $name = "$dialect " . ($stream ? 'SSE' : 'JSON');
+
+        my ($r, $l) = call(dialect => $dialect, stream => $stream,
+                           headers => [@mock]);
+
+        is($r->{status}, 200, "$name: 200");
+        is($l->{cost}, '0.200000', "$name: 1000 in, 500 out at frontier "
+           . "prices cost \$0.20") or diag($l->{line});
+        is("$l->{in}/$l->{out}", '1000/500', "$name: tokens logged");
+        is($l->{est}, '0', "$name: not estimated");
+
+        ($r, $l) = call(dialect => $dialect, stream => $stream,
+                        headers => [@mock, 'X-Mock-Cached-Tokens' => 400]);
+
+        is($l->{cost}, '0.180000', "$name: 400 cached tokens at the cached "
+           . "price") or diag($l->{line});
+
+        ($r, $l) = call(dialect => $dialect, stream => $stream,
+                        headers => [@mock, 'X-Mock-Split' => 7]);
+
+        is($l->{cost}, '0.200000', "$name: usage split across many reads")
+            or diag($l->{line});
+
+        next if $dialect eq 'anthropic';
+
+        ($r, $l) = call(dialect => $dialect, stream => $stream,
+                        headers => [@mock, 'X-Mock-Reasoning-Tokens' => 100]);
+
+        is($l->{cost}, '0.220000', "$name: 100 reasoning tokens of 500 at "
+           . "the reasoning price") or diag($l->{line});
+    }
+}
+
+
+# -- the usage chunk: asked for upstream, stripped unless the client asked -
+
+{
+    truncate $counts, 0;
+
+    my ($r, $l) = call(stream => 1, headers => [@mock]);
+    my @ev = TierRouter::Test::parse_sse($r->{body});
+
+    my $req = (split /\n/, $t->read_file('requests.log'))[-1] // '';
+    like($req, qr/^frontier \S+ 1 1$/,
+         'stream without include_usage: the model was asked for usage');
+
+    ok(!(grep { $_->{json} && $_->{json}{usage} } @ev),
+       'stream without include_usage: no usage chunk reaches the client');
+    ok((grep { $_->{data} eq '[DONE]' } @ev) && @ev > 3,
+       'stream without include_usage: the rest of the stream is intact');
+    is($l->{cost}, '0.200000', 'stream without include_usage: charged');
+
+    ($r, $l) = call(stream => 1, headers => [@mock],
+                    stream_options => { include_usage => JSON::PP::true });
+    @ev = TierRouter::Test::parse_sse($r->{body});
+
+    my ($u) = grep { $_->{json} && ref $_->{json}{usage} } @ev;
+    ok($u && $u->{json}{usage}{prompt_tokens} == 1000,
+       'stream with include_usage: the client gets its usage chunk');
+
+    ($r, $l) = call(stream => 1, headers => [@mock],
+                    stream_options => { include_usage => JSON::PP::false });
+    $req = (split /\n/, $t->read_file('requests.log'))[-1] // '';
+    like($req, qr/ 1 1$/, 'include_usage false: turned true upstream');
+    @ev = TierRouter::Test::parse_sse($r->{body});
+    ok(!(grep { $_->{json} && $_->{json}{usage} } @ev),
+       'include_usage false: and stripped again');
+}
+
+
+# -- no usage, broken streams, aborts ---------------------------------------
+
+{
+    my ($r, $l) = call(headers => ['X-Mock-Usage' => 'none']);
+
+    is($l->{est}, '1', 'no usage in the answer: the cost is estimated');
+    ok($l->{cost} > 0, "no usage: charged an estimate, never \$0 "
+       . "($l->{cost})");
+
+    ($r, $l) = call(stream => 1,
+                    headers => ['X-Mock-Usage' => 'none',
+                                'X-Mock-Words' => 300]);
+    is($l->{est}, '1', 'no usage in a stream: estimated');
+    ok($l->{out} >= 300, "no usage in a stream: output estimated from "
+       . "the text seen ($l->{out} tokens for 300 words)");
+
+    ($r, $l) = call(stream => 1, dialect => 'anthropic',
+                    headers => ['X-Mock-Break-After' => 3,
+                                'X-Mock-Input-Tokens' => 1000]);
+    is($l->{est}, '1', 'broken Anthropic stream: estimated');
+    is($l->{in}, '1000', 'broken Anthropic stream: the input from '
+       . 'message_start is kept');
+
+    ($r, $l) = call(headers => ['X-Mock-Status' => 500]);
+    is($l->{cost}, '0.000000', 'an upstream error without usage is not '
+       . 'charged');
+    is($l->{est}, '0', 'and not estimated');
+
+    # the client leaves mid-stream
+
+    my $body = $J->encode({ model => 'frontier-model', stream => JSON::PP::true,
+        max_tokens => 1000,
+        messages => [{ role => 'user', content => 'Tell a long story.' }] });
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $t->port('main'), Proto => 'tcp') or die "connect: $!";
+    print $s "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        . "Authorization: Bearer sk-test-abort\r\nX-Id: abort\r\n"
+        . "X-Clock: $NOV15\r\nX-Mock-Words: 100\r\n"
+        . "X-Mock-Event-Delay-Ms: 50\r\n"
+        . "Content-Type: application/json\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    my $got = '';
+    while ($got !~ /data: .*\n\n.*data: /s) {
+        my $n = sysread($s, $got, 4096, length $got);
+        last unless $n;
+    }
+    close $s;
+
+    $l = log_line('abort');
+    is($l->{est}, '1', 'client abort mid-stream: settled as an estimate');
+    ok(($l->{cost} // 0) > 0, "client abort: charged, never \$0 "
+       . "($l->{cost})");
+}
+
+
+# -- limits, refusals and the period's end ----------------------------------
+
+{
+    my $key = 'Bearer sk-test-limit-a';
+    my ($r, $l, $spent, $refused);
+
+    for my $i (1 .. 20) {
+        ($r, $l) = call(key => $key, limit => '0.50', max => 500,
+                        path => '/strict/',
+                        headers => ['X-Mock-Output-Tokens' => 500]);
+
+        if ($r->{status} != 200) {
+            $refused = $r;
+            last;
+        }
+
+        $spent = $l->{spend};
+    }
+
+    ok($refused, 'the hard limit refuses at last');
+    is($refused->{status}, 429, 'with 429');
+    TierRouter::Test::openai_error_ok($refused, 'budget refusal',
+                                      'insufficient_quota');
+    is($refused->{json}{error}{code}, 'budget_exceeded', 'code');
+    is($refused->{headers}{'retry-after'}, $DEC01 - $NOV15,
+       'Retry-After: until the month ends');
+    is($refused->{headers}{'x-should-retry'}, 'false',
+       'x-should-retry: false, so SDKs do not hammer the edge');
+    ok($spent <= 0.5, "spend stays within the limit ($spent of 0.50)");
+
+    ($r, $l) = call(key => $key, limit => '0.50', dialect => 'anthropic',
+                    path => '/strict/');
+    is($r->{status}, 429, 'Anthropic: refused too');
+    TierRouter::Test::anthropic_error_ok($r, 'Anthropic budget refusal',
+                                         'rate_limit_error');
+
+    ($r, $l) = call(key => $key, limit => '0.50', clock => $DEC01 + 1);
+    is($r->{status}, 200, 'a new month: the budget is back');
+    ok($l->{spend} < 0.5 && $l->{spend} > 0,
+       "and the spend restarts ($l->{spend})");
+
+    # budget-aware routing: what cannot take frontier goes lower
+
+    $key = 'Bearer sk-test-fit';
+    ($r, $l) = call(key => $key, limit => '0.30', max => 500,
+                    headers => ['X-Mock-Output-Tokens' => 500]);
+    is($l->{tier}, 'frontier', 'fit: the first request on frontier');
+
+    ($r, $l) = call(key => $key, limit => '0.30', max => 1000);
+    is($r->{status}, 200, 'fit: the next does not fit frontier, served');
+    isnt($l->{tier}, 'frontier', "fit: on a lower tier ($l->{tier})");
+    like($l->{reason}, qr/budget_fit/, 'fit: the reason says why');
+
+    ($r, $l) = call(key => $key, limit => '0.30', max => 1000,
+                    path => '/pay/');
+    is($r->{status}, 402, 'fit reject + status 402: refused instead');
+    like($r->{json}{error}{message} // '', qr/cannot cover/,
+         'fit reject: the message says the request does not fit');
+
+    # soft thresholds: past 20% no frontier, past 90% small (the worst
+    # case prices all output at frontier's reasoning price: $0.405)
+
+    $key = 'Bearer sk-test-soft';
+    ($r, $l) = call(key => $key, limit => '0.50', path => '/soft/',
+                    max => 1000, headers => ['X-Mock-Output-Tokens' => 1000]);
+    is($l->{tier}, 'frontier', 'soft: frontier below 20%');
+
+    ($r, $l) = call(key => $key, limit => '0.50', path => '/soft/',
+                    max => 100);
+    is($l->{tier}, 'mid', "soft: mid past 20% ($l->{spend} spent)");
+    like($l->{reason}, qr/budget_soft/, 'soft: the reason says why');
+    like($r->{headers}{'x-tier-router-reason'} // '', qr/budget_soft/,
+         'soft: and so does the header');
+
+    # the periods' ends, in UTC
+
+    my $WED11 = $NOV15 - 4 * 86400;     # Wednesday 2026-11-11 12:00
+
+    ($r) = call(path => '/daily/', clock => $NOV15);
+    is($r->{headers}{'retry-after'}, 43200, 'day: until midnight UTC');
+    ($r) = call(path => '/weekly/', clock => $WED11);
+    is($r->{headers}{'retry-after'}, 4 * 86400 + 43200,
+       'week: until Monday 00:00 UTC');
+    ($r) = call(path => '/weekly/', clock => $NOV15);
+    is($r->{headers}{'retry-after'}, 43200, 'week: from a Sunday');
+    ($r) = call(path => '/forever/');
+    is($r->{status}, 429, 'total: refused');
+    ok(!exists $r->{headers}{'retry-after'}, 'total: no Retry-After, it '
+       . 'never resets');
+
+    # an invalid limit fails closed
+
+    ($r, $l) = call(key => 'Bearer sk-test-bad', limit => '12,50');
+    is($r->{status}, 500, 'an invalid limit from the map: 500, not a '
+       . 'free pass');
+}
+
+
+# -- the burst: hundreds at once cannot overspend ---------------------------
+
+sub burst {
+    my ($n, $key, $limit, @extra) = @_;
+
+    my $body = $J->encode({ model => 'frontier-model', max_tokens => 200,
+        messages => [{ role => 'user', content => 'Classify: spam or not?' }] });
+
+    my @socks;
+
+    for my $i (1 .. $n) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+            PeerPort => $t->port('main'), Proto => 'tcp') or die "$!";
+        push @socks, $s;
+    }
+
+    for my $s (@socks) {
+        my $h = join '', map { "$_\r\n" } @extra;
+        syswrite $s, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            . "Authorization: $key\r\nX-Limit: $limit\r\nX-Label: burst\r\n"
+            . "X-Clock: $NOV15\r\nX-Mock-Output-Tokens: 200\r\n"
+            . "X-Mock-Latency-Ms: 300\r\n$h"
+            . "Connection: close\r\nContent-Type: application/json\r\n"
+            . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    }
+
+    my %status;
+    my $sel = IO::Select->new(@socks);
+    my %buf;
+    my $deadline = time + 60;
+
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read(1)) {
+            my $n = sysread($s, $buf{$s}, 65536, length($buf{$s} // ''));
+            next if $n;
+            $sel->remove($s);
+            my ($code) = ($buf{$s} // '') =~ m{^HTTP/1\.\d (\d+)};
+            $status{$code // 0}++;
+            close $s;
+        }
+    }
+
+    return \%status;
+}
+
+{
+    my $status = burst(300, 'Bearer sk-test-burst', '1.00');
+
+    # a client may see the end of its answer before nginx settles it
+
+    my ($st, $b);
+    my $deadline = time + 10;
+
+    do {
+        sleep 0.1;
+        $st = status('?limit=1000');
+        ($b) = grep { $_->{label} eq 'burst' } @{$st->{tenants}};
+    } while ($b && $b->{in_flight} && time < $deadline);
+
+    ok(($status->{200} // 0) > 10 && ($status->{429} // 0) > 10,
+       "burst of 300: some served, the rest refused (" . join(', ',
+       map { "$_: $status->{$_}" } sort keys %$status) . ")");
+    ok($b, 'burst: the tenant is in the status');
+    my $over = $b ? $b->{spent_micro_usd} - 1_000_000 : 1e9;
+    ok($over <= 0, "burst: spend $b->{spent_micro_usd} of 1000000 "
+       . "micro-dollars, overshoot " . ($over > 0 ? $over : 0));
+    is($b->{reserved_micro_usd}, 0, 'burst: every reservation settled');
+    diag("burst overshoot: " . ($over > 0 ? $over : 0) . " micro-dollars, "
+         . "$status->{200} served, " . ($status->{429} // 0) . " refused");
+}
+
+
+# -- the status page ----------------------------------------------------------
+
+{
+    call(key => 'Bearer sk-test-label', headers => ['X-Label' => 'acme']);
+
+    my $st = status();
+    ok($st && $st->{period} eq 'month' && $st->{tenants_total} >= 5,
+       "status: JSON with the zone ($st->{tenants_total} tenants)");
+
+    my @spent = map { $_->{spent_micro_usd} } @{$st->{tenants}};
+    is_deeply(\@spent, [sort { $b <=> $a } @spent],
+              'status: tenants sorted by spend');
+
+    my $page = status('?limit=2&offset=1');
+    is(scalar @{$page->{tenants}}, 2, 'status: limit');
+    is($page->{tenants}[0]{hash}, $st->{tenants}[1]{hash}, 'status: offset');
+
+    ok((grep { $_->{label} eq 'acme' } @{$st->{tenants}}),
+       'status: the operator\'s label');
+
+    my ($frontier) = grep { $_->{name} eq 'frontier' } @{$st->{tiers}};
+    ok($frontier->{requests} > 10 && $frontier->{cost_micro_usd} > 0,
+       'status: per-tier requests and cost');
+    ok(defined $st->{estimated_share} && $st->{estimated_share} > 0
+       && $st->{estimated_share} < 0.2,
+       "status: the estimated share ($st->{estimated_share})");
+
+    my $p = $t->http_get('/status?format=prometheus');
+    like($p->{body}, qr/^tier_router_zone_spend_dollars\{zone="tenants"\} \d+\.\d{6}$/m,
+         'prometheus: zone spend');
+    like($p->{body}, qr/^tier_router_tier_requests_total\{zone="tenants",tier="frontier"\} \d+$/m,
+         'prometheus: per tier');
+    like($p->{body}, qr/^tier_router_tenant_spend_dollars\{zone="tenants",tenant="acme"\} /m,
+         'prometheus: a tenant by its label');
+    like($p->{body}, qr/^tier_router_tenant_spend_dollars\{zone="tenants",tenant="[0-9a-f]{32}"\} /m,
+         'prometheus: a tenant by its hash');
+
+    is($t->http_get('/status?limit=x')->{status}, 400, 'status: bad limit');
+}
+
+
+# -- the zone full: logged, refused or let through as configured ----------
+
+{
+    my ($r, $l, $full);
+
+    for my $i (1 .. 400) {
+        ($r, $l) = call(key => "Bearer sk-test-tiny-$i", path => '/tiny/',
+                        model => 'small-model');
+        if ($r->{status} != 200) {
+            $full = $i;
+            last;
+        }
+    }
+
+    ok($full && $full > 20, "the 32k zone fills after "
+       . (($full // 1) - 1) . " tenants");
+    is($r->{status}, 503, 'zone full, on_error closed: 503');
+    like($t->error_log, qr/zone "tiny" is full/, 'zone full: logged');
+
+    ($r, $l) = call(key => "Bearer sk-test-tiny-1", path => '/tiny/',
+                    model => 'small-model');
+    is($r->{status}, 200, 'zone full: a known tenant is still served');
+
+    ($r, $l) = call(key => "Bearer sk-test-tiny-new", path => '/tiny-open/',
+                    model => 'small-model');
+    is($r->{status}, 200, 'zone full, on_error open: served');
+    like($l->{reason}, qr/budget_unaccounted/, 'and marked unaccounted');
+
+    my $st = status('', '/status-tiny');
+    is($st->{tenants_total}, $full - 1, 'no tenant with spend was evicted');
+
+    ($r, $l) = call(key => "Bearer sk-test-tiny-next", path => '/tiny/',
+                    model => 'small-model', clock => $DEC01 + 10);
+    is($r->{status}, 200, 'a new period: idle tenants make room');
+}
+
+
+# -- no key anywhere ----------------------------------------------------------
+
+{
+    my $key = 'sk-test-SECRET-f00dcafe';
+    call(key => "Bearer $key");
+    sleep 1.5;
+
+    my %out = (
+        'access log' => $t->read_file('spend.log'),
+        'error log' => $t->error_log,
+        'status JSON' => $t->http_get('/status?limit=1000')->{body},
+        'status Prometheus' =>
+            $t->http_get('/status?format=prometheus&limit=1000')->{body},
+        'state file' => $t->read_file('state.json'),
+    );
+
+    ok(length $out{'state file'}, 'the state file is written');
+
+    for my $k (sort keys %out) {
+        unlike($out{$k}, qr/SECRET|sk-test/, "no key in the $k");
+    }
+}
+
+$t->stop;
+
+done_testing;

@@ -1,0 +1,315 @@
+#!/usr/bin/perl
+
+# Spend that outlives workers and masters: reload under traffic with no
+# spend lost, restart with the state file (at exit and periodic), a
+# missing or corrupt state file, configuration checks, price catalogs from
+# a file and from a URL with its last good copy.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(sleep time);
+
+use TierRouter::Test;
+
+my $t = TierRouter::Test->new;
+my $J = JSON::PP->new->utf8->canonical;
+my $dir = $t->testdir;
+
+mkdir "$dir/files";
+$t->mock('small', args => ['--files', "$dir/files"]);
+$t->mock('frontier');
+
+my $catalog = $J->encode({
+    sample_spec => { input_cost_per_token => 0, output_cost_per_token => 0 },
+    'small-model' => { input_cost_per_token => 1e-06,
+                       output_cost_per_token => 2e-06 },
+    'frontier-model' => { input_cost_per_token => 0.0001,
+                          output_cost_per_token => 0.0002,
+                          cache_read_input_token_cost => 5e-05 },
+});
+
+$t->write_file('files/catalog.json', $catalog);
+$t->write_file('catalog.json', $catalog);
+
+sub conf {
+    my (%o) = @_;
+
+    my $period = $o{period} // 'month';
+    my $prices = $o{prices} // "tier_router_price_catalog %%TESTDIR%%/catalog.json;";
+
+    return <<"EOF";
+worker_processes 2;
+
+http {
+    %%HTTP_DEFAULTS%%
+
+    upstream small_up    { server 127.0.0.1:%%PORT_mock_small%%; }
+    upstream frontier_up { server 127.0.0.1:%%PORT_mock_frontier%%; }
+
+    tier_router_tier small    model=small-model    upstream=small_up;
+    tier_router_tier frontier model=frontier-model upstream=frontier_up;
+
+    $prices
+
+    tier_router_budget_zone zone=tenants:1m period=$period
+                            state=%%TESTDIR%%/state.json state_interval=1s;
+
+    log_format spend 'S id=\$http_x_id cost=\$tier_router_cost '
+                     'spend=\$tier_router_tenant_spend status=\$status';
+    access_log %%TESTDIR%%/spend.log spend;
+
+    proxy_buffering off;
+
+    server {
+        listen 127.0.0.1:%%PORT_main%%;
+
+        location /v1/ {
+            tier_router on;
+            tier_router_budget zone=tenants key=\$http_authorization;
+            proxy_pass http://\$tier_router_upstream;
+        }
+
+        location = /status {
+            tier_router_status tenants;
+        }
+    }
+}
+EOF
+}
+
+my $seq = 0;
+
+sub call {
+    my ($key, %o) = @_;
+
+    my $body = $J->encode({ model => $o{model} // 'frontier-model',
+        max_tokens => 100,
+        messages => [{ role => 'user', content => 'Translate: bonjour' }] });
+
+    return $t->http_post('/v1/chat/completions', $body,
+        'Authorization' => $key, 'X-Id' => 'r' . ++$seq . ($o{tag} // ''),
+        'X-Mock-Output-Tokens' => 100);
+}
+
+sub zone {
+    my $r = $t->http_get('/status?limit=1000');
+    return TierRouter::Test::json_decode($r->{body}) // {};
+}
+
+sub logged_micros {
+    my $sum = 0;
+    for my $l (split /\n/, $t->read_file('spend.log')) {
+        next unless $l =~ / cost=(\d+)\.(\d{6}) /;
+        $sum += $1 * 1_000_000 + $2;
+    }
+    return $sum;
+}
+
+sub wait_logged {
+    my ($n) = @_;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my @l = grep { / cost=\d/ } split /\n/, $t->read_file('spend.log');
+        return scalar @l if @l >= $n;
+        sleep 0.05;
+    }
+    return -1;
+}
+
+
+# -- a fresh start without a state file --------------------------------------
+
+$t->write_config(conf());
+$t->run;
+
+like($t->error_log, qr/zone "tenants" starts empty: no state file/,
+     'no state file: a notice, and nginx starts');
+
+call("Bearer sk-a") for 1 .. 3;
+call("Bearer sk-b") for 1 .. 2;
+wait_logged(5);
+
+my $z = zone();
+is($z->{tenants_total}, 2, 'two tenants');
+is($z->{spent_micro_usd}, logged_micros(), 'the zone holds what the log '
+   . 'says was charged');
+
+
+# -- reload under traffic: nothing lost --------------------------------------
+
+{
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        call("Bearer sk-traffic-" . ($_ % 3), tag => 't') for 1 .. 80;
+        POSIX::_exit(0);
+    }
+
+    for (1 .. 3) {
+        sleep 0.3;
+        $t->reload;
+    }
+
+    waitpid $pid, 0;
+
+    my $n = wait_logged(85);
+    is($n, 85, 'reload under traffic: every request logged');
+
+    my $st = zone();
+    my $logged = logged_micros();
+    is($st->{spent_micro_usd}, $logged, "reload under traffic: no spend "
+       . "lost ($logged micro-dollars)");
+    is($st->{reserved_micro_usd}, 0, 'reload: no reservation left behind');
+    is($st->{tenants_total}, 5, 'reload: the tenants are kept');
+}
+
+
+# -- restart: the state file at exit -----------------------------------------
+
+{
+    my $before = zone();
+
+    $t->stop;
+
+    ok(-s "$dir/state.json", 'stop: the state file is written');
+    my $state = TierRouter::Test::json_decode($t->read_file('state.json'));
+    ok($state && $state->{version} == 1 && @{$state->{tenants}} == 5,
+       'stop: the state file holds every tenant');
+    ok(!glob("$dir/state.json.tmp.*"), "no temporary file left");
+
+    $t->run;
+
+    like($t->error_log, qr/zone "tenants" restored 5 tenants/,
+         'start: restored, and logged');
+
+    my $after = zone();
+    is($after->{spent_micro_usd}, $before->{spent_micro_usd},
+       'restart: the zone spend survives');
+    is_deeply([map { "$_->{hash}=$_->{spent_micro_usd}" }
+               @{$after->{tenants}}],
+              [map { "$_->{hash}=$_->{spent_micro_usd}" }
+               @{$before->{tenants}}],
+              'restart: every tenant keeps its spend');
+    is_deeply([map { $_->{name} . '=' . $_->{requests} } @{$after->{tiers}}],
+              [map { $_->{name} . '=' . $_->{requests} } @{$before->{tiers}}],
+              'restart: the per-tier counters survive');
+}
+
+
+# -- the periodic save: a killed nginx loses at most one interval ----------
+
+{
+    call("Bearer sk-c") for 1 .. 2;
+    wait_logged(87);
+
+    my $before = zone();
+    sleep 2.5;
+
+    my $master = $t->{nginx_pid};
+    my @workers = $t->_workers;
+    kill 'KILL', $master, @workers;
+    sleep 0.3;
+    delete $t->{nginx_pid};
+    unlink "$dir/nginx.pid";
+
+    $t->run;
+
+    is(zone()->{spent_micro_usd}, $before->{spent_micro_usd},
+       'kill -9: the periodic state file had it all');
+}
+
+
+# -- a corrupt state file ----------------------------------------------------
+
+{
+    $t->stop;
+    $t->write_file('state.json', '{"version":1,"tenants":[{"hash":"zz"');
+
+    ok($t->run(no_die => 1), 'a corrupt state file does not stop nginx');
+    like($t->error_log, qr/state file ".*state\.json" is bad/,
+         'the corrupt file is logged');
+    ok(-e "$dir/state.json.bad", 'and kept aside as .bad');
+    is(zone()->{tenants_total}, 0, 'the zone starts empty');
+
+    call("Bearer sk-d");
+    wait_logged(88);
+    is(zone()->{tenants_total}, 1, 'and works');
+
+    $t->stop;
+
+    $t->write_file('state.json', $J->encode({ version => 1,
+        hash_key => '00' x 16,
+        tenants => [{ hash => 'ab' x 16, spent => -5 }] }));
+
+    $t->run;
+    like($t->error_log, qr/is bad \(a tenant with a missing or invalid/,
+         'a state file with bad numbers is refused whole');
+}
+
+
+# -- reload with another period ----------------------------------------------
+
+{
+    $t->write_config(conf(period => 'day'));
+    $t->log_mark;
+    $t->reload;
+
+    like($t->log_since, qr/changes its period from month to day/,
+         'a new period on reload is logged');
+    is(zone()->{period}, 'day', 'and used');
+}
+
+
+# -- configuration checks ----------------------------------------------------
+
+{
+    $t->write_config(conf(prices => 'tier_router_price small-model '
+                          . 'input=1 output=2;'));
+    my ($rc, $out) = $t->test_config;
+    isnt($rc, 0, 'a tier without a price: nginx -t fails');
+    like($out, qr/no price for model "frontier-model"/, 'and says which');
+
+    $t->write_config(conf(prices => 'tier_router_price small-model '
+                          . 'input=1,5 output=2;'));
+    ($rc, $out) = $t->test_config;
+    like($out, qr/invalid price "input=1,5"/, 'a bad price is refused');
+
+    my $url = 'http://127.0.0.1:' . $t->port('mock_small')
+              . '/files/catalog.json';
+
+    $t->write_config(conf(prices => "tier_router_price_catalog $url "
+                          . "cache=%%TESTDIR%%/cache.json timeout=2s;"));
+    ($rc, $out) = $t->test_config;
+    is($rc, 0, 'a catalog from a URL') or diag($out);
+    ok(-s "$dir/cache.json", 'is kept as the last good copy');
+
+    $url =~ s/catalog\.json/missing.json/;
+    $t->write_config(conf(prices => "tier_router_price_catalog $url "
+                          . "cache=%%TESTDIR%%/cache.json timeout=2s;"));
+    ($rc, $out) = $t->test_config;
+    is($rc, 0, 'a failed fetch with a last good copy: nginx -t passes');
+    like($out, qr/using the last good copy/, 'with a warning');
+
+    $t->write_config(conf(prices => "tier_router_price_catalog $url "
+                          . "cache=%%TESTDIR%%/none.json timeout=2s;"));
+    ($rc, $out) = $t->test_config;
+    isnt($rc, 0, 'a failed fetch without a copy: nginx -t fails');
+    like($out, qr/HTTP status 404|404/, 'and says why');
+
+    $t->write_file('bad-catalog.json', '{"a": {"input_cost_per_token": 1}');
+    $t->write_config(conf(prices => 'tier_router_price_catalog '
+                          . '%%TESTDIR%%/bad-catalog.json;'));
+    ($rc, $out) = $t->test_config;
+    like($out, qr/price catalog .*bad-catalog\.json/, 'a broken catalog is '
+         . 'refused');
+}
+
+$t->stop;
+
+done_testing;
