@@ -156,19 +156,34 @@ show() {                        # title path body [extra curl args...]
         "http://$LISTEN$path" -H 'Content-Type: application/json' "$@" \
         --data-binary "$body") || code="(curl failed)"
     say "status: $code"
-    grep -i '^x-tier-router-\|^x-mock-name' "$hdr" | tr -d '\r' \
+    grep -i '^x-tier-router-\|^x-mock-name\|^retry-after\|^x-should-retry' \
+        "$hdr" | tr -d '\r' \
         | sed 's/^/  /' || true
     model=$(perl -MJSON::PP -0777 -ne \
-        'my $j = eval { decode_json($_) }; print $j && ref $j eq "HASH"
-            ? ($j->{model} // "(no model)") : "(not JSON)"' "$out")
+        'my $j = eval { decode_json($_) }; print !($j && ref $j eq "HASH")
+            ? "(not JSON)" : $j->{error} ? "none: $j->{error}{message}"
+            : ($j->{model} // "(no model)")' "$out")
     say "  model in the answer: $model"
     say ""
 }
 
-show "a routine OpenAI chat request" /v1/chat/completions "$ROUTINE"
-show "a hard OpenAI chat request" /v1/chat/completions "$HARD"
+show "a routine OpenAI chat request" /v1/chat/completions "$ROUTINE" \
+    -H 'Authorization: Bearer sk-example-alice'
+show "a hard OpenAI chat request" /v1/chat/completions "$HARD" \
+    -H 'Authorization: Bearer sk-example-alice'
 show "an Anthropic messages request" /v1/messages "$ANTHROPIC" \
+    -H 'Authorization: Bearer sk-example-bob' \
     -H 'x-api-key: test' -H 'anthropic-version: 2023-06-01'
+show "a free-plan tenant past its \$0.05 budget" /v1/chat/completions \
+    "$HARD" -H 'Authorization: Bearer sk-example-carol' -H 'X-Plan: free' \
+    -H 'X-Mock-Output-Tokens: 9000'
+show "and its next request" /v1/chat/completions "$ROUTINE" \
+    -H 'Authorization: Bearer sk-example-carol' -H 'X-Plan: free'
+
+say "=== spend per tenant: curl -s http://$LISTEN/tier-router/status"
+curl -s --max-time 5 "http://$LISTEN/tier-router/status?limit=3" \
+    | sed 's/^/  /' || true
+say ""
 
 say "access log: $RUN/logs/access.log"
 tail -n 3 "$RUN/logs/access.log" | sed 's/^/  /'
