@@ -92,6 +92,10 @@ for p in 8080 9101 9102 9103 9104; do
 done
 
 mkdir -p "$RUN/logs" "$RUN/tmp"
+
+# the tenants' spend survives restarts in run/tenants.json (the zone's
+# state file); each run of this script shows the budgets from zero
+rm -f "$RUN/tenants.json"
 chmod 755 "$RUN" "$RUN/tmp"
 
 # mock model servers, one per tier, detached from this shell
@@ -174,11 +178,11 @@ show "a hard OpenAI chat request" /v1/chat/completions "$HARD" \
 show "an Anthropic messages request" /v1/messages "$ANTHROPIC" \
     -H 'Authorization: Bearer sk-example-bob' \
     -H 'x-api-key: test' -H 'anthropic-version: 2023-06-01'
-show "a free-plan tenant past its \$0.05 budget" /v1/chat/completions \
-    "$HARD" -H 'Authorization: Bearer sk-example-carol' -H 'X-Plan: free' \
-    -H 'X-Mock-Output-Tokens: 9000'
-show "and its next request" /v1/chat/completions "$ROUTINE" \
-    -H 'Authorization: Bearer sk-example-carol' -H 'X-Plan: free'
+show "a hard request from a trial tenant (\$0.01 a month): what fits" \
+    /v1/chat/completions "$HARD" -H 'Authorization: Bearer sk-example-carol' \
+    -H 'X-Plan: trial' -H 'X-Mock-Output-Tokens: 9000'
+show "its next request, the budget spent" /v1/chat/completions "$ROUTINE" \
+    -H 'Authorization: Bearer sk-example-carol' -H 'X-Plan: trial'
 
 say "=== spend per tenant: curl -s http://$LISTEN/tier-router/status"
 curl -s --max-time 5 "http://$LISTEN/tier-router/status?limit=3" \
