@@ -58,6 +58,7 @@ http {
     tier_router_budget_zone zone=daily:32k period=day;
     tier_router_budget_zone zone=weekly:32k period=week;
     tier_router_budget_zone zone=forever:32k period=total;
+    tier_router_budget_zone zone=shared:32k period=month limit=0.30;
 
     map $http_x_limit $limit {
         default  $http_x_limit;
@@ -139,6 +140,25 @@ http {
         location /forever/ {
             tier_router_budget zone=forever key=$http_authorization limit=0;
             proxy_pass http://$tier_router_upstream;
+        }
+
+        location /shared/ {
+            tier_router_budget zone=shared key=$http_authorization;
+            tier_router_budget_fit reject;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /short/ {
+            tier_router_budget zone=tenants key=$http_authorization
+                               limit=$limit;
+            tier_router_budget_max_output 100;
+            tier_router_budget_fit reject;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location = /status-shared {
+            tier_router off;
+            tier_router_status shared;
         }
 
         location = /status {
@@ -464,6 +484,67 @@ for my $dialect (qw(chat responses anthropic)) {
     ok(!exists $r->{headers}{'retry-after'}, 'total: no Retry-After, it '
        . 'never resets');
 
+    # the zone's own limit: tenants without one share it
+
+    my $zone_refused;
+
+    for my $i (1 .. 30) {
+        ($r, $l) = call(key => "Bearer sk-test-shared-$i", path => '/shared/',
+                        max => 100,
+                        headers => ['X-Mock-Output-Tokens' => 100]);
+        if ($r->{status} != 200) {
+            $zone_refused = $i;
+            last;
+        }
+    }
+
+    my $sz = status('', '/status-shared');
+    ok($zone_refused && $zone_refused > 5, "zone limit: refused at tenant "
+       . ($zone_refused // '-') . ", none of whom has a limit");
+    ok($sz->{spent_micro_usd} <= 300_000
+       && $sz->{spent_micro_usd} > 300_000 - 46_700,
+       "zone limit: spend $sz->{spent_micro_usd} of 300000 micro-dollars");
+    is($sz->{limit_micro_usd}, 300_000, 'zone limit: in the status');
+
+    # without max_tokens the worst case takes tier_router_budget_max_output
+
+    my $nomax = $J->encode({ model => 'frontier-model',
+        messages => [{ role => 'user', content => 'Hello' }] });
+    my @h = ('Authorization' => 'Bearer sk-test-nomax', 'X-Limit' => '0.10',
+             'X-Clock' => $NOV15, 'X-Mock-Output-Tokens' => 10);
+
+    $r = $t->http_post('/strict/chat/completions', $nomax, @h);
+    is($r->{status}, 429, 'no max_tokens: 4096 output tokens reserved, '
+       . 'more than $0.10 covers');
+    $r = $t->http_post('/short/chat/completions', $nomax, @h);
+    is($r->{status}, 200, 'no max_tokens, tier_router_budget_max_output '
+       . '100: fits');
+
+    # an upstream writing past max_tokens: one request's error, no more
+
+    my $over = 'Bearer sk-test-over';
+    my ($spent_over, $served) = (0, 0);
+
+    for my $i (1 .. 10) {
+        ($r, $l) = call(key => $over, limit => '0.10', path => '/strict/',
+                        max => 100,
+                        headers => ['X-Mock-Output-Tokens' => 600]);
+        last if $r->{status} != 200;
+        $spent_over = $l->{spend};
+        $served++;
+    }
+
+    # the first fits (its worst case $0.0467), costs $0.1229 and is the
+    # last: the overshoot stays under its error, 500 tokens past
+    # max_tokens at $200/M = $0.10
+
+    is($served, 1, 'an upstream past max_tokens: nothing admitted after');
+    ok($spent_over > 0.10 && $spent_over - 0.10 <= 0.10,
+       "and the overshoot is at most that one request's error "
+       . "($spent_over of 0.10)");
+    diag("sequential overshoot with an upstream past max_tokens: \$"
+         . sprintf('%.6f', $spent_over - 0.10) . " (its error: \$0.10)");
+
     # an invalid limit fails closed
 
     ($r, $l) = call(key => 'Bearer sk-test-bad', limit => '12,50');
@@ -518,7 +599,15 @@ sub burst {
 }
 
 {
-    my $status = burst(300, 'Bearer sk-test-burst', '1.00');
+    # three waves of 300: the first admits what its worst cases allow,
+    # the later ones what is left once the first have settled
+
+    my $status = {};
+
+    for (1 .. 3) {
+        my $w = burst(300, 'Bearer sk-test-burst', '1.00');
+        $status->{$_} += $w->{$_} for keys %$w;
+    }
 
     # a client may see the end of its answer before nginx settles it
 
@@ -532,7 +621,7 @@ sub burst {
     } while ($b && $b->{in_flight} && time < $deadline);
 
     ok(($status->{200} // 0) > 10 && ($status->{429} // 0) > 10,
-       "burst of 300: some served, the rest refused (" . join(', ',
+       "bursts of 300: some served, the rest refused (" . join(', ',
        map { "$_: $status->{$_}" } sort keys %$status) . ")");
     ok($b, 'burst: the tenant is in the status');
     my $over = $b ? $b->{spent_micro_usd} - 1_000_000 : 1e9;
