@@ -12,3 +12,5 @@ f:close()
 wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
+-- the tenant of the budget server (the other servers ignore it)
+wrk.headers["Authorization"] = "Bearer sk-bench"

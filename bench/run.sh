@@ -4,9 +4,11 @@
 #   bench/run.sh                 about 1.5 minutes
 #   BENCH_DURATION=2 BENCH_REPEAT=2 bench/run.sh      quicker
 #
-# One nginx (worker_processes 1) with two servers: plain proxy_pass, and the
+# One nginx (worker_processes 1) with three servers: plain proxy_pass, the
 # module (tier_router on; proxy_pass http://$tier_router_upstream) with all
-# four tiers on the same upstream.  The upstream is a second nginx that
+# four tiers on the same upstream, and the module with spend accounting
+# (one tenant with a budget: admission, the usage read from the answer,
+# settlement).  The upstream is a second nginx that
 # answers every request at once with a small OpenAI-shaped JSON answer.
 # wrk POSTs chat bodies of about 1, 9 and 64 KB built from real prompts;
 # runs alternate plain/module and the median of BENCH_REPEAT runs is shown.
@@ -27,8 +29,9 @@ WORK=${BENCH_DIR:-$ROOT/run/bench}
 DURATION=${BENCH_DURATION:-4}
 REPEAT=${BENCH_REPEAT:-3}
 CONNS=${BENCH_CONNECTIONS:-16}
-PORT=${BENCH_PORT:-18090}       # upstream; plain +1, module +2
+PORT=${BENCH_PORT:-18090}       # upstream; plain +1, module +2, budget +3
 UP_PORT=$PORT PLAIN_PORT=$((PORT + 1)) MOD_PORT=$((PORT + 2))
+BUDGET_PORT=$((PORT + 3))
 URI=/v1/chat/completions
 SIZES="1k 9k 64k"
 NCPU=$(nproc)
@@ -74,7 +77,7 @@ cleanup                         # left over from an interrupted run
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for p in $UP_PORT $PLAIN_PORT $MOD_PORT; do
+for p in $UP_PORT $PLAIN_PORT $MOD_PORT $BUDGET_PORT; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         die "port $p is in use (set BENCH_PORT)"
     fi
@@ -153,6 +156,13 @@ $(temp_paths proxy)
     tier_router_tier  thinking  model=o3            upstream=bench_upstream
                                 reasoning=high;
 
+    tier_router_price  gpt-4.1-nano  input=0.10 output=0.40;
+    tier_router_price  gpt-4.1-mini  input=0.40 output=1.60;
+    tier_router_price  gpt-4.1       input=2    output=8;
+    tier_router_price  o3            input=2    output=8;
+
+    tier_router_budget_zone  zone=bench:1m period=month;
+
     proxy_http_version  1.1;
     proxy_set_header    Connection "";
 
@@ -168,6 +178,16 @@ $(temp_paths proxy)
         location / {
             tier_router  on;
             proxy_pass   http://\$tier_router_upstream;
+        }
+    }
+
+    server {
+        listen  127.0.0.1:$BUDGET_PORT backlog=4096;
+        location / {
+            tier_router         on;
+            tier_router_budget  zone=bench key=\$http_authorization
+                                limit=100000;
+            proxy_pass          http://\$tier_router_upstream;
         }
     }
 }
@@ -187,7 +207,7 @@ done
 
 # --- check that both servers answer 200 and that the module routes -------
 
-echo "tier router benchmark: plain proxy_pass vs tier_router, nginx $("$NGINX" -v 2>&1 | sed 's|.*/||'), worker_processes 1"
+echo "tier router benchmark: plain proxy_pass vs tier_router (and with budgets), nginx $("$NGINX" -v 2>&1 | sed 's|.*/||'), worker_processes 1"
 echo "bodies: OpenAI chat requests built from $src (model \"auto\")"
 echo "client_body_buffer_size 1m on both servers: every body stays in memory"
 echo "wrk -t1 -c$CONNS -d${DURATION}s, $REPEAT runs per server and size, alternating; median shown"
@@ -230,6 +250,13 @@ for s in $SIZES; do
     read -r pcode _ _ _ plen <<< "$(check "$PLAIN_PORT" "$body")"
     if [ "$pcode" != 200 ] || [ "$plen" != "$size" ]; then
         echo "bench: plain proxy: $s body: status $pcode, upstream got $plen of $size bytes" >&2
+        bad=1
+    fi
+
+    read -r bcode _ _ _ blen <<< "$(check "$BUDGET_PORT" "$body")"
+    if [ "$bcode" != 200 ]; then
+        echo "bench: budget: $s body: status $bcode, not 200:" >&2
+        head -c 300 "$WORK/check.body" >&2; echo >&2
         bad=1
     fi
 
@@ -287,6 +314,11 @@ run_wrk() {                     # port body-file duration; sets RPS, CPU_US
         'BEGIN { printf "%.1f", n ? t * 1e6 / hz / n : 0 }')
 }
 
+cpu_median() {
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+        END { print v[int((NR + 1) / 2)] }'
+}
+
 median() {
     printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
         END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
@@ -299,37 +331,44 @@ for s in $SIZES; do
     # warm up both servers and the upstream keepalive connections
     run_wrk "$PLAIN_PORT" "$body" 1
     run_wrk "$MOD_PORT" "$body" 1
-    plain=() mod=() pcpu=() mcpu=()
+    run_wrk "$BUDGET_PORT" "$body" 1
+    plain=() mod=() bud=() pcpu=() mcpu=() bcpu=()
     for _ in $(seq "$REPEAT"); do
         run_wrk "$PLAIN_PORT" "$body" "$DURATION"
         plain+=("$RPS") pcpu+=("$CPU_US")
         run_wrk "$MOD_PORT" "$body" "$DURATION"
         mod+=("$RPS") mcpu+=("$CPU_US")
+        run_wrk "$BUDGET_PORT" "$body" "$DURATION"
+        bud+=("$RPS") bcpu+=("$CPU_US")
     done
-    p=$(median "${plain[@]}") m=$(median "${mod[@]}")
-    pc=$(printf '%s\n' "${pcpu[@]}" | sort -n | awk '{ v[NR] = $1 }
-        END { print v[int((NR + 1) / 2)] }')
-    mc=$(printf '%s\n' "${mcpu[@]}" | sort -n | awk '{ v[NR] = $1 }
-        END { print v[int((NR + 1) / 2)] }')
-    results+=("$s $(stat -c %s "$body") $p $m $pc $mc")
-    printf '  %s: plain %s (%s us/req)  module %s (%s us/req)\n' "$s" \
-        "${plain[*]}" "${pcpu[*]}" "${mod[*]}" "${mcpu[*]}" >&2
+    p=$(median "${plain[@]}") m=$(median "${mod[@]}") b=$(median "${bud[@]}")
+    pc=$(cpu_median "${pcpu[@]}") mc=$(cpu_median "${mcpu[@]}")
+    bc=$(cpu_median "${bcpu[@]}")
+    results+=("$s $(stat -c %s "$body") $p $m $b $pc $mc $bc")
+    printf '  %s: plain %s (%s us/req)  module %s (%s us/req)  budget %s (%s us/req)\n' \
+        "$s" "${plain[*]}" "${pcpu[*]}" "${mod[*]}" "${mcpu[*]}" \
+        "${bud[*]}" "${bcpu[*]}" >&2
 done
 
 [ "$bad" = 0 ] || die "errors during the runs: see $WORK/wrk.log"
 
+ratio() { awk -v m="$1" -v p="$2" 'BEGIN { printf "%.2f", p ? m / p : 0 }'; }
+delta() { awk -v m="$1" -v p="$2" 'BEGIN { printf "%+.1f", m - p }'; }
+
 echo
-printf '%-5s %6s %10s %10s %8s   %12s %12s %8s\n' body bytes "plain RPS" \
-    "module RPS" ratio "plain us/req" "module us/req" "+us/req"
+printf '%-5s %6s %9s %9s %9s %6s %6s   %7s %7s %7s\n' body bytes "plain" \
+    "module" "budget" "ratio" "ratio" "plain" "+module" "+budget"
+printf '%-5s %6s %9s %9s %9s %6s %6s   %7s %7s %7s\n' "" "" RPS RPS RPS \
+    module budget us/req us/req us/req
 for line in "${results[@]}"; do
-    read -r s size p m pc mc <<< "$line"
-    printf '%-5s %6s %10s %10s %8s   %12s %12s %8s\n' "$s" "$size" "$p" "$m" \
-        "$(awk -v m="$m" -v p="$p" 'BEGIN { printf "%.2f", p ? m / p : 0 }')" \
-        "$pc" "$mc" \
-        "$(awk -v m="$mc" -v p="$pc" 'BEGIN { printf "%+.1f", m - p }')"
+    read -r s size p m b pc mc bc <<< "$line"
+    printf '%-5s %6s %9s %9s %9s %6s %6s   %7s %7s %7s\n' "$s" "$size" \
+        "$p" "$m" "$b" "$(ratio "$m" "$p")" "$(ratio "$b" "$p")" "$pc" \
+        "$(delta "$mc" "$pc")" "$(delta "$bc" "$pc")"
 done
 echo
-echo "ratio: module RPS / plain RPS (medians); us/req: the proxy worker's CPU"
-echo "time per request (user + system, medians)"
+echo "ratio: RPS / plain RPS (medians); us/req: the proxy worker's CPU time"
+echo "per request (user + system, medians), and what the module and the"
+echo "module with budgets add to it"
 echo
 echo "wrk output: $WORK/wrk.log"
