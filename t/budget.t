@@ -734,6 +734,9 @@ sub burst {
     }
 }
 
+unlike($t->error_log, qr/\[(alert|crit|emerg)\]/,
+       'no alert, crit or emerg in the error log');
+
 $t->stop;
 
 done_testing;

@@ -310,6 +310,9 @@ is($z->{spent_micro_usd}, logged_micros(), 'the zone holds what the log '
          . 'refused');
 }
 
+unlike($t->error_log, qr/\[(alert|crit)\]/,
+       'no alert or crit in the error log');
+
 $t->stop;
 
 done_testing;
