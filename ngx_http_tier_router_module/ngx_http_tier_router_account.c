@@ -36,6 +36,8 @@ static void ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static void ngx_http_tier_router_charge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
+static char *ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t **cvp);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -903,10 +905,9 @@ ngx_http_tier_router_budget(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tier_router_loc_conf_t *trlcf = conf;
 
-    ngx_str_t                          *value, name, v;
-    ngx_uint_t                          i;
-    ngx_http_complex_value_t          **cvp;
-    ngx_http_compile_complex_value_t    ccv;
+    ngx_str_t                  *value, name, v;
+    ngx_uint_t                  i;
+    ngx_http_complex_value_t  **cvp;
 
     if (trlcf->budget_zone != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -950,18 +951,7 @@ ngx_http_tier_router_budget(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        *cvp = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-        if (*cvp == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-        ccv.cf = cf;
-        ccv.value = &v;
-        ccv.complex_value = *cvp;
-
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        if (ngx_http_tier_router_compile(cf, &v, cvp) != NGX_CONF_OK) {
             return NGX_CONF_ERROR;
         }
     }
@@ -1074,8 +1064,7 @@ ngx_http_tier_router_budget_clock(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_tier_router_loc_conf_t *trlcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t  *value;
 
     if (trlcf->budget_clock != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -1083,25 +1072,40 @@ ngx_http_tier_router_budget_clock(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    trlcf->budget_clock = ngx_palloc(cf->pool,
-                                     sizeof(ngx_http_complex_value_t));
-    if (trlcf->budget_clock == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = trlcf->budget_clock;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+    if (ngx_http_tier_router_compile(cf, &value[1], &trlcf->budget_clock)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
     ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                        "\"tier_router_budget_clock\" is for tests: whoever "
                        "sets \"%V\" chooses the budget period", &value[1]);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t **cvp)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
+    *cvp = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (*cvp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = *cvp;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

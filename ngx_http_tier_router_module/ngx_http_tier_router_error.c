@@ -288,21 +288,12 @@ static ngx_int_t
 ngx_http_tier_router_error_header(ngx_http_request_t *r, char *name,
     time_t value)
 {
-    u_char           *p;
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
+    u_char     *p;
+    ngx_str_t   v;
 
     if (value < 0) {
-        ngx_str_set(&h->value, "false");
-        return NGX_OK;
+        ngx_str_set(&v, "false");
+        return ngx_http_tier_router_add_header(r, name, &v);
     }
 
     p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
@@ -310,8 +301,8 @@ ngx_http_tier_router_error_header(ngx_http_request_t *r, char *name,
         return NGX_ERROR;
     }
 
-    h->value.data = p;
-    h->value.len = ngx_sprintf(p, "%T", value) - p;
+    v.data = p;
+    v.len = ngx_sprintf(p, "%T", value) - p;
 
-    return NGX_OK;
+    return ngx_http_tier_router_add_header(r, name, &v);
 }

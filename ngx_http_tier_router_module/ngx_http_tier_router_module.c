@@ -40,8 +40,6 @@ static ngx_int_t ngx_http_tier_router_slice(ngx_http_request_t *r,
     size_t to);
 static ngx_int_t ngx_http_tier_router_dialect_by_uri(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_tier_router_add_header(ngx_http_request_t *r,
-    char *name, ngx_str_t *value);
 
 static void *ngx_http_tier_router_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_tier_router_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -1162,7 +1160,7 @@ ngx_http_tier_router_header_filter(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tier_router_add_header(ngx_http_request_t *r, char *name,
     ngx_str_t *value)
 {

@@ -145,6 +145,8 @@ typedef struct {
 ngx_int_t ngx_http_tier_router_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_tier_router_send_error(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
+ngx_int_t ngx_http_tier_router_add_header(ngx_http_request_t *r, char *name,
+    ngx_str_t *value);
 
 ngx_int_t ngx_http_tier_router_admit(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_request_t *req,
