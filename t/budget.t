@@ -148,6 +148,18 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        location /redirect/ {
+            tier_router_budget zone=tenants key=$http_authorization
+                               label=redirect;
+            proxy_intercept_errors on;
+            error_page 502 = @fallback;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location @fallback {
+            return 200 "fallback\n";
+        }
+
         location /short/ {
             tier_router_budget zone=tenants key=$http_authorization
                                limit=$limit;
@@ -391,6 +403,27 @@ for my $dialect (qw(chat responses anthropic)) {
     is($l->{est}, '1', 'client abort mid-stream: settled as an estimate');
     ok(($l->{cost} // 0) > 0, "client abort: charged, never \$0 "
        . "($l->{cost})");
+}
+
+
+# -- an internal redirect drops the module's context: still settled ---------
+
+{
+    my ($r) = call(path => '/redirect/', key => 'Bearer sk-test-redirect',
+                   headers => ['X-Mock-Status' => 502]);
+    is($r->{body}, "fallback\n", 'error_page: the fallback answered');
+
+    my ($tn, $deadline) = (undef, time + 5);
+
+    do {
+        sleep 0.05;
+        ($tn) = grep { $_->{label} eq 'redirect' }
+                @{status('?limit=1000')->{tenants}};
+    } while ((!$tn || $tn->{in_flight}) && time < $deadline);
+
+    ok($tn && $tn->{in_flight} == 0 && $tn->{reserved_micro_usd} == 0
+       && $tn->{requests} == 1,
+       'after an internal redirect the reservation is settled, not leaked');
 }
 
 

@@ -266,6 +266,42 @@ is($z->{spent_micro_usd}, logged_micros(), 'the zone holds what the log '
 }
 
 
+# -- a hash key from a file ---------------------------------------------------
+
+{
+    $t->write_file('hash.key', 'a secret of more than sixteen bytes');
+    my $c = conf();
+    $c =~ s/state_interval=1s;/state_interval=1s\n        hash_key=%%TESTDIR%%\/hash.key;/;
+    $t->write_config($c);
+    $t->log_mark;
+    $t->reload;
+
+    like($t->log_since, qr/zone "tenants" has a new hash key/,
+         'a new hash key on reload is logged');
+
+    $t->write_file('short.key', 'too short');
+    $c =~ s/hash\.key/short.key/;
+    $t->write_config($c);
+    my ($rc, $out) = $t->test_config;
+    like($out, qr/must hold at least 16 bytes/, 'a short hash key is refused');
+
+    $c =~ s/short\.key/hash.key/;
+    $t->write_config($c);
+    $t->reload;
+    call("Bearer sk-e");
+    wait_logged(90);
+    $t->stop;
+
+    my $state = $t->read_file('state.json');
+    ok($state !~ /"hash_key"/ && $state =~ /"key_check"/,
+       'with hash_key the state file holds a check, not the secret');
+
+    $t->run;
+    like($t->error_log, qr/restored \d+ tenants/,
+         'and is restored under the same key');
+}
+
+
 # -- configuration checks ----------------------------------------------------
 
 {
