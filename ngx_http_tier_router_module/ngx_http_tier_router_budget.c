@@ -24,6 +24,8 @@ static void ngx_http_tier_router_budget_insert(ngx_rbtree_node_t *temp,
 static ngx_uint_t ngx_http_tier_router_budget_evict(
     ngx_http_tier_router_zone_t *zone, time_t now);
 static void ngx_http_tier_router_budget_save_handler(ngx_event_t *ev);
+static void ngx_http_tier_router_budget_restart(
+    ngx_http_tier_router_zone_t *zone);
 static ngx_int_t ngx_http_tier_router_budget_key_file(ngx_conf_t *cf,
     ngx_http_tier_router_zone_t *zone);
 static time_t ngx_http_tier_router_days(ngx_int_t y, ngx_int_t m,
@@ -348,6 +350,7 @@ ngx_http_tier_router_budget_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                           ngx_http_tier_router_periods[zone->sh->period],
                           ngx_http_tier_router_periods[zone->period]);
             zone->sh->period = zone->period;
+            ngx_http_tier_router_budget_restart(zone);
         }
 
         if (zone->hash_key_set) {
@@ -652,7 +655,7 @@ ngx_http_tier_router_budget_evict(ngx_http_tier_router_zone_t *zone,
         t = ngx_queue_data(q, ngx_http_tier_router_tenant_t, queue);
 
         if (t->inflight == 0 && t->reserved == 0
-            && (t->spent == 0 || t->period_start != start))
+            && (t->spent == 0 || t->period_start < start))
         {
             node = (ngx_rbtree_node_t *)
                        ((u_char *) t - offsetof(ngx_rbtree_node_t, color));
@@ -677,7 +680,11 @@ ngx_http_tier_router_budget_evict(ngx_http_tier_router_zone_t *zone,
 }
 
 
-/* a new period starts from nothing; what is in flight stays reserved */
+/*
+ * A new period starts from nothing; what is in flight stays reserved.
+ * Only forward: a request admitted before midnight and settled after it
+ * must not take its tenant back to the period that has ended.
+ */
 
 void
 ngx_http_tier_router_budget_roll(ngx_http_tier_router_zone_t *zone,
@@ -687,13 +694,13 @@ ngx_http_tier_router_budget_roll(ngx_http_tier_router_zone_t *zone,
 
     start = ngx_http_tier_router_period_start(zone->sh->period, now);
 
-    if (zone->sh->period_start != start) {
+    if (zone->sh->period_start < start) {
         zone->sh->period_start = start;
         zone->sh->spent = 0;
         zone->sh->generation++;
     }
 
-    if (t == NULL || t->period_start == start) {
+    if (t == NULL || t->period_start >= start) {
         return;
     }
 
@@ -705,6 +712,28 @@ ngx_http_tier_router_budget_roll(ngx_http_tier_router_zone_t *zone,
     t->capped = 0;
     t->input_tokens = 0;
     t->output_tokens = 0;
+
+    zone->sh->generation++;
+}
+
+
+/* every tenant and the zone start a new period when next seen */
+
+static void
+ngx_http_tier_router_budget_restart(ngx_http_tier_router_zone_t *zone)
+{
+    ngx_queue_t                    *q;
+    ngx_http_tier_router_tenant_t  *t;
+
+    zone->sh->period_start = 0;
+
+    for (q = ngx_queue_head(&zone->sh->queue);
+         q != ngx_queue_sentinel(&zone->sh->queue);
+         q = ngx_queue_next(q))
+    {
+        t = ngx_queue_data(q, ngx_http_tier_router_tenant_t, queue);
+        t->period_start = 0;
+    }
 
     zone->sh->generation++;
 }

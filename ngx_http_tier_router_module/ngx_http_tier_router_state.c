@@ -363,7 +363,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     u_char                          hash[16], check[33];
     int64_t                         v[12];
     json_t                         *tenants, *t, *tiers;
-    ngx_uint_t                      j, k;
+    ngx_uint_t                      j, k, other;
     const char                     *s;
     ngx_http_tier_router_tenant_t  *tn;
     ngx_http_tier_router_budget_sh_t  *sh;
@@ -436,7 +436,24 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         }
     }
 
-    /* valid: restore */
+    /* valid: restore; a file of another period starts new periods */
+
+    s = json_string_value(json_object_get(root, "period"));
+
+    if (s == NULL
+        || ngx_strcmp(s, ngx_http_tier_router_period_name(sh->period)) != 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "tier router: state file \"%V\" was written with "
+                      "period %s, zone \"%V\" has %s: every tenant starts "
+                      "a new period", &zone->state, s ? s : "(none)",
+                      &zone->name, ngx_http_tier_router_period_name(
+                                                            sh->period));
+        other = 1;
+
+    } else {
+        other = 0;
+    }
 
     if (!zone->hash_key_set) {
         s = json_string_value(json_object_get(root, "hash_key"));
@@ -445,7 +462,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
 
     (void) ngx_http_tier_router_state_int(root, "period_start",
                                           &v[0]);
-    sh->period_start = (time_t) v[0];
+    sh->period_start = other ? 0 : (time_t) v[0];
     (void) ngx_http_tier_router_state_int(root, "spent", &sh->spent);
     (void) ngx_http_tier_router_state_int(root, "total", &sh->total);
 
@@ -501,7 +518,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         tn->limit = v[2];
         tn->input_tokens = v[3];
         tn->output_tokens = v[4];
-        tn->period_start = (time_t) v[5];
+        tn->period_start = other ? 0 : (time_t) v[5];
         tn->last = (time_t) v[6];
         tn->requests = (uint32_t) v[7];
         tn->estimated = (uint32_t) v[8];

@@ -256,6 +256,11 @@ is($z->{spent_micro_usd}, logged_micros(), 'the zone holds what the log '
 # -- reload with another period ----------------------------------------------
 
 {
+    call("Bearer sk-d") for 1 .. 2;
+    sleep 0.3;
+
+    my $before = zone()->{spent_micro_usd};
+
     $t->write_config(conf(period => 'day'));
     $t->log_mark;
     $t->reload;
@@ -263,6 +268,14 @@ is($z->{spent_micro_usd}, logged_micros(), 'the zone holds what the log '
     like($t->log_since, qr/changes its period from month to day/,
          'a new period on reload is logged');
     is(zone()->{period}, 'day', 'and used');
+
+    my $r = call("Bearer sk-d");
+    sleep 0.3;
+    my $st = zone();
+    my ($d) = grep { $_->{requests} == 1 } @{$st->{tenants}};
+    ok($before > 0 && $d && $st->{spent_micro_usd} == $d->{spent_micro_usd},
+       "the new period starts from nothing (zone $before before, "
+       . "$st->{spent_micro_usd} after one request)");
 }
 
 
