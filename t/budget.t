@@ -199,7 +199,7 @@ sub call {
 
     my $dialect = $o{dialect} // 'chat';
     my $path = $o{path} // '/v1/';
-    my $id = 'r' . ++$seq;
+    my $id = $o{id} // 'r' . ++$seq;
 
     my %body = (model => $o{model} // 'frontier-model');
     my $text = $o{text} // 'Summarise: the cat sat on the mat.';
@@ -467,6 +467,32 @@ for my $dialect (qw(chat responses anthropic)) {
     is($r->{status}, 200, 'a new month: the budget is back');
     ok($l->{spend} < 0.5 && $l->{spend} > 0,
        "and the spend restarts ($l->{spend})");
+
+    # admitted before midnight, settled after another request of the new
+    # month: both are charged to the new month, nothing is lost
+
+    {
+        my $k = 'Bearer sk-test-midnight';
+        my $pid = fork // die "fork: $!";
+
+        if ($pid == 0) {
+            call(key => $k, clock => $DEC01 - 1, nolog => 1, id => 'late',
+                 headers => ['X-Mock-Latency-Ms' => 600]);
+            POSIX::_exit(0);
+        }
+
+        sleep 0.2;
+        my (undef, $l2) = call(key => $k, clock => $DEC01 + 2);
+        waitpid $pid, 0;
+
+        my $l1 = log_line('late');
+        my $st = status('?limit=1000');
+        my ($tn) = grep { $_->{last_seen} == $DEC01 + 2 } @{$st->{tenants}};
+
+        is(($tn // {})->{spent_micro_usd},
+           int($l1->{cost} * 1e6 + 0.5) + int($l2->{cost} * 1e6 + 0.5),
+           'a request settled across midnight: both costs in the new month');
+    }
 
     # budget-aware routing: what cannot take frontier goes lower
 
