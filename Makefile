@@ -15,7 +15,8 @@ PURE_SRCS :=	$(MOD)/ngx_http_tier_router_extract.c \
 		$(MOD)/ngx_http_tier_router_rewrite.c \
 		$(MOD)/ngx_http_tier_router_usage.c \
 		$(MOD)/ngx_http_tier_router_price.c \
-		$(MOD)/ngx_http_tier_router_hash.c
+		$(MOD)/ngx_http_tier_router_hash.c \
+		$(MOD)/ngx_http_tier_router_calibrate.c
 PURE_DEPS :=	$(PURE_SRCS:.c=.h)
 
 .PHONY: all module cli unit deps test run stop bench clean

@@ -253,6 +253,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tier_router_shares"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tier_router_shares,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tier_router_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_tier_router_status,
@@ -741,6 +748,10 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
         if (verdict->no_signal && trlcf->no_signal_index >= 0) {
             index = trlcf->no_signal_index;
             decision = "no_signal";
+
+        } else if (trmcf->shares) {
+            index = ngx_http_tier_router_shares_route(trmcf->shares,
+                                                      verdict->score);
 
         } else {
             for (i = 0; i < n - 1; i++) {
@@ -1279,6 +1290,10 @@ ngx_http_tier_router_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_tier_router_shares_check(cf, trmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return ngx_http_tier_router_price_tiers(cf, trmcf);
 }
 
@@ -1477,6 +1492,7 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     tier->name = value[1];
     tier->thinking_budget = 8192;
+    tier->share = -1;
     tier->file = cf->conf_file->file.name;
     tier->line = cf->conf_file->line;
 
@@ -1546,6 +1562,24 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 goto invalid;
             }
 
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "share=", 6) == 0) {
+            v.data = value[i].data + 6;
+            v.len = value[i].len - 6;
+
+            if (v.len && v.data[v.len - 1] == '%') {
+                v.len--;
+            }
+
+            n = ngx_atofp(v.data, v.len, 2);
+
+            if (n == NGX_ERROR || n > 10000) {
+                goto invalid;
+            }
+
+            tier->share = (double) n / 10000;
             continue;
         }
 

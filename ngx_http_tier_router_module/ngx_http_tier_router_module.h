@@ -19,6 +19,7 @@
 #include "ngx_http_tier_router_price.h"
 #include "ngx_http_tier_router_hash.h"
 #include "ngx_http_tier_router_budget.h"
+#include "ngx_http_tier_router_calibrate.h"
 
 
 #define NGX_HTTP_TIER_ROUTER_ROUTE   0
@@ -44,6 +45,7 @@ typedef struct {
     ngx_str_t                    file;
     ngx_uint_t                   line;
     ngx_http_tier_router_price_t price;
+    double                       share;     /* target, 0..1; -1: none */
     unsigned                     max_score_set:1;
     unsigned                     priced:1;
 } ngx_http_tier_router_tier_t;
@@ -56,7 +58,19 @@ typedef struct {
 
 
 typedef struct {
+    ngx_str_t                    name;
+    ngx_shm_zone_t              *shm_zone;
+    ngx_slab_pool_t             *shpool;
+    ngx_http_tier_router_cal_t  *cal;
+    ngx_uint_t                   window;
+    double                       step;
+    ngx_array_t                 *tiers;
+} ngx_http_tier_router_shares_t;
+
+
+typedef struct {
     ngx_array_t                  tiers;     /* ngx_http_tier_router_tier_t */
+    ngx_http_tier_router_shares_t  *shares;
     ngx_array_t                  zones;     /* ngx_http_tier_router_zone_t * */
     ngx_array_t                  prices;    /* .._model_price_t, directives */
     ngx_array_t                  catalog;   /* .._model_price_t, catalogs */
@@ -88,6 +102,7 @@ typedef struct {
     ngx_uint_t                   budget_on_error;
     ngx_uint_t                   budget_max_output;
     ngx_http_tier_router_zone_t *status_zone;
+    ngx_http_tier_router_shares_t  *status_shares;
 
     ngx_str_t                    file;              /* where "tier_router" */
     ngx_uint_t                   line;              /* was switched on */
@@ -168,6 +183,14 @@ char *ngx_http_tier_router_price_tiers(ngx_conf_t *cf,
     ngx_http_tier_router_main_conf_t *trmcf);
 char *ngx_http_tier_router_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_tier_router_shares(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_tier_router_shares_check(ngx_conf_t *cf,
+    ngx_http_tier_router_main_conf_t *trmcf);
+ngx_uint_t ngx_http_tier_router_shares_route(
+    ngx_http_tier_router_shares_t *shares, double score);
+ngx_buf_t *ngx_http_tier_router_shares_status(ngx_http_request_t *r,
+    ngx_http_tier_router_shares_t *shares, ngx_uint_t prometheus);
 ngx_int_t ngx_http_tier_router_find_tier(
     ngx_http_tier_router_main_conf_t *trmcf, u_char *name, size_t len);
 ngx_int_t ngx_http_tier_router_status_handler(ngx_http_request_t *r);

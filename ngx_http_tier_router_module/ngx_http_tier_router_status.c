@@ -41,17 +41,31 @@ ngx_http_tier_router_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tier_router_loc_conf_t *trlcf = conf;
 
-    ngx_str_t                 *value;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_str_t                         *value;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
 
     value = cf->args->elts;
 
     trlcf->status_zone = ngx_http_tier_router_budget_find_zone(cf,
                                                                &value[1]);
-    if (trlcf->status_zone == NULL) {
+
+    trmcf = ngx_http_conf_get_module_main_conf(cf,
+                                               ngx_http_tier_router_module);
+
+    if (trlcf->status_zone == NULL && trmcf->shares
+        && trmcf->shares->name.len == value[1].len
+        && ngx_strncmp(trmcf->shares->name.data, value[1].data,
+                       value[1].len) == 0)
+    {
+        trlcf->status_shares = trmcf->shares;
+    }
+
+    if (trlcf->status_zone == NULL && trlcf->status_shares == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no \"tier_router_budget_zone\" \"%V\" is "
-                           "defined before", &value[1]);
+                           "no \"tier_router_budget_zone\" or "
+                           "\"tier_router_shares\" zone \"%V\" is defined "
+                           "before", &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -87,6 +101,28 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
     zone = trlcf->status_zone;
+
+    if (zone == NULL) {
+        b = ngx_http_tier_router_shares_status(r, trlcf->status_shares,
+                           ngx_http_arg(r, (u_char *) "format", 6, &format)
+                           == NGX_OK
+                           && format.len == 10
+                           && ngx_strncmp(format.data, "prometheus", 10)
+                              == 0);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (b->last > b->pos && b->pos[0] == '#') {
+            ngx_str_set(&r->headers_out.content_type,
+                        "text/plain; version=0.0.4");
+
+        } else {
+            ngx_str_set(&r->headers_out.content_type, "application/json");
+        }
+
+        goto send;
+    }
 
     limit = ngx_http_tier_router_status_arg(r, "limit", 5,
                                             NGX_HTTP_TIER_ROUTER_STATUS_LIMIT);
@@ -145,6 +181,8 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+send:
 
     b->last_buf = 1;
     b->last_in_chain = 1;
