@@ -16,10 +16,11 @@ PURE_SRCS :=	$(MOD)/ngx_http_tier_router_extract.c \
 		$(MOD)/ngx_http_tier_router_usage.c \
 		$(MOD)/ngx_http_tier_router_price.c \
 		$(MOD)/ngx_http_tier_router_hash.c \
-		$(MOD)/ngx_http_tier_router_calibrate.c
+		$(MOD)/ngx_http_tier_router_calibrate.c \
+		$(MOD)/ngx_http_tier_router_model.c
 PURE_DEPS :=	$(PURE_SRCS:.c=.h)
 
-.PHONY: all module cli unit deps test run stop bench clean
+.PHONY: all module cli unit deps test run stop bench clean model
 
 all: module cli unit
 
@@ -38,12 +39,18 @@ $(BUILD)/$(MOD).so: $(BUILD)/nginx/objs/Makefile $(wildcard $(MOD)/*.[ch])
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
 	cp $(BUILD)/nginx/objs/$(MOD).so $@
 
-cli: $(BUILD)/tier-router-classify
+cli: $(BUILD)/tier-router-classify $(BUILD)/tier-router-train
 
 $(BUILD)/tier-router-classify: tools/tier_router_classify.c $(PURE_SRCS) \
 		$(PURE_DEPS)
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_classify.c \
+	    $(PURE_SRCS) -ljansson -lcurl -lm
+
+$(BUILD)/tier-router-train: tools/tier_router_train.c $(PURE_SRCS) \
+		$(PURE_DEPS)
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_train.c \
 	    $(PURE_SRCS) -ljansson -lcurl -lm
 
 UNIT_TESTS :=	$(patsubst t/unit/%.c,$(BUILD)/%,$(wildcard t/unit/test_*.c))
@@ -54,6 +61,11 @@ $(BUILD)/test_%: t/unit/test_%.c $(PURE_SRCS) $(PURE_DEPS) t/unit/unit.h
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -It/unit -o $@ $< $(PURE_SRCS) \
 	    -ljansson -lcurl -lm
+
+# the shipped weights, again (t/model.t checks they are the same bytes)
+model: $(BUILD)/tier-router-train
+	$(BUILD)/tier-router-train t/data/routing/gsm8k_dev.jsonl \
+	    t/data/routing/mmlu_dev.jsonl > models/default.json
 
 deps:
 	./scripts/deps.sh

@@ -58,6 +58,8 @@ static char *ngx_http_tier_router_enum(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tier_router_auto_model(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_tier_router_model_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tier_router_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tier_router_init(ngx_conf_t *cf);
 
@@ -253,6 +255,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tier_router_model"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_model_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tier_router_shares"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tier_router_shares,
@@ -436,8 +445,11 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
     ngx_str_t                          body;
     ngx_http_tier_router_tier_t       *tier;
     ngx_http_tier_router_request_t    *req;
+    double                             x[NGX_HTTP_TIER_ROUTER_MODEL_N];
     ngx_http_tier_router_verdict_t     verdict;
     ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
     rc = ngx_http_tier_router_body(r, ctx, &body);
 
@@ -483,6 +495,11 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
     ngx_memcpy(ctx->requested_model.data, req->model, req->model_len);
 
     ngx_http_tier_router_classify(&req->features, &verdict);
+
+    if (trmcf->model) {
+        ngx_http_tier_router_model_features(&req->features, &verdict, x);
+        verdict.score = ngx_http_tier_router_model_score(trmcf->model, x);
+    }
 
     ctx->score = verdict.score;
 
@@ -1797,6 +1814,92 @@ invalid:
                        &cmd->name, &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* tier_router_model FILE: the learned scorer's weights, read once here */
+
+static char *
+ngx_http_tier_router_model_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tier_router_main_conf_t *trmcf = conf;
+
+    char              err[512];
+    u_char           *buf;
+    size_t            size;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t        *value, name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (trmcf->model) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "model: " ngx_open_file_n " \"%V\" failed",
+                           &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 16 * 1024 * 1024)
+    {
+        ngx_close_file(fd);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\" is unreadable or too large",
+                           &name);
+        return NGX_CONF_ERROR;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    buf = ngx_pnalloc(cf->temp_pool, size + 1);
+    trmcf->model = ngx_palloc(cf->pool,
+                              sizeof(ngx_http_tier_router_model_t));
+
+    if (buf == NULL || trmcf->model == NULL) {
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = name;
+    file.log = cf->log;
+
+    n = ngx_read_file(&file, buf, size, 0);
+
+    ngx_close_file(fd);
+
+    if (n != (ssize_t) size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "model \"%V\": short read", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_tier_router_model_load((char *) buf, size, trmcf->model,
+                                        err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "model \"%V\": %s",
+                           &name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

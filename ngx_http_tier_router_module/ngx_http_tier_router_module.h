@@ -20,6 +20,7 @@
 #include "ngx_http_tier_router_hash.h"
 #include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_calibrate.h"
+#include "ngx_http_tier_router_model.h"
 
 
 #define NGX_HTTP_TIER_ROUTER_ROUTE   0
@@ -71,6 +72,7 @@ typedef struct {
 typedef struct {
     ngx_array_t                  tiers;     /* ngx_http_tier_router_tier_t */
     ngx_http_tier_router_shares_t  *shares;
+    ngx_http_tier_router_model_t   *model;
     ngx_array_t                  zones;     /* ngx_http_tier_router_zone_t * */
     ngx_array_t                  prices;    /* .._model_price_t, directives */
     ngx_array_t                  catalog;   /* .._model_price_t, catalogs */

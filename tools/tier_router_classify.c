@@ -16,6 +16,7 @@
 
 #include "ngx_http_tier_router_classify.h"
 #include "ngx_http_tier_router_extract.h"
+#include "ngx_http_tier_router_model.h"
 
 
 #define TR_MAX_TIERS  16
@@ -42,9 +43,14 @@ static int ngx_http_tier_router_body(const char *body, size_t len,
     int dialect, ngx_http_tier_router_verdict_t *v, const char **err);
 static int ngx_http_tier_router_uri_dialect(const char *uri);
 static void ngx_http_tier_router_emit(json_t *out);
+static int ngx_http_tier_router_load_model(const char *name);
+static void ngx_http_tier_router_rescore(
+    const ngx_http_tier_router_features_t *f,
+    ngx_http_tier_router_verdict_t *v);
 
 
 static ngx_http_tier_router_request_t  ngx_http_tier_router_req;
+static ngx_http_tier_router_model_t   *ngx_http_tier_router_model;
 
 
 static void
@@ -73,6 +79,8 @@ ngx_http_tier_router_usage(FILE *out)
 "is then 1.\n"
 "\n"
 "Options:\n"
+"  --model FILE             score with the learned model in FILE (see\n"
+"                           tier-router-train) instead of the rules\n"
 "  --tiers T1,T2,...        tier names, cheapest first\n"
 "                           (default small,mid,frontier,thinking)\n"
 "  --thresholds F1,F2,...   the highest score of each tier but the last,\n"
@@ -102,6 +110,17 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             ngx_http_tier_router_usage(stdout);
             return 0;
+        }
+
+        if (strcmp(argv[i], "--model") == 0) {
+            if (i + 1 >= argc
+                || ngx_http_tier_router_load_model(argv[i + 1]) != 0)
+            {
+                return 2;
+            }
+
+            i++;
+            continue;
         }
 
         if (strcmp(argv[i], "--tiers") == 0
@@ -191,7 +210,8 @@ main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
 
         if (strcmp(argv[i], "--tiers") == 0
-            || strcmp(argv[i], "--thresholds") == 0)
+            || strcmp(argv[i], "--thresholds") == 0
+            || strcmp(argv[i], "--model") == 0)
         {
             i++;
             continue;
@@ -379,6 +399,7 @@ ngx_http_tier_router_line(const char *line, size_t len, const char *name,
         f.max_tokens = -1;
 
         ngx_http_tier_router_classify(&f, &v);
+        ngx_http_tier_router_rescore(&f, &v);
 
     } else if (json_object_get(root, "messages") != NULL
                || json_object_get(root, "input") != NULL)
@@ -509,6 +530,7 @@ ngx_http_tier_router_body(const char *body, size_t len, int dialect,
     }
 
     ngx_http_tier_router_classify(&req->features, v);
+    ngx_http_tier_router_rescore(&req->features, v);
 
     return 0;
 }
@@ -552,4 +574,70 @@ ngx_http_tier_router_emit(json_t *out)
                             | JSON_REAL_PRECISION(10));
     fputc('\n', stdout);
     json_decref(out);
+}
+
+
+static int
+ngx_http_tier_router_load_model(const char *name)
+{
+    char     err[256], *buf;
+    long     size;
+    FILE    *f;
+    size_t   n;
+
+    f = fopen(name, "r");
+
+    if (f == NULL) {
+        fprintf(stderr, "tier-router-classify: %s: %s\n", name,
+                strerror(errno));
+        return -1;
+    }
+
+    buf = NULL;
+    n = 0;
+
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0
+        && fseek(f, 0, SEEK_SET) == 0)
+    {
+        buf = malloc((size_t) size + 1);
+        n = buf ? fread(buf, 1, (size_t) size, f) : 0;
+    }
+
+    fclose(f);
+
+    ngx_http_tier_router_model = malloc(sizeof(ngx_http_tier_router_model_t));
+
+    if (buf == NULL || ngx_http_tier_router_model == NULL
+        || ngx_http_tier_router_model_load(buf, n,
+                                           ngx_http_tier_router_model, err,
+                                           sizeof(err))
+           != 0)
+    {
+        fprintf(stderr, "tier-router-classify: model \"%s\": %s\n", name,
+                buf ? err : "cannot read it");
+        free(buf);
+        return -1;
+    }
+
+    free(buf);
+
+    return 0;
+}
+
+
+/* with --model, the learned scorer's score replaces the classifier's */
+
+static void
+ngx_http_tier_router_rescore(const ngx_http_tier_router_features_t *f,
+    ngx_http_tier_router_verdict_t *v)
+{
+    double  x[NGX_HTTP_TIER_ROUTER_MODEL_N];
+
+    if (ngx_http_tier_router_model == NULL) {
+        return;
+    }
+
+    ngx_http_tier_router_model_features(f, v, x);
+    v->score = ngx_http_tier_router_model_score(ngx_http_tier_router_model,
+                                                x);
 }

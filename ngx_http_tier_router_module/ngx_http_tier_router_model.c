@@ -1,0 +1,424 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The learned scorer's features, inference and weights loader.  Bounded
+ * work: one pass over the classifier's text window (at most 4 KB), a dot
+ * product of NGX_HTTP_TIER_ROUTER_MODEL_N terms; no allocation.
+ */
+
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "ngx_http_tier_router_model.h"
+
+
+static int ngx_http_tier_router_model_word(const unsigned char *w,
+    size_t len);
+static void ngx_http_tier_router_model_end(const unsigned char *w,
+    size_t len, unsigned *neg, size_t *steps);
+
+
+#define TR_WORD   1
+#define TR_DIGIT  2
+#define TR_UPPER  4
+#define TR_MARK   8
+#define TR_CAND   16    /* starts a word model_word() may count */
+
+
+/* what each byte is to the features: one lookup instead of ranges */
+
+static const unsigned char  ngx_http_tier_router_model_class[256] = {
+    /* 1 word, 2 digit, 4 upper, 8 counted mark, 16 candidate */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  8,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  8,  8,  0,  0,  0,  0,  8,  8,  8,  0,  8,  8,
+     3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  0,  0,  0,  8,  0,  8,
+     0,  5,  5,  5,  5, 21,  5,  5, 21, 21,  5,  5, 21,  5, 21,  5,
+    21,  5, 21,  5, 21,  5,  5,  5,  5,  5,  5,  0,  0,  0,  8,  0,
+     0,  1,  1,  1,  1, 17,  1,  1, 17, 17,  1,  1, 17,  1, 17,  1,
+    17,  1, 17,  1, 17,  1,  1,  1,  1,  1,  1,  0,  0,  0,  0,  0,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1
+};
+
+
+/* the order of the weights in a model file */
+
+const char  *ngx_http_tier_router_model_names[] = {
+    "bias", "score", "score_sq",
+    "r_choices", "r_legal", "r_ethics", "r_multi_part", "r_multi_step",
+    "r_medical", "r_math", "r_task_code", "r_task_debug", "r_short_output",
+    "r_proof", "r_creative", "r_short_simple", "r_long_output",
+    "r_fixed_output", "r_code_block", "r_systems", "r_task_analysis",
+    "log_bytes", "log_words", "log_numbers", "log_sentences", "log_lines",
+    "digit_share", "upper_share", "word_length", "log_math_signs",
+    "negation", "log_commas", "question_first_line", "log_step_words",
+    NULL
+};
+
+
+static const char  *ngx_http_tier_router_model_reasons[] = {
+    "choices", "legal", "ethics", "multi_part", "multi_step", "medical",
+    "math", "task_code", "task_debug", "short_output", "proof", "creative",
+    "short_simple", "long_output", "fixed_output", "code_block", "systems",
+    "task_analysis", NULL
+};
+
+
+void
+ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
+    const ngx_http_tier_router_verdict_t *v, double *x)
+{
+    size_t                i, n, words, wbytes, digits, upper, numbers,
+                          sentences, lines, signs, commas, steps;
+    unsigned              k, c, pc, neg, question;
+    const char           *p, *e;
+    const unsigned char  *t, *w;
+
+    memset(x, 0, NGX_HTTP_TIER_ROUTER_MODEL_N * sizeof(double));
+
+    x[0] = 1;
+    x[1] = v->score;
+    x[2] = v->score * v->score;
+
+    /* the classifier's signals, one feature each */
+
+    for (p = v->reasons; *p; p = (*e == ',') ? e + 1 : e) {
+        e = strchr(p, ',');
+
+        if (e == NULL) {
+            e = p + strlen(p);
+        }
+
+        for (k = 0; ngx_http_tier_router_model_reasons[k]; k++) {
+            if (strlen(ngx_http_tier_router_model_reasons[k])
+                == (size_t) (e - p)
+                && memcmp(ngx_http_tier_router_model_reasons[k], p, e - p)
+                   == 0)
+            {
+                x[3 + k] = 1;
+                break;
+            }
+        }
+    }
+
+    /* one pass over the latest user turn */
+
+    t = f->text;
+    n = f->text_len;
+
+    words = wbytes = digits = upper = numbers = sentences = lines = signs
+          = commas = steps = 0;
+    neg = 0;
+    question = 0;
+    w = NULL;
+
+    pc = 0;
+
+    for (i = 0; i < n; i++) {
+        c = ngx_http_tier_router_model_class[t[i]];
+
+        /*
+         * words and their bytes without a branch; only a word that may be
+         * one of the counted ones (by its first letter) is looked at when
+         * it ends
+         */
+
+        words += (c & ~pc & TR_WORD) != 0;
+        wbytes += (c & TR_WORD) != 0;
+
+        if ((c & TR_CAND) && !(pc & TR_WORD)) {
+            w = &t[i];
+        }
+
+        if (w && !(c & TR_WORD)) {
+            ngx_http_tier_router_model_end(w, &t[i] - w, &neg, &steps);
+            w = NULL;
+        }
+
+        /* "3.5" is one number: a digit after "<digit>." starts none */
+
+        if ((c & TR_DIGIT) && !(pc & TR_DIGIT)
+            && !(i >= 2 && t[i - 1] == '.'
+                 && (ngx_http_tier_router_model_class[t[i - 2]] & TR_DIGIT)))
+        {
+            numbers++;
+        }
+
+        digits += (c & TR_DIGIT) != 0;
+        upper += (c & TR_UPPER) != 0;
+        pc = c;
+
+        if (!(c & TR_MARK)) {
+            continue;
+        }
+
+        switch (t[i]) {
+
+        case '.':
+        case '?':
+            if (i + 1 < n && t[i + 1] == ' ') {
+                sentences++;
+            }
+
+            if (t[i] == '?' && lines == 0) {
+                question = 1;
+            }
+
+            break;
+
+        case '\n':
+            lines++;
+            break;
+
+        case ',':
+            commas++;
+            break;
+
+        default:   /* = + ^ * / % $ */
+            signs++;
+            break;
+        }
+    }
+
+    if (w) {
+        ngx_http_tier_router_model_end(w, &t[n] - w, &neg, &steps);
+    }
+
+    x[21] = log1p((double) n) / 8;
+    x[22] = log1p((double) words) / 6;
+    x[23] = log1p((double) numbers) / 3;
+    x[24] = log1p((double) sentences) / 3;
+    x[25] = log1p((double) lines) / 3;
+    x[26] = n ? (double) digits / n * 5 : 0;
+    x[27] = n ? (double) upper / n * 10 : 0;
+    x[28] = words ? (double) wbytes / words / 6 : 0;
+    x[29] = log1p((double) signs) / 3;
+    x[30] = neg;
+    x[31] = log1p((double) commas) / 3;
+    x[32] = question;
+    x[33] = log1p((double) steps) / 3;
+}
+
+
+static void
+ngx_http_tier_router_model_end(const unsigned char *w, size_t len,
+    unsigned *neg, size_t *steps)
+{
+    switch (ngx_http_tier_router_model_word(w, len)) {
+    case 1:
+        *neg = 1;
+        break;
+    case 2:
+        (*steps)++;
+        break;
+    }
+}
+
+
+/*
+ * 1: a negation (not, except, least), 2: a step of a word problem (if,
+ * then, each, every, per, total, remaining, times, twice, half, percent),
+ * 0: another word; ASCII case-insensitively, by length first
+ */
+
+static int
+ngx_http_tier_router_model_word(const unsigned char *w, size_t len)
+{
+    size_t         i;
+    unsigned char  b[9];
+
+    /* by length first */
+
+    if (len < 2 || len > 9) {
+        return 0;
+    }
+
+
+    for (i = 0; i < len; i++) {
+        b[i] = w[i] | 0x20;
+    }
+
+#define TR_IS(s)  (memcmp(b, s, sizeof(s) - 1) == 0)
+
+    switch (len) {
+    case 2:
+        return TR_IS("if") ? 2 : 0;
+    case 3:
+        return TR_IS("not") ? 1 : TR_IS("per") ? 2 : 0;
+    case 4:
+        return (TR_IS("then") || TR_IS("each") || TR_IS("half")) ? 2 : 0;
+    case 5:
+        return TR_IS("least") ? 1
+               : (TR_IS("every") || TR_IS("total") || TR_IS("times")
+                  || TR_IS("twice")) ? 2 : 0;
+    case 6:
+        return TR_IS("except") ? 1 : 0;
+    case 7:
+        return TR_IS("percent") ? 2 : 0;
+    case 9:
+        return TR_IS("remaining") ? 2 : 0;
+    default:
+        return 0;
+    }
+
+#undef TR_IS
+}
+
+
+double
+ngx_http_tier_router_model_raw(const ngx_http_tier_router_model_t *m,
+    const double *x)
+{
+    double    r;
+    unsigned  i;
+
+    r = 0;
+
+    for (i = 0; i < NGX_HTTP_TIER_ROUTER_MODEL_N; i++) {
+        r += m->w[i] * x[i];
+    }
+
+    return r;
+}
+
+
+double
+ngx_http_tier_router_model_score(const ngx_http_tier_router_model_t *m,
+    const double *x)
+{
+    double  z;
+
+    z = (ngx_http_tier_router_model_raw(m, x) - m->center) * m->scale;
+
+    if (z > 40) {
+        return 1;
+    }
+
+    if (z < -40) {
+        return 0;
+    }
+
+    return 1 / (1 + exp(-z));
+}
+
+
+/*
+ * {"format":"tier-router-model","version":1,"features":[names...],
+ *  "weights":[numbers...],"center":number,"scale":number, ...}
+ * The features must be these, in this order: a model trained for another
+ * build of the module is refused, never misread.
+ */
+
+int
+ngx_http_tier_router_model_load(const char *buf, size_t len,
+    ngx_http_tier_router_model_t *m, char *err, size_t errlen)
+{
+    size_t         i;
+    json_t        *root, *names, *weights, *v;
+    const char    *s;
+    json_error_t   jerr;
+
+    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (root == NULL) {
+        snprintf(err, errlen, "not valid JSON: %s at line %d", jerr.text,
+                 jerr.line);
+        return -1;
+    }
+
+    s = json_string_value(json_object_get(root, "format"));
+
+    if (!json_is_object(root) || s == NULL
+        || strcmp(s, "tier-router-model") != 0)
+    {
+        snprintf(err, errlen, "not a tier router model (no \"format\": "
+                 "\"tier-router-model\")");
+        goto failed;
+    }
+
+    if (json_integer_value(json_object_get(root, "version"))
+        != NGX_HTTP_TIER_ROUTER_MODEL_VERSION)
+    {
+        snprintf(err, errlen, "model version %lld, this module reads %d",
+                 (long long) json_integer_value(json_object_get(root,
+                                                                "version")),
+                 NGX_HTTP_TIER_ROUTER_MODEL_VERSION);
+        goto failed;
+    }
+
+    names = json_object_get(root, "features");
+    weights = json_object_get(root, "weights");
+
+    if (!json_is_array(names) || !json_is_array(weights)
+        || json_array_size(names) != NGX_HTTP_TIER_ROUTER_MODEL_N
+        || json_array_size(weights) != NGX_HTTP_TIER_ROUTER_MODEL_N)
+    {
+        snprintf(err, errlen, "the model needs %d features and as many "
+                 "weights", NGX_HTTP_TIER_ROUTER_MODEL_N);
+        goto failed;
+    }
+
+    for (i = 0; i < NGX_HTTP_TIER_ROUTER_MODEL_N; i++) {
+        s = json_string_value(json_array_get(names, i));
+
+        if (s == NULL || strcmp(s, ngx_http_tier_router_model_names[i]) != 0)
+        {
+            snprintf(err, errlen, "feature %zu is \"%s\", this module's is "
+                     "\"%s\": the model was trained for another version",
+                     i, s ? s : "(not a string)",
+                     ngx_http_tier_router_model_names[i]);
+            goto failed;
+        }
+
+        v = json_array_get(weights, i);
+
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            snprintf(err, errlen, "weight %zu (\"%s\") is not a finite "
+                     "number", i, ngx_http_tier_router_model_names[i]);
+            goto failed;
+        }
+
+        m->w[i] = json_number_value(v);
+    }
+
+    v = json_object_get(root, "center");
+
+    if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+        snprintf(err, errlen, "\"center\" is not a finite number");
+        goto failed;
+    }
+
+    m->center = json_number_value(v);
+
+    v = json_object_get(root, "scale");
+
+    if (!json_is_number(v) || !(json_number_value(v) > 0)
+        || !isfinite(json_number_value(v)))
+    {
+        snprintf(err, errlen, "\"scale\" is not a positive number");
+        goto failed;
+    }
+
+    m->scale = json_number_value(v);
+
+    json_decref(root);
+
+    return 0;
+
+failed:
+
+    json_decref(root);
+
+    return -1;
+}
