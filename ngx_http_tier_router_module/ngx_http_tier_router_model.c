@@ -29,6 +29,18 @@ static void ngx_http_tier_router_model_end(const unsigned char *w,
 #define TR_CAND   16    /* starts a word model_word() may count */
 
 
+/* 1 ". ?", 2 a line feed, 3 a comma, 4 a math sign "= + ^ * / % $" */
+
+static const unsigned char  ngx_http_tier_router_model_mark[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 4, 4, 0, 0, 0, 0, 4, 4, 3, 0, 1, 4,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0
+};
+
+
 /* what each byte is to the features: one lookup instead of ranges */
 
 static const unsigned char  ngx_http_tier_router_model_class[256] = {
@@ -81,7 +93,7 @@ ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
 {
     size_t                i, n, words, wbytes, digits, upper, numbers,
                           sentences, lines, signs, commas, steps;
-    unsigned              k, c, pc, neg, question;
+    unsigned              k, c, pc, d, dot, neg, question;
     const char           *p, *e;
     const unsigned char  *t, *w;
 
@@ -146,16 +158,17 @@ ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
             w = NULL;
         }
 
-        /* "3.5" is one number: a digit after "<digit>." starts none */
+        /*
+         * the rest without a branch: "3.5" is one number (a digit after
+         * "<digit>." starts none); ". " and "? " end sentences
+         */
 
-        if ((c & TR_DIGIT) && !(pc & TR_DIGIT)
-            && !(i >= 2 && t[i - 1] == '.'
-                 && (ngx_http_tier_router_model_class[t[i - 2]] & TR_DIGIT)))
-        {
-            numbers++;
-        }
+        d = (c & TR_DIGIT) != 0;
+        dot = i >= 2 && t[i - 1] == '.'
+              && (ngx_http_tier_router_model_class[t[i - 2]] & TR_DIGIT);
 
-        digits += (c & TR_DIGIT) != 0;
+        numbers += d & !(pc & TR_DIGIT) & !dot;
+        digits += d;
         upper += (c & TR_UPPER) != 0;
         pc = c;
 
@@ -163,29 +176,22 @@ ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
             continue;
         }
 
-        switch (t[i]) {
+        switch (ngx_http_tier_router_model_mark[t[i]]) {
 
-        case '.':
-        case '?':
-            if (i + 1 < n && t[i + 1] == ' ') {
-                sentences++;
-            }
-
-            if (t[i] == '?' && lines == 0) {
-                question = 1;
-            }
-
+        case 1:
+            sentences += (i + 1 < n && t[i + 1] == ' ');
+            question |= (t[i] == '?' && lines == 0);
             break;
 
-        case '\n':
+        case 2:
             lines++;
             break;
 
-        case ',':
+        case 3:
             commas++;
             break;
 
-        default:   /* = + ^ * / % $ */
+        default:
             signs++;
             break;
         }
