@@ -9,6 +9,7 @@
 
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <jansson.h>
@@ -27,6 +28,23 @@ static void ngx_http_tier_router_model_end(const unsigned char *w,
 #define TR_UPPER  4
 #define TR_MARK   8
 #define TR_CAND   16    /* starts a word model_word() may count */
+#define TR_STOP   32    /* ". ?" */
+#define TR_RARE   (TR_CAND|TR_STOP)
+
+
+static void ngx_http_tier_router_model_tables(void);
+
+
+/*
+ * Indexed by (the class bits WORD and DIGIT of the byte before) << 8 |
+ * the byte: the increments of wbytes | digits << 16 | upper << 32 |
+ * word starts << 48, and of digit-run starts | lines << 16 | commas << 32
+ * | math signs << 48.  Counts stay below 65536: the text is at most 4 KB.
+ */
+
+static uint64_t  ngx_http_tier_router_model_t1[1024];
+static uint64_t  ngx_http_tier_router_model_t2[1024];
+static unsigned  ngx_http_tier_router_model_ready;
 
 
 /* 1 ". ?", 2 a line feed, 3 a comma, 4 a math sign "= + ^ * / % $" */
@@ -44,11 +62,11 @@ static const unsigned char  ngx_http_tier_router_model_mark[256] = {
 /* what each byte is to the features: one lookup instead of ranges */
 
 static const unsigned char  ngx_http_tier_router_model_class[256] = {
-    /* 1 word, 2 digit, 4 upper, 8 counted mark, 16 candidate */
+    /* 1 word, 2 digit, 4 upper, 8 mark, 16 candidate, 32 ". ?" */
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  8,  0,  0,  0,  0,  0,
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  8,  8,  0,  0,  0,  0,  8,  8,  8,  0,  8,  8,
-     3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  0,  0,  0,  8,  0,  8,
+     0,  0,  0,  0,  8,  8,  0,  0,  0,  0,  8,  8,  8,  0, 40,  8,
+     3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  0,  0,  0,  8,  0, 40,
      0,  5,  5,  5,  5, 21,  5,  5, 21, 21,  5,  5, 21,  5, 21,  5,
     21,  5, 21,  5, 21,  5,  5,  5,  5,  5,  5,  0,  0,  0,  8,  0,
      0,  1,  1,  1,  1, 17,  1,  1, 17, 17,  1,  1, 17,  1, 17,  1,
@@ -93,7 +111,9 @@ ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
 {
     size_t                i, n, words, wbytes, digits, upper, numbers,
                           sentences, lines, signs, commas, steps;
-    unsigned              k, c, pc, d, dot, neg, question;
+    size_t                joins;
+    uint64_t              a1, a2;
+    unsigned              k, c, pc, neg, question;
     const char           *p, *e;
     const unsigned char  *t, *w;
 
@@ -124,33 +144,53 @@ ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
         }
     }
 
-    /* one pass over the latest user turn */
+    /*
+     * one pass over the latest user turn: per byte, two table lookups by
+     * the byte and the class of the one before add 16-bit counters packed
+     * in two words; only the rare bytes (". ?" and the starts and ends of
+     * words that may be counted ones) take a branch
+     */
+
+    if (!ngx_http_tier_router_model_ready) {
+        ngx_http_tier_router_model_tables();
+    }
 
     t = f->text;
     n = f->text_len;
 
-    words = wbytes = digits = upper = numbers = sentences = lines = signs
-          = commas = steps = 0;
+    a1 = 0;
+    a2 = 0;
+    sentences = 0;
+    steps = 0;
     neg = 0;
     question = 0;
+    joins = 0;
     w = NULL;
-
     pc = 0;
 
     for (i = 0; i < n; i++) {
         c = ngx_http_tier_router_model_class[t[i]];
+        k = ((pc & (TR_WORD|TR_DIGIT)) << 8) | t[i];
 
-        /*
-         * words and their bytes without a branch; only a word that may be
-         * one of the counted ones (by its first letter) is looked at when
-         * it ends
-         */
+        a1 += ngx_http_tier_router_model_t1[k];
+        a2 += ngx_http_tier_router_model_t2[k];
 
-        words += (c & ~pc & TR_WORD) != 0;
-        wbytes += (c & TR_WORD) != 0;
+        if (c & TR_RARE) {
 
-        if ((c & TR_CAND) && !(pc & TR_WORD)) {
-            w = &t[i];
+            if ((c & TR_CAND) && !(pc & TR_WORD)) {
+                w = &t[i];
+            }
+
+            if (c & TR_STOP) {
+                sentences += (i + 1 < n && t[i + 1] == ' ');
+                question |= (t[i] == '?' && (a2 >> 16 & 0xffff) == 0);
+
+                /* "3.5" is one number: its second run starts none */
+
+                joins += (t[i] == '.' && (pc & TR_DIGIT) && i + 1 < n
+                          && (ngx_http_tier_router_model_class[t[i + 1]]
+                              & TR_DIGIT));
+            }
         }
 
         if (w && !(c & TR_WORD)) {
@@ -158,48 +198,21 @@ ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
             w = NULL;
         }
 
-        /*
-         * the rest without a branch: "3.5" is one number (a digit after
-         * "<digit>." starts none); ". " and "? " end sentences
-         */
-
-        d = (c & TR_DIGIT) != 0;
-        dot = i >= 2 && t[i - 1] == '.'
-              && (ngx_http_tier_router_model_class[t[i - 2]] & TR_DIGIT);
-
-        numbers += d & !(pc & TR_DIGIT) & !dot;
-        digits += d;
-        upper += (c & TR_UPPER) != 0;
         pc = c;
-
-        if (!(c & TR_MARK)) {
-            continue;
-        }
-
-        switch (ngx_http_tier_router_model_mark[t[i]]) {
-
-        case 1:
-            sentences += (i + 1 < n && t[i + 1] == ' ');
-            question |= (t[i] == '?' && lines == 0);
-            break;
-
-        case 2:
-            lines++;
-            break;
-
-        case 3:
-            commas++;
-            break;
-
-        default:
-            signs++;
-            break;
-        }
     }
 
     if (w) {
         ngx_http_tier_router_model_end(w, &t[n] - w, &neg, &steps);
     }
+
+    wbytes = a1 & 0xffff;
+    digits = a1 >> 16 & 0xffff;
+    upper = a1 >> 32 & 0xffff;
+    words = a1 >> 48 & 0xffff;
+    numbers = (a2 & 0xffff) - joins;
+    lines = a2 >> 16 & 0xffff;
+    commas = a2 >> 32 & 0xffff;
+    signs = a2 >> 48 & 0xffff;
 
     x[21] = log1p((double) n) / 8;
     x[22] = log1p((double) words) / 6;
@@ -229,6 +242,36 @@ ngx_http_tier_router_model_end(const unsigned char *w, size_t len,
         (*steps)++;
         break;
     }
+}
+
+
+static void
+ngx_http_tier_router_model_tables(void)
+{
+    unsigned  p, b, c, m;
+    uint64_t  v1, v2;
+
+    for (p = 0; p < 4; p++) {
+        for (b = 0; b < 256; b++) {
+            c = ngx_http_tier_router_model_class[b];
+            m = ngx_http_tier_router_model_mark[b];
+
+            v1 = (uint64_t) ((c & TR_WORD) != 0)
+                 | (uint64_t) ((c & TR_DIGIT) != 0) << 16
+                 | (uint64_t) ((c & TR_UPPER) != 0) << 32
+                 | (uint64_t) ((c & TR_WORD) && !(p & TR_WORD)) << 48;
+
+            v2 = (uint64_t) ((c & TR_DIGIT) && !(p & TR_DIGIT))
+                 | (uint64_t) (m == 2) << 16
+                 | (uint64_t) (m == 3) << 32
+                 | (uint64_t) (m == 4) << 48;
+
+            ngx_http_tier_router_model_t1[p << 8 | b] = v1;
+            ngx_http_tier_router_model_t2[p << 8 | b] = v2;
+        }
+    }
+
+    ngx_http_tier_router_model_ready = 1;
 }
 
 
