@@ -20,7 +20,7 @@ PURE_SRCS :=	$(MOD)/ngx_http_tier_router_extract.c \
 		$(MOD)/ngx_http_tier_router_model.c
 PURE_DEPS :=	$(PURE_SRCS:.c=.h)
 
-.PHONY: all module cli unit deps test run stop bench clean model
+.PHONY: all module cli unit deps test run stop bench clean model validate
 
 all: module cli unit
 
@@ -66,6 +66,10 @@ $(BUILD)/test_%: t/unit/test_%.c $(PURE_SRCS) $(PURE_DEPS) t/unit/unit.h
 model: $(BUILD)/tier-router-train
 	$(BUILD)/tier-router-train t/data/routing/gsm8k_dev.jsonl \
 	    t/data/routing/mmlu_dev.jsonl > models/default.json
+
+# the learned scorer on the half of the data it was not trained on
+validate: cli
+	./scripts/validate-model.sh
 
 deps:
 	./scripts/deps.sh

@@ -54,6 +54,35 @@ $t->write_file('bad.jsonl', qq({"id":"x","prompt":"hi"}\n));
 is($rc, 1, 'a row without outcomes stops the trainer');
 
 
+# -- held out: better than prompt length on rows it never saw -------------
+
+{
+    my $h = "$dir/half.json";
+    my ($rc) = $t->_capture('/bin/sh', '-c', "$train --holdout even "
+        . "$data/gsm8k_dev.jsonl $data/mmlu_dev.jsonl > $h");
+
+    my %apgr;
+    for my $r (['learned', "$cli --model $h $data/gsm8k_dev.jsonl | "
+                . "$root/tools/tier-router-score --data $data/gsm8k_dev.jsonl "
+                . "--scores - --split even --json"],
+               ['length', "$root/tools/tier-router-score --data "
+                . "$data/gsm8k_dev.jsonl --baseline length --split even "
+                . "--json"])
+    {
+        my (undef, $out) = $t->_capture('/bin/sh', '-c', $r->[1]);
+        my $j = TierRouter::Test::json_decode($out) || {};
+        $apgr{$r->[0]} = $j->{apgr} // 0;
+        is($j->{rows}, 317, "--split even scores the 317 rows held out")
+            if $r->[0] eq 'length';
+    }
+
+    ok($apgr{learned} > $apgr{length} + 0.05,
+       sprintf('held out, the learned scorer beats prompt length on GSM8K '
+               . '(APGR %.3f against %.3f)', $apgr{learned},
+               $apgr{length}));
+}
+
+
 # -- the CLI ------------------------------------------------------------------
 
 my @bodies = map { $J->encode({ model => 'auto', messages => [
