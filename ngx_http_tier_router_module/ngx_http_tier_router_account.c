@@ -14,6 +14,9 @@
 
 #define NGX_HTTP_TIER_ROUTER_HOLD  16384
 
+/* our copies a slow client has not taken yet, before we stop copying */
+#define NGX_HTTP_TIER_ROUTER_BUSY  (256 * 1024)
+
 
 static ngx_int_t ngx_http_tier_router_account_key(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *label);
@@ -29,6 +32,8 @@ static ngx_int_t ngx_http_tier_router_account_header_filter(
 static ngx_int_t ngx_http_tier_router_account_body_filter(
     ngx_http_request_t *r, ngx_chain_t *in);
 static ngx_int_t ngx_http_tier_router_strip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_unstrip(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tier_router_log_handler(ngx_http_request_t *r);
 static void ngx_http_tier_router_cleanup(void *data);
@@ -486,6 +491,7 @@ static ngx_int_t
 ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in)
 {
+    off_t                        size;
     u_char                      *p;
     ngx_buf_t                   *b;
     ngx_chain_t                 *cl;
@@ -502,6 +508,16 @@ ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
     }
 
     if (ctx->strip) {
+        size = 0;
+
+        for (cl = ctx->busy; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+
+        if (size > NGX_HTTP_TIER_ROUTER_BUSY) {
+            return ngx_http_tier_router_unstrip(r, ctx, in);
+        }
+
         return ngx_http_tier_router_strip(r, ctx, in);
     }
 
@@ -667,6 +683,79 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
                             (ngx_buf_tag_t) &ngx_http_tier_router_module);
 
     return rc;
+}
+
+
+/*
+ * A client that does not read: our copies would grow with the stream
+ * while the upstream's buffers are freed at once.  Stop copying, so the
+ * upstream waits for the client again; the usage chunk then reaches the
+ * client (it is still read and charged).
+ */
+
+static ngx_int_t
+ngx_http_tier_router_unstrip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
+{
+    u_char       *p;
+    size_t        n;
+    ngx_buf_t    *b, *hold;
+    ngx_chain_t  *cl, *out, **ll;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "tier router: the client reads slowly: the stream passes "
+                  "on as it is, its usage chunk too");
+
+    ctx->strip = 0;
+    hold = ctx->hold;
+
+    out = NULL;
+    ll = &out;
+
+    n = hold->last - hold->pos;
+
+    if (n) {
+        b = ngx_create_temp_buf(r->pool, n);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->last, hold->pos, n);
+        hold->last = hold->pos;
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        *ll = cl;
+        ll = &cl->next;
+    }
+
+    for ( /* void */ ; in; in = in->next) {
+        b = in->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            for (p = b->pos; p < b->last; /* void */) {
+                p += ngx_http_tier_router_usage_feed(ctx->usage, p,
+                                                     b->last - p);
+            }
+        }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        *ll = cl;
+        ll = &cl->next;
+    }
+
+    *ll = NULL;
+
+    return ngx_http_next_body_filter(r, out);
 }
 
 

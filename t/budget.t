@@ -16,6 +16,7 @@ use Test::More;
 use JSON::PP;
 use IO::Socket::INET;
 use IO::Select;
+use Socket;
 use Time::HiRes qw(sleep time);
 use POSIX qw(floor);
 
@@ -347,6 +348,42 @@ for my $dialect (qw(chat responses anthropic)) {
     @ev = TierRouter::Test::parse_sse($r->{body});
     ok(!(grep { $_->{json} && $_->{json}{usage} } @ev),
        'include_usage false: and stripped again');
+}
+
+
+# -- a client that does not read: the copies stop, the stream passes on ---
+
+{
+    my $body = $J->encode({ model => 'frontier-model', stream => JSON::PP::true,
+        max_tokens => 200000,
+        messages => [{ role => 'user', content => 'Write a long story.' }] });
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $t->port('main'), Proto => 'tcp') or die "connect: $!";
+    setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 65536);
+    print $s "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        . "Authorization: Bearer sk-test-slow\r\nX-Id: slow\r\n"
+        . "X-Clock: $NOV15\r\nX-Mock-Words: 60000\r\n"
+        . "X-Mock-Output-Tokens: 60000\r\nConnection: close\r\n"
+        . "Content-Type: application/json\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+
+    sleep 3;
+
+    my $got = '';
+    while (1) {
+        my $n = sysread($s, $got, 1 << 20, length $got);
+        last unless $n;
+    }
+    close $s;
+
+    like($t->error_log, qr/the client reads slowly/,
+         'a client that does not read: the module stops copying');
+    like($got, qr/data: \[DONE\]\s*(0\r\n\r\n)?$/,
+         'and the whole stream still arrives (' . length($got) . ' bytes)');
+
+    my $l = log_line('slow');
+    is($l->{out}, '60000', 'and its usage is still charged');
 }
 
 
