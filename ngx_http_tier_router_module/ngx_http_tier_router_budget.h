@@ -145,6 +145,8 @@ const char *ngx_http_tier_router_period_name(ngx_uint_t period);
 
 char *ngx_http_tier_router_budget_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_tier_router_zone_arg(ngx_conf_t *cf, ngx_str_t *arg,
+    ngx_str_t *name, ssize_t *size);
 ngx_http_tier_router_zone_t *ngx_http_tier_router_budget_find_zone(
     ngx_conf_t *cf, ngx_str_t *name);
 ngx_int_t ngx_http_tier_router_budget_init_process(ngx_cycle_t *cycle);

@@ -193,6 +193,8 @@ ngx_uint_t ngx_http_tier_router_shares_route(
     ngx_http_tier_router_shares_t *shares, double score);
 ngx_buf_t *ngx_http_tier_router_shares_status(ngx_http_request_t *r,
     ngx_http_tier_router_shares_t *shares, ngx_uint_t prometheus);
+ngx_buf_t *ngx_http_tier_router_json_buf(ngx_http_request_t *r,
+    void *json);
 ngx_int_t ngx_http_tier_router_find_tier(
     ngx_http_tier_router_main_conf_t *trmcf, u_char *name, size_t len);
 ngx_int_t ngx_http_tier_router_status_handler(ngx_http_request_t *r);

@@ -26,10 +26,9 @@ ngx_http_tier_router_shares(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tier_router_main_conf_t *trmcf = conf;
 
-    u_char                         *p;
     ssize_t                         size;
     ngx_int_t                       n;
-    ngx_str_t                      *value, name, s;
+    ngx_str_t                      *value, name;
     ngx_uint_t                      i;
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_tier_router_shares_t  *shares;
@@ -55,26 +54,9 @@ ngx_http_tier_router_shares(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     for (i = 1; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            name.data = value[i].data + 5;
-
-            p = (u_char *) ngx_strchr(name.data, ':');
-            if (p == NULL) {
-                goto invalid;
-            }
-
-            name.len = p - name.data;
-            s.data = p + 1;
-            s.len = value[i].data + value[i].len - s.data;
-
-            size = ngx_parse_size(&s);
-
-            if (size == NGX_ERROR || name.len == 0) {
-                goto invalid;
-            }
-
-            if (size < (ssize_t) (8 * ngx_pagesize)) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "zone \"%V\" is too small", &value[i]);
+            if (ngx_http_tier_router_zone_arg(cf, &value[i], &name, &size)
+                != NGX_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
@@ -309,7 +291,6 @@ ngx_http_tier_router_shares_status(ngx_http_request_t *r,
     ngx_http_tier_router_shares_t *shares, ngx_uint_t prometheus)
 {
     u_char                        *p;
-    char                          *text;
     size_t                         len;
     json_t                        *root, *tiers, *t;
     ngx_buf_t                     *b;
@@ -402,23 +383,8 @@ ngx_http_tier_router_shares_status(ngx_http_request_t *r,
         }
     }
 
-    text = json_dumps(root, JSON_INDENT(1));
+    b = ngx_http_tier_router_json_buf(r, root);
     json_decref(root);
-
-    if (text == NULL) {
-        return NULL;
-    }
-
-    len = ngx_strlen(text);
-
-    b = ngx_create_temp_buf(r->pool, len + 1);
-
-    if (b) {
-        b->last = ngx_cpymem(b->last, text, len);
-        *b->last++ = '\n';
-    }
-
-    free(text);
 
     return b;
 }

@@ -238,9 +238,7 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
     ngx_uint_t limit)
 {
     int                                rc;
-    char                              *text;
     u_char                             hex[33];
-    size_t                             len;
     json_t                            *tenants, *tiers, *t;
     ngx_buf_t                         *b;
     ngx_uint_t                         i;
@@ -331,12 +329,26 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
         rc |= (t == NULL) ? -1 : 0;
     }
 
-    text = (rc == 0) ? json_dumps(t, JSON_INDENT(1)) : NULL;
+    b = (rc == 0) ? ngx_http_tier_router_json_buf(r, t) : NULL;
 
     json_decref(t);
     json_decref(tiers);
     json_decref(tenants);
 
+    return b;
+}
+
+
+/* a JSON value as the body of a response, indented, with a newline */
+
+ngx_buf_t *
+ngx_http_tier_router_json_buf(ngx_http_request_t *r, void *json)
+{
+    char       *text;
+    size_t      len;
+    ngx_buf_t  *b;
+
+    text = json_dumps(json, JSON_INDENT(1));
     if (text == NULL) {
         return NULL;
     }
