@@ -216,11 +216,8 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
         zone->sh->capped++;
     }
 
-    ctx->spent = t->spent;
-
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ctx->zone = zone;
     ctx->tier = index;
     ctx->reserved = worst;
     ctx->accounted = 1;
@@ -909,8 +906,6 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         text = ctx->opaque ? (int64_t) (ctx->usage->bytes + 2) / 3
                            : (int64_t) (ctx->usage->text_bytes + 2) / 3;
     }
-
-    ctx->upstream_status = status;
 
     if (ctx->usage && !ctx->opaque
         && ngx_http_tier_router_usage_result(ctx->usage, u) == 0)

@@ -146,7 +146,6 @@ typedef struct {
     ngx_buf_t                   *hold;              /* a partial event */
     ngx_chain_t                 *free;
     ngx_chain_t                 *busy;
-    ngx_uint_t                   upstream_status;
 
     unsigned                     routed:1;
     unsigned                     accounted:1;       /* reserved: settle */
