@@ -149,6 +149,16 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        location /buffered/ {
+            tier_router_budget zone=tenants key=$http_authorization;
+            proxy_buffering on;
+            proxy_buffer_size 1k;
+            proxy_buffers 4 1k;
+            proxy_busy_buffers_size 2k;
+            proxy_max_temp_file_size 1m;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         location /redirect/ {
             tier_router_budget zone=tenants key=$http_authorization
                                label=redirect;
@@ -348,6 +358,23 @@ for my $dialect (qw(chat responses anthropic)) {
     @ev = TierRouter::Test::parse_sse($r->{body});
     ok(!(grep { $_->{json} && $_->{json}{usage} } @ev),
        'include_usage false: and stripped again');
+}
+
+
+# -- proxy_buffering on, with small buffers --------------------------------
+
+for my $stream (0, 1) {
+    my ($r, $l) = call(path => '/buffered/', stream => $stream,
+                       headers => [@mock, 'X-Mock-Words' => 3000]);
+    my @ev = TierRouter::Test::parse_sse($r->{body});
+
+    is($l->{cost}, '0.200000', 'proxy_buffering on, '
+       . ($stream ? 'SSE' : 'JSON') . ' through 1k buffers: the same cost')
+        or diag($l->{line});
+
+    ok(!$stream || (!(grep { $_->{json} && $_->{json}{usage} } @ev)
+                    && $ev[-1]{data} eq '[DONE]'),
+       'and a stream still loses only its usage chunk') if $stream;
 }
 
 
