@@ -59,7 +59,7 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_request_t *req,
     size_t body_len)
 {
-    time_t                             now;
+    time_t                             now, t0;
     int64_t                            worst, used;
     ngx_str_t                          value, label;
     ngx_int_t                          index, cap, start;
@@ -98,8 +98,12 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        if (value.len && ngx_atotm(value.data, value.len) != NGX_ERROR) {
-            now = ngx_atotm(value.data, value.len);
+        if (value.len) {
+            t0 = ngx_atotm(value.data, value.len);
+
+            if (t0 != NGX_ERROR) {
+                now = t0;
+            }
         }
     }
 

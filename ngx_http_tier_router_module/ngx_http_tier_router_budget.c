@@ -611,10 +611,17 @@ ngx_http_tier_router_budget_tenant(ngx_http_tier_router_zone_t *zone,
     if (node == NULL) {
         zone->sh->full++;
 
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "tier router: zone \"%V\" is full: no room for a "
-                      "new tenant, and every tenant in it has spend in "
-                      "its current period", &zone->name);
+        /* once a second at most: a flood of new keys must not flood logs */
+
+        if (zone->full_logged != ngx_time()) {
+            zone->full_logged = ngx_time();
+
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "tier router: zone \"%V\" is full: no room for "
+                          "a new tenant, and every tenant in it has spend "
+                          "in its current period", &zone->name);
+        }
+
         return NULL;
     }
 

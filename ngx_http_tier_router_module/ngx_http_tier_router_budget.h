@@ -105,6 +105,7 @@ typedef struct {
     ngx_str_t                    hash_key_file;
     ngx_array_t                 *tiers;          /* the main conf's */
     uint64_t                     saved;          /* generation on disk */
+    time_t                       full_logged;    /* this worker's last */
     ngx_event_t                  save_event;
     unsigned                     hash_key_set:1;
 } ngx_http_tier_router_zone_t;

@@ -820,6 +820,14 @@ sub burst {
                     model => 'small-model');
     is($r->{status}, 200, 'zone full: a known tenant is still served');
 
+    my $t0 = time;
+    call(key => "Bearer sk-test-tiny-flood-$_", path => '/tiny-open/',
+         model => 'small-model', nolog => 1) for 1 .. 30;
+    my $logged = () = $t->error_log =~ /zone "tiny" is full/g;
+    ok($logged <= 2 * (int(time - $t0) + 2),
+       "a flood of 30 new keys: \"is full\" logged $logged times, at most "
+       . "once a second per worker");
+
     ($r, $l) = call(key => "Bearer sk-test-tiny-new", path => '/tiny-open/',
                     model => 'small-model');
     is($r->{status}, 200, 'zone full, on_error open: served');
