@@ -33,7 +33,7 @@ PORT=${BENCH_PORT:-18090}       # upstream; plain +1, module +2, budget +3
 UP_PORT=$PORT PLAIN_PORT=$((PORT + 1)) MOD_PORT=$((PORT + 2))
 BUDGET_PORT=$((PORT + 3))
 URI=/v1/chat/completions
-SIZES="1k 9k 64k"
+SIZES="${BENCH_SIZES:-1k 9k 64k}"
 NCPU=$(nproc)
 PIN=${BENCH_PIN:-1}
 [ "$NCPU" -ge 2 ] || PIN=0
