@@ -19,6 +19,8 @@
 
 static int ngx_http_tier_router_model_word(const unsigned char *w,
     size_t len);
+static double ngx_http_tier_router_model_overlap(const unsigned char *t,
+    size_t n);
 static void ngx_http_tier_router_model_end(const unsigned char *w,
     size_t len, unsigned *neg, size_t *steps);
 
@@ -93,6 +95,7 @@ const char  *ngx_http_tier_router_model_names[] = {
     "log_bytes", "log_words", "log_numbers", "log_sentences", "log_lines",
     "digit_share", "upper_share", "word_length", "log_math_signs",
     "negation", "log_commas", "question_first_line", "log_step_words",
+    "choice_overlap",
     NULL
 };
 
@@ -227,6 +230,12 @@ ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
     x[31] = log1p((double) commas) / 3;
     x[32] = question;
     x[33] = log1p((double) steps) / 3;
+
+    /* answer options that differ by little are harder to tell apart */
+
+    if (x[3] != 0) {
+        x[34] = ngx_http_tier_router_model_overlap(t, n);
+    }
 }
 
 
@@ -322,6 +331,95 @@ ngx_http_tier_router_model_word(const unsigned char *w, size_t len)
     }
 
 #undef TR_IS
+}
+
+
+/*
+ * The mean Jaccard similarity of the words of each pair of answer
+ * options (lines "A. ", "B) ", ... up to J), each option's words as a
+ * 256-bit set of hashes; 0 with fewer than two options.
+ */
+
+#define TR_OPTIONS  10
+
+static double
+ngx_http_tier_router_model_overlap(const unsigned char *t, size_t n)
+{
+    double     sum;
+    size_t     i;
+    uint32_t   h;
+    uint64_t   set[TR_OPTIONS][4], *cur;
+    unsigned   k, a, b, j, both, either, pairs, inword;
+
+    k = 0;
+    cur = NULL;
+    h = 0;
+    inword = 0;
+
+    for (i = 0; i <= n; i++) {
+
+        /* an option starts a line: a capital A-J, then ". " or ") " */
+
+        if (i + 2 < n && (i == 0 || t[i - 1] == '\n')
+            && t[i] >= 'A' && t[i] <= 'J'
+            && (t[i + 1] == '.' || t[i + 1] == ')') && t[i + 2] == ' ')
+        {
+            if (k == TR_OPTIONS) {
+                break;
+            }
+
+            cur = set[k++];
+            cur[0] = cur[1] = cur[2] = cur[3] = 0;
+            inword = 0;
+            i += 2;
+            continue;
+        }
+
+        if (cur == NULL) {
+            continue;
+        }
+
+        if (i < n && (ngx_http_tier_router_model_class[t[i]] & TR_WORD)) {
+            h = inword ? (h ^ (t[i] | 0x20)) * 16777619
+                       : (2166136261u ^ (t[i] | 0x20)) * 16777619;
+            inword = 1;
+            continue;
+        }
+
+        if (inword) {
+            h &= 255;
+            cur[h >> 6] |= (uint64_t) 1 << (h & 63);
+            inword = 0;
+        }
+
+        if (i < n && t[i] == '\n') {
+            cur = NULL;
+        }
+    }
+
+    if (k < 2) {
+        return 0;
+    }
+
+    sum = 0;
+    pairs = 0;
+
+    for (a = 0; a < k; a++) {
+        for (b = a + 1; b < k; b++) {
+            both = 0;
+            either = 0;
+
+            for (j = 0; j < 4; j++) {
+                both += __builtin_popcountll(set[a][j] & set[b][j]);
+                either += __builtin_popcountll(set[a][j] | set[b][j]);
+            }
+
+            sum += either ? (double) both / either : 0;
+            pairs++;
+        }
+    }
+
+    return sum / pairs;
 }
 
 

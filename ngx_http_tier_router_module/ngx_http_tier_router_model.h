@@ -18,7 +18,7 @@
 
 
 #define NGX_HTTP_TIER_ROUTER_MODEL_VERSION  1
-#define NGX_HTTP_TIER_ROUTER_MODEL_N        34
+#define NGX_HTTP_TIER_ROUTER_MODEL_N        35
 
 
 typedef struct {

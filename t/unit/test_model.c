@@ -104,6 +104,46 @@ main(void)
             "features: 3 step words (If, each, total) (%.0f)",
             expm1(x[33] * 3));
 
+    /* the answer options' overlap, for a multiple-choice prompt only */
+
+    UNIT_OK(x[34] == 0, "features: no options, no overlap");
+
+    {
+        static const char  *same =
+            "Which is right?\nA. the cell wall is thick\n"
+            "B. the cell wall is thin\nC. the cell wall is thick\n"
+            "Answer:";
+        static const char  *apart =
+            "Which is right?\nA. red apples\nB) seven rivers\n"
+            "C. quantum fields\nAnswer:";
+
+        f.text = (const unsigned char *) same;
+        f.text_len = strlen(same);
+        strcpy(v.reasons, "choices");
+        ngx_http_tier_router_model_features(&f, &v, y);
+
+        /* A~B 4 of 6 words, A~C all 5, B~C 4 of 6: (2/3 + 1 + 2/3) / 3 */
+
+        UNIT_OK(fabs(y[34] - 7.0 / 9) < 0.05,
+                "features: options that differ by a word overlap %.3f "
+                "(7/9 with exact sets)", y[34]);
+
+        f.text = (const unsigned char *) apart;
+        f.text_len = strlen(apart);
+        ngx_http_tier_router_model_features(&f, &v, y);
+
+        UNIT_OK(y[34] < 0.05, "features: options apart overlap %.3f",
+                y[34]);
+
+        strcpy(v.reasons, "math");
+        ngx_http_tier_router_model_features(&f, &v, y);
+
+        UNIT_OK(y[34] == 0, "features: without the classifier's choices "
+                "signal it is not computed");
+
+        strcpy(v.reasons, "math,multi_step,nonsense");
+    }
+
     /* the text window bounds the work: no text, no crash, zeros */
 
     f.text = NULL;
