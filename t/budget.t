@@ -83,6 +83,7 @@ http {
 
     server {
         listen 127.0.0.1:%%PORT_main%%;
+        listen 127.0.0.1:%%PORT_h2%% http2;
 
         tier_router on;
         tier_router_override_header X-Tier;
@@ -358,6 +359,23 @@ for my $dialect (qw(chat responses anthropic)) {
     @ev = TierRouter::Test::parse_sse($r->{body});
     ok(!(grep { $_->{json} && $_->{json}{usage} } @ev),
        'include_usage false: and stripped again');
+}
+
+
+# -- HTTP/2 clients are charged the same ------------------------------------
+
+for my $stream (0, 1) {
+    my $id = "h2-$stream";
+    my $r = $t->http2('POST', '/v1/chat/completions', port => $t->port('h2'),
+        headers => ['Authorization' => 'Bearer sk-test-h2', 'X-Id' => $id,
+                    'X-Clock' => $NOV15, @mock],
+        body => $J->encode({ model => 'frontier-model', max_tokens => 1000,
+            ($stream ? (stream => JSON::PP::true) : ()),
+            messages => [{ role => 'user', content => 'Hello' }] }));
+
+    my $l = log_line($id);
+    is($l->{cost}, '0.200000', 'HTTP/2, ' . ($stream ? 'SSE' : 'JSON')
+       . ': the same cost') or diag($r->{status} . ' ' . ($l->{line} // ''));
 }
 
 
