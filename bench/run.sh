@@ -36,6 +36,7 @@ URI=/v1/chat/completions
 SIZES="${BENCH_SIZES:-1k 9k 64k}"
 NCPU=$(nproc)
 PIN=${BENCH_PIN:-1}
+LEARNED=${BENCH_LEARNED:-0}     # 1: the learned scorer and tier shares on
 [ "$NCPU" -ge 2 ] || PIN=0
 
 # the proxy on the last CPU, the load generator and upstream on the rest
@@ -152,9 +153,14 @@ $(temp_paths proxy)
 
     tier_router_tier  small     model=gpt-4.1-nano  upstream=bench_upstream;
     tier_router_tier  mid       model=gpt-4.1-mini  upstream=bench_upstream;
-    tier_router_tier  frontier  model=gpt-4.1       upstream=bench_upstream;
+    tier_router_tier  frontier  model=gpt-4.1       upstream=bench_upstream
+                                $([ "$LEARNED" = 1 ] && echo share=20%);
     tier_router_tier  thinking  model=o3            upstream=bench_upstream
+                                $([ "$LEARNED" = 1 ] && echo share=5%)
                                 reasoning=high;
+$([ "$LEARNED" = 1 ] && printf '    %s\n    %s\n' \
+    "tier_router_model $ROOT/models/default.json;" \
+    "tier_router_shares zone=shares:64k;")
 
     tier_router_price  gpt-4.1-nano  input=0.10 output=0.40;
     tier_router_price  gpt-4.1-mini  input=0.40 output=1.60;
@@ -207,6 +213,7 @@ done
 
 # --- check that both servers answer 200 and that the module routes -------
 
+[ "$LEARNED" = 1 ] && echo "BENCH_LEARNED=1: the learned scorer and tier shares are on"
 echo "tier router benchmark: plain proxy_pass vs tier_router (and with budgets), nginx $("$NGINX" -v 2>&1 | sed 's|.*/||'), worker_processes 1"
 echo "bodies: OpenAI chat requests built from $src (model \"auto\")"
 echo "client_body_buffer_size 1m on both servers: every body stays in memory"
