@@ -133,6 +133,18 @@ typedef struct {
     unsigned                   cat[TR_NCATS];
     unsigned                   head[TR_NHEADS];
 
+    /* only counted, for the learned scorer */
+    unsigned                   wbytes;
+    unsigned                   digits;
+    unsigned                   upper;
+    unsigned                   lines;
+    unsigned                   commas;
+    unsigned                   signs;
+    unsigned                   steps;
+    unsigned                   negation:1;
+    unsigned                   question:1;
+    unsigned                   counting:1;
+
     /* scanner state */
     unsigned                   head_open:1;
     unsigned                   after_part:1;
@@ -147,6 +159,7 @@ static void ngx_http_tier_router_scan(const unsigned char *p, size_t len,
 static size_t ngx_http_tier_router_line(const unsigned char *p, size_t len,
     ngx_http_tier_router_scan_t *s);
 static size_t ngx_http_tier_router_paren(const unsigned char *p, size_t len);
+static unsigned ngx_http_tier_router_cue(const char *w, size_t n);
 static void ngx_http_tier_router_word(const char *w, size_t n,
     unsigned hash, ngx_http_tier_router_scan_t *s);
 static int ngx_http_tier_router_roman(const char *w, size_t n);
@@ -546,12 +559,27 @@ ngx_http_tier_router_classify(const ngx_http_tier_router_features_t *f,
     text_len = (f->text != NULL) ? f->text_len : 0;
 
     if (text_len) {
+        s.counting = f->count;
         ngx_http_tier_router_scan(f->text, text_len, &s);
     }
 
     if (f->system != NULL && f->system_len) {
         ngx_http_tier_router_scan(f->system, f->system_len, &sys);
     }
+
+    v->counts.bytes = (unsigned) text_len;
+    v->counts.words = s.words;
+    v->counts.wbytes = s.wbytes;
+    v->counts.nums = s.nums;
+    v->counts.digits = s.digits;
+    v->counts.upper = s.upper;
+    v->counts.sentences = s.sentences;
+    v->counts.lines = s.lines;
+    v->counts.commas = s.commas;
+    v->counts.signs = s.signs;
+    v->counts.steps = s.steps;
+    v->counts.negation = s.negation;
+    v->counts.question = s.question;
 
     /*
      * The weights below are logit units.  The size and structure terms
@@ -883,7 +911,7 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
 {
     int             line_start;
     char            w[TR_WORD_LEN];
-    size_t          i, n;
+    size_t          i, n, upper, start;
     unsigned        h;
     unsigned char   c, d;
 
@@ -920,9 +948,18 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
                     w[n] = (char) c;
                 }
 
+
                 h = (h ^ c) * TR_FNV_PRIME;
                 n++;
                 i++;
+            }
+
+            if (s->counting) {
+                s->wbytes += n;
+
+                for (upper = i - n; upper < i; upper++) {
+                    s->upper += (p[upper] >= 'A' && p[upper] <= 'Z');
+                }
             }
 
             if (n >= TR_WORD_LEN) {
@@ -941,6 +978,7 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
 
         if (c >= '0' && c <= '9') {
             s->num = 0;
+            start = i;
 
             while (i < len) {
                 c = p[i];
@@ -964,6 +1002,12 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
 
             s->nums++;
 
+            if (s->counting) {
+                for ( /* void */ ; start < i; start++) {
+                    s->digits += (p[start] >= '0' && p[start] <= '9');
+                }
+            }
+
             if (s->after_part) {
                 s->parts++;
             }
@@ -979,11 +1023,29 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
         case '\n':
             line_start = 1;
             s->head_open = 1;
+            s->lines++;
+            break;
+
+        case ',':
+            s->commas++;
+            break;
+
+        case '+':
+        case '^':
+        case '*':
+        case '/':
+        case '%':
+        case '$':
+            s->signs++;
             break;
 
         case '.':
         case '?':
         case '!':
+            if (c == '?' && s->lines == 0) {
+                s->question = 1;
+            }
+
             d = (i + 1 < len) ? p[i + 1] : ' ';
 
             if (d == ' ' || d == '\n' || d == '\r' || d == '\t'
@@ -1022,10 +1084,14 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
 
             break;
 
+        case '=':
+            s->signs++;
+            s->punct++;
+            break;
+
         case '{':
         case '}':
         case ';':
-        case '=':
         case '<':
         case '>':
         case '[':
@@ -1130,6 +1196,45 @@ ngx_http_tier_router_paren(const unsigned char *p, size_t len)
 }
 
 
+/*
+ * For the learned scorer: 1 a negation (not, except, least), 2 a step of
+ * a word problem (if, then, each, every, per, total, remaining, times,
+ * twice, half, percent), else 0; w is lowercase
+ */
+
+static unsigned
+ngx_http_tier_router_cue(const char *w, size_t n)
+{
+#define TR_IS(s)  (n == sizeof(s) - 1 && memcmp(w, s, sizeof(s) - 1) == 0)
+
+    /* by the first letter: most words leave at once */
+
+    switch (w[0]) {
+    case 'e':
+        return (TR_IS("each") || TR_IS("every")) ? 2 : TR_IS("except");
+    case 'h':
+        return TR_IS("half") ? 2 : 0;
+    case 'i':
+        return TR_IS("if") ? 2 : 0;
+    case 'l':
+        return TR_IS("least");
+    case 'n':
+        return TR_IS("not");
+    case 'p':
+        return (TR_IS("per") || TR_IS("percent")) ? 2 : 0;
+    case 'r':
+        return TR_IS("remaining") ? 2 : 0;
+    case 't':
+        return (TR_IS("then") || TR_IS("total") || TR_IS("times")
+                || TR_IS("twice")) ? 2 : 0;
+    default:
+        return 0;
+    }
+
+#undef TR_IS
+}
+
+
 static void
 ngx_http_tier_router_word(const char *w, size_t n, unsigned hash,
     ngx_http_tier_router_scan_t *s)
@@ -1138,6 +1243,17 @@ ngx_http_tier_router_word(const char *w, size_t n, unsigned hash,
     const ngx_http_tier_router_slot_t  *slot;
 
     s->words++;
+
+    if (s->counting) {
+        switch (ngx_http_tier_router_cue(w, n)) {
+        case 1:
+            s->negation = 1;
+            break;
+        case 2:
+            s->steps++;
+            break;
+        }
+    }
 
     slot = ngx_http_tier_router_lookup(w, n, hash);
     flags = slot ? slot->flags : 0;

@@ -35,10 +35,30 @@ typedef struct {
     long                  max_tokens;   /* requested output, -1: absent */
     unsigned              reasoning;    /* 0 none, 1 low, 2 medium, 3 high */
 
+    unsigned              count:1;       /* fill the verdict's counts */
     unsigned              json_output:1; /* response_format json_* */
     unsigned              json_schema:1; /* response_format json_schema */
     unsigned              stream:1;
 } ngx_http_tier_router_features_t;
+
+
+/* what the scan of the latest user turn counted (the learned scorer's) */
+
+typedef struct {
+    unsigned              bytes;
+    unsigned              words;
+    unsigned              wbytes;       /* letters in words */
+    unsigned              nums;
+    unsigned              digits;
+    unsigned              upper;
+    unsigned              sentences;
+    unsigned              lines;
+    unsigned              commas;
+    unsigned              signs;        /* = + ^ * / % $ */
+    unsigned              steps;        /* if, each, total, percent, ... */
+    unsigned              negation:1;   /* not, except, least */
+    unsigned              question:1;   /* '?' on the first line */
+} ngx_http_tier_router_counts_t;
 
 
 typedef struct {
@@ -46,6 +66,7 @@ typedef struct {
     unsigned              no_signal:1;  /* nothing pointed either way */
     char                  reasons[NGX_HTTP_TIER_ROUTER_REASONS_LEN];
                                         /* "code,long_output", NUL ended */
+    ngx_http_tier_router_counts_t  counts;
 } ngx_http_tier_router_verdict_t;
 
 

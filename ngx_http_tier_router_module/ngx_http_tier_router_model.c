@@ -17,70 +17,32 @@
 #include "ngx_http_tier_router_model.h"
 
 
-static int ngx_http_tier_router_model_word(const unsigned char *w,
-    size_t len);
 static double ngx_http_tier_router_model_overlap(const unsigned char *t,
     size_t n);
-static void ngx_http_tier_router_model_end(const unsigned char *w,
-    size_t len, unsigned *neg, size_t *steps);
 
 
 #define TR_WORD   1
-#define TR_DIGIT  2
-#define TR_UPPER  4
-#define TR_MARK   8
-#define TR_CAND   16    /* starts a word model_word() may count */
-#define TR_STOP   32    /* ". ?" */
-#define TR_RARE   (TR_CAND|TR_STOP)
 
 
-static void ngx_http_tier_router_model_tables(void);
-
-
-/*
- * Indexed by (the class bits WORD and DIGIT of the byte before) << 8 |
- * the byte: the increments of wbytes | digits << 16 | upper << 32 |
- * word starts << 48, and of digit-run starts | lines << 16 | commas << 32
- * | math signs << 48.  Counts stay below 65536: the text is at most 4 KB.
- */
-
-static uint64_t  ngx_http_tier_router_model_t1[1024];
-static uint64_t  ngx_http_tier_router_model_t2[1024];
-static unsigned  ngx_http_tier_router_model_ready;
-
-
-/* 1 ". ?", 2 a line feed, 3 a comma, 4 a math sign "= + ^ * / % $" */
-
-static const unsigned char  ngx_http_tier_router_model_mark[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 4, 4, 0, 0, 0, 0, 4, 4, 3, 0, 1, 4,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0
-};
-
-
-/* what each byte is to the features: one lookup instead of ranges */
+/* the bytes of words: letters, digits and the bytes of UTF-8 letters */
 
 static const unsigned char  ngx_http_tier_router_model_class[256] = {
-    /* 1 word, 2 digit, 4 upper, 8 mark, 16 candidate, 32 ". ?" */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  8,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  8,  8,  0,  0,  0,  0,  8,  8,  8,  0, 40,  8,
-     3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  0,  0,  0,  8,  0, 40,
-     0,  5,  5,  5,  5, 21,  5,  5, 21, 21,  5,  5, 21,  5, 21,  5,
-    21,  5, 21,  5, 21,  5,  5,  5,  5,  5,  5,  0,  0,  0,  8,  0,
-     0,  1,  1,  1,  1, 17,  1,  1, 17, 17,  1,  1, 17,  1, 17,  1,
-    17,  1, 17,  1, 17,  1,  1,  1,  1,  1,  1,  0,  0,  0,  0,  0,
-     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
-     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
-     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
-     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
-     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
-     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
-     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
-     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
 };
 
 
@@ -112,13 +74,9 @@ void
 ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
     const ngx_http_tier_router_verdict_t *v, double *x)
 {
-    size_t                i, n, words, wbytes, digits, upper, numbers,
-                          sentences, lines, signs, commas, steps;
-    size_t                joins;
-    uint64_t              a1, a2;
-    unsigned              k, c, pc, neg, question;
-    const char           *p, *e;
-    const unsigned char  *t, *w;
+    unsigned                              k;
+    const char                           *p, *e;
+    const ngx_http_tier_router_counts_t  *c;
 
     memset(x, 0, NGX_HTTP_TIER_ROUTER_MODEL_N * sizeof(double));
 
@@ -147,190 +105,29 @@ ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
         }
     }
 
-    /*
-     * one pass over the latest user turn: per byte, two table lookups by
-     * the byte and the class of the one before add 16-bit counters packed
-     * in two words; only the rare bytes (". ?" and the starts and ends of
-     * words that may be counted ones) take a branch
-     */
+    /* what the classifier's scan of the latest user turn counted */
 
-    if (!ngx_http_tier_router_model_ready) {
-        ngx_http_tier_router_model_tables();
-    }
+    c = &v->counts;
 
-    t = f->text;
-    n = f->text_len;
-
-    a1 = 0;
-    a2 = 0;
-    sentences = 0;
-    steps = 0;
-    neg = 0;
-    question = 0;
-    joins = 0;
-    w = NULL;
-    pc = 0;
-
-    for (i = 0; i < n; i++) {
-        c = ngx_http_tier_router_model_class[t[i]];
-        k = ((pc & (TR_WORD|TR_DIGIT)) << 8) | t[i];
-
-        a1 += ngx_http_tier_router_model_t1[k];
-        a2 += ngx_http_tier_router_model_t2[k];
-
-        if (c & TR_RARE) {
-
-            if ((c & TR_CAND) && !(pc & TR_WORD)) {
-                w = &t[i];
-            }
-
-            if (c & TR_STOP) {
-                sentences += (i + 1 < n && t[i + 1] == ' ');
-                question |= (t[i] == '?' && (a2 >> 16 & 0xffff) == 0);
-
-                /* "3.5" is one number: its second run starts none */
-
-                joins += (t[i] == '.' && (pc & TR_DIGIT) && i + 1 < n
-                          && (ngx_http_tier_router_model_class[t[i + 1]]
-                              & TR_DIGIT));
-            }
-        }
-
-        if (w && !(c & TR_WORD)) {
-            ngx_http_tier_router_model_end(w, &t[i] - w, &neg, &steps);
-            w = NULL;
-        }
-
-        pc = c;
-    }
-
-    if (w) {
-        ngx_http_tier_router_model_end(w, &t[n] - w, &neg, &steps);
-    }
-
-    wbytes = a1 & 0xffff;
-    digits = a1 >> 16 & 0xffff;
-    upper = a1 >> 32 & 0xffff;
-    words = a1 >> 48 & 0xffff;
-    numbers = (a2 & 0xffff) - joins;
-    lines = a2 >> 16 & 0xffff;
-    commas = a2 >> 32 & 0xffff;
-    signs = a2 >> 48 & 0xffff;
-
-    x[21] = log1p((double) n) / 8;
-    x[22] = log1p((double) words) / 6;
-    x[23] = log1p((double) numbers) / 3;
-    x[24] = log1p((double) sentences) / 3;
-    x[25] = log1p((double) lines) / 3;
-    x[26] = n ? (double) digits / n * 5 : 0;
-    x[27] = n ? (double) upper / n * 10 : 0;
-    x[28] = words ? (double) wbytes / words / 6 : 0;
-    x[29] = log1p((double) signs) / 3;
-    x[30] = neg;
-    x[31] = log1p((double) commas) / 3;
-    x[32] = question;
-    x[33] = log1p((double) steps) / 3;
+    x[21] = log1p((double) c->bytes) / 8;
+    x[22] = log1p((double) c->words) / 6;
+    x[23] = log1p((double) c->nums) / 3;
+    x[24] = log1p((double) c->sentences) / 3;
+    x[25] = log1p((double) c->lines) / 3;
+    x[26] = c->bytes ? (double) c->digits / c->bytes * 5 : 0;
+    x[27] = c->bytes ? (double) c->upper / c->bytes * 10 : 0;
+    x[28] = c->words ? (double) c->wbytes / c->words / 6 : 0;
+    x[29] = log1p((double) c->signs) / 3;
+    x[30] = c->negation;
+    x[31] = log1p((double) c->commas) / 3;
+    x[32] = c->question;
+    x[33] = log1p((double) c->steps) / 3;
 
     /* answer options that differ by little are harder to tell apart */
 
     if (x[3] != 0) {
-        x[34] = ngx_http_tier_router_model_overlap(t, n);
+        x[34] = ngx_http_tier_router_model_overlap(f->text, f->text_len);
     }
-}
-
-
-static void
-ngx_http_tier_router_model_end(const unsigned char *w, size_t len,
-    unsigned *neg, size_t *steps)
-{
-    switch (ngx_http_tier_router_model_word(w, len)) {
-    case 1:
-        *neg = 1;
-        break;
-    case 2:
-        (*steps)++;
-        break;
-    }
-}
-
-
-static void
-ngx_http_tier_router_model_tables(void)
-{
-    unsigned  p, b, c, m;
-    uint64_t  v1, v2;
-
-    for (p = 0; p < 4; p++) {
-        for (b = 0; b < 256; b++) {
-            c = ngx_http_tier_router_model_class[b];
-            m = ngx_http_tier_router_model_mark[b];
-
-            v1 = (uint64_t) ((c & TR_WORD) != 0)
-                 | (uint64_t) ((c & TR_DIGIT) != 0) << 16
-                 | (uint64_t) ((c & TR_UPPER) != 0) << 32
-                 | (uint64_t) ((c & TR_WORD) && !(p & TR_WORD)) << 48;
-
-            v2 = (uint64_t) ((c & TR_DIGIT) && !(p & TR_DIGIT))
-                 | (uint64_t) (m == 2) << 16
-                 | (uint64_t) (m == 3) << 32
-                 | (uint64_t) (m == 4) << 48;
-
-            ngx_http_tier_router_model_t1[p << 8 | b] = v1;
-            ngx_http_tier_router_model_t2[p << 8 | b] = v2;
-        }
-    }
-
-    ngx_http_tier_router_model_ready = 1;
-}
-
-
-/*
- * 1: a negation (not, except, least), 2: a step of a word problem (if,
- * then, each, every, per, total, remaining, times, twice, half, percent),
- * 0: another word; ASCII case-insensitively, by length first
- */
-
-static int
-ngx_http_tier_router_model_word(const unsigned char *w, size_t len)
-{
-    size_t         i;
-    unsigned char  b[9];
-
-    /* by length first */
-
-    if (len < 2 || len > 9) {
-        return 0;
-    }
-
-
-    for (i = 0; i < len; i++) {
-        b[i] = w[i] | 0x20;
-    }
-
-#define TR_IS(s)  (memcmp(b, s, sizeof(s) - 1) == 0)
-
-    switch (len) {
-    case 2:
-        return TR_IS("if") ? 2 : 0;
-    case 3:
-        return TR_IS("not") ? 1 : TR_IS("per") ? 2 : 0;
-    case 4:
-        return (TR_IS("then") || TR_IS("each") || TR_IS("half")) ? 2 : 0;
-    case 5:
-        return TR_IS("least") ? 1
-               : (TR_IS("every") || TR_IS("total") || TR_IS("times")
-                  || TR_IS("twice")) ? 2 : 0;
-    case 6:
-        return TR_IS("except") ? 1 : 0;
-    case 7:
-        return TR_IS("percent") ? 2 : 0;
-    case 9:
-        return TR_IS("remaining") ? 2 : 0;
-    default:
-        return 0;
-    }
-
-#undef TR_IS
 }
 
 

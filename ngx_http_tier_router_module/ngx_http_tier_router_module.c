@@ -494,6 +494,8 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
 
     ngx_memcpy(ctx->requested_model.data, req->model, req->model_len);
 
+    req->features.count = (trmcf->model != NULL);
+
     ngx_http_tier_router_classify(&req->features, &verdict);
 
     if (trmcf->model) {

@@ -397,6 +397,7 @@ ngx_http_tier_router_line(const char *line, size_t len, const char *name,
         f.messages = 1;
         f.user_turns = 1;
         f.max_tokens = -1;
+        f.count = (ngx_http_tier_router_model != NULL);
 
         ngx_http_tier_router_classify(&f, &v);
         ngx_http_tier_router_rescore(&f, &v);
@@ -528,6 +529,8 @@ ngx_http_tier_router_body(const char *body, size_t len, int dialect,
         *err = req->error ? req->error : "cannot read the request body";
         return -1;
     }
+
+    req->features.count = (ngx_http_tier_router_model != NULL);
 
     ngx_http_tier_router_classify(&req->features, v);
     ngx_http_tier_router_rescore(&req->features, v);

@@ -272,6 +272,7 @@ ngx_http_tier_router_train_file(const char *name, int holdout,
             continue;
         }
 
+        r->features.count = 1;
         ngx_http_tier_router_classify(&r->features, &v);
         ngx_http_tier_router_model_features(&r->features, &v, x);
 

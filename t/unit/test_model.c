@@ -84,6 +84,12 @@ main(void)
     memset(&v, 0, sizeof(verdict_t));
     f.text = (const unsigned char *) text;
     f.text_len = strlen(text);
+    f.max_tokens = -1;
+    f.count = 1;
+
+    /* the classifier counts; the signals and score are set by hand */
+
+    ngx_http_tier_router_classify(&f, &v);
     v.score = 0.5;
     strcpy(v.reasons, "math,multi_step,nonsense");
 
@@ -119,6 +125,7 @@ main(void)
 
         f.text = (const unsigned char *) same;
         f.text_len = strlen(same);
+        ngx_http_tier_router_classify(&f, &v);
         strcpy(v.reasons, "choices");
         ngx_http_tier_router_model_features(&f, &v, y);
 
@@ -130,6 +137,8 @@ main(void)
 
         f.text = (const unsigned char *) apart;
         f.text_len = strlen(apart);
+        ngx_http_tier_router_classify(&f, &v);
+        strcpy(v.reasons, "choices");
         ngx_http_tier_router_model_features(&f, &v, y);
 
         UNIT_OK(y[34] < 0.05, "features: options apart overlap %.3f",
@@ -144,10 +153,11 @@ main(void)
         strcpy(v.reasons, "math,multi_step,nonsense");
     }
 
-    /* the text window bounds the work: no text, no crash, zeros */
+    /* no text, no crash, zeros */
 
     f.text = NULL;
     f.text_len = 0;
+    ngx_http_tier_router_classify(&f, &v);
     ngx_http_tier_router_model_features(&f, &v, y);
     UNIT_OK(y[21] == 0 && y[22] == 0 && y[28] == 0,
             "features: an empty text gives zeros");
