@@ -249,55 +249,28 @@ static ngx_int_t
 ngx_http_tier_router_catalog_read(ngx_conf_t *cf, ngx_str_t *path,
     ngx_array_t *catalog)
 {
-    int               n;
-    char              err[512];
-    u_char           *buf;
-    size_t            size;
-    ssize_t           got;
-    ngx_fd_t          fd;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    int          n;
+    char         err[512];
+    u_char      *buf;
+    size_t       size;
+    ngx_err_t    e;
+    ngx_int_t    rc;
+    const char  *why;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    rc = ngx_http_tier_router_read_whole(path, NGX_HTTP_TIER_ROUTER_CATALOG_MAX,
+                                         cf->log, &buf, &size, &e, &why);
 
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, e,
                            "price catalog: " ngx_open_file_n " \"%V\" "
                            "failed", path);
         return NGX_ERROR;
     }
 
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > NGX_HTTP_TIER_ROUTER_CATALOG_MAX)
-    {
+    if (rc != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "price catalog \"%V\" is unreadable or larger "
-                           "than 64 MB", path);
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    size = (size_t) ngx_file_size(&fi);
-
-    buf = ngx_alloc(size + 1, cf->log);
-    if (buf == NULL) {
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
-    file.name = *path;
-    file.log = cf->log;
-
-    got = ngx_read_file(&file, buf, size, 0);
-
-    ngx_close_file(fd);
-
-    if (got != (ssize_t) size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "price catalog \"%V\": short read", path);
-        ngx_free(buf);
+                           "price catalog \"%V\": %s (at most 64 MB)",
+                           path, why);
         return NGX_ERROR;
     }
 

@@ -1827,14 +1827,13 @@ ngx_http_tier_router_model_conf(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_tier_router_main_conf_t *trmcf = conf;
 
-    char              err[512];
-    u_char           *buf;
-    size_t            size;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    char         err[512];
+    u_char      *buf;
+    size_t       size;
+    ngx_err_t    e;
+    ngx_int_t    rc;
+    ngx_str_t   *value, name;
+    const char  *why;
 
     if (trmcf->model) {
         return "is duplicate";
@@ -1847,61 +1846,106 @@ ngx_http_tier_router_model_conf(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    trmcf->model = ngx_palloc(cf->pool,
+                              sizeof(ngx_http_tier_router_model_t));
+    if (trmcf->model == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+    rc = ngx_http_tier_router_read_whole(&name, 16 * 1024 * 1024, cf->log,
+                                         &buf, &size, &e, &why);
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, e,
                            "model: " ngx_open_file_n " \"%V\" failed",
                            &name);
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 16 * 1024 * 1024)
-    {
-        ngx_close_file(fd);
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "model \"%V\" is unreadable or too large",
-                           &name);
+    if (rc != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "model \"%V\": %s",
+                           &name, why);
         return NGX_CONF_ERROR;
     }
 
-    size = (size_t) ngx_file_size(&fi);
+    rc = ngx_http_tier_router_model_load((char *) buf, size, trmcf->model,
+                                         err, sizeof(err));
+    ngx_free(buf);
 
-    buf = ngx_pnalloc(cf->temp_pool, size + 1);
-    trmcf->model = ngx_palloc(cf->pool,
-                              sizeof(ngx_http_tier_router_model_t));
-
-    if (buf == NULL || trmcf->model == NULL) {
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
-    file.name = name;
-    file.log = cf->log;
-
-    n = ngx_read_file(&file, buf, size, 0);
-
-    ngx_close_file(fd);
-
-    if (n != (ssize_t) size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "model \"%V\": short read", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_tier_router_model_load((char *) buf, size, trmcf->model,
-                                        err, sizeof(err))
-        != 0)
-    {
+    if (rc != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "model \"%V\": %s",
                            &name, err);
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A whole file in memory from ngx_alloc() (the caller frees it), at
+ * configuration time: NGX_OK; NGX_DECLINED if it cannot be opened (*e:
+ * the errno); NGX_ERROR (the file is bad) or NGX_ABORT (no memory) with
+ * the reason in *why.
+ */
+
+ngx_int_t
+ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max, ngx_log_t *log,
+    u_char **buf, size_t *len, ngx_err_t *e, const char **why)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        *e = ngx_errno;
+        return NGX_DECLINED;
+    }
+
+    *buf = NULL;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > (off_t) max)
+    {
+        *why = "unreadable or too large";
+        goto failed;
+    }
+
+    *len = (size_t) ngx_file_size(&fi);
+
+    *buf = ngx_alloc(*len + 1, log);
+    if (*buf == NULL) {
+        *why = "no memory to read it";
+        ngx_close_file(fd);
+        return NGX_ABORT;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = *path;
+    file.log = log;
+
+    n = ngx_read_file(&file, *buf, *len, 0);
+
+    if (n != (ssize_t) *len) {
+        *why = "short read";
+        ngx_free(*buf);
+        *buf = NULL;
+        goto failed;
+    }
+
+    ngx_close_file(fd);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_close_file(fd);
+
+    return NGX_ERROR;
 }
 
 

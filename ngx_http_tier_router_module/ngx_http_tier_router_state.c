@@ -231,23 +231,24 @@ ngx_int_t
 ngx_http_tier_router_state_load(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log)
 {
-    u_char           *buf, *bad;
-    size_t            size;
-    ssize_t           n;
-    json_t           *root;
-    ngx_fd_t          fd;
-    ngx_err_t         err;
-    ngx_int_t         rc;
-    ngx_uint_t        level;
-    ngx_file_t        file;
-    const char       *error;
-    json_error_t      jerr;
-    ngx_file_info_t   fi;
+    u_char        *buf, *bad;
+    size_t         size;
+    json_t        *root;
+    ngx_err_t      err;
+    ngx_int_t      rc;
+    ngx_uint_t     level;
+    const char    *error;
+    json_error_t   jerr;
 
-    fd = ngx_open_file(zone->state.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    buf = NULL;
+    root = NULL;
+    error = NULL;
 
-    if (fd == NGX_INVALID_FILE) {
-        err = ngx_errno;
+    rc = ngx_http_tier_router_read_whole(&zone->state,
+                                         NGX_HTTP_TIER_ROUTER_STATE_MAX, log,
+                                         &buf, &size, &err, &error);
+
+    if (rc == NGX_DECLINED) {
         level = (err == NGX_ENOENT) ? NGX_LOG_NOTICE : NGX_LOG_ERR;
 
         ngx_log_error(level, log, err, "tier router: zone \"%V\" starts "
@@ -256,37 +257,11 @@ ngx_http_tier_router_state_load(ngx_http_tier_router_zone_t *zone,
         return NGX_OK;
     }
 
-    buf = NULL;
-    root = NULL;
-    error = NULL;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > NGX_HTTP_TIER_ROUTER_STATE_MAX)
-    {
-        error = "unreadable or too large";
-        ngx_close_file(fd);
-        goto bad;
-    }
-
-    size = (size_t) ngx_file_size(&fi);
-
-    buf = ngx_alloc(size + 1, log);
-    if (buf == NULL) {
-        ngx_close_file(fd);
+    if (rc == NGX_ABORT) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
-    file.name = zone->state;
-    file.log = log;
-
-    n = ngx_read_file(&file, buf, size, 0);
-
-    ngx_close_file(fd);
-
-    if (n != (ssize_t) size) {
-        error = "short read";
+    if (rc != NGX_OK) {
         goto bad;
     }
 
