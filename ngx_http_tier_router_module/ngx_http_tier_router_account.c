@@ -35,6 +35,8 @@ static ngx_int_t ngx_http_tier_router_strip(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tier_router_unstrip(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_observe(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tier_router_log_handler(ngx_http_request_t *r);
 static void ngx_http_tier_router_cleanup(void *data);
 static void ngx_http_tier_router_settle(ngx_http_request_t *r,
@@ -493,8 +495,6 @@ ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in)
 {
     off_t                        size;
-    u_char                      *p;
-    ngx_buf_t                   *b;
     ngx_chain_t                 *cl;
     ngx_http_tier_router_ctx_t  *ctx;
 
@@ -522,7 +522,19 @@ ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
         return ngx_http_tier_router_strip(r, ctx, in);
     }
 
-    /* observe only: the buffers pass on untouched */
+    return ngx_http_tier_router_observe(r, ctx, in);
+}
+
+
+/* the usage is read as the buffers pass on untouched */
+
+static ngx_int_t
+ngx_http_tier_router_observe(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
+{
+    u_char       *p;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
@@ -698,10 +710,10 @@ static ngx_int_t
 ngx_http_tier_router_unstrip(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
 {
-    u_char       *p;
     size_t        n;
+    ngx_int_t     rc;
     ngx_buf_t    *b, *hold;
-    ngx_chain_t  *cl, *out, **ll;
+    ngx_chain_t   out;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "tier router: the client reads slowly: the stream passes "
@@ -710,10 +722,9 @@ ngx_http_tier_router_unstrip(ngx_http_request_t *r,
     ctx->strip = 0;
     hold = ctx->hold;
 
-    out = NULL;
-    ll = &out;
-
     n = hold->last - hold->pos;
+
+    /* the event held so far goes first, then the rest as it comes */
 
     if (n) {
         b = ngx_create_temp_buf(r->pool, n);
@@ -724,39 +735,17 @@ ngx_http_tier_router_unstrip(ngx_http_request_t *r,
         b->last = ngx_cpymem(b->last, hold->pos, n);
         hold->last = hold->pos;
 
-        cl = ngx_alloc_chain_link(r->pool);
-        if (cl == NULL) {
+        out.buf = b;
+        out.next = NULL;
+
+        rc = ngx_http_next_body_filter(r, &out);
+
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
-
-        cl->buf = b;
-        *ll = cl;
-        ll = &cl->next;
     }
 
-    for ( /* void */ ; in; in = in->next) {
-        b = in->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            for (p = b->pos; p < b->last; /* void */) {
-                p += ngx_http_tier_router_usage_feed(ctx->usage, p,
-                                                     b->last - p);
-            }
-        }
-
-        cl = ngx_alloc_chain_link(r->pool);
-        if (cl == NULL) {
-            return NGX_ERROR;
-        }
-
-        cl->buf = b;
-        *ll = cl;
-        ll = &cl->next;
-    }
-
-    *ll = NULL;
-
-    return ngx_http_next_body_filter(r, out);
+    return ngx_http_tier_router_observe(r, ctx, in);
 }
 
 
@@ -814,13 +803,13 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    ngx_http_tier_router_budget_roll(zone, NULL, ctx->now);
-
     t = ngx_http_tier_router_budget_lookup(zone, ctx->hash);
 
-    if (t) {
-        ngx_http_tier_router_budget_roll(zone, t, ctx->now);
+    /* the zone's period, and the tenant's if it is still there */
 
+    ngx_http_tier_router_budget_roll(zone, t, ctx->now);
+
+    if (t) {
         t->reserved -= ngx_min(t->reserved, ctx->reserved);
         t->inflight -= (t->inflight > 0);
         t->spent += ctx->cost;

@@ -578,7 +578,10 @@ ngx_http_tier_router_budget_lookup(ngx_http_tier_router_zone_t *zone,
 }
 
 
-/* the tenant, created if new; NULL when the zone is full */
+/*
+ * The tenant, created if new (its period from now); NULL when the zone is
+ * full.  The caller rolls a found tenant's period.
+ */
 
 ngx_http_tier_router_tenant_t *
 ngx_http_tier_router_budget_tenant(ngx_http_tier_router_zone_t *zone,
@@ -593,7 +596,6 @@ ngx_http_tier_router_budget_tenant(ngx_http_tier_router_zone_t *zone,
     if (t) {
         ngx_queue_remove(&t->queue);
         ngx_queue_insert_head(&zone->sh->queue, &t->queue);
-        ngx_http_tier_router_budget_roll(zone, t, now);
         return t;
     }
 
