@@ -20,7 +20,7 @@ PURE_SRCS :=	$(MOD)/ngx_http_tier_router_extract.c \
 		$(MOD)/ngx_http_tier_router_model.c
 PURE_DEPS :=	$(PURE_SRCS:.c=.h)
 
-.PHONY: all module cli unit deps test run stop bench clean model validate
+.PHONY: all module cli unit deps test run stop bench clean model validate speed
 
 all: module cli unit
 
@@ -39,7 +39,8 @@ $(BUILD)/$(MOD).so: $(BUILD)/nginx/objs/Makefile $(wildcard $(MOD)/*.[ch])
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
 	cp $(BUILD)/nginx/objs/$(MOD).so $@
 
-cli: $(BUILD)/tier-router-classify $(BUILD)/tier-router-train
+cli: $(BUILD)/tier-router-classify $(BUILD)/tier-router-train \
+	$(BUILD)/tier-router-speed
 
 $(BUILD)/tier-router-classify: tools/tier_router_classify.c $(PURE_SRCS) \
 		$(PURE_DEPS)
@@ -51,6 +52,12 @@ $(BUILD)/tier-router-train: tools/tier_router_train.c $(PURE_SRCS) \
 		$(PURE_DEPS)
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_train.c \
+	    $(PURE_SRCS) -ljansson -lcurl -lm
+
+$(BUILD)/tier-router-speed: tools/tier_router_speed.c $(PURE_SRCS) \
+		$(PURE_DEPS)
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_speed.c \
 	    $(PURE_SRCS) -ljansson -lcurl -lm
 
 UNIT_TESTS :=	$(patsubst t/unit/%.c,$(BUILD)/%,$(wildcard t/unit/test_*.c))
@@ -66,6 +73,13 @@ $(BUILD)/test_%: t/unit/test_%.c $(PURE_SRCS) $(PURE_DEPS) t/unit/unit.h
 model: $(BUILD)/tier-router-train
 	$(BUILD)/tier-router-train t/data/routing/gsm8k_dev.jsonl \
 	    t/data/routing/mmlu_dev.jsonl > models/default.json
+
+# the classifier and the model per KB, beside a jansson parse
+speed: cli
+	$(BUILD)/tier-router-speed --model models/default.json \
+	    t/data/routing/gsm8k_dev.jsonl
+	$(BUILD)/tier-router-speed --model models/default.json \
+	    t/data/routing/mmlu_dev.jsonl
 
 # the learned scorer on the half of the data it was not trained on
 validate: cli

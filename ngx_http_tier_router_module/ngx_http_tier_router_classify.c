@@ -16,6 +16,7 @@
  */
 
 
+#include <stdint.h>
 #include <string.h>
 #include "ngx_http_tier_router_classify.h"
 
@@ -41,6 +42,12 @@
 #define TR_C_FILLER      16
 #define TR_C_PART        17
 #define TR_NCATS         18
+#define TR_CATS          ((1u << TR_NCATS) - 1)
+
+/* cues counted only for the learned scorer, outside the categories */
+
+#define TR_K_NEGATION    (1u << 18)     /* not, except, least */
+#define TR_K_STEP        (1u << 19)     /* if, each, total, percent, ... */
 
 #define TR_K_CODE        (1u << TR_C_CODE)
 #define TR_K_SYSTEM      (1u << TR_C_SYSTEM)
@@ -116,6 +123,16 @@ typedef struct {
 } ngx_http_tier_router_slot_t;
 
 
+/* the answer options' words, each a 256-bit set of word hashes */
+
+#define TR_OPTIONS       10
+
+typedef struct {
+    uint64_t                   set[TR_OPTIONS][4];
+    unsigned                   n;
+} ngx_http_tier_router_options_t;
+
+
 /* what one pass over a text found */
 
 typedef struct {
@@ -143,7 +160,8 @@ typedef struct {
     unsigned                   steps;
     unsigned                   negation:1;
     unsigned                   question:1;
-    unsigned                   counting:1;
+    ngx_http_tier_router_options_t  *options;  /* NULL: not counting */
+    unsigned                   in_option:1;
 
     /* scanner state */
     unsigned                   head_open:1;
@@ -159,7 +177,8 @@ static void ngx_http_tier_router_scan(const unsigned char *p, size_t len,
 static size_t ngx_http_tier_router_line(const unsigned char *p, size_t len,
     ngx_http_tier_router_scan_t *s);
 static size_t ngx_http_tier_router_paren(const unsigned char *p, size_t len);
-static unsigned ngx_http_tier_router_cue(const char *w, size_t n);
+static double ngx_http_tier_router_overlap(
+    const ngx_http_tier_router_options_t *o);
 static void ngx_http_tier_router_word(const char *w, size_t n,
     unsigned hash, ngx_http_tier_router_scan_t *s);
 static int ngx_http_tier_router_roman(const char *w, size_t n);
@@ -404,6 +423,15 @@ static const ngx_http_tier_router_keyword_t  ngx_http_tier_router_keywords[]
 };
 
 
+static const ngx_http_tier_router_keyword_t  ngx_http_tier_router_cues[] = {
+    { "each", TR_K_STEP }, { "every", TR_K_STEP }, { "except", TR_K_NEGATION },
+    { "half", TR_K_STEP }, { "if", TR_K_STEP }, { "least", TR_K_NEGATION },
+    { "not", TR_K_NEGATION }, { "per", TR_K_STEP }, { "percent", TR_K_STEP },
+    { "remaining", TR_K_STEP }, { "then", TR_K_STEP }, { "total", TR_K_STEP },
+    { "times", TR_K_STEP }, { "twice", TR_K_STEP }
+};
+
+
 static const ngx_http_tier_router_head_t  ngx_http_tier_router_heads[] = {
     { "alphabetize", TR_H_FORMAT }, { "analyse", TR_H_ANALYZE },
     { "analyze", TR_H_ANALYZE }, { "architect", TR_H_DESIGN },
@@ -491,6 +519,14 @@ ngx_http_tier_router_classify_init(void)
         slot->flags |= ngx_http_tier_router_keywords[i].flags;
     }
 
+    n = sizeof(ngx_http_tier_router_cues)
+        / sizeof(ngx_http_tier_router_keyword_t);
+
+    for (i = 0; i < n; i++) {
+        slot = ngx_http_tier_router_insert(ngx_http_tier_router_cues[i].word);
+        slot->flags |= ngx_http_tier_router_cues[i].flags;
+    }
+
     n = sizeof(ngx_http_tier_router_heads)
         / sizeof(ngx_http_tier_router_head_t);
 
@@ -543,6 +579,7 @@ ngx_http_tier_router_classify(const ngx_http_tier_router_features_t *f,
     double                        z, t, units, fixed, up;
     unsigned                      i;
     ngx_http_tier_router_scan_t   s, sys;
+    ngx_http_tier_router_options_t  options;
 
     if (!ngx_http_tier_router_indexed) {
         ngx_http_tier_router_classify_init();
@@ -559,7 +596,8 @@ ngx_http_tier_router_classify(const ngx_http_tier_router_features_t *f,
     text_len = (f->text != NULL) ? f->text_len : 0;
 
     if (text_len) {
-        s.counting = f->count;
+        s.options = f->count ? &options : NULL;
+        options.n = 0;
         ngx_http_tier_router_scan(f->text, text_len, &s);
     }
 
@@ -580,6 +618,8 @@ ngx_http_tier_router_classify(const ngx_http_tier_router_features_t *f,
     v->counts.steps = s.steps;
     v->counts.negation = s.negation;
     v->counts.question = s.question;
+    v->counts.overlap = s.options ? ngx_http_tier_router_overlap(&options)
+                                  : 0;
 
     /*
      * The weights below are logit units.  The size and structure terms
@@ -911,8 +951,8 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
 {
     int             line_start;
     char            w[TR_WORD_LEN];
-    size_t          i, n, upper, start;
-    unsigned        h;
+    size_t          i, n;
+    unsigned        h, upper;
     unsigned char   c, d;
 
     line_start = 1;
@@ -941,6 +981,7 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
             n = 0;
             h = TR_FNV_BASIS;
+            upper = 0;
 
             while (i < len && (c = ngx_http_tier_router_lower[p[i]])) {
 
@@ -948,19 +989,14 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
                     w[n] = (char) c;
                 }
 
-
+                upper += (p[i] < 'a');
                 h = (h ^ c) * TR_FNV_PRIME;
                 n++;
                 i++;
             }
 
-            if (s->counting) {
-                s->wbytes += n;
-
-                for (upper = i - n; upper < i; upper++) {
-                    s->upper += (p[upper] >= 'A' && p[upper] <= 'Z');
-                }
-            }
+            s->upper += upper;
+            s->wbytes += n;
 
             if (n >= TR_WORD_LEN) {
                 /* too long for any keyword: a word all the same */
@@ -978,12 +1014,13 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
 
         if (c >= '0' && c <= '9') {
             s->num = 0;
-            start = i;
 
             while (i < len) {
                 c = p[i];
 
                 if (c >= '0' && c <= '9') {
+                    s->digits++;
+
                     if (s->num < 100000000) {
                         s->num = s->num * 10 + (c - '0');
                     }
@@ -1002,10 +1039,12 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
 
             s->nums++;
 
-            if (s->counting) {
-                for ( /* void */ ; start < i; start++) {
-                    s->digits += (p[start] >= '0' && p[start] <= '9');
-                }
+            if (s->in_option) {
+                /* a number joins the option's set as a word does */
+                h = (unsigned) (s->num * TR_FNV_PRIME);
+                h ^= h >> 16;
+                s->options->set[s->options->n - 1][(h >> 6) & 3]
+                                              |= (uint64_t) 1 << (h & 63);
             }
 
             if (s->after_part) {
@@ -1023,6 +1062,7 @@ ngx_http_tier_router_scan(const unsigned char *p, size_t len,
         case '\n':
             line_start = 1;
             s->head_open = 1;
+            s->in_option = 0;
             s->lines++;
             break;
 
@@ -1134,13 +1174,15 @@ ngx_http_tier_router_line(const unsigned char *p, size_t len,
 
     if (len >= 3 && (p[1] == '.' || p[1] == ')') && p[2] == ' ') {
 
-        if (p[0] >= 'A' && p[0] <= 'E') {
+        if ((p[0] >= 'A' && p[0] <= 'E') || (p[0] >= 'a' && p[0] <= 'e')) {
             s->choices++;
-            return 3;
-        }
 
-        if (p[0] >= 'a' && p[0] <= 'e') {
-            s->choices++;
+            if (s->options && s->options->n < TR_OPTIONS) {
+                memset(s->options->set[s->options->n++], 0,
+                       sizeof(s->options->set[0]));
+                s->in_option = 1;
+            }
+
             return 3;
         }
     }
@@ -1202,36 +1244,41 @@ ngx_http_tier_router_paren(const unsigned char *p, size_t len)
  * twice, half, percent), else 0; w is lowercase
  */
 
-static unsigned
-ngx_http_tier_router_cue(const char *w, size_t n)
+/*
+ * The mean Jaccard similarity of the words of each pair of answer
+ * options; 0 with fewer than two.  Options that differ by little are
+ * harder to tell apart.
+ */
+
+static double
+ngx_http_tier_router_overlap(const ngx_http_tier_router_options_t *o)
 {
-#define TR_IS(s)  (n == sizeof(s) - 1 && memcmp(w, s, sizeof(s) - 1) == 0)
+    double    sum;
+    unsigned  a, b, j, both, either, pairs;
 
-    /* by the first letter: most words leave at once */
-
-    switch (w[0]) {
-    case 'e':
-        return (TR_IS("each") || TR_IS("every")) ? 2 : TR_IS("except");
-    case 'h':
-        return TR_IS("half") ? 2 : 0;
-    case 'i':
-        return TR_IS("if") ? 2 : 0;
-    case 'l':
-        return TR_IS("least");
-    case 'n':
-        return TR_IS("not");
-    case 'p':
-        return (TR_IS("per") || TR_IS("percent")) ? 2 : 0;
-    case 'r':
-        return TR_IS("remaining") ? 2 : 0;
-    case 't':
-        return (TR_IS("then") || TR_IS("total") || TR_IS("times")
-                || TR_IS("twice")) ? 2 : 0;
-    default:
+    if (o->n < 2) {
         return 0;
     }
 
-#undef TR_IS
+    sum = 0;
+    pairs = 0;
+
+    for (a = 0; a < o->n; a++) {
+        for (b = a + 1; b < o->n; b++) {
+            both = 0;
+            either = 0;
+
+            for (j = 0; j < 4; j++) {
+                both += __builtin_popcountll(o->set[a][j] & o->set[b][j]);
+                either += __builtin_popcountll(o->set[a][j] | o->set[b][j]);
+            }
+
+            sum += either ? (double) both / either : 0;
+            pairs++;
+        }
+    }
+
+    return sum / pairs;
 }
 
 
@@ -1244,19 +1291,20 @@ ngx_http_tier_router_word(const char *w, size_t n, unsigned hash,
 
     s->words++;
 
-    if (s->counting) {
-        switch (ngx_http_tier_router_cue(w, n)) {
-        case 1:
-            s->negation = 1;
-            break;
-        case 2:
-            s->steps++;
-            break;
-        }
-    }
-
     slot = ngx_http_tier_router_lookup(w, n, hash);
     flags = slot ? slot->flags : 0;
+
+    if (flags & (TR_K_NEGATION | TR_K_STEP)) {
+        s->negation |= (flags & TR_K_NEGATION) ? 1 : 0;
+        s->steps += (flags & TR_K_STEP) ? 1 : 0;
+        flags &= TR_CATS;
+    }
+
+    if (s->in_option) {
+        /* the word joins the answer option's set of hashes */
+        s->options->set[s->options->n - 1][(hash >> 6) & 3]
+                                             |= (uint64_t) 1 << (hash & 63);
+    }
 
     /* "2000 words", "5 pages", "in 50 words" */
 

@@ -56,6 +56,7 @@ typedef struct {
     unsigned              commas;
     unsigned              signs;        /* = + ^ * / % $ */
     unsigned              steps;        /* if, each, total, percent, ... */
+    double                overlap;      /* of the answer options' words */
     unsigned              negation:1;   /* not, except, least */
     unsigned              question:1;   /* '?' on the first line */
 } ngx_http_tier_router_counts_t;

@@ -3,8 +3,9 @@
  * Copyright (C) The tier router authors
  *
  * The learned scorer's features, inference and weights loader.  Bounded
- * work: one pass over the classifier's text window (at most 4 KB), a dot
- * product of NGX_HTTP_TIER_ROUTER_MODEL_N terms; no allocation.
+ * work: the text is read only by the classifier's scan (at most 4 KB),
+ * which counts what the features need when features.count is set; here
+ * a dot product of NGX_HTTP_TIER_ROUTER_MODEL_N terms; no allocation.
  */
 
 
@@ -16,34 +17,6 @@
 
 #include "ngx_http_tier_router_model.h"
 
-
-static double ngx_http_tier_router_model_overlap(const unsigned char *t,
-    size_t n);
-
-
-#define TR_WORD   1
-
-
-/* the bytes of words: letters, digits and the bytes of UTF-8 letters */
-
-static const unsigned char  ngx_http_tier_router_model_class[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
-};
 
 
 /* the order of the weights in a model file */
@@ -126,97 +99,8 @@ ngx_http_tier_router_model_features(const ngx_http_tier_router_features_t *f,
     /* answer options that differ by little are harder to tell apart */
 
     if (x[3] != 0) {
-        x[34] = ngx_http_tier_router_model_overlap(f->text, f->text_len);
+        x[34] = c->overlap;
     }
-}
-
-
-/*
- * The mean Jaccard similarity of the words of each pair of answer
- * options (lines "A. ", "B) ", ... up to J), each option's words as a
- * 256-bit set of hashes; 0 with fewer than two options.
- */
-
-#define TR_OPTIONS  10
-
-static double
-ngx_http_tier_router_model_overlap(const unsigned char *t, size_t n)
-{
-    double     sum;
-    size_t     i;
-    uint32_t   h;
-    uint64_t   set[TR_OPTIONS][4], *cur;
-    unsigned   k, a, b, j, both, either, pairs, inword;
-
-    k = 0;
-    cur = NULL;
-    h = 0;
-    inword = 0;
-
-    for (i = 0; i <= n; i++) {
-
-        /* an option starts a line: a capital A-J, then ". " or ") " */
-
-        if (i + 2 < n && (i == 0 || t[i - 1] == '\n')
-            && t[i] >= 'A' && t[i] <= 'J'
-            && (t[i + 1] == '.' || t[i + 1] == ')') && t[i + 2] == ' ')
-        {
-            if (k == TR_OPTIONS) {
-                break;
-            }
-
-            cur = set[k++];
-            cur[0] = cur[1] = cur[2] = cur[3] = 0;
-            inword = 0;
-            i += 2;
-            continue;
-        }
-
-        if (cur == NULL) {
-            continue;
-        }
-
-        if (i < n && (ngx_http_tier_router_model_class[t[i]] & TR_WORD)) {
-            h = inword ? (h ^ (t[i] | 0x20)) * 16777619
-                       : (2166136261u ^ (t[i] | 0x20)) * 16777619;
-            inword = 1;
-            continue;
-        }
-
-        if (inword) {
-            h &= 255;
-            cur[h >> 6] |= (uint64_t) 1 << (h & 63);
-            inword = 0;
-        }
-
-        if (i < n && t[i] == '\n') {
-            cur = NULL;
-        }
-    }
-
-    if (k < 2) {
-        return 0;
-    }
-
-    sum = 0;
-    pairs = 0;
-
-    for (a = 0; a < k; a++) {
-        for (b = a + 1; b < k; b++) {
-            both = 0;
-            either = 0;
-
-            for (j = 0; j < 4; j++) {
-                both += __builtin_popcountll(set[a][j] & set[b][j]);
-                either += __builtin_popcountll(set[a][j] | set[b][j]);
-            }
-
-            sum += either ? (double) both / either : 0;
-            pairs++;
-        }
-    }
-
-    return sum / pairs;
 }
 
 

@@ -144,6 +144,34 @@ main(void)
         UNIT_OK(y[34] < 0.05, "features: options apart overlap %.3f",
                 y[34]);
 
+        /* numbers count as words: "12" and "12" are the same option */
+
+        f.text = (const unsigned char *) "Pick:\nA. 12\nB. 12\nc) 12\n";
+        f.text_len = strlen((const char *) f.text);
+        ngx_http_tier_router_classify(&f, &v);
+        UNIT_OK(v.counts.overlap == 1, "counts: numeric options that are "
+                "the same overlap %.3f", v.counts.overlap);
+
+        /* more options than are kept: the first 10, no overrun */
+
+        f.text = (const unsigned char *)
+            "A. x\nB. x\nC. x\nD. x\nE. x\nA. x\nB. x\nC. x\n"
+            "D. x\nE. x\nA. y\nB. y\nC. y\nD. y\n";
+        f.text_len = strlen((const char *) f.text);
+        ngx_http_tier_router_classify(&f, &v);
+        UNIT_OK(v.counts.overlap == 1, "counts: 14 options, the first 10 "
+                "kept (overlap %.3f)", v.counts.overlap);
+
+        /* the rules alone count no options */
+
+        f.count = 0;
+        ngx_http_tier_router_classify(&f, &v);
+        UNIT_OK(v.counts.overlap == 0, "counts: without count, no overlap");
+        f.count = 1;
+        f.text = (const unsigned char *) apart;
+        f.text_len = strlen(apart);
+        ngx_http_tier_router_classify(&f, &v);
+
         strcpy(v.reasons, "math");
         ngx_http_tier_router_model_features(&f, &v, y);
 
