@@ -422,15 +422,17 @@ ngx_http_tier_router_append_reason(ngx_http_request_t *r,
 }
 
 
+/*
+ * The main request's answer, or an attempt's (a subrequest with a context
+ * of its own, see ngx_http_tier_router_attempt.c); other subrequests have
+ * no context.
+ */
+
 static ngx_int_t
 ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
 {
     ngx_http_upstream_t         *u;
     ngx_http_tier_router_ctx_t  *ctx;
-
-    if (r != r->main) {
-        return ngx_http_next_header_filter(r);
-    }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
@@ -497,10 +499,6 @@ ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
     off_t                        size;
     ngx_chain_t                 *cl;
     ngx_http_tier_router_ctx_t  *ctx;
-
-    if (r != r->main) {
-        return ngx_http_next_body_filter(r, in);
-    }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
@@ -746,6 +744,121 @@ ngx_http_tier_router_unstrip(ngx_http_request_t *r,
     }
 
     return ngx_http_tier_router_observe(r, ctx, in);
+}
+
+
+/*
+ * Another attempt of the request, at ctx->tier (which fallback or
+ * escalation chose): its worst case is reserved as admission reserved
+ * the first's, at exactly that tier.  NGX_DECLINED: the budget does not
+ * cover it.
+ */
+
+ngx_int_t
+ngx_http_tier_router_account_again(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    int64_t                            worst;
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_zone_t       *zone;
+    ngx_http_tier_router_tenant_t     *t;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    zone = ctx->zone;
+
+    if (zone == NULL) {
+        return NGX_OK;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+
+    worst = ngx_http_tier_router_worst(&tier[ctx->tier], ctx->input_estimate,
+                                       ctx->output_max);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    t = ngx_http_tier_router_budget_lookup(zone, ctx->hash);
+
+    ngx_http_tier_router_budget_roll(zone, t, ctx->now);
+
+    if (t == NULL || !ngx_http_tier_router_fits(zone, t, ctx->limit, worst)) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    t->reserved += worst;
+    t->inflight++;
+    zone->sh->reserved += worst;
+    zone->sh->generation++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ctx->reserved = worst;
+    ctx->accounted = 1;
+    ctx->request = r;
+
+    cln->handler = ngx_http_tier_router_cleanup;
+    cln->data = ctx;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The first attempt takes over the reservation that admission made for
+ * the main request (ctx); the main request then settles nothing itself
+ * and adds up what its attempts cost.
+ */
+
+void
+ngx_http_tier_router_account_hand_over(ngx_http_request_t *sr,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_ctx_t *actx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (!ctx->accounted || ctx->settled) {
+        return;
+    }
+
+    cln = ngx_pool_cleanup_add(sr->pool, 0);
+
+    if (cln == NULL) {
+        /* the main request keeps it and settles it as before */
+        actx->accounted = 0;
+        return;
+    }
+
+    actx->accounted = 1;
+    actx->reserved = ctx->reserved;
+    actx->request = sr;
+
+    cln->handler = ngx_http_tier_router_cleanup;
+    cln->data = actx;
+
+    ctx->settled = 1;
+    ctx->reserved = 0;
+    ctx->cost = 0;
+    ctx->counts.input = 0;
+    ctx->counts.output = 0;
+}
+
+
+/* an attempt's end: its cost, once, however it ended */
+
+void
+ngx_http_tier_router_account_close(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    if (ctx->accounted && !ctx->settled) {
+        ngx_http_tier_router_settle(r, ctx);
+    }
 }
 
 

@@ -99,6 +99,18 @@ static ngx_conf_num_bounds_t  ngx_http_tier_router_status_bounds = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_tier_router_directions[] = {
+    { ngx_string("up"), NGX_HTTP_TIER_ROUTER_UP },
+    { ngx_string("down"), NGX_HTTP_TIER_ROUTER_DOWN },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_tier_router_attempt_bounds = {
+    ngx_conf_check_num_bounds, 1, NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS
+};
+
+
 static ngx_command_t  ngx_http_tier_router_commands[] = {
 
     { ngx_string("tier_router_tier"),
@@ -248,6 +260,27 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       offsetof(ngx_http_tier_router_loc_conf_t, budget_max_output),
       NULL },
 
+    { ngx_string("tier_router_fallback"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, fallback),
+      &ngx_http_tier_router_fallback_masks },
+
+    { ngx_string("tier_router_fallback_direction"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_enum,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, fallback_direction),
+      &ngx_http_tier_router_directions },
+
+    { ngx_string("tier_router_attempts"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, attempts),
+      &ngx_http_tier_router_attempt_bounds },
+
     { ngx_string("tier_router_budget_clock"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_tier_router_budget_clock,
@@ -357,6 +390,10 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
             return NGX_DONE;
         }
 
+        if (ctx->attempt) {
+            return ngx_http_tier_router_attempt_wake(r, ctx);
+        }
+
         return ctx->status;
     }
 
@@ -426,6 +463,15 @@ ngx_http_tier_router_body_handler(ngx_http_request_t *r)
     ctx->status = NGX_DECLINED;
 
     r->preserve_body = 1;
+
+    /* with fallback, each tier is tried in a subrequest of its own */
+
+    if (ctx->routed && !ctx->error
+        && ngx_http_tier_router_attempt_first(r, ctx) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
@@ -522,6 +568,8 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
     tier = trmcf->tiers.elts;
     tier = &tier[ctx->tier];
+
+    ctx->body = r->request_body ? r->request_body->bufs : NULL;
 
     if (ngx_http_tier_router_replace(r, ctx, &body, req, tier) != NGX_OK) {
         return NGX_ERROR;
@@ -826,6 +874,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     ctx->reason.len = p - ctx->reason.data;
     ctx->tier = index;
     ctx->floor = (floor >= 0 && floor <= index) ? floor : 0;
+    ctx->cap = (cap >= index) ? cap : -1;
 
     return NGX_OK;
 }
@@ -1038,6 +1087,61 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Another attempt's body: the client's body as it came, spliced again for
+ * the attempt's tier, in the subrequest sr (which has its own copy of the
+ * request body's description and of the headers' Content-Length).
+ */
+
+ngx_int_t
+ngx_http_tier_router_retarget(ngx_http_request_t *r, ngx_http_request_t *sr,
+    ngx_http_tier_router_ctx_t *actx)
+{
+    ngx_str_t                          body;
+    ngx_http_request_body_t           *rb;
+    ngx_http_tier_router_ctx_t        *ctx;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_request_t    *req;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    rb = ngx_palloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    *rb = *r->request_body;
+    rb->bufs = ctx->body;
+    sr->request_body = rb;
+
+    if (ngx_http_tier_router_body(sr, actx, &body) != NGX_OK
+        || actx->error)
+    {
+        return NGX_ERROR;
+    }
+
+    /* replace() leaves a body that needs no splice as it is */
+
+    sr->headers_in.content_length_n = (off_t) body.len;
+
+    req = &ngx_http_tier_router_req;
+    req->dialect = (int) ctx->dialect;
+
+    /* the same bytes as the first time: this cannot fail but is checked */
+
+    if (ngx_http_tier_router_extract(body.data, body.len, req) != 0) {
+        return NGX_ERROR;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+
+    return ngx_http_tier_router_replace(sr, actx, &body, req,
+                                        &tier[actx->tier]);
 }
 
 
@@ -1352,6 +1456,8 @@ ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
     conf->budget_status = NGX_CONF_UNSET_UINT;
     conf->budget_on_error = NGX_CONF_UNSET_UINT;
     conf->budget_max_output = NGX_CONF_UNSET_UINT;
+    conf->fallback_direction = NGX_CONF_UNSET_UINT;
+    conf->attempts = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -1402,6 +1508,19 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               NGX_HTTP_TIER_ROUTER_FAIL_CLOSED);
     ngx_conf_merge_uint_value(conf->budget_max_output,
                               prev->budget_max_output, 4096);
+
+    ngx_conf_merge_bitmask_value(conf->fallback, prev->fallback,
+                                 (NGX_CONF_BITMASK_SET
+                                  |NGX_HTTP_TIER_ROUTER_FB_OFF));
+
+    if (conf->fallback & NGX_HTTP_TIER_ROUTER_FB_OFF) {
+        conf->fallback = NGX_CONF_BITMASK_SET|NGX_HTTP_TIER_ROUTER_FB_OFF;
+    }
+
+    ngx_conf_merge_uint_value(conf->fallback_direction,
+                              prev->fallback_direction,
+                              NGX_HTTP_TIER_ROUTER_UP);
+    ngx_conf_merge_uint_value(conf->attempts, prev->attempts, 2);
 
     if (ngx_http_tier_router_budget_soft_merge(cf, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
@@ -1970,6 +2089,12 @@ ngx_http_tier_router_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_tier_router_handler;
+
+    /* below the others: attempts pass, or not, what they have seen */
+
+    if (ngx_http_tier_router_attempt_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_tier_router_header_filter;

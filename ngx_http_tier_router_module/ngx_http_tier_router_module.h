@@ -35,6 +35,23 @@
 #define NGX_HTTP_TIER_ROUTER_FAIL_CLOSED    0
 #define NGX_HTTP_TIER_ROUTER_FAIL_OPEN      1
 
+/* tier_router_fallback: what sends a request on to the next tier */
+#define NGX_HTTP_TIER_ROUTER_FB_ERROR       0x0002
+#define NGX_HTTP_TIER_ROUTER_FB_TIMEOUT     0x0004
+#define NGX_HTTP_TIER_ROUTER_FB_429         0x0008
+#define NGX_HTTP_TIER_ROUTER_FB_500         0x0010
+#define NGX_HTTP_TIER_ROUTER_FB_502         0x0020
+#define NGX_HTTP_TIER_ROUTER_FB_503         0x0040
+#define NGX_HTTP_TIER_ROUTER_FB_504         0x0080
+#define NGX_HTTP_TIER_ROUTER_FB_OFF         0x0100
+#define NGX_HTTP_TIER_ROUTER_FB_ANY         0x00fe
+
+#define NGX_HTTP_TIER_ROUTER_UP             0
+#define NGX_HTTP_TIER_ROUTER_DOWN           1
+
+/* attempts of one request, the first included */
+#define NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS   4
+
 
 typedef struct {
     ngx_str_t                    name;
@@ -104,6 +121,10 @@ typedef struct {
     ngx_uint_t                   budget_on_error;
     ngx_uint_t                   budget_max_output;
     ngx_http_tier_router_zone_t *status_zone;
+
+    ngx_uint_t                   fallback;          /* .._FB_* bits */
+    ngx_uint_t                   fallback_direction;
+    ngx_uint_t                   attempts;
     ngx_http_tier_router_shares_t  *status_shares;
 
     ngx_str_t                    file;              /* where "tier_router" */
@@ -113,7 +134,19 @@ typedef struct {
 } ngx_http_tier_router_loc_conf_t;
 
 
+typedef struct ngx_http_tier_router_ctx_s  ngx_http_tier_router_ctx_t;
+
+
+/* one attempt, as the access log shows it */
+
 typedef struct {
+    ngx_uint_t                   tier;
+    ngx_uint_t                   status;
+    int64_t                      cost;
+} ngx_http_tier_router_try_t;
+
+
+struct ngx_http_tier_router_ctx_s {
     ngx_int_t                    status;    /* NGX_DONE, NGX_DECLINED */
     ngx_uint_t                   tier;
     ngx_int_t                    dialect;
@@ -155,7 +188,24 @@ typedef struct {
     unsigned                     strip:1;           /* drop its chunk */
     unsigned                     passthrough:1;     /* the held event */
     unsigned                     opaque:1;          /* encoded response */
-} ngx_http_tier_router_ctx_t;
+
+    /* attempts across tiers: the main request's side */
+    ngx_int_t                    cap;               /* highest; -1: none */
+    ngx_chain_t                 *body;              /* the client's body */
+    ngx_http_tier_router_ctx_t  *attempt;           /* running or last */
+    ngx_http_tier_router_ctx_t  *pending;           /* the next, reserved */
+    ngx_uint_t                   ntries;
+    ngx_http_tier_router_try_t   tries[NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS];
+
+    /* an attempt's side (a subrequest's context) */
+    ngx_http_tier_router_ctx_t  *parent;            /* the main request's */
+    ngx_http_request_t          *sr;
+    ngx_uint_t                   nth;               /* in tries[] */
+    ngx_uint_t                   answered;          /* status, 0: none */
+    unsigned                     closed:1;          /* settled, counted */
+    unsigned                     discard:1;         /* a failure passed on */
+    unsigned                     commit:1;          /* the client's answer */
+};
 
 
 ngx_int_t ngx_http_tier_router_add_variables(ngx_conf_t *cf);
@@ -202,6 +252,22 @@ ngx_int_t ngx_http_tier_router_find_tier(
 ngx_int_t ngx_http_tier_router_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tier_router_append_reason(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, const char *reason);
+
+ngx_int_t ngx_http_tier_router_account_again(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+void ngx_http_tier_router_account_hand_over(ngx_http_request_t *sr,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_ctx_t *actx);
+void ngx_http_tier_router_account_close(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+ngx_int_t ngx_http_tier_router_retarget(ngx_http_request_t *r,
+    ngx_http_request_t *sr, ngx_http_tier_router_ctx_t *actx);
+ngx_int_t ngx_http_tier_router_attempt_first(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+ngx_int_t ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+ngx_int_t ngx_http_tier_router_attempt_init(ngx_conf_t *cf);
+
+extern ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[];
 
 
 extern ngx_module_t  ngx_http_tier_router_module;

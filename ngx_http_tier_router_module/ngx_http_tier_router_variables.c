@@ -31,6 +31,8 @@ static ngx_int_t ngx_http_tier_router_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tier_router_attempts_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_tier_router_vars[] = {
@@ -93,6 +95,14 @@ static ngx_http_variable_t  ngx_http_tier_router_vars[] = {
       ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_TENANT,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("tier_router_attempts"), NULL,
+      ngx_http_tier_router_attempts_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_attempt_log"), NULL,
+      ngx_http_tier_router_attempts_variable, 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -127,7 +137,13 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
     ngx_http_tier_router_tier_t       *tier;
     ngx_http_tier_router_main_conf_t  *trmcf;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tier_router_module);
+    /* an attempt's subrequest has its own tier; others see the main's */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_http_get_module_ctx(r->main, ngx_http_tier_router_module);
+    }
 
     if (ctx == NULL || (!ctx->routed
                         && data != NGX_HTTP_TIER_ROUTER_VAR_DIALECT
@@ -272,6 +288,69 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
 
         default: /* NGX_HTTP_TIER_ROUTER_VAR_ESTIMATED */
             *p++ = ctx->estimated ? '1' : '0';
+        }
+    }
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * With tier_router_fallback: how many tiers were tried (0 data), and each
+ * attempt as "tier:status:cost" (1 data), "small:503:0.000000
+ * mid:200:0.000410"; status 0 when nothing answered.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_attempts_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                            *p;
+    size_t                             len;
+    ngx_uint_t                         i;
+    ngx_http_tier_router_ctx_t        *ctx;
+    ngx_http_tier_router_try_t        *t;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tier_router_module);
+
+    if (ctx == NULL || ctx->ntries == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+
+    len = NGX_INT_T_LEN;
+
+    for (i = 0; data && i < ctx->ntries; i++) {
+        len += tier[ctx->tries[i].tier].name.len + 2 * NGX_INT_T_LEN + 8;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    if (data == 0) {
+        p = ngx_sprintf(p, "%ui", ctx->ntries);
+
+    } else {
+        for (i = 0; i < ctx->ntries; i++) {
+            t = &ctx->tries[i];
+
+            p = ngx_sprintf(p, "%s%V:%ui:", i ? " " : "",
+                            &tier[t->tier].name, t->status);
+            p += ngx_http_tier_router_price_print(t->cost, (char *) p);
         }
     }
 

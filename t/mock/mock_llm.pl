@@ -37,6 +37,11 @@
 # with the dialect's server-sent events.
 #
 # Control headers:
+#   X-Mock-For: NAME[,NAME]   the other X-Mock-* headers apply only to the
+#                             servers of these --name (the others answer
+#                             as if there were none)
+#   X-Mock-At-NAME-X: V       X-Mock-X: V for the server NAME only (after
+#                             X-Mock-For), e.g. X-Mock-At-mid-Words: 3000
 #   X-Mock-Latency-Ms: N      sleep N ms before answering
 #   X-Mock-Status: 429|500|503|...   answer that status, dialect-shaped error
 #   X-Mock-Break-After: N     streaming: close the connection after N events
@@ -495,6 +500,23 @@ sub handle {
     my ($conn, $req) = @_;
 
     my $h = $req->{headers};
+
+    # X-Mock-For: the control headers are for the named servers only
+
+    if (defined $h->{'x-mock-for'}) {
+        my %for = map { $_ => 1 } split /\s*,\s*/, $h->{'x-mock-for'};
+
+        unless ($for{$opt{name}}) {
+            delete $h->{$_} for grep { /^x-mock-(?!at-)/ } keys %$h;
+        }
+    }
+
+    # X-Mock-At-NAME-Control: X-Mock-Control for the server NAME only
+
+    for my $k (grep { /^x-mock-at-/ } keys %$h) {
+        my $v = delete $h->{$k};
+        $h->{"x-mock-$1"} = $v if $k =~ /^x-mock-at-\Q$opt{name}\E-(.+)$/;
+    }
 
     # nothing under /files/ is a model endpoint, not even /files/messages
     my ($file) = $req->{path} =~ m{^/files/(.*)$}s;

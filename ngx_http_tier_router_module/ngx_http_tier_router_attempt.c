@@ -1,0 +1,547 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * Attempts across tiers: with tier_router_fallback, each tier is tried in
+ * a subrequest that clones the main request where the router left it (so
+ * it runs the location's own proxy_pass, to $tier_router_upstream).  An
+ * attempt's response header decides: a failure the operator named goes
+ * no further (its body is dropped as it comes) and the next tier is
+ * tried, if there is one, attempts are left and the tenant's budget
+ * covers it; anything else becomes the client's answer, whose header the
+ * main request sends then and whose body streams on as it arrives.  So
+ * nothing reaches the client before the final attempt is chosen, and no
+ * attempt is held in memory.  Each attempt is charged on its own.
+ */
+
+
+#include "ngx_http_tier_router_module.h"
+
+
+static ngx_int_t ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_ctx_t *actx);
+static ngx_int_t ngx_http_tier_router_attempt_done(ngx_http_request_t *r,
+    void *data, ngx_int_t rc);
+static ngx_uint_t ngx_http_tier_router_attempt_failed(ngx_http_request_t *r,
+    ngx_http_tier_router_loc_conf_t *trlcf, ngx_uint_t status);
+static ngx_http_tier_router_ctx_t *ngx_http_tier_router_attempt_next(
+    ngx_http_request_t *r, ngx_http_tier_router_ctx_t *actx);
+static ngx_int_t ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx);
+static ngx_int_t ngx_http_tier_router_attempt_header_filter(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_attempt_body_filter(
+    ngx_http_request_t *r, ngx_chain_t *in);
+
+
+ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[] = {
+    { ngx_string("error"), NGX_HTTP_TIER_ROUTER_FB_ERROR },
+    { ngx_string("timeout"), NGX_HTTP_TIER_ROUTER_FB_TIMEOUT },
+    { ngx_string("http_429"), NGX_HTTP_TIER_ROUTER_FB_429 },
+    { ngx_string("http_500"), NGX_HTTP_TIER_ROUTER_FB_500 },
+    { ngx_string("http_502"), NGX_HTTP_TIER_ROUTER_FB_502 },
+    { ngx_string("http_503"), NGX_HTTP_TIER_ROUTER_FB_503 },
+    { ngx_string("http_504"), NGX_HTTP_TIER_ROUTER_FB_504 },
+    { ngx_string("off"), NGX_HTTP_TIER_ROUTER_FB_OFF },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/*
+ * Called once the router has chosen (and admitted) the first tier: with
+ * fallback on, the first attempt starts and the main request waits.
+ */
+
+ngx_int_t
+ngx_http_tier_router_attempt_first(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_http_tier_router_ctx_t       *actx;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->fallback & NGX_HTTP_TIER_ROUTER_FB_OFF) {
+        return NGX_OK;
+    }
+
+    actx = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    if (actx == NULL) {
+        return NGX_ERROR;
+    }
+
+    *actx = *ctx;
+
+    actx->accounted = 0;
+    actx->attempt = NULL;
+    actx->pending = NULL;
+    actx->ntries = 0;
+    actx->parent = ctx;
+
+    if (ngx_http_tier_router_attempt_start(r, ctx, actx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->status = NGX_AGAIN;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_ctx_t *actx)
+{
+    ngx_http_request_t          *sr;
+    ngx_http_post_subrequest_t  *ps;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_tier_router_attempt_done;
+    ps->data = actx;
+
+    if (ngx_http_subrequest(r, &r->uri, &r->args, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_CLONE
+                            |NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* an error_page would take the attempt's context away: none here */
+
+    sr->error_page = 1;
+
+    actx->sr = sr;
+    actx->nth = ctx->ntries;
+    actx->usage = NULL;
+    actx->hold = NULL;
+    actx->free = NULL;
+    actx->busy = NULL;
+    actx->settled = 0;
+    actx->cost = 0;
+    actx->estimated = 0;
+    actx->strip = 0;
+    actx->opaque = 0;
+
+    ngx_http_set_ctx(sr, actx, ngx_http_tier_router_module);
+
+    if (ctx->ntries == 0) {
+        /* the main request's body and reservation are the first's */
+        ngx_http_tier_router_account_hand_over(sr, ctx, actx);
+
+    } else if (ngx_http_tier_router_retarget(r, sr, actx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->tries[ctx->ntries].tier = actx->tier;
+    ctx->tries[ctx->ntries].status = 0;
+    ctx->tries[ctx->ntries].cost = 0;
+    ctx->ntries++;
+
+    ctx->attempt = actx;
+    ctx->tier = actx->tier;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: attempt %ui at tier %ui",
+                   ctx->ntries, actx->tier);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The main request's phase handler, woken when an attempt ends: the next
+ * attempt, or the end of the client's answer.
+ */
+
+ngx_int_t
+ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_int_t                    rc;
+    ngx_http_tier_router_ctx_t  *actx;
+
+    actx = ctx->attempt;
+
+    if (!actx->sr->done) {
+        return NGX_AGAIN;
+    }
+
+    if (actx->discard && ctx->pending) {
+        actx = ctx->pending;
+        ctx->pending = NULL;
+
+        if (ngx_http_tier_router_attempt_start(r, ctx, actx) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_DONE;
+        }
+
+        return NGX_AGAIN;
+    }
+
+    if (!actx->commit) {
+        /* no answer reached us (cannot happen): say so, not hang */
+        ngx_http_finalize_request(r, NGX_HTTP_BAD_GATEWAY);
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_send_special(r, NGX_HTTP_LAST);
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * A subrequest's finalization (maybe more than once): the attempt is
+ * charged the first time, and added to the main request's totals.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
+    ngx_int_t rc)
+{
+    ngx_http_tier_router_ctx_t *actx = data;
+
+    ngx_http_tier_router_ctx_t  *ctx;
+    ngx_http_tier_router_try_t  *t;
+
+    if (actx->closed || rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    actx->closed = 1;
+
+    ctx = actx->parent;
+
+    ngx_http_tier_router_account_close(r, actx);
+
+    if (actx->accounted) {
+        ctx->cost += actx->cost;
+        ctx->counts.input += ngx_max(actx->counts.input, 0);
+        ctx->counts.output += ngx_max(actx->counts.output, 0);
+        ctx->estimated |= actx->estimated;
+        ctx->spent = actx->spent;
+    }
+
+    t = &ctx->tries[actx->nth];
+
+    t->status = actx->answered;
+
+    if (t->status == 0 && rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        t->status = (ngx_uint_t) rc;
+    }
+
+    t->cost = actx->cost;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: attempt at tier %ui done: rc %i, cost %L",
+                   actx->tier, rc, actx->cost);
+
+    return rc;
+}
+
+
+/* does the operator want another tier after this answer? */
+
+static ngx_uint_t
+ngx_http_tier_router_attempt_failed(ngx_http_request_t *r,
+    ngx_http_tier_router_loc_conf_t *trlcf, ngx_uint_t status)
+{
+    ngx_uint_t  mask, answered;
+
+    answered = (r->upstream && r->upstream->headers_in.status_n);
+
+    switch (status) {
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        mask = NGX_HTTP_TIER_ROUTER_FB_429;
+        break;
+
+    case NGX_HTTP_INTERNAL_SERVER_ERROR:
+        mask = NGX_HTTP_TIER_ROUTER_FB_500;
+        break;
+
+    case NGX_HTTP_BAD_GATEWAY:
+        /* nginx's own 502: no connection, or no valid answer */
+        mask = answered ? NGX_HTTP_TIER_ROUTER_FB_502
+                        : NGX_HTTP_TIER_ROUTER_FB_ERROR;
+        break;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        mask = answered ? NGX_HTTP_TIER_ROUTER_FB_503
+                        : NGX_HTTP_TIER_ROUTER_FB_ERROR;
+        break;
+
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        mask = answered ? NGX_HTTP_TIER_ROUTER_FB_504
+                        : NGX_HTTP_TIER_ROUTER_FB_TIMEOUT;
+        break;
+
+    default:
+        return 0;
+    }
+
+    return (trlcf->fallback & mask) != 0;
+}
+
+
+/*
+ * The tier after actx's in the operator's direction, within the request's
+ * floor and cap, if attempts are left and the budget covers its worst
+ * case (reserved now).
+ */
+
+static ngx_http_tier_router_ctx_t *
+ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx)
+{
+    ngx_int_t                          next, last;
+    ngx_int_t                          rc;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_ctx_t        *ctx, *nctx;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    ctx = actx->parent;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    if (ctx->ntries >= trlcf->attempts) {
+        return NULL;
+    }
+
+    if (trlcf->fallback_direction == NGX_HTTP_TIER_ROUTER_UP) {
+        next = (ngx_int_t) actx->tier + 1;
+        last = (ctx->cap >= 0) ? ctx->cap
+                               : (ngx_int_t) trmcf->tiers.nelts - 1;
+
+        if (next > last) {
+            return NULL;
+        }
+
+    } else {
+        next = (ngx_int_t) actx->tier - 1;
+
+        if (next < (ngx_int_t) ctx->floor) {
+            return NULL;
+        }
+    }
+
+    nctx = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    if (nctx == NULL) {
+        return NULL;
+    }
+
+    *nctx = *actx;
+
+    nctx->tier = (ngx_uint_t) next;
+    nctx->accounted = 0;
+    nctx->settled = 0;
+    nctx->closed = 0;
+    nctx->discard = 0;
+    nctx->commit = 0;
+    nctx->answered = 0;
+    nctx->reserved = 0;
+    nctx->counts.input = 0;
+    nctx->counts.output = 0;
+
+    rc = ngx_http_tier_router_account_again(r, nctx);
+
+    if (rc != NGX_OK) {
+        if (rc == NGX_DECLINED) {
+            tier = trmcf->tiers.elts;
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "tier router: no fallback to tier \"%V\": the "
+                          "tenant's budget does not cover it",
+                          &tier[next].name);
+        }
+
+        return NULL;
+    }
+
+    return nctx;
+}
+
+
+/*
+ * The client's answer: the attempt's status and headers become the main
+ * request's, which sends them now; the body follows through the
+ * subrequest as it arrives.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx)
+{
+    u_char                            *p;
+    ngx_str_t                          path;
+    ngx_uint_t                         i;
+    ngx_http_request_t                *mr;
+    ngx_http_tier_router_ctx_t        *ctx;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    mr = r->main;
+    ctx = actx->parent;
+
+    actx->commit = 1;
+    ctx->tier = actx->tier;
+
+    /* the lists' first parts are inside the structure: relink them */
+
+    mr->headers_out = r->headers_out;
+
+    if (r->headers_out.headers.last == &r->headers_out.headers.part) {
+        mr->headers_out.headers.last = &mr->headers_out.headers.part;
+    }
+
+    if (r->headers_out.trailers.last == &r->headers_out.trailers.part) {
+        mr->headers_out.trailers.last = &mr->headers_out.trailers.part;
+    }
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (ctx->ntries > 1 && trlcf->headers) {
+
+        /* "small:503 mid": each tier tried, and what the others said */
+
+        trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+        tier = trmcf->tiers.elts;
+
+        path.len = 0;
+
+        for (i = 0; i < ctx->ntries; i++) {
+            path.len += tier[ctx->tries[i].tier].name.len + 1
+                        + NGX_INT_T_LEN + 1;
+        }
+
+        p = ngx_pnalloc(r->pool, path.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        path.data = p;
+
+        for (i = 0; i < ctx->ntries; i++) {
+            p = ngx_sprintf(p, "%s%V", i ? " " : "",
+                            &tier[ctx->tries[i].tier].name);
+
+            if (i < ctx->ntries - 1) {
+                p = ngx_sprintf(p, ":%ui", ctx->tries[i].status);
+            }
+        }
+
+        path.len = p - path.data;
+
+        if (ngx_http_tier_router_add_header(mr, "X-Tier-Router-Path", &path)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_send_header(mr);
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
+{
+    ngx_uint_t                         status;
+    ngx_http_tier_router_ctx_t        *actx, *ctx, *next;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    if (r == r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    actx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (actx == NULL || actx->parent == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = actx->parent;
+    status = r->headers_out.status;
+
+    actx->answered = status;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (ngx_http_tier_router_attempt_failed(r, trlcf, status)) {
+
+        next = ngx_http_tier_router_attempt_next(r, actx);
+
+        if (next) {
+            trmcf = ngx_http_get_module_main_conf(r,
+                                                 ngx_http_tier_router_module);
+            tier = trmcf->tiers.elts;
+
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "tier router: tier \"%V\" answered %ui, trying "
+                          "tier \"%V\"", &tier[actx->tier].name, status,
+                          &tier[next->tier].name);
+
+            actx->discard = 1;
+            ctx->pending = next;
+
+            return NGX_OK;
+        }
+    }
+
+    return ngx_http_tier_router_attempt_commit(r, actx);
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in)
+{
+    ngx_chain_t                 *cl;
+    ngx_http_tier_router_ctx_t  *actx;
+
+    if (r == r->main) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    actx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (actx == NULL || actx->parent == NULL || !actx->discard) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* a failure that another tier answers: taken, and dropped */
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_tier_router_attempt_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tier_router_attempt_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_tier_router_attempt_body_filter;
+
+    return NGX_OK;
+}
