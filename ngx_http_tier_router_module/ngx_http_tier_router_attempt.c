@@ -218,6 +218,14 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
         return rc;
     }
 
+    /* nginx's own 50x for the attempt: its header decides, then close */
+
+    if (rc >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        && rc <= NGX_HTTP_GATEWAY_TIME_OUT && !r->header_sent)
+    {
+        return rc;
+    }
+
     actx->closed = 1;
 
     ctx = actx->parent;

@@ -65,6 +65,7 @@ typedef struct {
     uint64_t                     input_tokens;
     uint64_t                     output_tokens;
     uint64_t                     estimated;
+    uint64_t                     failed;         /* and fell back */
     int64_t                      cost;
 } ngx_http_tier_router_tier_stat_t;
 

@@ -111,13 +111,14 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     }
 
     for (i = 0; i < sh.ntiers; i++) {
-        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
+        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
                       "name", (char *) sh.tiers[i].name,
                       "requests", (json_int_t) sh.tiers[i].requests,
                       "input_tokens", (json_int_t) sh.tiers[i].input_tokens,
                       "output_tokens",
                       (json_int_t) sh.tiers[i].output_tokens,
                       "estimated", (json_int_t) sh.tiers[i].estimated,
+                      "fell_back", (json_int_t) sh.tiers[i].failed,
                       "cost", (json_int_t) sh.tiers[i].cost);
         rc |= (t == NULL) ? -1 : json_array_append_new(tiers, t);
     }
@@ -466,6 +467,9 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
             sh->tiers[k].estimated =
                        (uint64_t) json_integer_value(json_object_get(t,
                                                             "estimated"));
+            sh->tiers[k].failed =
+                       (uint64_t) json_integer_value(json_object_get(t,
+                                                            "fell_back"));
         }
     }
 

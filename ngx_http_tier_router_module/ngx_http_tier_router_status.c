@@ -252,13 +252,14 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
 
     for (i = 0; rc == 0 && i < sh->ntiers; i++) {
         st = &sh->tiers[i];
-        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
+        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
                       "name", (char *) st->name,
                       "requests", (json_int_t) st->requests,
                       "input_tokens", (json_int_t) st->input_tokens,
                       "output_tokens", (json_int_t) st->output_tokens,
                       "cost_micro_usd", (json_int_t) st->cost,
-                      "estimated", (json_int_t) st->estimated);
+                      "estimated", (json_int_t) st->estimated,
+                      "fell_back", (json_int_t) st->failed);
         rc = (t == NULL) ? -1 : json_array_append_new(tiers, t);
     }
 
@@ -470,6 +471,15 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
         st = &sh->tiers[i];
         TR_TIER_LINE("estimated_total");
         p = ngx_sprintf(p, "%uL\n", st->estimated);
+    }
+
+    TR_TIER("counter", "fell_back_total",
+            "Attempts per tier that failed and went to another tier.");
+
+    for (i = 0; i < sh->ntiers; i++) {
+        st = &sh->tiers[i];
+        TR_TIER_LINE("fell_back_total");
+        p = ngx_sprintf(p, "%uL\n", st->failed);
     }
 
 #undef TR_TIER_LINE

@@ -344,6 +344,16 @@ my $st = TierRouter::Test::json_decode(
     $t->http_get('/status')->{body});
 is($st->{reserved} // 0, 0, 'status: nothing left reserved');
 
+my %fell = map { $_->{name} => $_->{fell_back} } @{$st->{tiers} || []};
+ok(($fell{small} // 0) >= 10, "status: small fell back $fell{small} times");
+is($fell{mid}, 2, 'status: mid fell back twice (of 3-attempt paths)');
+is($fell{frontier}, 1, 'status: frontier fell back once (down)');
+is($fell{dead}, 1, 'status: the unreachable tier fell back once (down)');
+
+my $prom = $t->http_get('/status?format=prometheus')->{body};
+like($prom, qr/^tier_router_tier_fell_back_total\{zone="tenants",tier="small"\} \d+$/m,
+     'status: fell_back_total in Prometheus format');
+
 unlike($t->error_log, qr/\[(alert|crit|emerg)\]/,
        'no alert, crit or emerg in the error log');
 
