@@ -211,6 +211,8 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
 {
     ngx_http_tier_router_ctx_t *actx = data;
 
+    ngx_http_request_t          *mr;
+    ngx_http_upstream_state_t   *us;
     ngx_http_tier_router_ctx_t  *ctx;
     ngx_http_tier_router_try_t  *t;
 
@@ -249,6 +251,29 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
     }
 
     t->cost = actx->cost;
+
+    /* $upstream_addr, $upstream_status, ...: every attempt's, in order */
+
+    if (r->upstream_states && r->upstream_states->nelts) {
+        mr = r->main;
+
+        if (mr->upstream_states == NULL) {
+            mr->upstream_states = ngx_array_create(mr->pool,
+                                           r->upstream_states->nelts,
+                                           sizeof(ngx_http_upstream_state_t));
+        }
+
+        if (mr->upstream_states) {
+            us = ngx_array_push_n(mr->upstream_states,
+                                  r->upstream_states->nelts);
+
+            if (us) {
+                ngx_memcpy(us, r->upstream_states->elts,
+                           r->upstream_states->nelts
+                           * sizeof(ngx_http_upstream_state_t));
+            }
+        }
+    }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tier router: attempt at tier %ui done: rc %i, cost %L",

@@ -178,6 +178,9 @@ show "a hard OpenAI chat request" /v1/chat/completions "$HARD" \
 show "an Anthropic messages request" /v1/messages "$ANTHROPIC" \
     -H 'Authorization: Bearer sk-example-bob' \
     -H 'x-api-key: test' -H 'anthropic-version: 2023-06-01'
+show "the small tier overloaded (the mock answers 503): the next tier" \
+    /v1/chat/completions "$ROUTINE" -H 'Authorization: Bearer sk-example-alice' \
+    -H 'X-Mock-For: small' -H 'X-Mock-Status: 503'
 show "a hard request from a trial tenant (\$0.01 a month): what fits" \
     /v1/chat/completions "$HARD" -H 'Authorization: Bearer sk-example-carol' \
     -H 'X-Plan: trial' -H 'X-Mock-Output-Tokens: 9000'

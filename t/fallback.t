@@ -57,7 +57,8 @@ http {
                   'n=$tier_router_attempts path="$tier_router_attempt_log" '
                   'cost=$tier_router_cost in=$tier_router_input_tokens '
                   'out=$tier_router_output_tokens '
-                  'spend=$tier_router_tenant_spend';
+                  'spend=$tier_router_tenant_spend '
+                  'us="$upstream_status"';
 
     access_log %%TESTDIR%%/fb.log fb;
 
@@ -220,6 +221,8 @@ for my $st (429, 500, 502, 503, 504) {
     like($r->{log}{path}, qr/^small:$st:0\.000000 mid:200:0\.\d+$/,
         "$st from small: the attempt log " . ($r->{log}{path} // ''));
     is($r->{log}{tier}, 'mid', "$st from small: \$tier_router_tier mid");
+    is($r->{log}{us}, "$st, 200",
+        "$st from small: \$upstream_status has both attempts");
 }
 
 # a failure not named: passed on as it is
