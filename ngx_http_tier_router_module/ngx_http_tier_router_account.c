@@ -954,7 +954,8 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
             st->input_tokens += ngx_max(ctx->counts.input, 0);
             st->output_tokens += ngx_max(ctx->counts.output, 0);
             st->estimated += ctx->estimated;
-            st->failed += ctx->discard;
+            st->failed += ctx->discard && !ctx->escalated;
+            st->escalated += ctx->escalated;
             st->cost += ctx->cost;
             break;
         }

@@ -12,10 +12,17 @@
  * main request sends then and whose body streams on as it arrives.  So
  * nothing reaches the client before the final attempt is chosen, and no
  * attempt is held in memory.  Each attempt is charged on its own.
+ *
+ * With tier_router_escalate, a non-streaming answer of status 200 from a
+ * tier below the request's cap is held instead (up to
+ * tier_router_escalate_buffer), and judged with jansson once complete: an
+ * answer cut short, empty, refused or not the JSON asked for is dropped
+ * and the next tier up is tried; a good one is sent by the main request.
  */
 
 
 #include "ngx_http_tier_router_module.h"
+#include <jansson.h>
 
 
 static ngx_int_t ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
@@ -24,8 +31,16 @@ static ngx_int_t ngx_http_tier_router_attempt_done(ngx_http_request_t *r,
     void *data, ngx_int_t rc);
 static ngx_uint_t ngx_http_tier_router_attempt_failed(ngx_http_request_t *r,
     ngx_http_tier_router_loc_conf_t *trlcf, ngx_uint_t status);
+static ngx_uint_t ngx_http_tier_router_attempt_room(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx);
 static ngx_http_tier_router_ctx_t *ngx_http_tier_router_attempt_next(
-    ngx_http_request_t *r, ngx_http_tier_router_ctx_t *actx);
+    ngx_http_request_t *r, ngx_http_tier_router_ctx_t *actx, ngx_uint_t up);
+static const char *ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx);
+static const char *ngx_http_tier_router_attempt_text(json_t *root,
+    ngx_int_t dialect, json_t **text);
+static ngx_int_t ngx_http_tier_router_attempt_deliver(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx);
 static ngx_int_t ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *actx);
 static ngx_int_t ngx_http_tier_router_attempt_header_filter(
@@ -42,6 +57,16 @@ ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[] = {
     { ngx_string("http_502"), NGX_HTTP_TIER_ROUTER_FB_502 },
     { ngx_string("http_503"), NGX_HTTP_TIER_ROUTER_FB_503 },
     { ngx_string("http_504"), NGX_HTTP_TIER_ROUTER_FB_504 },
+    { ngx_string("off"), NGX_HTTP_TIER_ROUTER_FB_OFF },
+    { ngx_null_string, 0 }
+};
+
+
+ngx_conf_bitmask_t  ngx_http_tier_router_escalate_masks[] = {
+    { ngx_string("length"), NGX_HTTP_TIER_ROUTER_ESC_LENGTH },
+    { ngx_string("empty"), NGX_HTTP_TIER_ROUTER_ESC_EMPTY },
+    { ngx_string("refusal"), NGX_HTTP_TIER_ROUTER_ESC_REFUSAL },
+    { ngx_string("json"), NGX_HTTP_TIER_ROUTER_ESC_JSON },
     { ngx_string("off"), NGX_HTTP_TIER_ROUTER_FB_OFF },
     { ngx_null_string, 0 }
 };
@@ -65,7 +90,9 @@ ngx_http_tier_router_attempt_first(ngx_http_request_t *r,
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
-    if (trlcf->fallback & NGX_HTTP_TIER_ROUTER_FB_OFF) {
+    if ((trlcf->fallback & NGX_HTTP_TIER_ROUTER_FB_OFF)
+        && ((trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF) || ctx->stream))
+    {
         return NGX_OK;
     }
 
@@ -144,6 +171,7 @@ ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
     ctx->tries[ctx->ntries].tier = actx->tier;
     ctx->tries[ctx->ntries].status = 0;
     ctx->tries[ctx->ntries].cost = 0;
+    ctx->tries[ctx->ntries].why = NULL;
     ctx->ntries++;
 
     ctx->attempt = actx;
@@ -173,6 +201,12 @@ ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
 
     if (!actx->sr->done) {
         return NGX_AGAIN;
+    }
+
+    if (actx->held && !actx->commit && !actx->discard) {
+        rc = ngx_http_tier_router_attempt_deliver(r, actx);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
     }
 
     if (actx->discard && ctx->pending) {
@@ -231,6 +265,41 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
     actx->closed = 1;
 
     ctx = actx->parent;
+
+    if (rc == NGX_ERROR && !actx->commit && !r->connection->error) {
+
+        /*
+         * an upstream that broke off an answer the client has not seen
+         * (held, or dropped anyway): not the client's error; a held one
+         * goes to the next tier if it can, else nothing is sent of it
+         */
+
+        if (actx->held && !actx->discard) {
+            actx->held = NULL;
+            ctx->pending = ngx_http_tier_router_attempt_next(r, actx, 1);
+            actx->discard = (ctx->pending != NULL);
+        }
+
+        rc = NGX_OK;
+
+    } else if (actx->held && !actx->commit && !actx->discard) {
+
+        actx->why = ngx_http_tier_router_attempt_judge(r, actx);
+
+        if (actx->why) {
+            ctx->pending = ngx_http_tier_router_attempt_next(r, actx, 1);
+
+            if (ctx->pending) {
+                actx->discard = 1;
+                actx->escalated = 1;
+                ctx->tries[actx->nth].why = actx->why;
+
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "tier router: escalating an answer: %s",
+                              actx->why);
+            }
+        }
+    }
 
     ngx_http_tier_router_account_close(r, actx);
 
@@ -333,9 +402,32 @@ ngx_http_tier_router_attempt_failed(ngx_http_request_t *r,
  * case (reserved now).
  */
 
+/* could a higher tier still be tried? (escalation goes up only) */
+
+static ngx_uint_t
+ngx_http_tier_router_attempt_room(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx)
+{
+    ngx_int_t                          last;
+    ngx_http_tier_router_ctx_t        *ctx;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    ctx = actx->parent;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    last = (ctx->cap >= 0) ? ctx->cap : (ngx_int_t) trmcf->tiers.nelts - 1;
+
+    return ctx->ntries < trlcf->attempts
+           && (ngx_int_t) actx->tier + 1 <= last;
+}
+
+
 static ngx_http_tier_router_ctx_t *
 ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *actx)
+    ngx_http_tier_router_ctx_t *actx, ngx_uint_t up)
 {
     ngx_int_t                          next, last;
     ngx_int_t                          rc;
@@ -353,7 +445,7 @@ ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
         return NULL;
     }
 
-    if (trlcf->fallback_direction == NGX_HTTP_TIER_ROUTER_UP) {
+    if (up || trlcf->fallback_direction == NGX_HTTP_TIER_ROUTER_UP) {
         next = (ngx_int_t) actx->tier + 1;
         last = (ctx->cap >= 0) ? ctx->cap
                                : (ngx_int_t) trmcf->tiers.nelts - 1;
@@ -384,6 +476,9 @@ ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
     nctx->discard = 0;
     nctx->commit = 0;
     nctx->answered = 0;
+    nctx->held = NULL;
+    nctx->why = NULL;
+    nctx->escalated = 0;
     nctx->reserved = 0;
     nctx->counts.input = 0;
     nctx->counts.output = 0;
@@ -447,7 +542,10 @@ ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
 
     if (ctx->ntries > 1 && trlcf->headers) {
 
-        /* "small:503 mid": each tier tried, and what the others said */
+        /*
+         * "small:503 mid", "small:200:length mid": each tier tried, and
+         * what the others answered (and why it was not enough)
+         */
 
         trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
         tier = trmcf->tiers.elts;
@@ -456,7 +554,7 @@ ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
 
         for (i = 0; i < ctx->ntries; i++) {
             path.len += tier[ctx->tries[i].tier].name.len + 1
-                        + NGX_INT_T_LEN + 1;
+                        + NGX_INT_T_LEN + sizeof(":refusal");
         }
 
         p = ngx_pnalloc(r->pool, path.len);
@@ -472,6 +570,10 @@ ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
 
             if (i < ctx->ntries - 1) {
                 p = ngx_sprintf(p, ":%ui", ctx->tries[i].status);
+            }
+
+            if (ctx->tries[i].why) {
+                p = ngx_sprintf(p, ":%s", ctx->tries[i].why);
             }
         }
 
@@ -516,7 +618,7 @@ ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
 
     if (ngx_http_tier_router_attempt_failed(r, trlcf, status)) {
 
-        next = ngx_http_tier_router_attempt_next(r, actx);
+        next = ngx_http_tier_router_attempt_next(r, actx, 0);
 
         if (next) {
             trmcf = ngx_http_get_module_main_conf(r,
@@ -535,6 +637,27 @@ ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
         }
     }
 
+    /* a complete answer that a higher tier may improve on: held */
+
+    if (!(trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF) && !ctx->stream
+        && status == NGX_HTTP_OK
+        && r->headers_out.content_length_n
+           <= (off_t) trlcf->escalate_buffer
+        && ngx_http_tier_router_attempt_room(r, actx))
+    {
+        actx->held = ngx_create_temp_buf(r->pool,
+                                   r->headers_out.content_length_n >= 0
+                                   ? (size_t) r->headers_out.content_length_n
+                                   : trlcf->escalate_buffer);
+        if (actx->held == NULL) {
+            return NGX_ERROR;
+        }
+
+        r->filter_need_in_memory = 1;
+
+        return NGX_OK;
+    }
+
     return ngx_http_tier_router_attempt_commit(r, actx);
 }
 
@@ -543,7 +666,10 @@ static ngx_int_t
 ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in)
 {
-    ngx_chain_t                 *cl;
+    size_t                       size;
+    ngx_int_t                    rc;
+    ngx_buf_t                   *b, *held;
+    ngx_chain_t                 *cl, *out;
     ngx_http_tier_router_ctx_t  *actx;
 
     if (r == r->main) {
@@ -552,8 +678,59 @@ ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
 
     actx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
-    if (actx == NULL || actx->parent == NULL || !actx->discard) {
+    if (actx == NULL || actx->parent == NULL
+        || (!actx->discard && (actx->held == NULL || actx->commit)))
+    {
         return ngx_http_next_body_filter(r, in);
+    }
+
+    if (!actx->discard) {
+
+        /* held for inspection, up to tier_router_escalate_buffer */
+
+        held = actx->held;
+
+        for (cl = in; cl; cl = cl->next) {
+            b = cl->buf;
+            size = ngx_buf_in_memory(b) ? (size_t) (b->last - b->pos) : 0;
+
+            if (size > (size_t) (held->end - held->last)
+                || (!ngx_buf_in_memory(b) && ngx_buf_size(b)))
+            {
+                break;
+            }
+
+            held->last = ngx_cpymem(held->last, b->pos, size);
+            b->pos = b->last;
+        }
+
+        if (cl == NULL) {
+            return NGX_OK;
+        }
+
+        /* too large to judge: it is the client's, as it comes */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "tier router: an answer larger than "
+                      "tier_router_escalate_buffer is not judged");
+
+        rc = ngx_http_tier_router_attempt_commit(r, actx);
+
+        if (rc == NGX_ERROR || rc > NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        actx->held = NULL;
+
+        out = ngx_alloc_chain_link(r->pool);
+        if (out == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->buf = held;
+        out->next = cl;
+
+        return ngx_http_next_body_filter(r, out);
     }
 
     /* a failure that another tier answers: taken, and dropped */
@@ -564,6 +741,281 @@ ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A held answer, judged by the signals the operator named: the first that
+ * holds ("length", "refusal", "empty", "json"; "invalid" for a body that
+ * is not a JSON object), or NULL for an answer good enough.
+ */
+
+static const char *
+ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx)
+{
+    size_t                            i, j;
+    json_t                           *root, *doc;
+    ngx_str_t                         text;
+    ngx_uint_t                        esc, empty;
+    const char                       *why;
+    ngx_buf_t                        *b;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+    esc = trlcf->escalate;
+    b = actx->held;
+
+    root = json_loadb((char *) b->pos, b->last - b->pos, 0, NULL);
+
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return "invalid";
+    }
+
+    why = ngx_http_tier_router_attempt_text(root, actx->dialect, &doc);
+
+    if (why) {
+        json_decref(root);
+
+        if ((why[0] == 'l' && (esc & NGX_HTTP_TIER_ROUTER_ESC_LENGTH))
+            || (why[0] == 'r' && (esc & NGX_HTTP_TIER_ROUTER_ESC_REFUSAL)))
+        {
+            return why;
+        }
+
+        /* a tool call: neither empty nor a JSON document to check */
+
+        return NULL;
+    }
+
+    /* the answer's text, its parts joined */
+
+    text.len = 0;
+    text.data = ngx_pnalloc(r->pool, b->last - b->pos + 1);
+
+    if (text.data == NULL) {
+        json_decref(root);
+        return NULL;
+    }
+
+    for (i = 0; i < json_array_size(doc); i++) {
+        j = json_string_length(json_array_get(doc, i));
+        ngx_memcpy(text.data + text.len,
+                   json_string_value(json_array_get(doc, i)), j);
+        text.len += j;
+    }
+
+    json_decref(doc);
+    json_decref(root);
+
+    empty = 1;
+
+    for (i = 0; i < text.len; i++) {
+        if (text.data[i] != ' ' && text.data[i] != '\t'
+            && text.data[i] != '\r' && text.data[i] != '\n')
+        {
+            empty = 0;
+            break;
+        }
+    }
+
+    if (empty) {
+        return (esc & NGX_HTTP_TIER_ROUTER_ESC_EMPTY) ? "empty" : NULL;
+    }
+
+    if ((esc & NGX_HTTP_TIER_ROUTER_ESC_JSON) && actx->json_output) {
+        root = json_loadb((char *) text.data, text.len,
+                          JSON_REJECT_DUPLICATES, NULL);
+
+        if (root == NULL) {
+            return "json";
+        }
+
+        json_decref(root);
+    }
+
+    return NULL;
+}
+
+
+/*
+ * What the dialect's answer says of itself: "length" (cut short by the
+ * output limit), "refusal", "tool" (a tool call); else NULL, and *text
+ * an array of the answer's text parts (a new reference).
+ */
+
+static const char *
+ngx_http_tier_router_attempt_text(json_t *root, ngx_int_t dialect,
+    json_t **text)
+{
+    size_t       i, k;
+    json_t      *parts, *part, *item, *msg, *v;
+    const char  *s, *type;
+
+    *text = json_array();
+
+    if (*text == NULL) {
+        return "tool";
+    }
+
+    if (dialect == NGX_HTTP_TIER_ROUTER_OPENAI_CHAT) {
+        item = json_array_get(json_object_get(root, "choices"), 0);
+        msg = json_object_get(item, "message");
+        s = json_string_value(json_object_get(item, "finish_reason"));
+
+        if (s && ngx_strcmp(s, "length") == 0) {
+            goto length;
+        }
+
+        v = json_object_get(msg, "refusal");
+
+        if ((s && ngx_strcmp(s, "content_filter") == 0)
+            || (json_is_string(v) && json_string_length(v)))
+        {
+            goto refusal;
+        }
+
+        if (json_array_size(json_object_get(msg, "tool_calls"))
+            || json_is_object(json_object_get(msg, "function_call")))
+        {
+            goto tool;
+        }
+
+        v = json_object_get(msg, "content");
+
+        if (json_is_string(v)) {
+            json_array_append(*text, v);
+        }
+
+        return NULL;
+    }
+
+    if (dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC) {
+        s = json_string_value(json_object_get(root, "stop_reason"));
+
+        if (s && ngx_strcmp(s, "max_tokens") == 0) {
+            goto length;
+        }
+
+        if (s && ngx_strcmp(s, "refusal") == 0) {
+            goto refusal;
+        }
+
+        parts = json_object_get(root, "content");
+
+        for (i = 0; i < json_array_size(parts); i++) {
+            part = json_array_get(parts, i);
+            type = json_string_value(json_object_get(part, "type"));
+
+            if (type && ngx_strcmp(type, "tool_use") == 0) {
+                goto tool;
+            }
+
+            v = json_object_get(part, "text");
+
+            if (type && ngx_strcmp(type, "text") == 0 && json_is_string(v)) {
+                json_array_append(*text, v);
+            }
+        }
+
+        return NULL;
+    }
+
+    /* OpenAI responses */
+
+    s = json_string_value(json_object_get(root, "status"));
+
+    if (s && ngx_strcmp(s, "incomplete") == 0) {
+        s = json_string_value(json_object_get(
+                    json_object_get(root, "incomplete_details"), "reason"));
+
+        if (s && ngx_strcmp(s, "content_filter") == 0) {
+            goto refusal;
+        }
+
+        goto length;
+    }
+
+    parts = json_object_get(root, "output");
+
+    for (i = 0; i < json_array_size(parts); i++) {
+        item = json_array_get(parts, i);
+        type = json_string_value(json_object_get(item, "type"));
+
+        if (type == NULL || ngx_strcmp(type, "reasoning") == 0) {
+            continue;
+        }
+
+        if (ngx_strcmp(type, "message") != 0) {
+            goto tool;
+        }
+
+        msg = json_object_get(item, "content");
+
+        for (k = 0; k < json_array_size(msg); k++) {
+            part = json_array_get(msg, k);
+            type = json_string_value(json_object_get(part, "type"));
+
+            if (type && ngx_strcmp(type, "refusal") == 0) {
+                goto refusal;
+            }
+
+            v = json_object_get(part, "text");
+
+            if (type && ngx_strcmp(type, "output_text") == 0
+                && json_is_string(v))
+            {
+                json_array_append(*text, v);
+            }
+        }
+    }
+
+    return NULL;
+
+length:
+    json_decref(*text);
+    return "length";
+
+refusal:
+    json_decref(*text);
+    return "refusal";
+
+tool:
+    json_decref(*text);
+    return "tool";
+}
+
+
+/* a held answer that is good enough (or the last): the client's */
+
+static ngx_int_t
+ngx_http_tier_router_attempt_deliver(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    rc = ngx_http_tier_router_attempt_commit(actx->sr, actx);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = actx->held;
+
+    if (b->last == b->pos) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }
 
 

@@ -66,6 +66,7 @@ typedef struct {
     uint64_t                     output_tokens;
     uint64_t                     estimated;
     uint64_t                     failed;         /* and fell back */
+    uint64_t                     escalated;      /* answered, not enough */
     int64_t                      cost;
 } ngx_http_tier_router_tier_stat_t;
 

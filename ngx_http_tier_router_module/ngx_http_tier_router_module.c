@@ -281,6 +281,20 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       offsetof(ngx_http_tier_router_loc_conf_t, attempts),
       &ngx_http_tier_router_attempt_bounds },
 
+    { ngx_string("tier_router_escalate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, escalate),
+      &ngx_http_tier_router_escalate_masks },
+
+    { ngx_string("tier_router_escalate_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, escalate_buffer),
+      NULL },
+
     { ngx_string("tier_router_budget_clock"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_tier_router_budget_clock,
@@ -570,6 +584,8 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
     tier = &tier[ctx->tier];
 
     ctx->body = r->request_body ? r->request_body->bufs : NULL;
+    ctx->stream = req->features.stream;
+    ctx->json_output = req->features.json_output || req->features.json_schema;
 
     if (ngx_http_tier_router_replace(r, ctx, &body, req, tier) != NGX_OK) {
         return NGX_ERROR;
@@ -1458,6 +1474,7 @@ ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
     conf->budget_max_output = NGX_CONF_UNSET_UINT;
     conf->fallback_direction = NGX_CONF_UNSET_UINT;
     conf->attempts = NGX_CONF_UNSET_UINT;
+    conf->escalate_buffer = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -1521,6 +1538,17 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               prev->fallback_direction,
                               NGX_HTTP_TIER_ROUTER_UP);
     ngx_conf_merge_uint_value(conf->attempts, prev->attempts, 2);
+
+    ngx_conf_merge_bitmask_value(conf->escalate, prev->escalate,
+                                 (NGX_CONF_BITMASK_SET
+                                  |NGX_HTTP_TIER_ROUTER_FB_OFF));
+
+    if (conf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF) {
+        conf->escalate = NGX_CONF_BITMASK_SET|NGX_HTTP_TIER_ROUTER_FB_OFF;
+    }
+
+    ngx_conf_merge_size_value(conf->escalate_buffer, prev->escalate_buffer,
+                              64 * 1024);
 
     if (ngx_http_tier_router_budget_soft_merge(cf, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;

@@ -49,6 +49,12 @@
 #define NGX_HTTP_TIER_ROUTER_UP             0
 #define NGX_HTTP_TIER_ROUTER_DOWN           1
 
+/* tier_router_escalate: what makes an answer not good enough */
+#define NGX_HTTP_TIER_ROUTER_ESC_LENGTH     0x0002
+#define NGX_HTTP_TIER_ROUTER_ESC_EMPTY      0x0004
+#define NGX_HTTP_TIER_ROUTER_ESC_REFUSAL    0x0008
+#define NGX_HTTP_TIER_ROUTER_ESC_JSON       0x0010
+
 /* attempts of one request, the first included */
 #define NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS   4
 
@@ -125,6 +131,8 @@ typedef struct {
     ngx_uint_t                   fallback;          /* .._FB_* bits */
     ngx_uint_t                   fallback_direction;
     ngx_uint_t                   attempts;
+    ngx_uint_t                   escalate;          /* .._ESC_* bits */
+    size_t                       escalate_buffer;
     ngx_http_tier_router_shares_t  *status_shares;
 
     ngx_str_t                    file;              /* where "tier_router" */
@@ -143,6 +151,7 @@ typedef struct {
     ngx_uint_t                   tier;
     ngx_uint_t                   status;
     int64_t                      cost;
+    const char                  *why;               /* escalated: signal */
 } ngx_http_tier_router_try_t;
 
 
@@ -191,6 +200,8 @@ struct ngx_http_tier_router_ctx_s {
 
     /* attempts across tiers: the main request's side */
     ngx_int_t                    cap;               /* highest; -1: none */
+    unsigned                     stream:1;          /* the client's ask */
+    unsigned                     json_output:1;     /* response_format */
     ngx_chain_t                 *body;              /* the client's body */
     ngx_http_tier_router_ctx_t  *attempt;           /* running or last */
     ngx_http_tier_router_ctx_t  *pending;           /* the next, reserved */
@@ -202,9 +213,12 @@ struct ngx_http_tier_router_ctx_s {
     ngx_http_request_t          *sr;
     ngx_uint_t                   nth;               /* in tries[] */
     ngx_uint_t                   answered;          /* status, 0: none */
+    ngx_buf_t                   *held;              /* under inspection */
+    const char                  *why;               /* escalated: signal */
     unsigned                     closed:1;          /* settled, counted */
     unsigned                     discard:1;         /* a failure passed on */
     unsigned                     commit:1;          /* the client's answer */
+    unsigned                     escalated:1;       /* not good enough */
 };
 
 
@@ -268,6 +282,7 @@ ngx_int_t ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
 ngx_int_t ngx_http_tier_router_attempt_init(ngx_conf_t *cf);
 
 extern ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[];
+extern ngx_conf_bitmask_t  ngx_http_tier_router_escalate_masks[];
 
 
 extern ngx_module_t  ngx_http_tier_router_module;

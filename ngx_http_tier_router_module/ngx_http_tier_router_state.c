@@ -111,7 +111,7 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     }
 
     for (i = 0; i < sh.ntiers; i++) {
-        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                       "name", (char *) sh.tiers[i].name,
                       "requests", (json_int_t) sh.tiers[i].requests,
                       "input_tokens", (json_int_t) sh.tiers[i].input_tokens,
@@ -119,6 +119,7 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
                       (json_int_t) sh.tiers[i].output_tokens,
                       "estimated", (json_int_t) sh.tiers[i].estimated,
                       "fell_back", (json_int_t) sh.tiers[i].failed,
+                      "escalated", (json_int_t) sh.tiers[i].escalated,
                       "cost", (json_int_t) sh.tiers[i].cost);
         rc |= (t == NULL) ? -1 : json_array_append_new(tiers, t);
     }
@@ -470,6 +471,9 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
             sh->tiers[k].failed =
                        (uint64_t) json_integer_value(json_object_get(t,
                                                             "fell_back"));
+            sh->tiers[k].escalated =
+                       (uint64_t) json_integer_value(json_object_get(t,
+                                                            "escalated"));
         }
     }
 

@@ -252,14 +252,15 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
 
     for (i = 0; rc == 0 && i < sh->ntiers; i++) {
         st = &sh->tiers[i];
-        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                       "name", (char *) st->name,
                       "requests", (json_int_t) st->requests,
                       "input_tokens", (json_int_t) st->input_tokens,
                       "output_tokens", (json_int_t) st->output_tokens,
                       "cost_micro_usd", (json_int_t) st->cost,
                       "estimated", (json_int_t) st->estimated,
-                      "fell_back", (json_int_t) st->failed);
+                      "fell_back", (json_int_t) st->failed,
+                      "escalated", (json_int_t) st->escalated);
         rc = (t == NULL) ? -1 : json_array_append_new(tiers, t);
     }
 
@@ -480,6 +481,15 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
         st = &sh->tiers[i];
         TR_TIER_LINE("fell_back_total");
         p = ngx_sprintf(p, "%uL\n", st->failed);
+    }
+
+    TR_TIER("counter", "escalated_total",
+            "Answers per tier not good enough, sent to a higher tier.");
+
+    for (i = 0; i < sh->ntiers; i++) {
+        st = &sh->tiers[i];
+        TR_TIER_LINE("escalated_total");
+        p = ngx_sprintf(p, "%uL\n", st->escalated);
     }
 
 #undef TR_TIER_LINE

@@ -302,8 +302,9 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
 
 /*
  * With tier_router_fallback: how many tiers were tried (0 data), and each
- * attempt as "tier:status:cost" (1 data), "small:503:0.000000
- * mid:200:0.000410"; status 0 when nothing answered.
+ * attempt as "tier:status:cost[:signal]" (1 data), "small:503:0.000000
+ * mid:200:0.000410:length frontier:200:0.003120"; status 0 when nothing
+ * answered.
  */
 
 static ngx_int_t
@@ -331,7 +332,7 @@ ngx_http_tier_router_attempts_variable(ngx_http_request_t *r,
     len = NGX_INT_T_LEN;
 
     for (i = 0; data && i < ctx->ntries; i++) {
-        len += tier[ctx->tries[i].tier].name.len + 2 * NGX_INT_T_LEN + 8;
+        len += tier[ctx->tries[i].tier].name.len + 2 * NGX_INT_T_LEN + 16;
     }
 
     p = ngx_pnalloc(r->pool, len);
@@ -351,6 +352,10 @@ ngx_http_tier_router_attempts_variable(ngx_http_request_t *r,
             p = ngx_sprintf(p, "%s%V:%ui:", i ? " " : "",
                             &tier[t->tier].name, t->status);
             p += ngx_http_tier_router_price_print(t->cost, (char *) p);
+
+            if (t->why) {
+                p = ngx_sprintf(p, ":%s", t->why);
+            }
         }
     }
 

@@ -40,6 +40,13 @@
 #   X-Mock-For: NAME[,NAME]   the other X-Mock-* headers apply only to the
 #                             servers of these --name (the others answer
 #                             as if there were none)
+#   X-Mock-Text: STRING       the answer's text is STRING (JSON answers)
+#   X-Mock-Finish: length|refusal  JSON answers: cut short by the output
+#                             limit (chat finish_reason "length", responses
+#                             status "incomplete", Anthropic stop_reason
+#                             "max_tokens") or refused (chat message.refusal,
+#                             responses content part "refusal", Anthropic
+#                             stop_reason "refusal")
 #   X-Mock-At-NAME-X: V       X-Mock-X: V for the server NAME only (after
 #                             X-Mock-For), e.g. X-Mock-At-mid-Words: 3000
 #   X-Mock-Latency-Ms: N      sleep N ms before answering
@@ -608,6 +615,8 @@ sub handle {
     my $out = $n{output} // @words + ($n{reasoning} // 0);
     my $text = join ' ', @words;
 
+    $text = $h->{'x-mock-text'} if defined $h->{'x-mock-text'};
+
     my $stream = $data->{stream};
     $stream = ref $stream ? $$stream : $stream;
 
@@ -616,6 +625,7 @@ sub handle {
         text => $text, in => $in, out => $out, data => $data,
         cached => $n{cached}, reasoning => $n{reasoning},
         usage => lc($h->{'x-mock-usage'} // '') ne 'none',
+        finish => lc($h->{'x-mock-finish'} // ''),
         id => sprintf("%x%x", $$, int(time * 1000)), created => int(time),
     };
 
@@ -709,13 +719,34 @@ sub full_answer {
             system_fingerprint => 'fp_mock',
         };
 
+        my $c = $r->{choices}[0];
+
+        if ($a->{finish} eq 'length') {
+            $c->{finish_reason} = 'length';
+
+        } elsif ($a->{finish} eq 'refusal') {
+            $c->{message}{content} = undef;
+            $c->{message}{refusal} = "I can't help with that (mock).";
+        }
+
         $r->{usage} = chat_usage($a) if $a->{usage};
 
         return $r;
     }
 
     if ($a->{dialect} eq 'openai_responses') {
-        return responses_object($a, 'completed');
+        my $r = responses_object($a, 'completed');
+
+        if ($a->{finish} eq 'length') {
+            $r->{status} = 'incomplete';
+            $r->{incomplete_details} = { reason => 'max_output_tokens' };
+
+        } elsif ($a->{finish} eq 'refusal') {
+            $r->{output}[0]{content} = [{ type => 'refusal',
+                refusal => "I can't help with that (mock)." }];
+        }
+
+        return $r;
     }
 
     my $r = {
@@ -727,6 +758,9 @@ sub full_answer {
         stop_reason => 'end_turn',
         stop_sequence => undef,
     };
+
+    $r->{stop_reason} = 'max_tokens' if $a->{finish} eq 'length';
+    $r->{stop_reason} = 'refusal' if $a->{finish} eq 'refusal';
 
     $r->{usage} = anthropic_usage($a, $a->{out}) if $a->{usage};
 
