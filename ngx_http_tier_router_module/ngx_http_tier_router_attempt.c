@@ -62,7 +62,7 @@ ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[] = {
 };
 
 
-ngx_conf_bitmask_t  ngx_http_tier_router_escalate_masks[] = {
+static ngx_conf_bitmask_t  ngx_http_tier_router_escalate_masks[] = {
     { ngx_string("length"), NGX_HTTP_TIER_ROUTER_ESC_LENGTH },
     { ngx_string("empty"), NGX_HTTP_TIER_ROUTER_ESC_EMPTY },
     { ngx_string("refusal"), NGX_HTTP_TIER_ROUTER_ESC_REFUSAL },
@@ -401,6 +401,110 @@ ngx_http_tier_router_attempt_failed(ngx_http_request_t *r,
  * floor and cap, if attempts are left and the budget covers its worst
  * case (reserved now).
  */
+
+/*
+ * Should the nth attempt, at tier, ask for its tokens' logprobs?  When a
+ * low mean is a signal, for chat answers that may be held and judged.
+ */
+
+ngx_uint_t
+ngx_http_tier_router_attempt_logprobs(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t tier, ngx_uint_t nth)
+{
+    ngx_int_t                          last;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (!(trlcf->escalate & NGX_HTTP_TIER_ROUTER_ESC_LOGPROB)
+        || (trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF)
+        || ctx->dialect != NGX_HTTP_TIER_ROUTER_OPENAI_CHAT || ctx->stream)
+    {
+        return 0;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    last = (ctx->cap >= 0) ? ctx->cap : (ngx_int_t) trmcf->tiers.nelts - 1;
+
+    return nth + 1 < trlcf->attempts && (ngx_int_t) tier < last;
+}
+
+
+/* tier_router_escalate signal ... [logprob=F] | off */
+
+char *
+ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    double               d;
+    u_char              *p, *end;
+    ngx_str_t           *value;
+    ngx_uint_t           i, m;
+    ngx_conf_bitmask_t  *mask;
+
+    if (trlcf->escalate) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    mask = ngx_http_tier_router_escalate_masks;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "logprob=", 8) == 0) {
+            p = value[i].data + 8;
+            d = strtod((char *) p, (char **) &end);
+
+            if (end == p || end != value[i].data + value[i].len || d > 0
+                || d < -100)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"tier_router_escalate\": invalid "
+                                   "\"%V\": the mean log-probability is a "
+                                   "number from -100 to 0", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            trlcf->escalate |= NGX_HTTP_TIER_ROUTER_ESC_LOGPROB;
+            trlcf->escalate_logprob = d;
+            continue;
+        }
+
+        for (m = 0; mask[m].name.len; m++) {
+            if (mask[m].name.len == value[i].len
+                && ngx_strcmp(mask[m].name.data, value[i].data) == 0)
+            {
+                break;
+            }
+        }
+
+        if (mask[m].name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"tier_router_escalate\": invalid value "
+                               "\"%V\", it must be \"length\", \"empty\", "
+                               "\"refusal\", \"json\", \"logprob=F\" or "
+                               "\"off\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        trlcf->escalate |= mask[m].mask;
+    }
+
+    if ((trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF)
+        && trlcf->escalate != NGX_HTTP_TIER_ROUTER_FB_OFF)
+    {
+        return "takes \"off\" alone";
+    }
+
+    trlcf->escalate |= NGX_CONF_BITMASK_SET;
+
+    return NGX_CONF_OK;
+}
+
 
 /* could a higher tier still be tried? (escalation goes up only) */
 
@@ -754,10 +858,11 @@ static const char *
 ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *actx)
 {
-    size_t                            i, j;
-    json_t                           *root, *doc;
+    size_t                            i, j, n;
+    double                            sum;
+    json_t                           *root, *doc, *lp;
     ngx_str_t                         text;
-    ngx_uint_t                        esc, empty;
+    ngx_uint_t                        esc, empty, low;
     const char                       *why;
     ngx_buf_t                        *b;
     ngx_http_tier_router_loc_conf_t  *trlcf;
@@ -773,6 +878,31 @@ ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
         return "invalid";
     }
 
+    /* chat: the mean log-probability of the answer's tokens */
+
+    low = 0;
+
+    if ((esc & NGX_HTTP_TIER_ROUTER_ESC_LOGPROB)
+        && actx->dialect == NGX_HTTP_TIER_ROUTER_OPENAI_CHAT)
+    {
+        lp = json_object_get(json_object_get(json_array_get(
+                     json_object_get(root, "choices"), 0), "logprobs"),
+                     "content");
+        sum = 0;
+        n = 0;
+
+        for (i = 0; i < json_array_size(lp); i++) {
+            doc = json_object_get(json_array_get(lp, i), "logprob");
+
+            if (json_is_number(doc)) {
+                sum += json_number_value(doc);
+                n++;
+            }
+        }
+
+        low = (n && sum / n < trlcf->escalate_logprob);
+    }
+
     why = ngx_http_tier_router_attempt_text(root, actx->dialect, &doc);
 
     if (why) {
@@ -786,7 +916,7 @@ ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
 
         /* a tool call: neither empty nor a JSON document to check */
 
-        return NULL;
+        return low ? "logprob" : NULL;
     }
 
     /* the answer's text, its parts joined */
@@ -795,6 +925,7 @@ ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
     text.data = ngx_pnalloc(r->pool, b->last - b->pos + 1);
 
     if (text.data == NULL) {
+        json_decref(doc);
         json_decref(root);
         return NULL;
     }
@@ -835,7 +966,7 @@ ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
         json_decref(root);
     }
 
-    return NULL;
+    return low ? "logprob" : NULL;
 }
 
 
@@ -993,9 +1124,50 @@ static ngx_int_t
 ngx_http_tier_router_attempt_deliver(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *actx)
 {
+    size_t        i, len;
+    json_t       *root, *choices;
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
+
+    /* logprobs the client did not ask for: taken out as the API would */
+
+    b = actx->held;
+
+    if (actx->logprobs) {
+        root = json_loadb((char *) b->pos, b->last - b->pos, 0, NULL);
+        choices = json_object_get(root, "choices");
+
+        for (i = 0; i < json_array_size(choices); i++) {
+            if (json_object_get(json_array_get(choices, i), "logprobs")) {
+                json_object_set_new(json_array_get(choices, i), "logprobs",
+                                    json_null());
+            }
+        }
+
+        len = root ? json_dumpb(root, NULL, 0, JSON_COMPACT) : 0;
+
+        if (len) {
+            b = ngx_create_temp_buf(r->pool, len);
+
+            if (b == NULL) {
+                json_decref(root);
+                return NGX_ERROR;
+            }
+
+            b->last += json_dumpb(root, (char *) b->pos, len, JSON_COMPACT);
+
+            actx->held = b;
+            actx->sr->headers_out.content_length_n = b->last - b->pos;
+
+            if (actx->sr->headers_out.content_length) {
+                actx->sr->headers_out.content_length->hash = 0;
+                actx->sr->headers_out.content_length = NULL;
+            }
+        }
+
+        json_decref(root);
+    }
 
     rc = ngx_http_tier_router_attempt_commit(actx->sr, actx);
 

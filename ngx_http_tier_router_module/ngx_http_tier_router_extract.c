@@ -150,6 +150,7 @@ static const unsigned char  ngx_http_tier_router_class[256] = {
 #define TR_ROOT_RESPONSE_FORMAT   0x2000
 #define TR_ROOT_TEXT              0x4000
 #define TR_ROOT_STREAM_OPTIONS    0x8000
+#define TR_ROOT_LOGPROBS          0x10000
 
 
 int
@@ -1175,6 +1176,7 @@ ngx_http_tier_router_root(ngx_http_tier_router_parser_t *ps)
         TR_KEY("response_format", TR_ROOT_RESPONSE_FORMAT)
         TR_KEY("text", TR_ROOT_TEXT)
         TR_KEY("stream_options", TR_ROOT_STREAM_OPTIONS)
+        TR_KEY("logprobs", TR_ROOT_LOGPROBS)
 
 #undef TR_KEY
 
@@ -1382,6 +1384,36 @@ ngx_http_tier_router_root(ngx_http_tier_router_parser_t *ps)
 
             req->stream_options_span.end = ps->p - ps->start;
             req->has_stream_options = 1;
+            break;
+
+        case TR_ROOT_LOGPROBS:
+
+            /*
+             * chat's: true asks for them; false or null does not, and is
+             * where the router's own ask goes; anything else is passed on
+             * for the upstream to judge, and counts as an ask
+             */
+
+            req->logprobs_span.start = ps->p - ps->start;
+            t = ngx_http_tier_router_type(ps);
+
+            if (t == TR_T_BOOL || t == TR_T_NULL) {
+                req->logprobs = (*ps->p == 't');
+
+                if (ngx_http_tier_router_skip(ps) != 0) {
+                    return -1;
+                }
+
+            } else {
+                req->logprobs = 1;
+
+                if (ngx_http_tier_router_skip(ps) != 0) {
+                    return -1;
+                }
+            }
+
+            req->logprobs_span.end = ps->p - ps->start;
+            req->has_logprobs = 1;
             break;
 
         case TR_ROOT_TOOLS:

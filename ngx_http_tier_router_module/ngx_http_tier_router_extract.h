@@ -52,6 +52,8 @@ typedef struct {
     unsigned                         has_stream_options:1;
     unsigned                         has_include_usage:1;
     unsigned                         include_usage:1;  /* true asked */
+    unsigned                         has_logprobs:1;
+    unsigned                         logprobs:1;       /* asked (chat) */
 
     ngx_http_tier_router_span_t      model_span;  /* with the quotes */
     unsigned char                    model[NGX_HTTP_TIER_ROUTER_MODEL_LEN];
@@ -62,6 +64,7 @@ typedef struct {
     ngx_http_tier_router_span_t      thinking_span;         /* anthropic */
     ngx_http_tier_router_span_t      stream_options_span;   /* chat */
     ngx_http_tier_router_span_t      include_usage_span;    /* its value */
+    ngx_http_tier_router_span_t      logprobs_span;         /* chat */
 
     ngx_http_tier_router_features_t  features;    /* text points below */
 

@@ -60,6 +60,10 @@ static char *ngx_http_tier_router_auto_model(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_tier_router_model_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_tier_router_bitmask(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tier_router_attempts(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tier_router_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tier_router_init(ngx_conf_t *cf);
 
@@ -106,9 +110,6 @@ static ngx_conf_enum_t  ngx_http_tier_router_directions[] = {
 };
 
 
-static ngx_conf_num_bounds_t  ngx_http_tier_router_attempt_bounds = {
-    ngx_conf_check_num_bounds, 1, NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS
-};
 
 
 static ngx_command_t  ngx_http_tier_router_commands[] = {
@@ -262,7 +263,7 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
 
     { ngx_string("tier_router_fallback"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_bitmask_slot,
+      ngx_http_tier_router_bitmask,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tier_router_loc_conf_t, fallback),
       &ngx_http_tier_router_fallback_masks },
@@ -276,17 +277,17 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
 
     { ngx_string("tier_router_attempts"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_http_tier_router_attempts,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_tier_router_loc_conf_t, attempts),
-      &ngx_http_tier_router_attempt_bounds },
+      0,
+      NULL },
 
     { ngx_string("tier_router_escalate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_bitmask_slot,
+      ngx_http_tier_router_escalate,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_tier_router_loc_conf_t, escalate),
-      &ngx_http_tier_router_escalate_masks },
+      0,
+      NULL },
 
     { ngx_string("tier_router_escalate_buffer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -976,7 +977,7 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     off_t                           len;
     u_char                         *p;
     size_t                          pos;
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, nth;
     ngx_buf_t                      *b;
     ngx_chain_t                    *out, **ll, *cl;
     ngx_http_tier_router_cursor_t   cur;
@@ -985,7 +986,10 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     ngx_http_tier_router_edit_t     edit;
     ngx_http_tier_router_splice_t  *sp;
 
+    nth = ctx->parent ? ctx->nth : 0;
+
     if (req->has_model && tier->reasoning == 0 && !ctx->stream_usage
+        && !ngx_http_tier_router_attempt_logprobs(r, ctx, ctx->tier, nth)
         && req->model_len == tier->model.len
         && ngx_strncmp(req->model, tier->model.data, tier->model.len) == 0)
     {
@@ -996,6 +1000,11 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     edit.model_len = tier->model.len;
     edit.reasoning = tier->reasoning;
     edit.stream_usage = ctx->stream_usage;
+    edit.logprobs = ngx_http_tier_router_attempt_logprobs(r, ctx, ctx->tier,
+                                                          nth)
+                    && !req->logprobs;
+
+    ctx->logprobs = edit.logprobs;
     edit.thinking_budget = tier->thinking_budget;
 
     /*
@@ -1539,9 +1548,14 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               NGX_HTTP_TIER_ROUTER_UP);
     ngx_conf_merge_uint_value(conf->attempts, prev->attempts, 2);
 
-    ngx_conf_merge_bitmask_value(conf->escalate, prev->escalate,
-                                 (NGX_CONF_BITMASK_SET
-                                  |NGX_HTTP_TIER_ROUTER_FB_OFF));
+    if (conf->escalate == 0) {
+        conf->escalate = prev->escalate;
+        conf->escalate_logprob = prev->escalate_logprob;
+    }
+
+    if (conf->escalate == 0) {
+        conf->escalate = NGX_CONF_BITMASK_SET|NGX_HTTP_TIER_ROUTER_FB_OFF;
+    }
 
     if (conf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF) {
         conf->escalate = NGX_CONF_BITMASK_SET|NGX_HTTP_TIER_ROUTER_FB_OFF;
@@ -1906,6 +1920,72 @@ ngx_http_tier_router_enum(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        &cmd->name, &value[1], &list);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* ngx_conf_set_bitmask_slot() with a message that names the directive */
+
+static char *
+ngx_http_tier_router_bitmask(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t           *value;
+    ngx_uint_t           i, m;
+    ngx_conf_bitmask_t  *mask;
+
+    value = cf->args->elts;
+    mask = cmd->post;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (m = 0; mask[m].name.len; m++) {
+            if (mask[m].name.len == value[i].len
+                && ngx_strcmp(mask[m].name.data, value[i].data) == 0)
+            {
+                break;
+            }
+        }
+
+        if (mask[m].name.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\": invalid value \"%V\"",
+                               &cmd->name, &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return ngx_conf_set_bitmask_slot(cf, cmd, conf);
+}
+
+
+/* tier_router_attempts N, 1 .. NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS */
+
+static char *
+ngx_http_tier_router_attempts(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (trlcf->attempts != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": invalid value \"%V\", it must be a "
+                           "number from 1 to %d", &cmd->name, &value[1],
+                           NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS);
+        return NGX_CONF_ERROR;
+    }
+
+    trlcf->attempts = (ngx_uint_t) n;
+
+    return NGX_CONF_OK;
 }
 
 

@@ -54,6 +54,7 @@
 #define NGX_HTTP_TIER_ROUTER_ESC_EMPTY      0x0004
 #define NGX_HTTP_TIER_ROUTER_ESC_REFUSAL    0x0008
 #define NGX_HTTP_TIER_ROUTER_ESC_JSON       0x0010
+#define NGX_HTTP_TIER_ROUTER_ESC_LOGPROB    0x0020
 
 /* attempts of one request, the first included */
 #define NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS   4
@@ -132,6 +133,7 @@ typedef struct {
     ngx_uint_t                   fallback_direction;
     ngx_uint_t                   attempts;
     ngx_uint_t                   escalate;          /* .._ESC_* bits */
+    double                       escalate_logprob;  /* mean below: low */
     size_t                       escalate_buffer;
     ngx_http_tier_router_shares_t  *status_shares;
 
@@ -219,6 +221,7 @@ struct ngx_http_tier_router_ctx_s {
     unsigned                     discard:1;         /* a failure passed on */
     unsigned                     commit:1;          /* the client's answer */
     unsigned                     escalated:1;       /* not good enough */
+    unsigned                     logprobs:1;        /* we asked for them */
 };
 
 
@@ -281,8 +284,12 @@ ngx_int_t ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 ngx_int_t ngx_http_tier_router_attempt_init(ngx_conf_t *cf);
 
+ngx_uint_t ngx_http_tier_router_attempt_logprobs(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t tier, ngx_uint_t nth);
+char *ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 extern ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[];
-extern ngx_conf_bitmask_t  ngx_http_tier_router_escalate_masks[];
 
 
 extern ngx_module_t  ngx_http_tier_router_module;

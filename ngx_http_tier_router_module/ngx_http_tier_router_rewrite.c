@@ -148,6 +148,25 @@ ngx_http_tier_router_rewrite_plan(const ngx_http_tier_router_request_t *req,
         }
     }
 
+    if (edit->logprobs && !req->logprobs) {
+
+        if (req->has_logprobs) {
+            s = &pl->splice[pl->n++];
+            s->start = req->logprobs_span.start;
+            s->end = req->logprobs_span.end;
+            memcpy(s->data, "true", 4);
+            s->len = 4;
+
+        } else {
+            if (ins->len) {
+                ins->data[ins->len++] = ',';
+            }
+
+            memcpy(ins->data + ins->len, "\"logprobs\":true", 15);
+            ins->len += 15;
+        }
+    }
+
     if (ins->len && req->root_members > 0) {
         ins->data[ins->len++] = ',';
     }

@@ -24,17 +24,19 @@ typedef struct {
     long                  thinking_budget;  /* Anthropic budget_tokens    */
     unsigned              stream_usage;     /* make a chat stream report  */
                                             /* its usage (include_usage)  */
+    unsigned              logprobs;         /* make a chat answer carry   */
+                                            /* its tokens' logprobs       */
 } ngx_http_tier_router_edit_t;
 
 
 /*
- * The rewrite as at most four splices, ordered by position: replace the
+ * The rewrite as at most five splices, ordered by position: replace the
  * body's bytes [start, end) by data[0 .. len).  The module hands them on
  * as buffers between slices of the client's own buffers (no copy of the
  * body); rewrite() below writes the same result to one piece of memory.
  */
 
-#define NGX_HTTP_TIER_ROUTER_SPLICES     4
+#define NGX_HTTP_TIER_ROUTER_SPLICES     5
 #define NGX_HTTP_TIER_ROUTER_SPLICE_LEN  (NGX_HTTP_TIER_ROUTER_MODEL_LEN + 192)
 
 

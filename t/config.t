@@ -71,6 +71,12 @@ EOF
             tier_router_headers off;
             tier_router_max_body_size 1m;
             tier_router_no_signal_tier mid;
+            tier_router_fallback error timeout http_429 http_500 http_502
+                                 http_503 http_504;
+            tier_router_fallback_direction down;
+            tier_router_attempts 4;
+            tier_router_escalate length empty refusal json logprob=-0.7;
+            tier_router_escalate_buffer 128k;
 EOF
     [ 'a single tier', conf(
         "    tier_router_tier only model=o upstream=small_up;\n") ],
@@ -97,6 +103,34 @@ EOF
 # must be named, a regexp for the offending line, extra regexp for the text
 
 my @bad = (
+    [ 'tier_router_fallback: unknown condition', $TIERS,
+      "            tier_router_fallback error http_404;  # MARK\n",
+      'tier_router_fallback', qr/http_404/ ],
+    [ 'tier_router_fallback_direction sideways', $TIERS,
+      "            tier_router_fallback_direction sideways;  # MARK\n",
+      'tier_router_fallback_direction', qr/sideways/ ],
+    [ 'tier_router_attempts 5', $TIERS,
+      "            tier_router_attempts 5;  # MARK\n",
+      'tier_router_attempts' ],
+    [ 'tier_router_attempts 0', $TIERS,
+      "            tier_router_attempts 0;  # MARK\n",
+      'tier_router_attempts' ],
+    [ 'tier_router_escalate: unknown signal', $TIERS,
+      "            tier_router_escalate length doubt;  # MARK\n",
+      'tier_router_escalate', qr/doubt/ ],
+    [ 'tier_router_escalate: logprob above 0', $TIERS,
+      "            tier_router_escalate logprob=0.5;  # MARK\n",
+      'tier_router_escalate', qr/logprob/ ],
+    [ 'tier_router_escalate: logprob not a number', $TIERS,
+      "            tier_router_escalate logprob=low;  # MARK\n",
+      'tier_router_escalate', qr/logprob/ ],
+    [ 'tier_router_escalate: off with a signal', $TIERS,
+      "            tier_router_escalate off length;  # MARK\n",
+      'tier_router_escalate', qr/off/ ],
+    [ 'tier_router_escalate twice', $TIERS,
+      "            tier_router_escalate length;\n"
+      . "            tier_router_escalate empty;  # MARK\n",
+      'tier_router_escalate', qr/duplicate/ ],
     [ 'unknown tier in tier_router_no_signal_tier', $TIERS,
       "            tier_router_no_signal_tier nosuch;  # MARK\n",
       'tier_router_no_signal_tier', qr/nosuch/ ],

@@ -86,6 +86,11 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        location /lp/ {
+            tier_router_escalate logprob=-1.0;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         location /both/ {
             tier_router_fallback http_503;
             tier_router_escalate length;
@@ -257,6 +262,58 @@ $r = call(path => '/len/', headers => ['X-Mock-For' => 'small',
                                        'X-Mock-Finish' => 'refusal']);
 is(model_of($r), 'small-model', 'only length named: a refusal is kept');
 like($r->{body}, qr/can't help/, 'only length named: the refusal as sent');
+
+# -- logprobs: asked for, judged, taken out again ----------------------------
+
+$r = call(path => '/lp/');
+is(model_of($r), 'small-model', 'logprob: a confident answer is kept');
+is($r->{headers}{'x-mock-asked-logprobs'}, 1,
+    'logprob: the module asked small for logprobs');
+ok(exists $r->{json}{choices}[0]{logprobs}
+   && !defined $r->{json}{choices}[0]{logprobs},
+   'logprob: the client, who did not ask, gets "logprobs": null');
+is($r->{headers}{'content-length'}, length($r->{body}),
+    'logprob: Content-Length is the new body\'s');
+is($r->{json}{choices}[0]{message}{content},
+    'This is a mock answer from the small tier.', 'logprob: the text kept');
+is($r->{json}{usage}{completion_tokens}, 9, 'logprob: the usage kept');
+
+$r = call(path => '/lp/', headers => ['X-Mock-For' => 'small',
+                                      'X-Mock-Logprob' => '-2.5']);
+is(model_of($r), 'mid-model', 'logprob: a mean of -2.5 < -1: mid');
+is($r->{headers}{'x-tier-router-path'}, 'small:200:logprob mid',
+    'logprob: the path');
+is($r->{headers}{'x-mock-asked-logprobs'}, undef,
+    'logprob: the last attempt is not asked (it is not judged)');
+
+$r = call(path => '/lp/', headers => ['X-Mock-Logprob' => '-0.9']);
+is(model_of($r), 'small-model', 'logprob: a mean of -0.9: kept');
+
+{
+    my $body = $J->encode({ model => 'x', logprobs => JSON::PP::true,
+        messages => [{ role => 'user', content => 'Hi.' }] });
+    my $rr = $t->http_post('/lp/chat/completions', $body,
+        'Content-Type' => 'application/json', 'X-Tier' => 'small',
+        'Authorization' => 'Bearer sk-esc-default');
+    my $j = TierRouter::Test::json_decode($rr->{body});
+    is(ref $j->{choices}[0]{logprobs}{content}, 'ARRAY',
+       'logprob: a client that asked gets its logprobs');
+
+    $body = $J->encode({ model => 'x', logprobs => JSON::PP::false,
+        messages => [{ role => 'user', content => 'Hi.' }] });
+    $rr = $t->http_post('/lp/chat/completions', $body,
+        'Content-Type' => 'application/json', 'X-Tier' => 'small',
+        'Authorization' => 'Bearer sk-esc-default');
+    $j = TierRouter::Test::json_decode($rr->{body});
+    is($rr->{headers}{'x-mock-asked-logprobs'}, 1,
+       'logprob: "logprobs": false is turned true upstream');
+    ok(!defined $j->{choices}[0]{logprobs},
+       '... and the client gets none');
+}
+
+$r = call(path => '/lp/', dialect => 'anthropic');
+is($r->{headers}{'x-mock-asked-logprobs'}, undef,
+    'logprob: nothing asked of Anthropic, which has none');
 
 # -- bounds: attempts, the top tier, the cap, the budget ---------------------
 

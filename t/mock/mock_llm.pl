@@ -41,6 +41,10 @@
 #                             servers of these --name (the others answer
 #                             as if there were none)
 #   X-Mock-Text: STRING       the answer's text is STRING (JSON answers)
+#   X-Mock-Logprob: F         a chat request with "logprobs": true gets
+#                             choices[0].logprobs.content, one entry per
+#                             word, each of logprob F (default -0.05), and
+#                             the answer X-Mock-Asked-Logprobs: 1
 #   X-Mock-Finish: length|refusal  JSON answers: cut short by the output
 #                             limit (chat finish_reason "length", responses
 #                             status "incomplete", Anthropic stop_reason
@@ -626,6 +630,10 @@ sub handle {
         cached => $n{cached}, reasoning => $n{reasoning},
         usage => lc($h->{'x-mock-usage'} // '') ne 'none',
         finish => lc($h->{'x-mock-finish'} // ''),
+        logprobs => ref $data->{logprobs} && $data->{logprobs}
+            ? (($h->{'x-mock-logprob'} // '') =~ /^(-?\d+(?:\.\d+)?)$/
+               ? $1 + 0 : -0.05)
+            : undef,
         id => sprintf("%x%x", $$, int(time * 1000)), created => int(time),
     };
 
@@ -634,7 +642,8 @@ sub handle {
     }
 
     return send_response($conn, $req, 200,
-        ['Content-Type' => 'application/json'],
+        ['Content-Type' => 'application/json',
+         defined $ans->{logprobs} ? ('X-Mock-Asked-Logprobs' => 1) : ()],
         $JSON->encode(full_answer($ans)));
 }
 
@@ -720,6 +729,13 @@ sub full_answer {
         };
 
         my $c = $r->{choices}[0];
+
+        if (defined $a->{logprobs}) {
+            $c->{logprobs} = { refusal => undef, content => [
+                map { { token => $_, logprob => $a->{logprobs},
+                        bytes => [ unpack 'C*', $_ ], top_logprobs => [] } }
+                @{$a->{words}} ] };
+        }
 
         if ($a->{finish} eq 'length') {
             $c->{finish_reason} = 'length';

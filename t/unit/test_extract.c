@@ -235,6 +235,7 @@ static void test_depth(void);
 static void test_rewrite(void);
 static void test_rewrite_null_thinking(void);
 static void test_rewrite_stream_usage(void);
+static void test_rewrite_logprobs(void);
 static void test_speed(void);
 
 
@@ -3902,6 +3903,7 @@ test_rewrite(void)
             edit.model = model;
             edit.model_len = n;
             edit.stream_usage = 0;
+            edit.logprobs = 0;
             edit.reasoning = k == 0 ? 0 : rnd(4);
             edit.thinking_budget = 1024 + rnd(64000);
 
@@ -3957,6 +3959,7 @@ test_rewrite(void)
                 edit.model = (const u_char *) "tier-model";
                 edit.model_len = 10;
                 edit.stream_usage = 0;
+                edit.logprobs = 0;
                 edit.reasoning = r;
                 edit.thinking_budget = 8192;
 
@@ -4140,6 +4143,72 @@ test_rewrite_stream_usage(void)
 }
 
 
+/*
+ * escalation asks a chat answer for its logprobs: "logprobs" ends up true
+ * exactly once; a client's own non-boolean value is left for the upstream
+ */
+
+static void
+test_rewrite_logprobs(void)
+{
+    int           rc, ok;
+    size_t        size, w, i;
+    u_char       *out;
+    json_t       *res;
+    req_t         req;
+    edit_t        edit;
+    const char   *b;
+
+    static const char  *cases[][2] = {
+        { "{\"model\":\"a\"," TR_MSGS "}", "t" },
+        { "{\"model\":\"a\",\"logprobs\":false," TR_MSGS "}", "t" },
+        { "{\"logprobs\":null,\"model\":\"a\"," TR_MSGS "}", "t" },
+        { "{\"model\":\"a\",\"logprobs\":true," TR_MSGS "}", "t" },
+        { "{\"model\":\"a\",\"logprobs\":1," TR_MSGS "}", "1" },
+        { "{" TR_MSGS "}", "t" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&req, 0, sizeof(req_t));
+        req.dialect = CHAT;
+        rc = ngx_http_tier_router_extract((const u_char *) cases[i][0],
+                                          strlen(cases[i][0]), &req);
+
+        memset(&edit, 0, sizeof(edit_t));
+        edit.model = (const u_char *) "small";
+        edit.model_len = 5;
+        edit.logprobs = !req.logprobs;
+
+        size = ngx_http_tier_router_rewrite_size((const u_char *) cases[i][0],
+                                                 strlen(cases[i][0]), &req,
+                                                 &edit);
+        out = malloc(size);
+        w = ngx_http_tier_router_rewrite((const u_char *) cases[i][0],
+                                         strlen(cases[i][0]), &req, &edit,
+                                         out);
+
+        res = json_loadb((const char *) out, w, JSON_REJECT_DUPLICATES, NULL);
+
+        ok = rc == 0 && w == size && res != NULL
+             && (cases[i][1][0] == 't'
+                 ? json_is_true(json_object_get(res, "logprobs"))
+                 : json_integer_value(json_object_get(res, "logprobs")) == 1)
+             && json_is_string(json_object_get(res, "model"));
+
+        UNIT_OK(ok, "rewrite: logprobs asked for in '%s': '%.*s'",
+                cases[i][0], (int) w, out);
+
+        json_decref(res);
+        free(out);
+    }
+
+    b = "{\"logprobs\":true,\"logprobs\":false}";
+    rc = ngx_http_tier_router_extract((const u_char *) b, strlen(b), &req);
+
+    UNIT_OK(rc != 0, "extract: a duplicate logprobs is refused");
+}
+
+
 /* -- 4. speed ------------------------------------------------------------- */
 
 
@@ -4247,6 +4316,7 @@ main(int argc, char **argv)
     test_rewrite();
     test_rewrite_null_thinking();
     test_rewrite_stream_usage();
+    test_rewrite_logprobs();
     test_speed();
 
     return unit_done();
