@@ -15,6 +15,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
+use IO::Socket::INET;
 
 use TierRouter::Test;
 
@@ -388,6 +389,67 @@ $r = call(path => '/both/', headers => [
 is(model_of($r), 'frontier-model', 'fallback then escalation: frontier');
 is($r->{headers}{'x-tier-router-path'}, 'small:503 mid:200:length frontier',
     'fallback then escalation: the path');
+
+# -- no blocking: one worker serves others while attempts wait ---------------
+
+{
+    my $body = $J->encode({ model => 'x', max_tokens => 100,
+        messages => [{ role => 'user', content => 'Slow, then short.' }] });
+
+    my @slow;
+
+    for my $i (1 .. 3) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+            PeerPort => $t->port('main'), Proto => 'tcp') or die;
+        print $s "POST /esc/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            . "Content-Type: application/json\r\nX-Tier: small\r\n"
+            . "Authorization: Bearer sk-esc-slow\r\nConnection: close\r\n"
+            . "X-Mock-For: small\r\nX-Mock-Latency-Ms: 800\r\n"
+            . "X-Mock-Finish: length\r\n"
+            . "Content-Length: " . length($body) . "\r\n\r\n$body";
+        push @slow, $s;
+    }
+
+    sleep 0.1;
+
+    my $worst = 0;
+
+    for my $i (1 .. 5) {
+        my $t0 = time;
+        my $q = call(tier => 'mid');
+        $worst = time - $t0 if time - $t0 > $worst;
+        is($q->{status}, 200, "no blocking: request $i served meanwhile");
+    }
+
+    ok($worst < 0.5, sprintf('no blocking: the slowest took %.3f s while 3 '
+        . 'attempts waited 0.8 s', $worst));
+
+    for my $s (@slow) {
+        local $/;
+        my $raw = <$s>;
+        close $s;
+        my $resp = TierRouter::Test::parse_response($raw);
+        like($resp->{body} // '', qr/"model":"mid-model"/,
+            'no blocking: the slow request was escalated to mid');
+    }
+}
+
+# a client that leaves while its answer is held: nothing stays reserved
+
+{
+    my $body = $J->encode({ model => 'x', max_tokens => 100,
+        messages => [{ role => 'user', content => 'Leaving.' }] });
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $t->port('main'), Proto => 'tcp') or die;
+    print $s "POST /esc/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        . "Content-Type: application/json\r\nX-Tier: small\r\n"
+        . "Authorization: Bearer sk-esc-gone\r\n"
+        . "X-Mock-Latency-Ms: 300\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    sleep 0.1;
+    close $s;
+    sleep 0.6;
+}
 
 # -- status ------------------------------------------------------------------
 
