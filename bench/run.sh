@@ -37,6 +37,8 @@ SIZES="${BENCH_SIZES:-1k 9k 64k}"
 NCPU=$(nproc)
 PIN=${BENCH_PIN:-1}
 LEARNED=${BENCH_LEARNED:-0}     # 1: the learned scorer and tier shares on
+ATTEMPTS=${BENCH_ATTEMPTS:-0}   # budget server: 1 fallback and escalation,
+                                # fallback: fallback only
 [ "$NCPU" -ge 2 ] || PIN=0
 
 # the proxy on the last CPU, the load generator and upstream on the rest
@@ -193,6 +195,10 @@ $([ "$LEARNED" = 1 ] && printf '    %s\n    %s\n' \
             tier_router         on;
             tier_router_budget  zone=bench key=\$http_authorization
                                 limit=100000;
+$([ "$ATTEMPTS" != 0 ] && printf '            %s\n' \
+    "tier_router_fallback error timeout http_429 http_502 http_503;")
+$([ "$ATTEMPTS" = 1 ] && printf '            %s\n' \
+    "tier_router_escalate length empty refusal json;")
             proxy_pass          http://\$tier_router_upstream;
         }
     }
@@ -214,6 +220,7 @@ done
 # --- check that both servers answer 200 and that the module routes -------
 
 [ "$LEARNED" = 1 ] && echo "BENCH_LEARNED=1: the learned scorer and tier shares are on"
+[ "$ATTEMPTS" != 0 ] && echo "BENCH_ATTEMPTS=$ATTEMPTS: the budget server also falls back${ATTEMPTS/#fallback/}${ATTEMPTS/#1/ and escalates}"
 echo "tier router benchmark: plain proxy_pass vs tier_router (and with budgets), nginx $("$NGINX" -v 2>&1 | sed 's|.*/||'), worker_processes 1"
 echo "bodies: OpenAI chat requests built from $src (model \"auto\")"
 echo "client_body_buffer_size 1m on both servers: every body stays in memory"

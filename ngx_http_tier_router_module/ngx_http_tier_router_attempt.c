@@ -1194,6 +1194,14 @@ ngx_http_tier_router_attempt_deliver(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_tier_router_attempt_init(ngx_conf_t *cf)
 {
+    /*
+     * jansson seeds its hash function from /dev/urandom on first use: do
+     * it here, in the master, rather than with a file read in a worker
+     * judging its first answer
+     */
+
+    json_object_seed(0);
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_tier_router_attempt_header_filter;
 
