@@ -69,6 +69,7 @@ http {
 
     server {
         listen 127.0.0.1:%%PORT_main%%;
+        listen 127.0.0.1:%%PORT_h2%% http2;
 
         tier_router on;
         tier_router_override_header X-Tier;
@@ -323,6 +324,43 @@ is($r->{status}, 200, 'proxy_buffering on: 200');
 is($r->{json}{model}, 'mid-model', 'proxy_buffering on: from mid');
 is(scalar(split / /, $r->{json}{choices}[0]{message}{content} // ''), 3000,
     'proxy_buffering on: a long answer arrives whole');
+
+# an Anthropic stream, and HTTP/2 clients (JSON and SSE)
+
+{
+    my $body = $J->encode({ model => 'x', max_tokens => 100,
+        stream => JSON::PP::true,
+        messages => [{ role => 'user', content => 'Hello there.' }] });
+    my $rr = $t->http_post('/fb/messages', $body,
+        'Content-Type' => 'application/json', 'X-Tier' => 'small',
+        'Authorization' => 'Bearer sk-fb-default',
+        'X-Mock-For' => 'small', 'X-Mock-Status' => 529);
+    is($rr->{status}, 529, 'Anthropic 529 (not named): the client gets it');
+
+    $rr = $t->http_post('/fb/messages', $body,
+        'Content-Type' => 'application/json', 'X-Tier' => 'small',
+        'Authorization' => 'Bearer sk-fb-default',
+        'X-Mock-For' => 'small', 'X-Mock-Status' => 503);
+    is($rr->{status}, 200, 'Anthropic stream: small 503, 200');
+    like($rr->{body}, qr/event: message_stop/, 'Anthropic stream: whole');
+    like($rr->{body}, qr/"model":"mid-model"/, 'Anthropic stream: from mid');
+}
+
+for my $stream (0, 1) {
+    my $rr = $t->http2('POST', '/fb/chat/completions', port => $t->port('h2'),
+        headers => ['Authorization' => 'Bearer sk-fb-h2', 'X-Tier' => 'small',
+                    'Content-Type' => 'application/json',
+                    'X-Mock-For' => 'small', 'X-Mock-Status' => 503],
+        body => $J->encode({ model => 'x', max_tokens => 100,
+            ($stream ? (stream => JSON::PP::true) : ()),
+            messages => [{ role => 'user', content => 'Hello' }] }));
+
+    my $what = $stream ? 'SSE' : 'JSON';
+    is($rr->{status}, 200, "HTTP/2, $what: small 503, 200");
+    like($rr->{body}, qr/"model":"mid-model"/, "HTTP/2, $what: from mid");
+    like($rr->{body}, $stream ? qr/\[DONE\]/ : qr/\}\s*$/,
+         "HTTP/2, $what: whole");
+}
 
 # -- money: every attempt is charged, the budget bounds the fallback --------
 
