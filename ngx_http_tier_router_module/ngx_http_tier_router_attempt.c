@@ -78,7 +78,8 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 /*
  * Called once the router has chosen (and admitted) the first tier: with
- * fallback on, the first attempt starts and the main request waits.
+ * fallback on (or escalation, for a request that is not streamed), the
+ * first attempt starts and the main request waits for it.
  */
 
 ngx_int_t

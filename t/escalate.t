@@ -153,33 +153,12 @@ sub call {
 
     my $r = $t->http_post($path, $J->encode(\%body), @h);
     $r->{json} = TierRouter::Test::json_decode($r->{body});
-    $r->{log} = log_line($id);
-    $r->{tried} = join ' ', map { (split / /)[0] }
-                  split /\n/, $t->read_file('requests.log') // '';
+    $r->{log} = $t->log_entry('esc.log', 'E', $id);
+    $r->{tried} = $t->mocks_asked('requests.log');
 
     return $r;
 }
 
-
-sub log_line {
-    my ($id) = @_;
-
-    my $deadline = time + 5;
-
-    while (time < $deadline) {
-        for my $l (split /\n/, $t->read_file('esc.log') // '') {
-            next unless $l =~ /^E id=\Q$id\E /;
-
-            my %f = $l =~ /(\w+)=("[^"]*"|\S*)/g;
-            s/^"|"$//g for values %f;
-            return \%f;
-        }
-
-        sleep 0.05;
-    }
-
-    return {};
-}
 
 
 sub model_of {
@@ -392,23 +371,31 @@ is($r->{headers}{'x-tier-router-path'}, 'small:503 mid:200:length frontier',
 
 # -- no blocking: one worker serves others while attempts wait ---------------
 
-{
+# a chat request on a connection of its own, its answer left to read later
+
+sub send_later {
+    my ($text, @h) = @_;
+
     my $body = $J->encode({ model => 'x', max_tokens => 100,
-        messages => [{ role => 'user', content => 'Slow, then short.' }] });
+        messages => [{ role => 'user', content => $text }] });
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $t->port('main'), Proto => 'tcp') or die "connect: $!";
 
-    my @slow;
+    print $s "POST /esc/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        . "Content-Type: application/json\r\nX-Tier: small\r\n"
+        . join('', map { "$h[2 * $_]: $h[2 * $_ + 1]\r\n" } 0 .. $#h / 2)
+        . "Connection: close\r\nContent-Length: " . length($body)
+        . "\r\n\r\n$body";
 
-    for my $i (1 .. 3) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-            PeerPort => $t->port('main'), Proto => 'tcp') or die;
-        print $s "POST /esc/chat/completions HTTP/1.1\r\nHost: x\r\n"
-            . "Content-Type: application/json\r\nX-Tier: small\r\n"
-            . "Authorization: Bearer sk-esc-slow\r\nConnection: close\r\n"
-            . "X-Mock-For: small\r\nX-Mock-Latency-Ms: 800\r\n"
-            . "X-Mock-Finish: length\r\n"
-            . "Content-Length: " . length($body) . "\r\n\r\n$body";
-        push @slow, $s;
-    }
+    return $s;
+}
+
+{
+    my @slow = map { send_later('Slow, then short.',
+                                'Authorization' => 'Bearer sk-esc-slow',
+                                'X-Mock-For' => 'small',
+                                'X-Mock-Latency-Ms' => 800,
+                                'X-Mock-Finish' => 'length') } 1 .. 3;
 
     sleep 0.1;
 
@@ -437,15 +424,8 @@ is($r->{headers}{'x-tier-router-path'}, 'small:503 mid:200:length frontier',
 # a client that leaves while its answer is held: nothing stays reserved
 
 {
-    my $body = $J->encode({ model => 'x', max_tokens => 100,
-        messages => [{ role => 'user', content => 'Leaving.' }] });
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $t->port('main'), Proto => 'tcp') or die;
-    print $s "POST /esc/chat/completions HTTP/1.1\r\nHost: x\r\n"
-        . "Content-Type: application/json\r\nX-Tier: small\r\n"
-        . "Authorization: Bearer sk-esc-gone\r\n"
-        . "X-Mock-Latency-Ms: 300\r\n"
-        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    my $s = send_later('Leaving.', 'Authorization' => 'Bearer sk-esc-gone',
+                       'X-Mock-Latency-Ms' => 300);
     sleep 0.1;
     close $s;
     sleep 0.6;

@@ -154,33 +154,12 @@ sub call {
 
     my $r = $t->http_post($path, $J->encode(\%body), @h);
     $r->{json} = TierRouter::Test::json_decode($r->{body});
-    $r->{log} = log_line($id);
-    $r->{tried} = join ' ', map { (split / /)[0] }
-                  split /\n/, $t->read_file('requests.log') // '';
+    $r->{log} = $t->log_entry('fb.log', 'F', $id);
+    $r->{tried} = $t->mocks_asked('requests.log');
 
     return $r;
 }
 
-
-sub log_line {
-    my ($id) = @_;
-
-    my $deadline = time + 5;
-
-    while (time < $deadline) {
-        for my $l (split /\n/, $t->read_file('fb.log') // '') {
-            next unless $l =~ /^F id=\Q$id\E /;
-
-            my %f = $l =~ /(\w+)=("[^"]*"|\S*)/g;
-            s/^"|"$//g for values %f;
-            return \%f;
-        }
-
-        sleep 0.05;
-    }
-
-    return {};
-}
 
 
 sub fail_on { ('X-Mock-For' => join(',', @_)) }

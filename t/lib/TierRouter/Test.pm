@@ -478,6 +478,42 @@ sub error_log { $_[0]->read_file('error.log') }
 sub access_log { $_[0]->read_file($_[1] || 'access.log') }
 
 
+# $t->log_entry($file, $tag, $id): the fields (k=v, k="v w") of the line
+# of $file that starts "$tag id=$id ", waiting up to 5 s for nginx to write
+# it; {} if none came.
+
+sub log_entry {
+    my ($self, $file, $tag, $id) = @_;
+
+    my $deadline = Time::HiRes::time() + 5;
+
+    while (Time::HiRes::time() < $deadline) {
+        for my $l (split /\n/, $self->read_file($file) // '') {
+            next unless $l =~ /^\Q$tag\E id=\Q$id\E /;
+
+            my %f = $l =~ /(\w+)=("[^"]*"|\S*)/g;
+            s/^"|"$//g for values %f;
+            return \%f;
+        }
+
+        Time::HiRes::sleep(0.05);
+    }
+
+    return {};
+}
+
+
+# $t->mocks_asked($file): the --name of each mock, in order, that a
+# --count-file $file (in the test directory) recorded, space separated
+
+sub mocks_asked {
+    my ($self, $file) = @_;
+
+    return join ' ', map { (split / /)[0] }
+        split /\n/, $self->read_file($file) // '';
+}
+
+
 # error.log position helpers: $t->log_mark; ...; $t->log_since
 
 sub log_mark {
