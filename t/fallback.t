@@ -92,6 +92,12 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        location /disk/ {
+            tier_router_fallback http_503;
+            client_body_buffer_size 1k;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         location /two/ {
             tier_router_fallback http_503 http_429;
             proxy_pass http://$tier_router_upstream;
@@ -303,6 +309,46 @@ is($r->{status}, 200, 'proxy_buffering on: 200');
 is($r->{json}{model}, 'mid-model', 'proxy_buffering on: from mid');
 is(scalar(split / /, $r->{json}{choices}[0]{message}{content} // ''), 3000,
     'proxy_buffering on: a long answer arrives whole');
+
+# the next tier gets the client's own bytes, only the model changed
+
+{
+    my $body = qq({ "messages" : [ {"role":"user", "content":"caf\\u00e9 )
+        . qq(\xc3\xa9 \\"quoted\\""} ],\n  "model":  "gpt-whatever" , )
+        . qq("max_tokens": 50, "temperature": 0.25 });
+    (my $want = $body) =~ s/"gpt-whatever"/"mid-model"/;
+
+    my $rr = $t->http_post('/fb/chat/completions', $body,
+        'Content-Type' => 'application/json', 'X-Tier' => 'small',
+        'Authorization' => 'Bearer sk-fb-default',
+        'X-Mock-For' => 'small', 'X-Mock-Status' => 503,
+        'X-Mock-At-mid-Echo' => 1);
+    is($rr->{headers}{'x-mock-name'}, 'mid', 'echo: mid answered');
+    is($rr->{body}, $want,
+       'echo: mid got the client\'s bytes with only the model changed');
+    is($rr->{headers}{'x-mock-request-content-length'}, length($want),
+       'echo: with its Content-Length');
+}
+
+# the same for a body that nginx wrote to a temporary file
+
+{
+    my $long = 'A long, long line of text. ' x 1000;
+    my $body = $J->encode({ max_tokens => 50, model => 'gpt-whatever',
+        messages => [{ role => 'user', content => $long }] });
+    (my $want = $body) =~ s/"gpt-whatever"/"mid-model"/;
+
+    my $rr = $t->http_post('/disk/chat/completions', $body,
+        'Content-Type' => 'application/json', 'X-Tier' => 'small',
+        'Authorization' => 'Bearer sk-fb-default',
+        'X-Mock-For' => 'small', 'X-Mock-Status' => 503,
+        'X-Mock-At-mid-Echo' => 1);
+    is($rr->{headers}{'x-mock-name'}, 'mid', 'body on disk: mid answered');
+    like($t->error_log, qr/buffered to a temporary file/,
+         'body on disk: it was on disk');
+    ok($rr->{body} eq $want, 'body on disk: mid got the client\'s '
+       . length($body) . ' bytes with only the model changed');
+}
 
 # an Anthropic stream, and HTTP/2 clients (JSON and SSE)
 
