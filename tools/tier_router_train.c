@@ -65,7 +65,8 @@ main(int argc, char **argv)
 {
     int                          i, holdout, files;
     char                        *end;
-    double                       lambda, w[N], *raw, p10, p50, p90;
+    double                       lambda, w[N], *raw, *rules, s, p10, p50,
+                                 p90, l10, l50, l90, center, scale;
     size_t                       k, j;
     json_t                      *out, *names, *weights;
     ngx_http_tier_router_fit_t  *fit;
@@ -131,12 +132,19 @@ main(int argc, char **argv)
         return 1;
     }
 
-    /* the squash: percentiles of the training rows' raw scores */
+    /*
+     * the squash: the training rows' raw scores are mapped so that their
+     * 10th, 50th and 90th percentiles fall where the rules' scores of the
+     * same rows do (in logit units), so that tier thresholds mean the
+     * same with and without the model
+     */
 
-    raw = malloc(fit->rows * sizeof(double));
+    raw = malloc(2 * fit->rows * sizeof(double));
     if (raw == NULL) {
         return 2;
     }
+
+    rules = raw + fit->rows;
 
     for (k = 0; k < fit->rows; k++) {
         raw[k] = 0;
@@ -144,13 +152,25 @@ main(int argc, char **argv)
         for (j = 0; j < N; j++) {
             raw[k] += w[j] * fit->raw[k * N + j];
         }
+
+        s = fit->raw[k * N + 1];
+        s = s < 1e-6 ? 1e-6 : s > 1 - 1e-6 ? 1 - 1e-6 : s;
+        rules[k] = log(s / (1 - s));
     }
 
     qsort(raw, fit->rows, sizeof(double), ngx_http_tier_router_train_cmp);
+    qsort(rules, fit->rows, sizeof(double), ngx_http_tier_router_train_cmp);
 
     p10 = raw[fit->rows / 10];
     p50 = raw[fit->rows / 2];
     p90 = raw[fit->rows * 9 / 10];
+
+    l10 = rules[fit->rows / 10];
+    l50 = rules[fit->rows / 2];
+    l90 = rules[fit->rows * 9 / 10];
+
+    scale = (p90 > p10 && l90 > l10) ? (l90 - l10) / (p90 - p10) : 1;
+    center = p50 - l50 / scale;
 
     out = json_object();
     names = json_array();
@@ -167,9 +187,8 @@ main(int argc, char **argv)
                         json_integer(NGX_HTTP_TIER_ROUTER_MODEL_VERSION));
     json_object_set_new(out, "features", names);
     json_object_set_new(out, "weights", weights);
-    json_object_set_new(out, "center", json_real(p50));
-    json_object_set_new(out, "scale",
-                        json_real(p90 > p10 ? 4 / (p90 - p10) : 1));
+    json_object_set_new(out, "center", json_real(center));
+    json_object_set_new(out, "scale", json_real(scale));
     json_object_set_new(out, "trained_rows", json_integer(fit->rows));
     json_object_set_new(out, "lambda", json_real(lambda));
     json_object_set_new(out, "holdout",
