@@ -20,7 +20,8 @@ PURE_SRCS :=	$(MOD)/ngx_http_tier_router_extract.c \
 		$(MOD)/ngx_http_tier_router_model.c
 PURE_DEPS :=	$(PURE_SRCS:.c=.h)
 
-.PHONY: all module cli unit deps test run stop bench clean model validate speed
+.PHONY: all module cli unit deps test run stop bench clean model validate speed \
+		fuzz fuzz-build
 
 all: module cli unit
 
@@ -59,6 +60,24 @@ $(BUILD)/tier-router-speed: tools/tier_router_speed.c $(PURE_SRCS) \
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_speed.c \
 	    $(PURE_SRCS) -ljansson -lcurl -lm
+
+# libFuzzer targets (clang), with AddressSanitizer and UBSan
+FUZZ_CC ?=	clang
+FUZZ_FLAGS :=	-g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined
+FUZZ_TARGETS :=	$(patsubst fuzz/fuzz_%.c,$(BUILD)/fuzz/fuzz_%,\
+		$(wildcard fuzz/fuzz_*.c))
+
+fuzz-build: $(FUZZ_TARGETS)
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(PURE_SRCS) $(PURE_DEPS)
+	mkdir -p $(BUILD)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -I$(MOD) -o $@ $< $(PURE_SRCS) \
+	    -ljansson -lcurl -lm
+
+# each target for FUZZ_SECONDS (60), from its corpus in fuzz/corpus
+fuzz: fuzz-build
+	./scripts/fuzz.sh
 
 UNIT_TESTS :=	$(patsubst t/unit/%.c,$(BUILD)/%,$(wildcard t/unit/test_*.c))
 

@@ -773,6 +773,17 @@ ngx_http_tier_router_key(ngx_http_tier_router_parser_t *ps,
         return -1;
     }
 
+    /*
+     * "model\u0000x" is no key of the API, but a reader that stops at the
+     * NUL would take it for "model": refused, as a duplicate key is
+     */
+
+    if (memchr(key, '\0', sink.len) != NULL) {
+        return ngx_http_tier_router_fail(ps,
+                   "a key with a NUL character: the request is ambiguous",
+                   NULL);
+    }
+
     *key_len = (sink.total > TR_KEY_LEN) ? 0 : sink.len;
 
     return ngx_http_tier_router_expect(ps, ':');

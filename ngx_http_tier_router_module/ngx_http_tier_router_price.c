@@ -254,7 +254,11 @@ ngx_http_tier_router_price_catalog(const char *buf, size_t len,
             continue;
         }
 
-        if (ngx_http_tier_router_price_entry(entry, &p) != 0) {
+        /* a model has a name (the fuzzer found "" taken as one) */
+
+        if (name[0] == '\0'
+            || ngx_http_tier_router_price_entry(entry, &p) != 0)
+        {
             skipped++;
             continue;
         }

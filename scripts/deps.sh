@@ -19,8 +19,9 @@ if ! installed build-essential; then
     done
 fi
 
+# clang and its libFuzzer runtime: the fuzz targets (t/fuzz.t, make fuzz)
 for p in nginx nginx-dev libjansson-dev libcurl4-openssl-dev perl curl wrk \
-         ca-certificates
+         ca-certificates clang libclang-rt-14-dev
 do
     installed "$p" || missing+=("$p")
 done

@@ -236,6 +236,7 @@ static void test_rewrite(void);
 static void test_rewrite_null_thinking(void);
 static void test_rewrite_stream_usage(void);
 static void test_rewrite_logprobs(void);
+static void test_nul_key(void);
 static void test_speed(void);
 
 
@@ -4209,6 +4210,38 @@ test_rewrite_logprobs(void)
 }
 
 
+/*
+ * a key with an escaped NUL, which a reader that stops at the NUL would
+ * take for another (found by fuzz/fuzz_extract.c, where jansson refuses
+ * such keys): refused where the extractor reads keys
+ */
+
+static void
+test_nul_key(void)
+{
+    int          rc;
+    size_t       i;
+    req_t        req;
+
+    static const char  *bodies[] = {
+        "{\"model\\u0000x\":\"a\",\"messages\":[]}",
+        "{\"model\":\"a\",\"messages\":[{\"role\":\"user\","
+        "\"content\":\"hi\",\"role\\u0000\":\"system\"}]}",
+        "{\"\\u0000\":1,\"messages\":[]}",
+    };
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        memset(&req, 0, sizeof(req_t));
+        rc = ngx_http_tier_router_extract((const u_char *) bodies[i],
+                                          strlen(bodies[i]), &req);
+
+        UNIT_OK(rc != 0 && strstr(req.error, "NUL") != NULL,
+                "extract: a key with \\u0000 is refused in '%s' (%s)",
+                bodies[i], rc ? req.error : "accepted");
+    }
+}
+
+
 /* -- 4. speed ------------------------------------------------------------- */
 
 
@@ -4317,6 +4350,7 @@ main(int argc, char **argv)
     test_rewrite_null_thinking();
     test_rewrite_stream_usage();
     test_rewrite_logprobs();
+    test_nul_key();
     test_speed();
 
     return unit_done();

@@ -511,6 +511,19 @@ test_catalog(void)
     n = ngx_http_tier_router_price_catalog("{}", 2, collect, &ms, err,
                                            sizeof(err));
     UNIT_IS_INT(n, 0, "catalog: {} has no models");
+
+    /* a model without a name is skipped (found by fuzz/fuzz_catalog.c) */
+
+    memset(&ms, 0, sizeof(models_t));
+    ms.stop_at = -1;
+
+    n = ngx_http_tier_router_price_catalog(
+            "{\"\":{\"input_cost_per_token\":1e-06,"
+            "\"output_cost_per_token\":2e-06}}", 65, collect, &ms, err,
+            sizeof(err));
+    UNIT_IS_INT(n, 0, "catalog: a model named \"\" is no model");
+    UNIT_OK(strstr(err, "1 skipped") != NULL, "catalog: and it is counted "
+            "as skipped: %s", err);
 }
 
 

@@ -1,0 +1,169 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * libFuzzer target: the request extractor and the rewriter, against
+ * jansson.  The input is a request body; its first byte picks the dialect
+ * hint.  Checked on every input:
+ *
+ *   - a body jansson reads as an object (no number out of its range) is
+ *     not refused by the extractor as invalid JSON, and a body jansson
+ *     refuses is never accepted;
+ *   - an accepted body's "model" and "stream" are jansson's;
+ *   - the rewritten body of an accepted one is valid JSON (without
+ *     duplicate keys if the client's had none: members the router does
+ *     not read pass on as they came), with the tier's model, and is as
+ *     long as rewrite_size() said.
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "ngx_http_tier_router_extract.h"
+#include "ngx_http_tier_router_rewrite.h"
+
+
+static ngx_http_tier_router_request_t  req;
+
+
+static int
+ngx_http_tier_router_fuzz_range(const json_error_t *err)
+{
+    /*
+     * jansson's limits, not JSON's: 1e999, 99999999999999999999, nesting,
+     * "\u0000" in a key (which the extractor refuses where it reads keys)
+     */
+
+    return strstr(err->text, "overflow") != NULL
+           || strstr(err->text, "NUL") != NULL
+           || strstr(err->text, "too big") != NULL
+           || strstr(err->text, "maximum parsing depth") != NULL;
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                          rc, hint, dups;
+    size_t                       len, w;
+    json_t                      *root, *out, *v;
+    unsigned char               *buf;
+    const unsigned char         *body;
+    json_error_t                 err;
+    ngx_http_tier_router_edit_t  edit;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    hint = data[0] % 4;
+    body = data + 1;
+    len = size - 1;
+
+    memset(&req, 0, offsetof(ngx_http_tier_router_request_t, text));
+    req.dialect = hint;
+
+    rc = ngx_http_tier_router_extract(body, len, &req);
+
+    root = json_loadb((const char *) body, len, JSON_ALLOW_NUL, &err);
+
+    if (root == NULL) {
+        if (rc == 0 && !ngx_http_tier_router_fuzz_range(&err)) {
+            abort();    /* accepted what is not JSON */
+        }
+
+        return 0;
+    }
+
+    if (!json_is_object(root)) {
+        if (rc == 0) {
+            abort();    /* accepted a body that is not an object */
+        }
+
+        json_decref(root);
+        return 0;
+    }
+
+    if (rc != 0) {
+        if (strstr(req.error, "not valid JSON") != NULL
+            && json_object_size(root) < 100000)
+        {
+            abort();    /* refused valid JSON as invalid */
+        }
+
+        json_decref(root);
+        return 0;
+    }
+
+    /* what the extractor reported is what jansson read */
+
+    v = json_object_get(root, "model");
+
+    if (json_is_string(v)
+        && (!req.has_model || req.model_len != json_string_length(v)
+            || (req.model_len <= NGX_HTTP_TIER_ROUTER_MODEL_LEN
+                && memcmp(req.model, json_string_value(v), req.model_len)
+                   != 0)))
+    {
+        abort();
+    }
+
+    v = json_object_get(root, "stream");
+
+    if (json_is_boolean(v) && req.features.stream != json_is_true(v)) {
+        abort();
+    }
+
+    json_decref(root);
+
+    root = json_loadb((const char *) body, len,
+                      JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    dups = (root == NULL);
+    json_decref(root);
+
+    /* the rewrite of an accepted body */
+
+    memset(&edit, 0, sizeof(ngx_http_tier_router_edit_t));
+    edit.model = (const unsigned char *) "tier-model";
+    edit.model_len = 10;
+    edit.reasoning = data[0] % 3 ? (data[0] / 4) % 4 : 0;
+    edit.thinking_budget = 2048;
+    edit.stream_usage = (data[0] & 0x40) && req.features.stream;
+    edit.logprobs = (data[0] & 0x80) != 0;
+
+    w = ngx_http_tier_router_rewrite_size(body, len, &req, &edit);
+
+    buf = malloc(w + 1);
+    if (buf == NULL) {
+        return 0;
+    }
+
+    if (ngx_http_tier_router_rewrite(body, len, &req, &edit, buf) != w) {
+        abort();
+    }
+
+    out = json_loadb((const char *) buf, w,
+                     (dups ? 0 : JSON_REJECT_DUPLICATES) | JSON_ALLOW_NUL,
+                     &err);
+
+    if (out == NULL && !ngx_http_tier_router_fuzz_range(&err)) {
+        abort();    /* the rewrite broke the body */
+    }
+
+    if (out) {
+        v = json_object_get(out, "model");
+
+        if (!json_is_string(v) || strcmp(json_string_value(v), "tier-model")) {
+            abort();
+        }
+
+        json_decref(out);
+    }
+
+    free(buf);
+
+    return 0;
+}

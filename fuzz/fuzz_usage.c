@@ -1,0 +1,106 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * libFuzzer target: the usage reader.  The input is an upstream's answer;
+ * its first byte picks the dialect and JSON or SSE, its second the sizes
+ * of the pieces it is fed in.  Checked on every input:
+ *
+ *   - fed whole or in pieces, the reader says the same (counts, text
+ *     bytes, done), and it reads every byte it is given;
+ *   - for an OpenAI chat JSON answer that jansson reads without
+ *     duplicate keys, the counts are the root usage's.
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "ngx_http_tier_router_extract.h"
+#include "ngx_http_tier_router_usage.h"
+
+
+static void
+ngx_http_tier_router_fuzz_feed(ngx_http_tier_router_usage_parser_t *p,
+    const uint8_t *data, size_t len, unsigned piece)
+{
+    size_t  n, k, step;
+
+    for (k = 0; k < len; /* void */) {
+        step = piece ? 1 + (k * 7 + piece) % (piece + 1) : len - k;
+        step = step > len - k ? len - k : step;
+
+        for (n = 0; n < step; /* void */) {
+            n += ngx_http_tier_router_usage_feed(p, data + k + n, step - n);
+        }
+
+        k += step;
+    }
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                                  dialect, sse, r1, r2;
+    json_t                              *root, *u, *v;
+    ngx_http_tier_router_usage_t         a, b;
+    ngx_http_tier_router_usage_parser_t  whole, parts;
+
+    if (size < 2) {
+        return 0;
+    }
+
+    dialect = 1 + data[0] % 3;
+    sse = (data[0] & 0x10) != 0;
+
+    ngx_http_tier_router_usage_init(&whole, dialect, sse);
+    ngx_http_tier_router_usage_init(&parts, dialect, sse);
+
+    ngx_http_tier_router_fuzz_feed(&whole, data + 2, size - 2, 0);
+    ngx_http_tier_router_fuzz_feed(&parts, data + 2, size - 2, data[1]);
+
+    r1 = ngx_http_tier_router_usage_result(&whole, &a);
+    r2 = ngx_http_tier_router_usage_result(&parts, &b);
+
+    if (r1 != r2 || whole.bytes != size - 2 || parts.bytes != size - 2
+        || whole.text_bytes != parts.text_bytes || whole.done != parts.done
+        || (r1 == 0 && memcmp(&a, &b, sizeof(a)) != 0))
+    {
+        abort();
+    }
+
+    if (sse || dialect != NGX_HTTP_TIER_ROUTER_OPENAI_CHAT) {
+        return 0;
+    }
+
+    root = json_loadb((const char *) data + 2, size - 2,
+                      JSON_REJECT_DUPLICATES, NULL);
+    u = json_object_get(root, "usage");
+
+    if (json_is_object(u)) {
+        v = json_object_get(u, "prompt_tokens");
+
+        if (json_is_integer(v) && json_integer_value(v) >= 0
+            && json_integer_value(v) < 1000000000
+            && (r1 != 0 || a.input != json_integer_value(v)))
+        {
+            abort();
+        }
+
+        v = json_object_get(u, "completion_tokens");
+
+        if (json_is_integer(v) && json_integer_value(v) >= 0
+            && json_integer_value(v) < 1000000000
+            && (r1 != 0 || a.output != json_integer_value(v)))
+        {
+            abort();
+        }
+    }
+
+    json_decref(root);
+
+    return 0;
+}
