@@ -180,6 +180,21 @@ my $msgs = [{ role => 'user', content => 'Say hello.' }];
        . 'valid JSON, passed on for the upstream to judge');
 }
 
+# -- JSON nested 100,000 deep, and invalid UTF-8 -------------------------------
+
+{
+    my $r = chat('/v1/chat/completions', '{"model":"x","messages":[{"role":'
+        . '"user","content":"hi"}],"metadata":' . ('[' x 100000)
+        . (']' x 100000) . '}');
+    is($r->{status}, 400, 'nesting 100,000 deep: 400');
+    like($r->{json}{error}{message} // '', qr/nest|deep/i,
+         'nesting 100,000 deep: says so');
+
+    $r = chat('/v1/chat/completions', qq({"model":"x","messages":[{"role":)
+        . qq("user","content":"caf\xc3 \xff"}]}));
+    is($r->{status}, 400, 'invalid UTF-8: 400');
+}
+
 # -- a 100 MB body -----------------------------------------------------------
 
 {

@@ -250,6 +250,33 @@ is($z->{spent_micro_usd}, logged_micros(), 'the zone holds what the log '
     $t->run;
     like($t->error_log, qr/is bad \(a tenant with a missing or invalid/,
          'a state file with bad numbers is refused whole');
+
+    # truncated, and foreign: each refused with a log line, nginx starts
+
+    $t->stop;
+
+    my $good = $t->read_file('state.json');
+
+    for my $case (
+        [ 'truncated', substr($good, 0, int(length($good) / 2)) ],
+        [ 'empty', '' ],
+        [ 'foreign: another program\'s JSON', '{"tenants":5,"spent":"x"}' ],
+        [ 'foreign: a future version', '{"version":2,"tenants":[]}' ],
+        [ 'foreign: not JSON at all', "\x89PNG\r\n\x1a\n" ],
+    ) {
+        my ($name, $text) = @$case;
+
+        $t->stop;
+        unlink "$dir/state.json.bad";
+        $t->write_file('state.json', $text);
+        $t->log_mark;
+
+        ok($t->run(no_die => 1), "$name state file: nginx starts");
+        like($t->log_since, qr/state file ".*state\.json" is bad/,
+             "$name state file: refused with a log line");
+        ok(-e "$dir/state.json.bad", "$name state file: kept aside");
+        is(zone()->{tenants_total}, 0, "$name state file: an empty zone");
+    }
 }
 
 
