@@ -66,6 +66,7 @@ static char *ngx_http_tier_router_attempts(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tier_router_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tier_router_init(ngx_conf_t *cf);
+static void ngx_http_tier_router_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_tier_router_dialects[] = {
@@ -353,7 +354,7 @@ ngx_module_t  ngx_http_tier_router_module = {
     ngx_http_tier_router_budget_init_process, /* init process */
     NULL,                                   /* init thread */
     NULL,                                   /* exit thread */
-    NULL,                                   /* exit process */
+    ngx_http_tier_router_exit_process,      /* exit process */
     ngx_http_tier_router_budget_exit,       /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -460,6 +461,19 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
     ngx_http_finalize_request(r, NGX_DONE);
 
     return NGX_DONE;
+}
+
+
+/* the worker's copy buffer goes with it (a clean exit for LeakSanitizer) */
+
+static void
+ngx_http_tier_router_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_tier_router_scratch) {
+        ngx_free(ngx_http_tier_router_scratch);
+        ngx_http_tier_router_scratch = NULL;
+        ngx_http_tier_router_scratch_size = 0;
+    }
 }
 
 
