@@ -17,7 +17,8 @@ PURE_SRCS :=	$(MOD)/ngx_http_tier_router_extract.c \
 		$(MOD)/ngx_http_tier_router_price.c \
 		$(MOD)/ngx_http_tier_router_hash.c \
 		$(MOD)/ngx_http_tier_router_calibrate.c \
-		$(MOD)/ngx_http_tier_router_model.c
+		$(MOD)/ngx_http_tier_router_model.c \
+		$(MOD)/ngx_http_tier_router_state_schema.c
 PURE_DEPS :=	$(PURE_SRCS:.c=.h)
 
 .PHONY: all module cli unit deps test run stop bench clean model validate speed \

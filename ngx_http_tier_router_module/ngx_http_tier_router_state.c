@@ -11,9 +11,9 @@
 #include <jansson.h>
 
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_state_schema.h"
 
 
-#define NGX_HTTP_TIER_ROUTER_STATE_VERSION  1
 #define NGX_HTTP_TIER_ROUTER_STATE_MAX      (256 * 1024 * 1024)
 
 
@@ -22,14 +22,10 @@ static json_t *ngx_http_tier_router_state_tenant(
 static ngx_int_t ngx_http_tier_router_state_read(
     ngx_http_tier_router_zone_t *zone, json_t *root, ngx_log_t *log,
     const char **error);
-static ngx_int_t ngx_http_tier_router_state_int(json_t *obj,
-    const char *key, int64_t *value);
 static void ngx_http_tier_router_state_check(
     ngx_http_tier_router_zone_t *zone, u_char *out);
 static void ngx_http_tier_router_state_hex(u_char *dst, u_char *src,
     size_t len);
-static ngx_int_t ngx_http_tier_router_state_unhex(u_char *dst,
-    const char *src, size_t len);
 
 
 ngx_int_t
@@ -345,73 +341,21 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     ngx_http_tier_router_tenant_t  *tn;
     ngx_http_tier_router_budget_sh_t  *sh;
 
-    static const char  *fields[] = {
-        "spent", "total", "limit", "input_tokens", "output_tokens",
-        "period_start", "last", "requests", "estimated", "refused", "capped"
-    };
-
     sh = zone->sh;
 
-    if (!json_is_object(root)
-        || json_integer_value(json_object_get(root, "version"))
-           != NGX_HTTP_TIER_ROUTER_STATE_VERSION)
+    if (zone->hash_key_set) {
+        ngx_http_tier_router_state_check(zone, check);
+    }
+
+    if (ngx_http_tier_router_state_valid(root,
+                                  zone->hash_key_set ? (char *) check : NULL,
+                                  error)
+        != 0)
     {
-        *error = "not a state file of this version";
         return NGX_ERROR;
     }
 
     tenants = json_object_get(root, "tenants");
-
-    if (!json_is_array(tenants)) {
-        *error = "no \"tenants\" array";
-        return NGX_ERROR;
-    }
-
-    if (zone->hash_key_set) {
-        s = json_string_value(json_object_get(root, "key_check"));
-        ngx_http_tier_router_state_check(zone, check);
-
-        if (s == NULL || ngx_strcmp(s, check) != 0) {
-            *error = "written under another hash_key";
-            return NGX_ERROR;
-        }
-
-    } else {
-        s = json_string_value(json_object_get(root, "hash_key"));
-
-        if (s == NULL || ngx_strlen(s) != 32
-            || ngx_http_tier_router_state_unhex(hash, s, 16) != NGX_OK)
-        {
-            *error = "no valid \"hash_key\"";
-            return NGX_ERROR;
-        }
-    }
-
-    for (i = 0; i < json_array_size(tenants); i++) {
-        t = json_array_get(tenants, i);
-        s = json_string_value(json_object_get(t, "hash"));
-
-        if (!json_is_object(t) || s == NULL || ngx_strlen(s) != 32
-            || ngx_http_tier_router_state_unhex(hash, s, 16) != NGX_OK)
-        {
-            *error = "a tenant without a valid \"hash\"";
-            return NGX_ERROR;
-        }
-
-        for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
-            if (ngx_http_tier_router_state_int(t, fields[j], &v[j])
-                != NGX_OK)
-            {
-                *error = "a tenant with a missing or invalid number";
-                return NGX_ERROR;
-            }
-        }
-
-        if (v[0] < 0 || v[1] < 0 || v[2] < -1) {
-            *error = "a tenant with a negative amount";
-            return NGX_ERROR;
-        }
-    }
 
     /* valid: restore; a file of another period starts new periods */
 
@@ -437,11 +381,11 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         (void) ngx_http_tier_router_state_unhex(sh->hash_key, s, 16);
     }
 
-    (void) ngx_http_tier_router_state_int(root, "period_start",
+    (void) ngx_http_tier_router_state_number(root, "period_start",
                                           &v[0]);
     sh->period_start = other ? 0 : (time_t) v[0];
-    (void) ngx_http_tier_router_state_int(root, "spent", &sh->spent);
-    (void) ngx_http_tier_router_state_int(root, "total", &sh->total);
+    (void) ngx_http_tier_router_state_number(root, "spent", &sh->spent);
+    (void) ngx_http_tier_router_state_number(root, "total", &sh->total);
 
     tiers = json_object_get(root, "tiers");
 
@@ -454,7 +398,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
                 continue;
             }
 
-            (void) ngx_http_tier_router_state_int(t, "cost",
+            (void) ngx_http_tier_router_state_number(t, "cost",
                                                   &sh->tiers[k].cost);
             sh->tiers[k].requests =
                        (uint64_t) json_integer_value(json_object_get(t,
@@ -482,8 +426,10 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         s = json_string_value(json_object_get(t, "hash"));
         (void) ngx_http_tier_router_state_unhex(hash, s, 16);
 
-        for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
-            (void) ngx_http_tier_router_state_int(t, fields[j], &v[j]);
+        for (j = 0; j < NGX_HTTP_TIER_ROUTER_STATE_FIELDS; j++) {
+            (void) ngx_http_tier_router_state_number(t,
+                                        ngx_http_tier_router_state_fields[j],
+                                        &v[j]);
         }
 
         tn = ngx_http_tier_router_budget_tenant(zone, hash, (time_t) v[6],
@@ -520,24 +466,6 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
 }
 
 
-static ngx_int_t
-ngx_http_tier_router_state_int(json_t *obj, const char *key,
-    int64_t *value)
-{
-    json_t  *v;
-
-    v = json_object_get(obj, key);
-
-    if (!json_is_integer(v)) {
-        return NGX_ERROR;
-    }
-
-    *value = (int64_t) json_integer_value(v);
-
-    return NGX_OK;
-}
-
-
 /* proves the key a file was written under without telling it */
 
 static void
@@ -557,24 +485,4 @@ ngx_http_tier_router_state_hex(u_char *dst, u_char *src, size_t len)
 {
     dst = ngx_hex_dump(dst, src, len);
     *dst = '\0';
-}
-
-
-static ngx_int_t
-ngx_http_tier_router_state_unhex(u_char *dst, const char *src, size_t len)
-{
-    ngx_int_t  n;
-    size_t     i;
-
-    for (i = 0; i < len; i++) {
-        n = ngx_hextoi((u_char *) src + 2 * i, 2);
-
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        dst[i] = (u_char) n;
-    }
-
-    return NGX_OK;
 }

@@ -1,0 +1,48 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The state file's shape: the whole of a budget zone's state file is
+ * checked with this before any of it goes into the zone.  Pure C and
+ * jansson, no nginx dependency (fuzz/fuzz_state.c reads it directly).
+ */
+
+
+#ifndef _NGX_HTTP_TIER_ROUTER_STATE_SCHEMA_H_INCLUDED_
+#define _NGX_HTTP_TIER_ROUTER_STATE_SCHEMA_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+
+#define NGX_HTTP_TIER_ROUTER_STATE_VERSION  1
+
+/* a tenant's numbers, in this order (the second, "total", and on: >= 0) */
+#define NGX_HTTP_TIER_ROUTER_STATE_FIELDS   11
+
+extern const char  *ngx_http_tier_router_state_fields[];
+
+
+/*
+ * 0 if root is a state file of this version that can be restored whole,
+ * else -1 with *error set.  key_check: the "key_check" the file must carry
+ * (the zone has a hash_key), or NULL: the file must carry its "hash_key".
+ */
+
+int ngx_http_tier_router_state_valid(json_t *root, const char *key_check,
+    const char **error);
+
+/* obj's integer member key into *value: 0, or -1 if it is not one */
+
+int ngx_http_tier_router_state_number(json_t *obj, const char *key,
+    int64_t *value);
+
+/* exactly 2 * len hex digits into len bytes: 0, or -1 */
+
+int ngx_http_tier_router_state_unhex(unsigned char *dst, const char *src,
+    size_t len);
+
+
+#endif /* _NGX_HTTP_TIER_ROUTER_STATE_SCHEMA_H_INCLUDED_ */
