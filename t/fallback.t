@@ -32,20 +32,11 @@ worker_processes 1;
 http {
     %%HTTP_DEFAULTS%%
 
-    upstream small_up    { server 127.0.0.1:%%PORT_mock_small%%; }
-    upstream mid_up      { server 127.0.0.1:%%PORT_mock_mid%%; }
-    upstream frontier_up { server 127.0.0.1:%%PORT_mock_frontier%%; }
-    upstream dead_up     { server 127.0.0.1:%%PORT_dead%%; }
+    %%THREE_TIERS%%
 
-    tier_router_tier small    model=small-model    upstream=small_up;
-    tier_router_tier mid      model=mid-model      upstream=mid_up;
-    tier_router_tier frontier model=frontier-model upstream=frontier_up;
-    tier_router_tier dead     model=dead-model     upstream=dead_up;
-
-    tier_router_price small-model    input=1   output=2;
-    tier_router_price mid-model      input=10  output=20;
-    tier_router_price frontier-model input=100 output=200;
-    tier_router_price dead-model     input=100 output=200;
+    upstream dead_up { server 127.0.0.1:%%PORT_dead%%; }
+    tier_router_tier dead model=dead-model upstream=dead_up;
+    tier_router_price dead-model input=100 output=200;
 
     tier_router_budget_zone zone=tenants:1m period=total;
 

@@ -178,6 +178,33 @@ sub http_defaults {
 }
 
 
+# %%THREE_TIERS%% in a configuration: the mock servers small, mid and
+# frontier (started with $t->mock) as upstreams small_up, mid_up and
+# frontier_up, tiers of those names with models small-model, mid-model
+# and frontier-model, priced 1/2, 10/20 and 100/200 dollars per million
+# input/output tokens.
+
+sub three_tiers {
+    my ($self) = @_;
+
+    my @lines;
+
+    for my $n (qw(small mid frontier)) {
+        push @lines, "upstream ${n}_up { server 127.0.0.1:%%PORT_mock_$n%%; }";
+    }
+
+    push @lines,
+        'tier_router_tier small    model=small-model    upstream=small_up;',
+        'tier_router_tier mid      model=mid-model      upstream=mid_up;',
+        'tier_router_tier frontier model=frontier-model upstream=frontier_up;',
+        'tier_router_price small-model    input=1   output=2;',
+        'tier_router_price mid-model      input=10  output=20;',
+        'tier_router_price frontier-model input=100 output=200;';
+
+    return join "\n    ", @lines;
+}
+
+
 sub config_text {
     my ($self, $conf, %opt) = @_;
 
@@ -200,6 +227,9 @@ sub config_text {
     $pre .= "\n";
 
     my $defaults = $self->http_defaults;
+    my $tiers = $self->three_tiers;
+
+    $conf =~ s/%%THREE_TIERS%%/$tiers/g;
 
     unless ($conf =~ s/%%HTTP_DEFAULTS%%/$defaults/g) {
         $conf =~ s/(^\s*http\s*\{)/$1\n    $defaults\n/m;
