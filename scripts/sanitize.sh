@@ -31,6 +31,12 @@ mkdir -p "$B"
 
 # -- nginx and the module, from Debian's source ------------------------------
 
+# a module that gained or lost a file needs nginx configured again
+if [ -f "$B/src/objs/Makefile" ] && [ "$ROOT/config" -nt "$B/src/objs/Makefile" ]
+then
+    rm -f "$B/src/objs/nginx"
+fi
+
 if [ ! -x "$B/src/objs/nginx" ]; then
     rm -rf "$B/src" "$B/dl"
     mkdir -p "$B/dl"
