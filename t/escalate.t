@@ -100,53 +100,13 @@ EOF2
 $t->write_config($conf);
 $t->run;
 
-my $seq = 0;
-
-
 sub call {
     my (%o) = @_;
 
-    my $id = 'r' . ++$seq;
-    my $dialect = $o{dialect} // 'chat';
-    my $path = $o{path} // '/esc/';
-    my $text = $o{text} // 'Say hello to the team.';
-    my %body = (model => 'frontier-model');
+    my $prefix = delete $o{path} // '/esc/';
 
-    if ($dialect eq 'responses') {
-        $body{input} = $text;
-        $body{max_output_tokens} = 100;
-        $path .= 'responses';
-
-    } elsif ($dialect eq 'anthropic') {
-        $body{messages} = [{ role => 'user', content => $text }];
-        $body{max_tokens} = 100;
-        $path .= 'messages';
-
-    } else {
-        $body{messages} = [{ role => 'user', content => $text }];
-        $body{max_tokens} = 100;
-        $path .= 'chat/completions';
-    }
-
-    $body{stream} = JSON::PP::true if $o{stream};
-    $body{response_format} = { type => 'json_object' } if $o{json};
-
-    my @h = ('Authorization' => $o{key} // 'Bearer sk-esc-default',
-             'X-Id' => $id, 'Content-Type' => 'application/json',
-             'X-Tier' => $o{tier} // 'small');
-
-    push @h, 'X-Limit' => $o{limit} if defined $o{limit};
-    push @h, 'X-Cap' => $o{cap} if defined $o{cap};
-    push @h, @{$o{headers}} if $o{headers};
-
-    unlink $counts;
-
-    my $r = $t->http_post($path, $J->encode(\%body), @h);
-    $r->{json} = TierRouter::Test::json_decode($r->{body});
-    $r->{log} = $t->log_entry('esc.log', 'E', $id);
-    $r->{tried} = $t->mocks_asked('requests.log');
-
-    return $r;
+    return $t->llm_call(prefix => $prefix, key => 'Bearer sk-esc-default',
+                        log => ['esc.log', 'E'], counts => 'requests.log', %o);
 }
 
 

@@ -121,42 +121,14 @@ EOF
 $t->write_config($conf);
 $t->run;
 
-my $seq = 0;
-
-
 sub call {
     my (%o) = @_;
 
-    my $id = 'r' . ++$seq;
-    my $path = ($o{path} // '/fb/') . 'chat/completions';
+    my $prefix = delete $o{path} // '/fb/';
 
-    my %body = (
-        model => 'frontier-model',
-        messages => [{ role => 'user',
-                       content => $o{text} // 'Say hello to the team.' }],
-        max_tokens => $o{max} // 100,
-    );
-
-    $body{stream} = JSON::PP::true if $o{stream};
-
-    my @h = ('Authorization' => $o{key} // 'Bearer sk-fb-default',
-             'X-Id' => $id, 'Content-Type' => 'application/json',
-             'X-Tier' => $o{tier} // 'small');
-
-    push @h, 'X-Limit' => $o{limit} if defined $o{limit};
-    push @h, 'X-Cap' => $o{cap} if defined $o{cap};
-    push @h, @{$o{headers}} if $o{headers};
-
-    unlink $counts;
-
-    my $r = $t->http_post($path, $J->encode(\%body), @h);
-    $r->{json} = TierRouter::Test::json_decode($r->{body});
-    $r->{log} = $t->log_entry('fb.log', 'F', $id);
-    $r->{tried} = $t->mocks_asked('requests.log');
-
-    return $r;
+    return $t->llm_call(prefix => $prefix, key => 'Bearer sk-fb-default',
+                        log => ['fb.log', 'F'], counts => 'requests.log', %o);
 }
-
 
 
 sub fail_on { ('X-Mock-For' => join(',', @_)) }

@@ -533,6 +533,61 @@ sub log_entry {
 }
 
 
+# $t->llm_call(%opt): one LLM API request, for tests of tiers and
+# attempts; returns http_post()'s answer with json (the decoded body), log
+# (log_entry($opt{log}[0], $opt{log}[1], id)) and tried (mocks_asked() of
+# $opt{counts}, emptied first), as far as those options are given.
+#   prefix => '/v1/', dialect => chat|responses|anthropic, text, max
+#   (100), stream, json (response_format json_object), key (the
+#   Authorization), tier (X-Tier, 'small'), limit (X-Limit), cap (X-Cap),
+#   headers => [k => v, ...]
+
+sub llm_call {
+    my ($self, %o) = @_;
+
+    require JSON::PP;
+
+    my $id = 'r' . ++$self->{llm_calls};
+    my $dialect = $o{dialect} // 'chat';
+    my $path = $o{prefix} // '/v1/';
+    my $text = $o{text} // 'Say hello to the team.';
+    my $max = $o{max} // 100;
+    my %body = (model => 'frontier-model');
+
+    if ($dialect eq 'responses') {
+        $body{input} = $text;
+        $body{max_output_tokens} = $max;
+        $path .= 'responses';
+
+    } else {
+        $body{messages} = [{ role => 'user', content => $text }];
+        $body{max_tokens} = $max;
+        $path .= $dialect eq 'anthropic' ? 'messages' : 'chat/completions';
+    }
+
+    $body{stream} = JSON::PP::true() if $o{stream};
+    $body{response_format} = { type => 'json_object' } if $o{json};
+
+    my @h = ('Authorization' => $o{key} // 'Bearer sk-test-default',
+             'X-Id' => $id, 'Content-Type' => 'application/json',
+             'X-Tier' => $o{tier} // 'small');
+
+    push @h, 'X-Limit' => $o{limit} if defined $o{limit};
+    push @h, 'X-Cap' => $o{cap} if defined $o{cap};
+    push @h, @{$o{headers}} if $o{headers};
+
+    unlink "$self->{dir}/$o{counts}" if $o{counts};
+
+    my $r = $self->http_post($path, JSON::PP->new->utf8->canonical
+                                    ->encode(\%body), @h);
+    $r->{json} = json_decode($r->{body});
+    $r->{log} = $self->log_entry(@{$o{log}}, $id) if $o{log};
+    $r->{tried} = $self->mocks_asked($o{counts}) if $o{counts};
+
+    return $r;
+}
+
+
 # $t->mocks_asked($file): the --name of each mock, in order, that a
 # --count-file $file (in the test directory) recorded, space separated
 
