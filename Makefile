@@ -106,7 +106,7 @@ validate: cli
 	./scripts/validate-model.sh
 
 deps:
-	./scripts/deps.sh
+	./scripts/deps.sh --tests
 
 test: all
 	prove -r t/

@@ -1,7 +1,10 @@
 #!/bin/bash
-# Install, with apt-get, whatever the build, the tests, the example and the
-# benchmark need and is missing.  Idempotent and quiet when nothing is
-# missing.  Debian bookworm (nginx 1.22.1); run as root.
+# Install, with apt-get, whatever the build, the example and the benchmark
+# need and is missing, and with --tests what the tests need too (clang for
+# the fuzz targets).  Idempotent and quiet when nothing is missing.
+# Debian bookworm (nginx 1.22.1); run as root.
+#
+#   scripts/deps.sh [--tests]
 
 set -euo pipefail
 
@@ -19,12 +22,19 @@ if ! installed build-essential; then
     done
 fi
 
-# clang and its libFuzzer runtime: the fuzz targets (t/fuzz.t, make fuzz)
 for p in nginx nginx-dev libjansson-dev libcurl4-openssl-dev perl curl wrk \
-         ca-certificates clang libclang-rt-14-dev
+         ca-certificates
 do
     installed "$p" || missing+=("$p")
 done
+
+# --tests: also clang and its libFuzzer runtime, for the fuzz targets
+# (t/fuzz.t, make fuzz)
+if [ "${1:-}" = --tests ]; then
+    for p in clang libclang-rt-14-dev; do
+        installed "$p" || missing+=("$p")
+    done
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -20,7 +20,7 @@ B=${BUILD:-$ROOT/build}/asan
 case $B in /*) ;; *) B=$ROOT/$B ;; esac
 SAN="-fsanitize=address,undefined"
 
-./scripts/deps.sh
+./scripts/deps.sh --tests
 
 if ! command -v dpkg-source > /dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q \

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/deps.sh
+./scripts/deps.sh --tests
 make all
 
 if [ -n "${BUILD:-}" ] && [ -z "${TEST_NGINX_MODULE:-}" ]; then
