@@ -25,6 +25,8 @@
 #include <jansson.h>
 
 
+static ngx_http_tier_router_ctx_t *ngx_http_tier_router_attempt_new(
+    ngx_http_request_t *r, ngx_http_tier_router_ctx_t *ctx, ngx_uint_t tier);
 static ngx_int_t ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_ctx_t *actx);
 static ngx_int_t ngx_http_tier_router_attempt_done(ngx_http_request_t *r,
@@ -32,7 +34,9 @@ static ngx_int_t ngx_http_tier_router_attempt_done(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_tier_router_attempt_failed(ngx_http_request_t *r,
     ngx_http_tier_router_loc_conf_t *trlcf, ngx_uint_t status);
 static ngx_uint_t ngx_http_tier_router_attempt_room(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *actx);
+    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t tier, ngx_uint_t nth);
+static ngx_int_t ngx_http_tier_router_attempt_top(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
 static ngx_http_tier_router_ctx_t *ngx_http_tier_router_attempt_next(
     ngx_http_request_t *r, ngx_http_tier_router_ctx_t *actx, ngx_uint_t up);
 static const char *ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
@@ -97,18 +101,10 @@ ngx_http_tier_router_attempt_first(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    actx = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    actx = ngx_http_tier_router_attempt_new(r, ctx, ctx->tier);
     if (actx == NULL) {
         return NGX_ERROR;
     }
-
-    *actx = *ctx;
-
-    actx->accounted = 0;
-    actx->attempt = NULL;
-    actx->pending = NULL;
-    actx->ntries = 0;
-    actx->parent = ctx;
 
     if (ngx_http_tier_router_attempt_start(r, ctx, actx) != NGX_OK) {
         return NGX_ERROR;
@@ -117,6 +113,58 @@ ngx_http_tier_router_attempt_first(ngx_http_request_t *r,
     ctx->status = NGX_AGAIN;
 
     return NGX_OK;
+}
+
+
+/*
+ * An attempt's context: the main request's (what the router read and
+ * decided, the tenant) at tier, with nothing of any attempt's answer,
+ * reservation or cost yet.
+ */
+
+static ngx_http_tier_router_ctx_t *
+ngx_http_tier_router_attempt_new(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t tier)
+{
+    ngx_http_tier_router_ctx_t  *actx;
+
+    actx = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    if (actx == NULL) {
+        return NULL;
+    }
+
+    *actx = *ctx;
+
+    actx->tier = tier;
+    actx->parent = ctx;
+    actx->attempt = NULL;
+    actx->pending = NULL;
+    actx->ntries = 0;
+
+    actx->accounted = 0;
+    actx->settled = 0;
+    actx->reserved = 0;
+    actx->cost = 0;
+    actx->estimated = 0;
+    actx->counts.input = 0;
+    actx->counts.output = 0;
+
+    actx->usage = NULL;
+    actx->hold = NULL;
+    actx->free = NULL;
+    actx->busy = NULL;
+    actx->strip = 0;
+    actx->opaque = 0;
+
+    actx->answered = 0;
+    actx->held = NULL;
+    actx->why = NULL;
+    actx->closed = 0;
+    actx->discard = 0;
+    actx->commit = 0;
+    actx->escalated = 0;
+
+    return actx;
 }
 
 
@@ -149,15 +197,6 @@ ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
 
     actx->sr = sr;
     actx->nth = ctx->ntries;
-    actx->usage = NULL;
-    actx->hold = NULL;
-    actx->free = NULL;
-    actx->busy = NULL;
-    actx->settled = 0;
-    actx->cost = 0;
-    actx->estimated = 0;
-    actx->strip = 0;
-    actx->opaque = 0;
 
     ngx_http_set_ctx(sr, actx, ngx_http_tier_router_module);
 
@@ -412,9 +451,7 @@ ngx_uint_t
 ngx_http_tier_router_attempt_logprobs(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_uint_t tier, ngx_uint_t nth)
 {
-    ngx_int_t                          last;
-    ngx_http_tier_router_loc_conf_t   *trlcf;
-    ngx_http_tier_router_main_conf_t  *trmcf;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
@@ -425,11 +462,7 @@ ngx_http_tier_router_attempt_logprobs(ngx_http_request_t *r,
         return 0;
     }
 
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
-
-    last = (ctx->cap >= 0) ? ctx->cap : (ngx_int_t) trmcf->tiers.nelts - 1;
-
-    return nth + 1 < trlcf->attempts && (ngx_int_t) tier < last;
+    return ngx_http_tier_router_attempt_room(r, ctx, tier, nth);
 }
 
 
@@ -507,26 +540,39 @@ ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* could a higher tier still be tried? (escalation goes up only) */
+/*
+ * Could the nth attempt (from 0), at tier, be followed by one at a higher
+ * tier?  Escalation goes up only, within the attempts and the cap.
+ */
 
 static ngx_uint_t
 ngx_http_tier_router_attempt_room(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *actx)
+    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t tier, ngx_uint_t nth)
 {
-    ngx_int_t                          last;
-    ngx_http_tier_router_ctx_t        *ctx;
-    ngx_http_tier_router_loc_conf_t   *trlcf;
-    ngx_http_tier_router_main_conf_t  *trmcf;
-
-    ctx = actx->parent;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    return nth + 1 < trlcf->attempts
+           && (ngx_int_t) tier < ngx_http_tier_router_attempt_top(r, ctx);
+}
+
+
+/* the highest tier the request may go to: its cap, else the top tier */
+
+static ngx_int_t
+ngx_http_tier_router_attempt_top(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    if (ctx->cap >= 0) {
+        return ctx->cap;
+    }
+
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
-    last = (ctx->cap >= 0) ? ctx->cap : (ngx_int_t) trmcf->tiers.nelts - 1;
-
-    return ctx->ntries < trlcf->attempts
-           && (ngx_int_t) actx->tier + 1 <= last;
+    return (ngx_int_t) trmcf->tiers.nelts - 1;
 }
 
 
@@ -534,7 +580,7 @@ static ngx_http_tier_router_ctx_t *
 ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *actx, ngx_uint_t up)
 {
-    ngx_int_t                          next, last;
+    ngx_int_t                          next;
     ngx_int_t                          rc;
     ngx_http_tier_router_tier_t       *tier;
     ngx_http_tier_router_ctx_t        *ctx, *nctx;
@@ -544,7 +590,6 @@ ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
     ctx = actx->parent;
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
     if (ctx->ntries >= trlcf->attempts) {
         return NULL;
@@ -552,10 +597,8 @@ ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
 
     if (up || trlcf->fallback_direction == NGX_HTTP_TIER_ROUTER_UP) {
         next = (ngx_int_t) actx->tier + 1;
-        last = (ctx->cap >= 0) ? ctx->cap
-                               : (ngx_int_t) trmcf->tiers.nelts - 1;
 
-        if (next > last) {
+        if (next > ngx_http_tier_router_attempt_top(r, ctx)) {
             return NULL;
         }
 
@@ -567,31 +610,17 @@ ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
         }
     }
 
-    nctx = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    nctx = ngx_http_tier_router_attempt_new(r, ctx, (ngx_uint_t) next);
     if (nctx == NULL) {
         return NULL;
     }
-
-    *nctx = *actx;
-
-    nctx->tier = (ngx_uint_t) next;
-    nctx->accounted = 0;
-    nctx->settled = 0;
-    nctx->closed = 0;
-    nctx->discard = 0;
-    nctx->commit = 0;
-    nctx->answered = 0;
-    nctx->held = NULL;
-    nctx->why = NULL;
-    nctx->escalated = 0;
-    nctx->reserved = 0;
-    nctx->counts.input = 0;
-    nctx->counts.output = 0;
 
     rc = ngx_http_tier_router_account_again(r, nctx);
 
     if (rc != NGX_OK) {
         if (rc == NGX_DECLINED) {
+            trmcf = ngx_http_get_module_main_conf(r,
+                                                 ngx_http_tier_router_module);
             tier = trmcf->tiers.elts;
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "tier router: no fallback to tier \"%V\": the "
@@ -748,7 +777,7 @@ ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
         && status == NGX_HTTP_OK
         && r->headers_out.content_length_n
            <= (off_t) trlcf->escalate_buffer
-        && ngx_http_tier_router_attempt_room(r, actx))
+        && ngx_http_tier_router_attempt_room(r, ctx, actx->tier, actx->nth))
     {
         actx->held = ngx_create_temp_buf(r->pool,
                                    r->headers_out.content_length_n >= 0
