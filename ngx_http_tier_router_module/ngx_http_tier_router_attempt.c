@@ -21,8 +21,13 @@
  */
 
 
-#include "ngx_http_tier_router_module.h"
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <jansson.h>
+
+#include "ngx_http_tier_router_module.h"
 
 
 static ngx_http_tier_router_ctx_t *ngx_http_tier_router_attempt_new(

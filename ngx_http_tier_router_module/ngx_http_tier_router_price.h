@@ -71,8 +71,8 @@ typedef int (*ngx_http_tier_router_price_pt)(void *data,
  * cb for every model with both an input and an output price per token;
  * cb returns 0, or -1 to stop (an error).  "sample_spec", entries named
  * "", entries that are not objects and entries with a missing, negative
- * or too large price are skipped.  Returns the number of models, with a summary ("N models, M
- * skipped") in err, or -1 with a message in err.
+ * or too large price are skipped.  Returns the number of models, with a
+ * summary ("N models, M skipped") in err, or -1 with a message in err.
  */
 
 int ngx_http_tier_router_price_catalog(const char *buf, size_t len,

@@ -8,6 +8,10 @@
  */
 
 
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
 #include <jansson.h>
 
 #include "ngx_http_tier_router_module.h"
