@@ -65,9 +65,9 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_request_t *req,
     size_t body_len)
 {
-    time_t                             now, t0;
+    time_t                             now;
     int64_t                            worst, used;
-    ngx_str_t                          value, label;
+    ngx_str_t                          label;
     ngx_int_t                          index, cap, start;
     ngx_uint_t                         i, soft, fit;
     ngx_pool_cleanup_t                *cln;
@@ -93,24 +93,10 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
         return ctx->error ? NGX_OK : NGX_ERROR;
     }
 
-    /* the clock: the operator's test variable, else the time */
+    now = ngx_http_tier_router_clock(r);
 
-    now = ngx_time();
-
-    if (trlcf->budget_clock) {
-        if (ngx_http_complex_value(r, trlcf->budget_clock, &value)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        if (value.len) {
-            t0 = ngx_atotm(value.data, value.len);
-
-            if (t0 != NGX_ERROR) {
-                now = t0;
-            }
-        }
+    if (now == NGX_ERROR) {
+        return NGX_ERROR;
     }
 
     ctx->now = now;
@@ -1251,6 +1237,39 @@ ngx_http_tier_router_budget_soft_merge(ngx_conf_t *cf,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The one clock of budget periods: admission, settlement (which keeps
+ * admission's reading) and the status page all take "now" from here, so
+ * that a test that sets tier_router_budget_clock sees one time end to end.
+ */
+
+time_t
+ngx_http_tier_router_clock(ngx_http_request_t *r)
+{
+    time_t                            now;
+    ngx_str_t                         value;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->budget_clock == NULL) {
+        return ngx_time();
+    }
+
+    if (ngx_http_complex_value(r, trlcf->budget_clock, &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (value.len == 0) {
+        return ngx_time();
+    }
+
+    now = ngx_atotm(value.data, value.len);
+
+    return (now == NGX_ERROR) ? ngx_time() : now;
 }
 
 

@@ -243,6 +243,7 @@ char *ngx_http_tier_router_budget_soft_merge(ngx_conf_t *cf,
     ngx_http_tier_router_loc_conf_t *conf);
 char *ngx_http_tier_router_budget_clock(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+time_t ngx_http_tier_router_clock(ngx_http_request_t *r);
 char *ngx_http_tier_router_price(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_tier_router_price_catalog_conf(ngx_conf_t *cf,

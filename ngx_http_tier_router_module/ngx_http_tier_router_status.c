@@ -83,6 +83,7 @@ ngx_http_tier_router_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_tier_router_status_handler(ngx_http_request_t *r)
 {
+    time_t                             now;
     ngx_int_t                          rc, limit, offset;
     ngx_str_t                          format;
     ngx_buf_t                         *b;
@@ -138,8 +139,11 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_BAD_REQUEST;
     }
 
+    now = ngx_http_tier_router_clock(r);
+
     sh = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_budget_sh_t));
-    if (sh == NULL) {
+
+    if (now == NGX_ERROR || sh == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -155,7 +159,7 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    ngx_http_tier_router_budget_roll(zone, NULL, ngx_time());
+    ngx_http_tier_router_budget_roll(zone, NULL, now);
 
     ngx_memcpy(sh, zone->sh, sizeof(ngx_http_tier_router_budget_sh_t));
     n = ngx_http_tier_router_budget_snapshot(zone, s, max);
@@ -304,7 +308,7 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
                       "period_start", (json_int_t) sh->period_start,
                       "period_end",
                       (json_int_t) ngx_http_tier_router_period_end(
-                                          sh->period, ngx_time()),
+                                          sh->period, sh->period_start),
                       "spent_micro_usd", (json_int_t) sh->spent,
                       "reserved_micro_usd", (json_int_t) sh->reserved,
                       "total_micro_usd", (json_int_t) sh->total,

@@ -65,6 +65,14 @@ http {
         default  $http_x_limit;
     }
 
+    # one clock for the whole test: admission and the status pages read
+    # 2026-11-15 12:00:00 UTC unless a request names another time
+
+    map $http_x_clock $clock {
+        ""       1794744000;
+        default  $http_x_clock;
+    }
+
     log_format spend 'S id=$http_x_id t=$tier_router_tenant '
                      'cost=$tier_router_cost in=$tier_router_input_tokens '
                      'out=$tier_router_output_tokens '
@@ -87,7 +95,7 @@ http {
 
         tier_router on;
         tier_router_override_header X-Tier;
-        tier_router_budget_clock $http_x_clock;
+        tier_router_budget_clock $clock;
 
         location /v1/ {
             tier_router_budget zone=tenants key=$http_authorization

@@ -60,6 +60,10 @@ http {
     tier_router_budget_zone zone=tenants:1m period=$period
                             state=%%TESTDIR%%/state.json state_interval=1s;
 
+    # one clock for every nginx of this test, across restarts: a period
+    # that rolls between two of them must not depend on today's date
+    tier_router_budget_clock 1794744000;
+
     log_format spend 'S id=\$http_x_id cost=\$tier_router_cost '
                      'spend=\$tier_router_tenant_spend status=\$status';
     access_log %%TESTDIR%%/spend.log spend;
