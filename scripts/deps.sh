@@ -2,9 +2,11 @@
 # Install, with apt-get, whatever the build, the example and the benchmark
 # need and is missing, and with --tests what the tests need too (clang for
 # the fuzz targets).  Idempotent and quiet when nothing is missing.
-# Debian bookworm (nginx 1.22.1); run as root.
+# With --nginx-src what building nginx itself from source needs
+# (scripts/build-nginx.sh), with --dates the faketime library
+# (scripts/test-dates.sh).  Debian bookworm (nginx 1.22.1); run as root.
 #
-#   scripts/deps.sh [--tests]
+#   scripts/deps.sh [--tests] [--nginx-src] [--dates]
 
 set -euo pipefail
 
@@ -29,12 +31,20 @@ do
 done
 
 # --tests: also clang and its libFuzzer runtime, for the fuzz targets
-# (t/fuzz.t, make fuzz)
-if [ "${1:-}" = --tests ]; then
-    for p in clang libclang-rt-14-dev; do
+# (t/fuzz.t, make fuzz); --nginx-src: PCRE2 and zlib for nginx itself;
+# --dates: libfaketime
+for arg in "$@"; do
+    case $arg in
+    --tests) want="clang libclang-rt-14-dev" ;;
+    --nginx-src) want="libpcre2-dev zlib1g-dev" ;;
+    --dates) want="faketime" ;;
+    *) echo "deps.sh: unknown option $arg" >&2; exit 1 ;;
+    esac
+
+    for p in $want; do
         installed "$p" || missing+=("$p")
     done
-fi
+done
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
