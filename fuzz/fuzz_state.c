@@ -7,7 +7,9 @@
  * field by field).  Whatever the input, it is refused with a message or
  * accepted, and an accepted file holds only what the zone can take: each
  * tenant a 32-digit hash and its numbers, none negative but a limit of
- * -1.  The first byte picks whether a key_check is expected.
+ * -1, none past NGX_HTTP_TIER_ROUTER_AMOUNT_MAX (the 32-bit counts past
+ * 2^32 - 1), so that nothing added to them can wrap.  The first byte
+ * picks whether a key_check is expected.
  */
 
 
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "ngx_http_tier_router_price.h"
 #include "ngx_http_tier_router_state_schema.h"
 
 
@@ -70,7 +73,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         ngx_http_tier_router_state_fields[j],
                                         &n)
                 != 0
-                || n < (j == 2 ? -1 : 0))
+                || n < (j == 2 ? -1 : 0)
+                || n > (j < NGX_HTTP_TIER_ROUTER_STATE_COUNTS
+                        ? NGX_HTTP_TIER_ROUTER_AMOUNT_MAX : 0xffffffff))
             {
                 abort();
             }

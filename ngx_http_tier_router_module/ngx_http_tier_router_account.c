@@ -185,8 +185,8 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
         if (trlcf->budget_fit == NGX_HTTP_TIER_ROUTER_FIT_REJECT
             || index == 0 || (ngx_uint_t) index <= ctx->floor)
         {
-            t->refused++;
-            zone->sh->refused++;
+            ngx_http_tier_router_inc32(t->refused);
+            ngx_http_tier_router_add(zone->sh->refused, 1);
             zone->sh->generation++;
 
             i = (ctx->limit >= 0 && t->spent >= ctx->limit)
@@ -202,14 +202,14 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
         fit = 1;
     }
 
-    t->reserved += worst;
+    ngx_http_tier_router_add(t->reserved, worst);
     t->inflight++;
-    zone->sh->reserved += worst;
+    ngx_http_tier_router_add(zone->sh->reserved, worst);
     zone->sh->generation++;
 
     if (index != start) {
-        t->capped++;
-        zone->sh->capped++;
+        ngx_http_tier_router_inc32(t->capped);
+        ngx_http_tier_router_add(zone->sh->capped, 1);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -335,7 +335,8 @@ ngx_http_tier_router_worst(ngx_http_tier_router_tier_t *tier, int64_t input,
     u.cache_write = -1;
     u.reasoning = -1;
 
-    return ngx_http_tier_router_price_cost(&p, &u);
+    return ngx_min(ngx_http_tier_router_price_cost(&p, &u),
+                   NGX_HTTP_TIER_ROUTER_AMOUNT_MAX);
 }
 
 
@@ -783,9 +784,9 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    t->reserved += worst;
+    ngx_http_tier_router_add(t->reserved, worst);
     t->inflight++;
-    zone->sh->reserved += worst;
+    ngx_http_tier_router_add(zone->sh->reserved, worst);
     zone->sh->generation++;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -915,21 +916,25 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     if (t) {
         t->reserved -= ngx_min(t->reserved, ctx->reserved);
         t->inflight -= (t->inflight > 0);
-        t->spent += ctx->cost;
-        t->total += ctx->cost;
-        t->requests++;
-        t->estimated += ctx->estimated;
-        t->input_tokens += ngx_max(ctx->counts.input, 0);
-        t->output_tokens += ngx_max(ctx->counts.output, 0);
+        ngx_http_tier_router_add(t->spent, ctx->cost);
+        ngx_http_tier_router_add(t->total, ctx->cost);
+        ngx_http_tier_router_inc32(t->requests);
+
+        if (ctx->estimated) {
+            ngx_http_tier_router_inc32(t->estimated);
+        }
+
+        ngx_http_tier_router_add(t->input_tokens, ctx->counts.input);
+        ngx_http_tier_router_add(t->output_tokens, ctx->counts.output);
 
         ctx->spent = t->spent;
     }
 
     zone->sh->reserved -= ngx_min(zone->sh->reserved, ctx->reserved);
-    zone->sh->spent += ctx->cost;
-    zone->sh->total += ctx->cost;
-    zone->sh->requests++;
-    zone->sh->estimated += ctx->estimated;
+    ngx_http_tier_router_add(zone->sh->spent, ctx->cost);
+    ngx_http_tier_router_add(zone->sh->total, ctx->cost);
+    ngx_http_tier_router_add(zone->sh->requests, 1);
+    ngx_http_tier_router_add(zone->sh->estimated, ctx->estimated);
     zone->sh->generation++;
 
     for (i = 0; i < zone->sh->ntiers; i++) {
@@ -940,13 +945,14 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
             && ngx_strncmp(st->name, tier->name.data,
                            ngx_strlen(st->name)) == 0)
         {
-            st->requests++;
-            st->input_tokens += ngx_max(ctx->counts.input, 0);
-            st->output_tokens += ngx_max(ctx->counts.output, 0);
-            st->estimated += ctx->estimated;
-            st->failed += ctx->discard && !ctx->escalated;
-            st->escalated += ctx->escalated;
-            st->cost += ctx->cost;
+            ngx_http_tier_router_add(st->requests, 1);
+            ngx_http_tier_router_add(st->input_tokens, ctx->counts.input);
+            ngx_http_tier_router_add(st->output_tokens, ctx->counts.output);
+            ngx_http_tier_router_add(st->estimated, ctx->estimated);
+            ngx_http_tier_router_add(st->failed,
+                                     ctx->discard && !ctx->escalated);
+            ngx_http_tier_router_add(st->escalated, ctx->escalated);
+            ngx_http_tier_router_add(st->cost, ctx->cost);
             break;
         }
     }
@@ -1041,7 +1047,8 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         u->output = 0;
     }
 
-    ctx->cost = ngx_http_tier_router_price_cost(&tier->price, u);
+    ctx->cost = ngx_min(ngx_http_tier_router_price_cost(&tier->price, u),
+                        NGX_HTTP_TIER_ROUTER_AMOUNT_MAX);
 }
 
 

@@ -349,9 +349,9 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
     ngx_http_tier_router_account_close(r, actx);
 
     if (actx->accounted) {
-        ctx->cost += actx->cost;
-        ctx->counts.input += ngx_max(actx->counts.input, 0);
-        ctx->counts.output += ngx_max(actx->counts.output, 0);
+        ngx_http_tier_router_add(ctx->cost, actx->cost);
+        ngx_http_tier_router_add(ctx->counts.input, actx->counts.input);
+        ngx_http_tier_router_add(ctx->counts.output, actx->counts.output);
         ctx->estimated |= actx->estimated;
         ctx->spent = actx->spent;
     }

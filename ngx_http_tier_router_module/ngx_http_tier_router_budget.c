@@ -216,6 +216,7 @@ ngx_http_tier_router_budget_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     shm_zone->init = ngx_http_tier_router_budget_init_zone;
     shm_zone->data = zone;
     zone->shm_zone = shm_zone;
+    zone->cycle = cf->cycle;
 
     zp = ngx_array_push(&trmcf->zones);
     if (zp == NULL) {
@@ -353,6 +354,12 @@ ngx_http_tier_router_budget_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_tier_router_zone_t   *zone;
 
     zone = shm_zone->data;
+
+    if (zone->state.len
+        && ngx_http_tier_router_state_dir(zone, shm_zone->shm.log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (ozone) {
 

@@ -28,6 +28,15 @@
 #define NGX_HTTP_TIER_ROUTER_MAX_TIERS     16
 #define NGX_HTTP_TIER_ROUTER_LABEL_LEN     48
 #define NGX_HTTP_TIER_ROUTER_TIER_NAME     32
+#define NGX_HTTP_TIER_ROUTER_SAVE_ERROR    96
+
+/* saturating: see NGX_HTTP_TIER_ROUTER_AMOUNT_MAX */
+
+#define ngx_http_tier_router_add(a, b)                                       \
+    ((a) = ngx_http_tier_router_amount_add((a), (b)))
+
+#define ngx_http_tier_router_inc32(a)                                        \
+    ((a) += ((a) < 0xffffffff))
 
 
 /*
@@ -89,6 +98,11 @@ typedef struct {
     uint64_t                     full;
     uint64_t                     evicted;
     uint64_t                     generation;     /* bumped on a change */
+    uint64_t                     saves;          /* of the state file */
+    uint64_t                     save_failures;
+    time_t                       last_save;
+    time_t                       last_failure;
+    u_char                       save_error[NGX_HTTP_TIER_ROUTER_SAVE_ERROR];
     ngx_uint_t                   ntiers;
     ngx_http_tier_router_tier_stat_t  tiers[NGX_HTTP_TIER_ROUTER_MAX_TIERS];
 } ngx_http_tier_router_budget_sh_t;
@@ -102,6 +116,7 @@ typedef struct {
     ngx_uint_t                   period;
     int64_t                      limit;          /* zone-wide; -1: none */
     ngx_str_t                    state;          /* file, or empty */
+    ngx_cycle_t                 *cycle;          /* configured in */
     ngx_msec_t                   state_interval;
     u_char                       hash_key[16];
     ngx_str_t                    hash_key_file;
@@ -169,6 +184,8 @@ ngx_uint_t ngx_http_tier_router_budget_snapshot(
 ngx_int_t ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log);
 ngx_int_t ngx_http_tier_router_state_load(ngx_http_tier_router_zone_t *zone,
+    ngx_log_t *log);
+ngx_int_t ngx_http_tier_router_state_dir(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log);
 
 

@@ -262,7 +262,7 @@ ngx_http_tier_router_catalog_read(ngx_conf_t *cf, ngx_str_t *path,
     const char  *why;
 
     rc = ngx_http_tier_router_read_whole(path, NGX_HTTP_TIER_ROUTER_CATALOG_MAX,
-                                         cf->log, &buf, &size, &e, &why);
+                                         0, cf->log, &buf, &size, &e, &why);
 
     if (rc == NGX_DECLINED) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, e,

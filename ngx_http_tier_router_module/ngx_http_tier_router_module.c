@@ -2097,8 +2097,8 @@ ngx_http_tier_router_model_conf(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    rc = ngx_http_tier_router_read_whole(&name, 16 * 1024 * 1024, cf->log,
-                                         &buf, &size, &e, &why);
+    rc = ngx_http_tier_router_read_whole(&name, 16 * 1024 * 1024, 0,
+                                         cf->log, &buf, &size, &e, &why);
 
     if (rc == NGX_DECLINED) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, e,
@@ -2128,22 +2128,28 @@ ngx_http_tier_router_model_conf(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * A whole file in memory from ngx_alloc() (the caller frees it), at
- * configuration time: NGX_OK; NGX_DECLINED if it cannot be opened (*e:
- * the errno); NGX_ERROR (the file is bad) or NGX_ABORT (no memory) with
- * the reason in *why.
+ * A whole regular file in memory from ngx_alloc() (the caller frees it),
+ * at configuration time, through no symbolic link if nofollow: NGX_OK;
+ * NGX_DECLINED if it cannot be opened (*e: the errno); NGX_ERROR (the
+ * file is bad) or NGX_ABORT (no memory) with the reason in *why.
  */
 
 ngx_int_t
-ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max, ngx_log_t *log,
-    u_char **buf, size_t *len, ngx_err_t *e, const char **why)
+ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max,
+    ngx_uint_t nofollow, ngx_log_t *log, u_char **buf, size_t *len,
+    ngx_err_t *e, const char **why)
 {
     ssize_t          n;
     ngx_fd_t         fd;
     ngx_file_t       file;
     ngx_file_info_t  fi;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /* non-blocking: a FIFO must not hang the start */
+
+    fd = ngx_open_file(path->data,
+                       NGX_FILE_RDONLY|NGX_FILE_NONBLOCK
+                       |(nofollow ? O_NOFOLLOW : 0),
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         *e = ngx_errno;
@@ -2152,10 +2158,18 @@ ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max, ngx_log_t *log,
 
     *buf = NULL;
 
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > (off_t) max)
-    {
-        *why = "unreadable or too large";
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        *why = "unreadable";
+        goto failed;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        *why = "not a regular file";
+        goto failed;
+    }
+
+    if (ngx_file_size(&fi) > (off_t) max) {
+        *why = "too large";
         goto failed;
     }
 

@@ -261,8 +261,8 @@ ngx_uint_t ngx_http_tier_router_shares_route(
 ngx_buf_t *ngx_http_tier_router_shares_status(ngx_http_request_t *r,
     ngx_http_tier_router_shares_t *shares, ngx_uint_t prometheus);
 ngx_int_t ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max,
-    ngx_log_t *log, u_char **buf, size_t *len, ngx_err_t *e,
-    const char **why);
+    ngx_uint_t nofollow, ngx_log_t *log, u_char **buf, size_t *len,
+    ngx_err_t *e, const char **why);
 ngx_buf_t *ngx_http_tier_router_json_buf(ngx_http_request_t *r,
     void *json);
 ngx_int_t ngx_http_tier_router_find_tier(

@@ -180,6 +180,23 @@ ngx_http_tier_router_price_cost(const ngx_http_tier_router_price_t *p,
 }
 
 
+int64_t
+ngx_http_tier_router_amount_add(int64_t a, int64_t b)
+{
+    if (b <= 0) {
+        return a;
+    }
+
+    if (a >= NGX_HTTP_TIER_ROUTER_AMOUNT_MAX
+        || b >= NGX_HTTP_TIER_ROUTER_AMOUNT_MAX - a)
+    {
+        return NGX_HTTP_TIER_ROUTER_AMOUNT_MAX;
+    }
+
+    return a + b;
+}
+
+
 static ngx_http_tier_router_u128_t
 ngx_http_tier_router_price_add(ngx_http_tier_router_u128_t sum,
     int64_t tokens, int64_t price)

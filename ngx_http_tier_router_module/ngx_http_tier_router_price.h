@@ -23,6 +23,13 @@
 /* the largest price accepted: $1,000,000 per million tokens */
 #define NGX_HTTP_TIER_ROUTER_PRICE_MAX  1000000000000LL
 
+/*
+ * Every amount (micro-dollars) and count a budget zone keeps stays within
+ * [0, 2^53 - 1]: exact as a JSON number, and three of them add up without
+ * overflow.  Additions saturate there; a state file past it is refused.
+ */
+#define NGX_HTTP_TIER_ROUTER_AMOUNT_MAX  ((int64_t) 9007199254740991LL)
+
 
 typedef struct {
     int64_t                      input;        /* -1: unset */
@@ -53,6 +60,10 @@ int64_t ngx_http_tier_router_price_parse(const unsigned char *s, size_t len);
 
 int64_t ngx_http_tier_router_price_cost(const ngx_http_tier_router_price_t *p,
     const ngx_http_tier_router_usage_t *u);
+
+/* a + b within [0, NGX_HTTP_TIER_ROUTER_AMOUNT_MAX]; b <= 0 adds nothing */
+
+int64_t ngx_http_tier_router_amount_add(int64_t a, int64_t b);
 
 /*
  * Micro-dollars as dollars with 6 decimals and no '$' sign: "0.001234",

@@ -21,6 +21,11 @@
 #define NGX_HTTP_TIER_ROUTER_STATE_MAX      (256 * 1024 * 1024)
 
 
+static const char  *ngx_http_tier_router_state_zone_counts[] = {
+    "requests", "refused", "capped", "estimated", "full", "evicted"
+};
+
+
 static json_t *ngx_http_tier_router_state_tenant(
     ngx_http_tier_router_snapshot_t *s, ngx_uint_t final);
 static ngx_int_t ngx_http_tier_router_state_read(
@@ -30,6 +35,11 @@ static void ngx_http_tier_router_state_check(
     ngx_http_tier_router_zone_t *zone, u_char *out);
 static void ngx_http_tier_router_state_hex(u_char *dst, u_char *src,
     size_t len);
+static ngx_int_t ngx_http_tier_router_state_write(
+    ngx_http_tier_router_zone_t *zone, json_t *root, ngx_uint_t final,
+    ngx_log_t *log);
+static void ngx_http_tier_router_state_saved(
+    ngx_http_tier_router_zone_t *zone, const char *op, ngx_err_t err);
 
 
 ngx_int_t
@@ -37,13 +47,14 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log)
 {
     int                                rc;
-    FILE                              *f;
-    u_char                            *tmp, hex[33];
+    u_char                             hex[33];
     json_t                            *root, *tenants, *tiers, *t;
     uint64_t                           generation;
-    ngx_uint_t                         i, n, max, final;
+    ngx_uint_t                         i, n, max, final, written;
     ngx_http_tier_router_snapshot_t   *s;
     ngx_http_tier_router_budget_sh_t   sh;
+
+    written = 0;
 
     /* in the master at exit nothing is in flight: charge what was kept */
 
@@ -54,6 +65,7 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
 
     s = ngx_alloc(max * sizeof(ngx_http_tier_router_snapshot_t), log);
     if (s == NULL) {
+        ngx_http_tier_router_state_saved(zone, "no memory", 0);
         return NGX_ERROR;
     }
 
@@ -97,11 +109,18 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     rc |= json_object_set_new(root, "period_start",
                               json_integer(sh.period_start));
     rc |= json_object_set_new(root, "spent",
-                              json_integer(sh.spent
-                                           + (final ? sh.reserved : 0)));
+                  json_integer(ngx_http_tier_router_amount_add(sh.spent,
+                                                final ? sh.reserved : 0)));
     rc |= json_object_set_new(root, "total",
-                              json_integer(sh.total
-                                           + (final ? sh.reserved : 0)));
+                  json_integer(ngx_http_tier_router_amount_add(sh.total,
+                                                final ? sh.reserved : 0)));
+    rc |= json_object_set_new(root, "requests", json_integer(sh.requests));
+    rc |= json_object_set_new(root, "refused", json_integer(sh.refused));
+    rc |= json_object_set_new(root, "capped", json_integer(sh.capped));
+    rc |= json_object_set_new(root, "estimated",
+                              json_integer(sh.estimated));
+    rc |= json_object_set_new(root, "full", json_integer(sh.full));
+    rc |= json_object_set_new(root, "evicted", json_integer(sh.evicted));
 
     /* least recently seen first: loading them in turn keeps the order */
 
@@ -131,47 +150,13 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
         goto failed;
     }
 
-    tmp = ngx_alloc(zone->state.len + sizeof(".tmp.") + NGX_INT_T_LEN, log);
-    if (tmp == NULL) {
+    written = 1;
+
+    if (ngx_http_tier_router_state_write(zone, root, final, log)
+        != NGX_OK)
+    {
         goto failed;
     }
-
-    ngx_sprintf(tmp, "%V.tmp.%P%Z", &zone->state, ngx_pid);
-
-    f = fopen((char *) tmp, "w");
-
-    if (f == NULL) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "tier router: cannot write the state of zone \"%V\" "
-                      "to \"%s\"", &zone->name, tmp);
-        ngx_free(tmp);
-        goto failed;
-    }
-
-    rc = json_dumpf(root, f, JSON_COMPACT);
-
-    if (fflush(f) != 0) {
-        rc = -1;
-    }
-
-    if (rc == 0 && final && fsync(fileno(f)) != 0) {
-        rc = -1;
-    }
-
-    if (fclose(f) != 0) {
-        rc = -1;
-    }
-
-    if (rc != 0 || rename((char *) tmp, (char *) zone->state.data) != 0) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "tier router: cannot write the state of zone \"%V\" "
-                      "to \"%V\"", &zone->name, &zone->state);
-        (void) unlink((char *) tmp);
-        ngx_free(tmp);
-        goto failed;
-    }
-
-    ngx_free(tmp);
 
     zone->saved = generation;
 
@@ -188,12 +173,260 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
 
 failed:
 
+    if (!written) {
+        ngx_http_tier_router_state_saved(zone, "no memory", 0);
+    }
+
     json_decref(tiers);
     json_decref(tenants);
     json_decref(root);
     ngx_free(s);
 
     return NGX_ERROR;
+}
+
+
+/*
+ * The file itself: a temporary file of our own (0600, O_EXCL, never
+ * through a symbolic link) beside it, renamed over it unless what is
+ * there is not a regular file.  As root (the master at exit) the file is
+ * given to the workers' user, who writes it every other time.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_state_write(ngx_http_tier_router_zone_t *zone,
+    json_t *root, ngx_uint_t final, ngx_log_t *log)
+{
+    int               rc;
+    u_char           *tmp;
+    ngx_fd_t          fd;
+    ngx_err_t         err;
+    ngx_uint_t        retry;
+    const char       *op;
+    ngx_file_info_t   fi;
+    ngx_core_conf_t  *ccf;
+
+    tmp = ngx_alloc(zone->state.len + sizeof(".tmp.") + NGX_INT_T_LEN, log);
+    if (tmp == NULL) {
+        ngx_http_tier_router_state_saved(zone, "no memory", 0);
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(tmp, "%V.tmp.%P%Z", &zone->state, ngx_pid);
+
+    for (retry = 0; /* void */; retry++) {
+        fd = open((char *) tmp, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC,
+                  0600);
+
+        if (fd != NGX_INVALID_FILE || ngx_errno != NGX_EEXIST || retry) {
+            break;
+        }
+
+        /* left by a process of the same pid, or planted: not followed */
+
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "tier router: removing \"%s\" before writing the "
+                      "state of zone \"%V\"", tmp, &zone->name);
+
+        if (unlink((char *) tmp) != 0) {
+            break;
+        }
+    }
+
+    if (fd == NGX_INVALID_FILE) {
+        op = "cannot create the temporary file";
+        goto failed;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (geteuid() == 0 && ccf && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT
+        && ccf->user != 0
+        && fchown(fd, ccf->user, ccf->group) != 0)
+    {
+        op = "cannot give the file to the workers' user";
+        goto close;
+    }
+
+    rc = json_dumpfd(root, fd, JSON_COMPACT);
+
+    if (rc != 0) {
+        op = "cannot write";
+        goto close;
+    }
+
+    if (final && fsync(fd) != 0) {
+        op = "cannot sync";
+        goto close;
+    }
+
+    if (close(fd) != 0) {
+        fd = NGX_INVALID_FILE;
+        op = "cannot write";
+        goto unlink;
+    }
+
+    fd = NGX_INVALID_FILE;
+
+    /* what is at the path is replaced only if it is a file */
+
+    if (ngx_link_info(zone->state.data, &fi) == 0 && !ngx_is_file(&fi)) {
+        ngx_set_errno(0);
+        op = "not a regular file, not replaced";
+        goto unlink;
+    }
+
+    if (rename((char *) tmp, (char *) zone->state.data) != 0) {
+        op = "cannot rename the temporary file over it";
+        goto unlink;
+    }
+
+    ngx_free(tmp);
+
+    ngx_http_tier_router_state_saved(zone, NULL, 0);
+
+    return NGX_OK;
+
+close:
+
+    err = ngx_errno;
+    (void) close(fd);
+    ngx_set_errno(err);
+
+unlink:
+
+    err = ngx_errno;
+    (void) unlink((char *) tmp);
+    ngx_set_errno(err);
+
+failed:
+
+    err = ngx_errno;
+
+    ngx_log_error(NGX_LOG_ERR, log, err,
+                  "tier router: cannot save the state of zone \"%V\" to "
+                  "\"%V\": %s", &zone->name, &zone->state, op);
+
+    ngx_free(tmp);
+
+    ngx_http_tier_router_state_saved(zone, op, err);
+
+    return NGX_ERROR;
+}
+
+
+/* the outcome of a save, for the status page: op is NULL on success */
+
+static void
+ngx_http_tier_router_state_saved(ngx_http_tier_router_zone_t *zone,
+    const char *op, ngx_err_t err)
+{
+    u_char                            *p, *last;
+    ngx_http_tier_router_budget_sh_t  *sh;
+
+    sh = zone->sh;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (op == NULL) {
+        ngx_http_tier_router_add(sh->saves, 1);
+        sh->last_save = ngx_time();
+
+    } else {
+        ngx_http_tier_router_add(sh->save_failures, 1);
+        sh->last_failure = ngx_time();
+
+        p = sh->save_error;
+        last = p + NGX_HTTP_TIER_ROUTER_SAVE_ERROR - 1;
+
+        p = ngx_slprintf(p, last, "%s", op);
+
+        if (err) {
+            p = ngx_slprintf(p, last, ": ");
+            p = ngx_strerror(err, p, last - p);
+        }
+
+        *p = '\0';
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * The state file's directory, checked where nginx starts: a directory
+ * that only its owner, root or the workers' user, may write, so that no
+ * one else can put a file or a link where the state is read or written.
+ * Workers that cannot write it are warned of: only the exit save works.
+ */
+
+ngx_int_t
+ngx_http_tier_router_state_dir(ngx_http_tier_router_zone_t *zone,
+    ngx_log_t *log)
+{
+    u_char           *dir, *p;
+    ngx_uid_t         user;
+    ngx_file_info_t   fi;
+    ngx_core_conf_t  *ccf;
+
+    dir = ngx_pnalloc(zone->cycle->pool, zone->state.len + 1);
+    if (dir == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(dir, zone->state.data, zone->state.len);
+    *p = '\0';
+
+    while (p > dir && *p != '/') {
+        p--;
+    }
+
+    if (p == dir) {
+        p++;                                /* the root directory */
+    }
+
+    *p = '\0';
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(zone->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    user = (ccf && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT)
+           ? ccf->user : geteuid();
+
+    if (ngx_file_info(dir, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      "tier router: the directory \"%s\" of the state "
+                      "file of zone \"%V\" cannot be used", dir,
+                      &zone->name);
+        return NGX_ERROR;
+    }
+
+    if (!ngx_is_dir(&fi)
+        || (fi.st_mode & (S_IWGRP|S_IWOTH))
+        || (fi.st_uid != 0 && fi.st_uid != user))
+    {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "tier router: the state file of zone \"%V\" must be "
+                      "in a directory that only its owner (root or the "
+                      "workers' user) may write: \"%s\" is %s",
+                      &zone->name, dir,
+                      !ngx_is_dir(&fi) ? "not a directory"
+                      : (fi.st_mode & (S_IWGRP|S_IWOTH))
+                        ? "writable by its group or others"
+                        : "owned by another user");
+        return NGX_ERROR;
+    }
+
+    if (user != 0 && !(fi.st_uid == user && (fi.st_mode & S_IWUSR))) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "tier router: the workers' user cannot write "
+                      "\"%s\": the state of zone \"%V\" is saved only "
+                      "when nginx stops; give the directory to that user",
+                      dir, &zone->name);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -210,18 +443,19 @@ ngx_http_tier_router_state_tenant(ngx_http_tier_router_snapshot_t *s,
                   "s:I, s:I, s:I}",
                   "hash", (char *) hex,
                   "label", (char *) s->label, s->label_len,
-                  "spent", (json_int_t) (s->spent
-                                         + (final ? s->reserved : 0)),
-                  "total", (json_int_t) (s->total
-                                         + (final ? s->reserved : 0)),
+                  "spent", (json_int_t) ngx_http_tier_router_amount_add(
+                                       s->spent, final ? s->reserved : 0),
+                  "total", (json_int_t) ngx_http_tier_router_amount_add(
+                                       s->total, final ? s->reserved : 0),
                   "limit", (json_int_t) s->limit,
                   "input_tokens", (json_int_t) s->input_tokens,
                   "output_tokens", (json_int_t) s->output_tokens,
                   "period_start", (json_int_t) s->period_start,
                   "last", (json_int_t) s->last,
                   "requests", (json_int_t) s->requests,
-                  "estimated", (json_int_t) (s->estimated
-                                    + (final && s->reserved ? 1 : 0)),
+                  "estimated", (json_int_t) s->estimated
+                                + (final && s->reserved
+                                   && s->estimated < 0xffffffff),
                   "refused", (json_int_t) s->refused,
                   "capped", (json_int_t) s->capped);
 
@@ -233,22 +467,33 @@ ngx_int_t
 ngx_http_tier_router_state_load(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log)
 {
-    u_char        *buf, *bad;
-    size_t         size;
-    json_t        *root;
-    ngx_err_t      err;
-    ngx_int_t      rc;
-    ngx_uint_t     level;
-    const char    *error;
-    json_error_t   jerr;
+    u_char           *buf, *bad;
+    size_t            size;
+    json_t           *root;
+    ngx_err_t         err;
+    ngx_int_t         rc;
+    ngx_uint_t        level;
+    const char       *error;
+    json_error_t      jerr;
+    ngx_file_info_t   fi;
 
     buf = NULL;
     root = NULL;
     error = NULL;
 
+    /* a link, a FIFO, a directory: not ours to read, rename or replace */
+
+    if (ngx_link_info(zone->state.data, &fi) == 0 && !ngx_is_file(&fi)) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "tier router: state file \"%V\" is not a regular "
+                      "file: zone \"%V\" starts empty, and is not saved "
+                      "until it is removed", &zone->state, &zone->name);
+        return NGX_DECLINED;
+    }
+
     rc = ngx_http_tier_router_read_whole(&zone->state,
-                                         NGX_HTTP_TIER_ROUTER_STATE_MAX, log,
-                                         &buf, &size, &err, &error);
+                                         NGX_HTTP_TIER_ROUTER_STATE_MAX, 1,
+                                         log, &buf, &size, &err, &error);
 
     if (rc == NGX_DECLINED) {
         level = (err == NGX_ENOENT) ? NGX_LOG_NOTICE : NGX_LOG_ERR;
@@ -390,6 +635,22 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     sh->period_start = other ? 0 : (time_t) v[0];
     (void) ngx_http_tier_router_state_number(root, "spent", &sh->spent);
     (void) ngx_http_tier_router_state_number(root, "total", &sh->total);
+
+    /* the zone's counters: checked, and absent from older files */
+
+    for (j = 0; j < 6; j++) {
+        v[j] = 0;
+        (void) ngx_http_tier_router_state_number(root,
+                                 ngx_http_tier_router_state_zone_counts[j],
+                                 &v[j]);
+    }
+
+    sh->requests = (uint64_t) v[0];
+    sh->refused = (uint64_t) v[1];
+    sh->capped = (uint64_t) v[2];
+    sh->estimated = (uint64_t) v[3];
+    sh->full = (uint64_t) v[4];
+    sh->evicted = (uint64_t) v[5];
 
     tiers = json_object_get(root, "tiers");
 

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "ngx_http_tier_router_price.h"
 #include "ngx_http_tier_router_state_schema.h"
 
 
@@ -19,8 +20,11 @@ const char  *ngx_http_tier_router_state_fields[] = {
 };
 
 
+/* the zone's counts past "total" came with later saves: each optional */
+
 static const char  *ngx_http_tier_router_state_zone_fields[] = {
-    "period_start", "spent", "total", NULL
+    "period_start", "spent", "total", "requests", "refused", "capped",
+    "estimated", "full", "evicted", NULL
 };
 
 
@@ -82,7 +86,7 @@ ngx_http_tier_router_state_valid(json_t *root, const char *key_check,
                                   ngx_http_tier_router_state_zone_fields)
         != 0)
     {
-        *error = "a negative or invalid count for the zone";
+        *error = "a negative, invalid or too large count for the zone";
         return -1;
     }
 
@@ -108,8 +112,8 @@ ngx_http_tier_router_state_valid(json_t *root, const char *key_check,
                                    ngx_http_tier_router_state_tier_fields)
                != 0)
         {
-            *error = "a tier without a name, or with a negative or invalid "
-                     "count";
+            *error = "a tier without a name, or with a negative, invalid "
+                     "or too large count";
             return -1;
         }
     }
@@ -136,11 +140,22 @@ ngx_http_tier_router_state_valid(json_t *root, const char *key_check,
             }
         }
 
-        /* the limit may be -1 (none); nothing else is negative */
+        /*
+         * the limit may be -1 (none), nothing else is negative; amounts
+         * stay below NGX_HTTP_TIER_ROUTER_AMOUNT_MAX, and the counts from
+         * "requests" on are 32-bit in the zone
+         */
 
         for (j = 0; j < NGX_HTTP_TIER_ROUTER_STATE_FIELDS; j++) {
             if (n[j] < (j == 2 ? -1 : 0)) {
                 *error = "a tenant with a negative amount";
+                return -1;
+            }
+
+            if (n[j] > (j < NGX_HTTP_TIER_ROUTER_STATE_COUNTS
+                        ? NGX_HTTP_TIER_ROUTER_AMOUNT_MAX : 0xffffffff))
+            {
+                *error = "a tenant with an amount or count out of range";
                 return -1;
             }
         }
@@ -157,7 +172,7 @@ ngx_http_tier_router_state_valid(json_t *root, const char *key_check,
 }
 
 
-/* the members of fields that obj has: integers, not negative */
+/* the members of fields that obj has: integers in [0, AMOUNT_MAX] */
 
 static int
 ngx_http_tier_router_state_counts(json_t *obj, const char **fields)
@@ -167,7 +182,9 @@ ngx_http_tier_router_state_counts(json_t *obj, const char **fields)
     for ( /* void */ ; *fields; fields++) {
         v = json_object_get(obj, *fields);
 
-        if (v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 0
+                  || json_integer_value(v) > NGX_HTTP_TIER_ROUTER_AMOUNT_MAX))
+        {
             return -1;
         }
     }

@@ -19,8 +19,12 @@
 
 #define NGX_HTTP_TIER_ROUTER_STATE_VERSION  1
 
-/* a tenant's numbers, in this order (the second, "total", and on: >= 0) */
+/*
+ * a tenant's numbers, in this order (the second, "total", and on: >= 0);
+ * the first STATE_COUNTS are 64-bit, the rest ("requests" on) 32-bit
+ */
 #define NGX_HTTP_TIER_ROUTER_STATE_FIELDS   11
+#define NGX_HTTP_TIER_ROUTER_STATE_COUNTS   7
 
 extern const char  *ngx_http_tier_router_state_fields[];
 

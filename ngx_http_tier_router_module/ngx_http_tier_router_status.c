@@ -23,6 +23,8 @@
 
 static int ngx_libc_cdecl ngx_http_tier_router_status_cmp(const void *a,
     const void *b);
+static json_t *ngx_http_tier_router_status_state(
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh);
 static ngx_int_t ngx_http_tier_router_status_arg(ngx_http_request_t *r,
     char *name, size_t len, ngx_int_t def);
 static ngx_buf_t *ngx_http_tier_router_status_json(ngx_http_request_t *r,
@@ -334,6 +336,8 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
         if (t) {
             rc |= json_object_set_new(t, "evicted",
                                       json_integer(sh->evicted));
+            rc |= json_object_set_new(t, "state",
+                              ngx_http_tier_router_status_state(zone, sh));
         }
 
         rc |= (t == NULL) ? -1 : 0;
@@ -346,6 +350,39 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
     json_decref(tenants);
 
     return b;
+}
+
+
+/* the state file's saves, or null without one */
+
+static json_t *
+ngx_http_tier_router_status_state(ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_budget_sh_t *sh)
+{
+    json_t  *st;
+
+    if (zone->state.len == 0) {
+        return json_null();
+    }
+
+    st = json_pack("{s:s%, s:I, s:I, s:I, s:I}",
+                   "file", (char *) zone->state.data, zone->state.len,
+                   "saves", (json_int_t) sh->saves,
+                   "save_failures", (json_int_t) sh->save_failures,
+                   "last_save", (json_int_t) sh->last_save,
+                   "last_failure", (json_int_t) sh->last_failure);
+
+    if (st && sh->save_failures) {
+        if (json_object_set_new(st, "last_error",
+                                json_string((char *) sh->save_error))
+            != 0)
+        {
+            json_decref(st);
+            return NULL;
+        }
+    }
+
+    return st;
 }
 
 

@@ -14,6 +14,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
+use POSIX ();
 
 use TierRouter::Test;
 
@@ -42,8 +43,11 @@ sub conf {
 
     my $period = $o{period} // 'month';
     my $prices = $o{prices} // "tier_router_price_catalog %%TESTDIR%%/catalog.json;";
+    my $state = $o{state} // '%%TESTDIR%%/state.json';
+    my $user = $o{user} ? "user $o{user};" : '';
 
     return <<"EOF";
+$user
 worker_processes 2;
 
 http {
@@ -58,7 +62,7 @@ http {
     $prices
 
     tier_router_budget_zone zone=tenants:1m period=$period
-                            state=%%TESTDIR%%/state.json state_interval=1s;
+                            state=$state state_interval=1s;
 
     # one clock for every nginx of this test, across restarts: a period
     # that rolls between two of them must not depend on today's date
@@ -75,7 +79,8 @@ http {
 
         location /v1/ {
             tier_router on;
-            tier_router_budget zone=tenants key=\$http_authorization;
+            tier_router_budget zone=tenants key=\$http_authorization
+                               limit=\$http_x_limit;
             proxy_pass http://\$tier_router_upstream;
         }
 
@@ -98,7 +103,8 @@ sub call {
 
     return $t->http_post('/v1/chat/completions', $body,
         'Authorization' => $key, 'X-Id' => 'r' . ++$seq . ($o{tag} // ''),
-        'X-Mock-Output-Tokens' => 100);
+        'X-Mock-Output-Tokens' => 100,
+        defined $o{limit} ? ('X-Limit' => $o{limit}) : ());
 }
 
 sub zone {
@@ -182,6 +188,8 @@ is($z->{spent_micro_usd}, logged_micros(), 'the zone holds what the log '
     $t->stop;
 
     ok(-s "$dir/state.json", 'stop: the state file is written');
+    is(sprintf('%o', (stat "$dir/state.json")[2] & 07777), '600',
+       'stop: the state file is 0600');
     my $state = TierRouter::Test::json_decode($t->read_file('state.json'));
     ok($state && $state->{version} == 1 && @{$state->{tenants}} == 5,
        'stop: the state file holds every tenant');
@@ -388,6 +396,259 @@ is($z->{spent_micro_usd}, logged_micros(), 'the zone holds what the log '
     ($rc, $out) = $t->test_config;
     like($out, qr/price catalog .*bad-catalog\.json/, 'a broken catalog is '
          . 'refused');
+}
+
+
+# -- the state file as a ledger: who may touch it ---------------------------
+
+my ($nobody_uid, $nogroup_gid) = ((getpwnam 'nobody')[2],
+                                  (getgrnam 'nogroup')[2]);
+
+sub restart {
+    my (%o) = @_;
+
+    $t->stop;
+    $t->write_config(conf(%o));
+    $t->log_mark;
+
+    return $t->run(no_die => 1);
+}
+
+sub mode_of { sprintf '%o', (lstat $_[0])[2] & 07777 }
+
+sub wait_saved {
+    my ($path) = @_;
+    my $deadline = time + 5;
+    sleep 0.1 until -s $path || time > $deadline;
+    return -s $path;
+}
+
+SKIP: {
+    skip 'as root only: workers of another user', 16 unless $> == 0
+        && defined $nobody_uid && defined $nogroup_gid;
+
+    # workers as nobody, the directory theirs: periodic saves for real
+
+    mkdir "$dir/ledger", 0700;
+    chown $nobody_uid, $nogroup_gid, "$dir/ledger";
+
+    ok(restart(user => 'nobody nogroup',
+               state => '%%TESTDIR%%/ledger/state.json'),
+       'workers as nobody, the state directory theirs: nginx starts');
+    unlike($t->log_since, qr/cannot write/, 'and no warning');
+
+    call("Bearer sk-nobody") for 1 .. 2;
+
+    ok(wait_saved("$dir/ledger/state.json"),
+       'the periodic save writes the file');
+    is((lstat "$dir/ledger/state.json")[4], $nobody_uid,
+       'owned by the workers\' user');
+    is(mode_of("$dir/ledger/state.json"), '600', 'mode 0600');
+
+    my $st = zone()->{state} // {};
+    ok($st->{saves} >= 1 && $st->{save_failures} == 0 && $st->{last_save},
+       "the status counts the saves ($st->{saves}, "
+       . "$st->{save_failures} failed)");
+
+    $t->stop;
+
+    is((lstat "$dir/ledger/state.json")[4], $nobody_uid,
+       'saved by the master at exit: still the workers\' user\'s');
+    is(mode_of("$dir/ledger/state.json"), '600', 'and 0600');
+
+    # workers as nobody, a directory of root's: saves fail, and say so
+
+    mkdir "$dir/rootdir", 0755;
+
+    ok(restart(user => 'nobody nogroup',
+               state => '%%TESTDIR%%/rootdir/state.json'),
+       'workers that cannot write the state directory: nginx starts');
+    like($t->log_since, qr/user cannot write ".*rootdir": the state of /,
+         'with a warning that says what follows');
+    like($t->log_since, qr/zone "tenants" is saved only when nginx stops/,
+         'what follows, in full');
+
+    call("Bearer sk-rootdir");
+    sleep 1.5;
+
+    $st = zone()->{state} // {};
+    ok($st->{save_failures} >= 1 && $st->{last_failure},
+       'a failed save is counted in the status ('
+       . ($st->{save_failures} // 'none') . ')');
+    like($st->{last_error} // '', qr/temporary file: Permission denied/,
+         "with its error ($st->{last_error})");
+
+    my $prom = $t->http_get('/status?format=prometheus')->{body};
+    like($prom, qr/^tier_router_zone_state_save_failures_total\{zone=/m,
+         'in Prometheus');
+    like($prom, qr/_state_save_failures_total\{zone="tenants"\} [1-9]/,
+         'in Prometheus, counted');
+
+    $t->stop;
+    ok(-s "$dir/rootdir/state.json", 'the exit save, as root, still works');
+}
+
+# directories that others could write, or that are not there: refused
+
+for my $case (
+    [ 'writable by others', 0777, undef, qr/writable by its group or others/ ],
+    [ 'writable by its group', 0775, undef,
+      qr/writable by its group or others/ ],
+    [ 'owned by another user', 0755, 54321, qr/owned by another user/ ],
+    [ 'missing', undef, undef, qr/cannot be used/ ],
+) {
+    my ($name, $mode, $uid, $re) = @$case;
+    my $d = "$dir/bad-" . ($name =~ s/\W+/-/gr);
+
+    if (defined $mode) {
+        mkdir $d;
+        chmod $mode, $d;
+        chown $uid, -1, $d if defined $uid;
+    }
+
+    $t->write_config(conf(state => "$d/state.json"));
+    my ($rc, $out) = $t->test_config;
+    isnt($rc, 0, "a state directory $name: nginx -t fails");
+    like($out, $re, "a state directory $name: and says why");
+}
+
+# a link planted at the temporary name: not followed, removed, saved
+
+{
+    mkdir "$dir/planted", 0755;
+    $t->write_file('victim', "not the state\n");
+
+    ok(restart(state => '%%TESTDIR%%/planted/state.json'),
+       'a directory with links planted in it: nginx starts');
+
+    my @pids = ($t->{nginx_pid}, $t->_workers);
+    symlink "$dir/victim", "$dir/planted/state.json.tmp.$_" for @pids;
+
+    call("Bearer sk-planted");
+    ok(wait_saved("$dir/planted/state.json"), 'the periodic save is done');
+    $t->stop;
+
+    is($t->read_file('victim'), "not the state\n",
+       'the link\'s target is untouched');
+    ok(!-l "$dir/planted/state.json" && -f "$dir/planted/state.json",
+       'the state file is a file of its own');
+    my @gone = grep { !-l "$dir/planted/state.json.tmp.$_" } @pids;
+    ok(!-l "$dir/planted/state.json.tmp.$pids[0]" && @gone >= 2,
+       'the links at the master\'s and the saving worker\'s names are gone');
+    like($t->error_log, qr/removing ".*state\.json\.tmp\.\d+"/,
+         'and the log says so');
+}
+
+# a FIFO, a directory, a link at the path: refused with a line, nginx
+# starts, and what is there is neither renamed nor replaced
+
+for my $case (
+    [ 'a FIFO', sub { POSIX::mkfifo($_[0], 0600) }, sub { -p $_[0] } ],
+    [ 'a directory', sub { mkdir $_[0] }, sub { -d $_[0] } ],
+    [ 'a symbolic link', sub { symlink "$dir/victim", $_[0] },
+      sub { -l $_[0] } ],
+) {
+    my ($name, $make, $still) = @$case;
+    my $d = "$dir/path-" . ($name =~ s/\W+/-/gr);
+
+    mkdir $d, 0755;
+    $make->("$d/state.json");
+
+    my $started = eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm 20;
+        my $ok = restart(state => "$d/state.json");
+        alarm 0;
+        $ok;
+    };
+
+    ok($started, "$name at the state path: nginx starts")
+        or diag($@);
+
+    my @lines = grep { /is not a regular file/ } split /\n/, $t->log_since;
+    is(scalar @lines, 1, "$name at the state path: one log line");
+
+    call("Bearer sk-path");
+    sleep 1.5;
+
+    my $st = zone();
+    is($st->{tenants_total}, 1, "$name at the state path: the zone works");
+    like(($st->{state} // {})->{last_error} // '',
+         qr/not a regular file, not replaced/,
+         "$name at the state path: the save that did not replace it is "
+         . "in the status");
+
+    $t->stop;
+
+    ok($still->("$d/state.json"), "$name at the state path: still there");
+    ok(!-e "$d/state.json.bad", "$name at the state path: not renamed");
+}
+
+is($t->read_file('victim'), "not the state\n",
+   'the target of the link at the path is untouched');
+
+# amounts past the bound are refused; amounts at it saturate
+
+{
+    ok(restart(), 'back to the state file');
+    call("Bearer sk-huge");
+    call("Bearer sk-huge", limit => '0.000001');
+    sleep 0.3;
+
+    my $before = zone();
+    ok($before->{requests} > 0 && $before->{refused} > 0,
+       "zone counters before a restart ($before->{requests} requests, "
+       . "$before->{refused} refused)");
+
+    $t->stop;
+
+    my $state = TierRouter::Test::json_decode($t->read_file('state.json'));
+    ok($state->{requests} && defined $state->{refused},
+       'the zone\'s counters are in the state file');
+
+    ok(restart(), 'restarted');
+    my $after = zone();
+    is_deeply([@$after{qw(requests refused capped estimated full evicted)}],
+              [@$before{qw(requests refused capped estimated full evicted)}],
+              'restart: the zone\'s requests, refused, capped, estimated, '
+              . 'full and evicted survive');
+
+    my $MAX = 9007199254740991;
+    my $text = $t->read_file('state.json');
+    $t->stop;
+
+    my $huge = TierRouter::Test::json_decode($text);
+    $_->{spent} = 9223372036854775807 for @{$huge->{tenants}};
+    $t->write_file('state.json', $J->encode($huge));
+    unlink "$dir/state.json.bad";
+
+    ok(restart(), 'a spend of 2^63 - 1: nginx starts');
+    like($t->log_since, qr/is bad \(a tenant with an amount or count out/,
+         'the file is refused, and the log says why');
+    is(zone()->{tenants_total}, 0, 'the zone starts empty');
+    $t->stop;
+
+    my $edge = TierRouter::Test::json_decode($text);
+    $_->{spent} = $_->{total} = $MAX - 5 for @{$edge->{tenants}};
+    $edge->{spent} = $edge->{total} = $MAX - 5;
+    $t->write_file('state.json', $J->encode($edge));
+    unlink "$dir/state.json.bad";
+
+    ok(restart(), 'a spend 5 micro-dollars below the bound: restored');
+
+    my $r = call("Bearer sk-huge");
+    is($r->{status}, 200, 'without a limit: served');
+    sleep 0.3;
+
+    my $z = zone();
+    my ($tn) = grep { $_->{spent_micro_usd} > 1e15 } @{$z->{tenants}};
+    is(($tn // {})->{spent_micro_usd}, $MAX,
+       'the tenant\'s spend saturates at 2^53 - 1, it does not wrap');
+    is($z->{spent_micro_usd}, $MAX, 'so does the zone\'s');
+
+    $r = call("Bearer sk-huge", limit => '1000');
+    is($r->{status}, 429, 'and a limit still refuses it');
+    $t->stop;
 }
 
 unlike($t->error_log, qr/\[(alert|crit)\]/,

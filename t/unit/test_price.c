@@ -7,7 +7,7 @@
  *   1. price_parse(): what a price directive accepts, exactly converted;
  *   2. price_cost(): OpenAI-like and Anthropic-like usages, the one
  *      rounding up, counts that do not add up, unset prices, saturation;
- *   3. price_print();
+ *   3. price_print(), and amount_add() that saturates, never wraps;
  *   4. price_catalog(): a LiteLLM-style sample, converted integers, the
  *      entries skipped, and the errors;
  *   5. price_fetch() without the network: refused schemes, a closed port,
@@ -69,6 +69,7 @@ typedef struct {
 static void test_parse(void);
 static void test_cost(void);
 static void test_print(void);
+static void test_add(void);
 static void test_catalog(void);
 static void test_catalog_errors(void);
 static void test_fetch(void);
@@ -195,6 +196,7 @@ main(int argc, char **argv)
     test_parse();
     test_cost();
     test_print();
+    test_add();
     test_catalog();
     test_catalog_errors();
     test_fetch();
@@ -390,6 +392,34 @@ test_cost(void)
 
     UNIT_IS_INT(ngx_http_tier_router_price_cost(&p, &u), 758,
                 "cost: 123 in, 45 out at gpt-4o's prices");
+}
+
+
+static void
+test_add(void)
+{
+    int64_t  max;
+
+    max = NGX_HTTP_TIER_ROUTER_AMOUNT_MAX;
+
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(1, 2), 3, "add: 1 + 2");
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(5, 0), 5, "add: + 0");
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(5, -3), 5,
+                "add: a negative adds nothing");
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(-1, 1), 0,
+                "add: to -1 (unknown)");
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(max - 1, 1), max,
+                "add: up to the bound exactly");
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(max - 1, 2), max,
+                "add: past the bound saturates");
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(max, 1), max,
+                "add: at the bound stays");
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(max, INT64_MAX), max,
+                "add: INT64_MAX to the bound");
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(INT64_MAX, INT64_MAX), max,
+                "add: INT64_MAX + INT64_MAX does not wrap");
+    UNIT_IS_INT(ngx_http_tier_router_amount_add(0, INT64_MAX), max,
+                "add: a cost of INT64_MAX is held at the bound");
 }
 
 

@@ -4,11 +4,12 @@
  *
  * Unit tests of the state file's check: a file the module wrote passes;
  * each way a file can be truncated, foreign, of another version or key,
- * or hold a count that is negative or not an integer, is refused with a
- * message that says which.
+ * or hold a count that is negative, not an integer or out of range, is
+ * refused with a message that says which.
  */
 
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
@@ -45,9 +46,16 @@ int
 main(void)
 {
     int             rc;
+    char            text[1024];
     size_t          i;
     const char     *error;
     unsigned char   b[16];
+
+    static const char  *huge[] = {
+        "\"spent\":9223372036854775807,\"requests\":0",
+        "\"spent\":9007199254740992,\"requests\":0",
+        "\"spent\":0,\"requests\":4294967296"
+    };
 
     static const struct {
         const char  *name;
@@ -79,6 +87,15 @@ main(void)
         { "a tenant hash not hex",
           "{\"version\":1," TR_KEY ",\"tenants\":[{\"hash\":"
           "\"zzababababababababababababababab\"}]}", "hash" },
+        { "a zone spend past 2^53 - 1",
+          "{\"version\":1," TR_KEY ",\"spent\":9007199254740992,"
+          "\"tenants\":[]}", "too large" },
+        { "a zone request count of 2^63 - 1",
+          "{\"version\":1," TR_KEY ",\"requests\":9223372036854775807,"
+          "\"tenants\":[]}", "too large" },
+        { "a tier cost of 2^63 - 1",
+          "{\"version\":1," TR_KEY ",\"tiers\":[{\"name\":\"s\","
+          "\"cost\":9223372036854775807}],\"tenants\":[]}", "too large" },
         { "a tenant without its numbers",
           "{\"version\":1," TR_KEY ",\"tenants\":[{\"hash\":"
           "\"abababababababababababababababab\",\"spent\":1}]}",
@@ -110,6 +127,32 @@ main(void)
             && strstr(error, "negative") != NULL,
             "state: a negative spend is refused (%s)",
             error ? error : "accepted");
+
+    for (i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "{\"version\":1," TR_KEY ",\"tenants\":["
+                 "{\"hash\":\"abababababababababababababababab\","
+                 "%s,\"total\":0,\"limit\":0,\"input_tokens\":0,"
+                 "\"output_tokens\":0,\"period_start\":0,\"last\":0,"
+                 "\"estimated\":0,\"refused\":0,\"capped\":0}]}",
+                 huge[i]);
+
+        rc = check(text, NULL, &error);
+        UNIT_OK(rc != 0 && strstr(error, "out of range") != NULL,
+                "state: a tenant with %s is refused (%s)", huge[i],
+                error ? error : "accepted");
+    }
+
+    rc = check("{\"version\":1," TR_KEY ",\"spent\":9007199254740991,"
+               "\"requests\":9007199254740991,\"tenants\":["
+               "{\"hash\":\"abababababababababababababababab\","
+               "\"spent\":9007199254740991,\"total\":9007199254740991,"
+               "\"limit\":-1,\"input_tokens\":0,\"output_tokens\":0,"
+               "\"period_start\":0,\"last\":0,\"requests\":4294967295,"
+               "\"estimated\":0,\"refused\":0,\"capped\":0}]}",
+               NULL, &error);
+    UNIT_OK(rc == 0, "state: amounts of 2^53 - 1 and counts of 2^32 - 1 "
+            "pass (%s)", error ? error : "ok");
 
     rc = check("{\"version\":1,\"key_check\":\"aa\",\"tenants\":[]}",
                "bb", &error);
