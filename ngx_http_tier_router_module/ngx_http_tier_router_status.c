@@ -35,11 +35,12 @@ static ngx_buf_t *ngx_http_tier_router_status_prometheus(
     ngx_http_request_t *r, ngx_http_tier_router_zone_t *zone,
     ngx_http_tier_router_budget_sh_t *sh, ngx_http_tier_router_snapshot_t *s,
     ngx_uint_t n, ngx_uint_t offset, ngx_uint_t limit);
-static u_char *ngx_http_tier_router_status_money(u_char *p, int64_t v);
-static u_char *ngx_http_tier_router_status_label(u_char *p,
+static u_char *ngx_http_tier_router_status_money(u_char *p, u_char *last,
+    int64_t v);
+static u_char *ngx_http_tier_router_status_label(u_char *p, u_char *last,
     ngx_http_tier_router_snapshot_t *s);
-static u_char *ngx_http_tier_router_status_escape(u_char *p, u_char *src,
-    size_t len);
+static u_char *ngx_http_tier_router_status_escape(u_char *p, u_char *last,
+    u_char *src, size_t len);
 
 
 char *
@@ -415,27 +416,61 @@ ngx_http_tier_router_json_buf(ngx_http_request_t *r, void *json)
 }
 
 
+/*
+ * Prometheus text.  The buffer is sized from the longest line each part
+ * can have (every label value escaped may double), and every write is
+ * bounded by its end all the same: output that would not fit is an error.
+ */
+
+#define NGX_HTTP_TIER_ROUTER_PROM_HELP     256   /* a HELP and TYPE pair */
+#define NGX_HTTP_TIER_ROUTER_PROM_LINE     128   /* a line but its labels */
+#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     13
+#define NGX_HTTP_TIER_ROUTER_PROM_TIER     7
+#define NGX_HTTP_TIER_ROUTER_PROM_TENANT   4
+
+
 static ngx_buf_t *
 ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
     ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh,
     ngx_http_tier_router_snapshot_t *s, ngx_uint_t n, ngx_uint_t offset,
     ngx_uint_t limit)
 {
-    u_char                            *p;
-    size_t                             len;
+    u_char                            *p, *last;
+    size_t                             len, zlen;
     ngx_buf_t                         *b;
-    ngx_uint_t                         i, shown;
+    ngx_uint_t                         i, k, shown;
     ngx_http_tier_router_tier_stat_t  *st;
+
+    static const struct {
+        const char  *metric;
+        const char  *type;
+        const char  *help;
+    }  tiers[NGX_HTTP_TIER_ROUTER_PROM_TIER] = {
+        { "requests_total", "counter", "Requests settled per tier." },
+        { "input_tokens_total", "counter", "Input tokens per tier." },
+        { "output_tokens_total", "counter", "Output tokens per tier." },
+        { "spend_dollars_total", "counter", "Spend per tier." },
+        { "estimated_total", "counter", "Estimated requests per tier." },
+        { "fell_back_total", "counter",
+          "Attempts per tier that failed and went to another tier." },
+        { "escalated_total", "counter",
+          "Answers per tier not good enough, sent to a higher tier." }
+    };
 
     shown = (offset < n) ? ngx_min(n - offset, limit) : 0;
 
-    /* each line at most 128 bytes of text around its labels */
+    zlen = 2 * zone->name.len;
 
-    len = 4096 + zone->name.len * 20
-          + sh->ntiers * 5 * (160 + zone->name.len
-                              + NGX_HTTP_TIER_ROUTER_TIER_NAME)
-          + shown * 4 * (160 + zone->name.len
-                         + NGX_HTTP_TIER_ROUTER_LABEL_LEN * 6);
+    len = (NGX_HTTP_TIER_ROUTER_PROM_ZONE + NGX_HTTP_TIER_ROUTER_PROM_TIER
+           + NGX_HTTP_TIER_ROUTER_PROM_TENANT) * NGX_HTTP_TIER_ROUTER_PROM_HELP
+          + NGX_HTTP_TIER_ROUTER_PROM_ZONE
+            * (NGX_HTTP_TIER_ROUTER_PROM_LINE + zlen)
+          + NGX_HTTP_TIER_ROUTER_PROM_TIER * sh->ntiers
+            * (NGX_HTTP_TIER_ROUTER_PROM_LINE + zlen
+               + 2 * NGX_HTTP_TIER_ROUTER_TIER_NAME)
+          + NGX_HTTP_TIER_ROUTER_PROM_TENANT * shown
+            * (NGX_HTTP_TIER_ROUTER_PROM_LINE + zlen
+               + 2 * NGX_HTTP_TIER_ROUTER_LABEL_LEN);
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -443,118 +478,111 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
     }
 
     p = b->last;
+    last = b->end;
 
 #define TR_ZONE(type, metric, help)                                           \
-    p = ngx_sprintf(p, "# HELP tier_router_zone_" metric " " help "\n"        \
-                    "# TYPE tier_router_zone_" metric " " type "\n"           \
-                    "tier_router_zone_" metric "{zone=\"%V\"} ",             \
-                    &zone->name)
+    p = ngx_slprintf(p, last, "# HELP tier_router_zone_" metric " " help "\n" \
+                     "# TYPE tier_router_zone_" metric " " type "\n"         \
+                     "tier_router_zone_" metric "{zone=\"");                  \
+    p = ngx_http_tier_router_status_escape(p, last, zone->name.data,         \
+                                           zone->name.len);                  \
+    p = ngx_slprintf(p, last, "\"} ")
 
     TR_ZONE("gauge", "spend_dollars", "Spend in the current period.");
-    p = ngx_http_tier_router_status_money(p, sh->spent);
+    p = ngx_http_tier_router_status_money(p, last, sh->spent);
     TR_ZONE("gauge", "reserved_dollars", "Reserved by requests in flight.");
-    p = ngx_http_tier_router_status_money(p, sh->reserved);
+    p = ngx_http_tier_router_status_money(p, last, sh->reserved);
     TR_ZONE("counter", "spend_dollars_total", "Spend in all periods.");
-    p = ngx_http_tier_router_status_money(p, sh->total);
+    p = ngx_http_tier_router_status_money(p, last, sh->total);
     TR_ZONE("gauge", "tenants", "Tenants in the zone.");
-    p = ngx_sprintf(p, "%uL\n", sh->tenants);
+    p = ngx_slprintf(p, last, "%uL\n", sh->tenants);
     TR_ZONE("counter", "requests_total", "Requests settled.");
-    p = ngx_sprintf(p, "%uL\n", sh->requests);
+    p = ngx_slprintf(p, last, "%uL\n", sh->requests);
     TR_ZONE("counter", "refused_total", "Requests refused by a budget.");
-    p = ngx_sprintf(p, "%uL\n", sh->refused);
+    p = ngx_slprintf(p, last, "%uL\n", sh->refused);
     TR_ZONE("counter", "capped_total", "Requests sent to a lower tier.");
-    p = ngx_sprintf(p, "%uL\n", sh->capped);
+    p = ngx_slprintf(p, last, "%uL\n", sh->capped);
     TR_ZONE("counter", "estimated_total", "Requests charged an estimate.");
-    p = ngx_sprintf(p, "%uL\n", sh->estimated);
+    p = ngx_slprintf(p, last, "%uL\n", sh->estimated);
     TR_ZONE("counter", "full_total", "New tenants the full zone refused.");
-    p = ngx_sprintf(p, "%uL\n", sh->full);
+    p = ngx_slprintf(p, last, "%uL\n", sh->full);
+    TR_ZONE("counter", "evicted_total", "Idle tenants evicted for new ones.");
+    p = ngx_slprintf(p, last, "%uL\n", sh->evicted);
+
+    if (zone->state.len) {
+        TR_ZONE("counter", "state_saves_total", "State file saves.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->saves);
+        TR_ZONE("counter", "state_save_failures_total",
+                "State file saves that failed.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->save_failures);
+        TR_ZONE("gauge", "state_last_save_timestamp_seconds",
+                "When the state file was last saved.");
+        p = ngx_slprintf(p, last, "%T\n", sh->last_save);
+    }
 
 #undef TR_ZONE
 
-#define TR_TIER(type, metric, help)                                           \
-    p = ngx_sprintf(p, "# HELP tier_router_tier_" metric " " help "\n"        \
-                    "# TYPE tier_router_tier_" metric " " type "\n")
+    for (k = 0; k < NGX_HTTP_TIER_ROUTER_PROM_TIER; k++) {
+        p = ngx_slprintf(p, last, "# HELP tier_router_tier_%s %s\n"
+                         "# TYPE tier_router_tier_%s %s\n",
+                         tiers[k].metric, tiers[k].help,
+                         tiers[k].metric, tiers[k].type);
 
-#define TR_TIER_LINE(metric)                                                  \
-    p = ngx_sprintf(p, "tier_router_tier_" metric "{zone=\"%V\","            \
-                    "tier=\"%s\"} ", &zone->name, st->name)
+        for (i = 0; i < sh->ntiers; i++) {
+            st = &sh->tiers[i];
 
-    TR_TIER("counter", "requests_total", "Requests settled per tier.");
+            p = ngx_slprintf(p, last, "tier_router_tier_%s{zone=\"",
+                             tiers[k].metric);
+            p = ngx_http_tier_router_status_escape(p, last, zone->name.data,
+                                                   zone->name.len);
+            p = ngx_slprintf(p, last, "\",tier=\"");
+            p = ngx_http_tier_router_status_escape(p, last, st->name,
+                                                   ngx_strlen(st->name));
+            p = ngx_slprintf(p, last, "\"} ");
 
-    for (i = 0; i < sh->ntiers; i++) {
-        st = &sh->tiers[i];
-        TR_TIER_LINE("requests_total");
-        p = ngx_sprintf(p, "%uL\n", st->requests);
+            switch (k) {
+            case 0:
+                p = ngx_slprintf(p, last, "%uL\n", st->requests);
+                break;
+            case 1:
+                p = ngx_slprintf(p, last, "%uL\n", st->input_tokens);
+                break;
+            case 2:
+                p = ngx_slprintf(p, last, "%uL\n", st->output_tokens);
+                break;
+            case 3:
+                p = ngx_http_tier_router_status_money(p, last, st->cost);
+                break;
+            case 4:
+                p = ngx_slprintf(p, last, "%uL\n", st->estimated);
+                break;
+            case 5:
+                p = ngx_slprintf(p, last, "%uL\n", st->failed);
+                break;
+            default:
+                p = ngx_slprintf(p, last, "%uL\n", st->escalated);
+                break;
+            }
+        }
     }
-
-    TR_TIER("counter", "input_tokens_total", "Input tokens per tier.");
-
-    for (i = 0; i < sh->ntiers; i++) {
-        st = &sh->tiers[i];
-        TR_TIER_LINE("input_tokens_total");
-        p = ngx_sprintf(p, "%uL\n", st->input_tokens);
-    }
-
-    TR_TIER("counter", "output_tokens_total", "Output tokens per tier.");
-
-    for (i = 0; i < sh->ntiers; i++) {
-        st = &sh->tiers[i];
-        TR_TIER_LINE("output_tokens_total");
-        p = ngx_sprintf(p, "%uL\n", st->output_tokens);
-    }
-
-    TR_TIER("counter", "spend_dollars_total", "Spend per tier.");
-
-    for (i = 0; i < sh->ntiers; i++) {
-        st = &sh->tiers[i];
-        TR_TIER_LINE("spend_dollars_total");
-        p = ngx_http_tier_router_status_money(p, st->cost);
-    }
-
-    TR_TIER("counter", "estimated_total", "Estimated requests per tier.");
-
-    for (i = 0; i < sh->ntiers; i++) {
-        st = &sh->tiers[i];
-        TR_TIER_LINE("estimated_total");
-        p = ngx_sprintf(p, "%uL\n", st->estimated);
-    }
-
-    TR_TIER("counter", "fell_back_total",
-            "Attempts per tier that failed and went to another tier.");
-
-    for (i = 0; i < sh->ntiers; i++) {
-        st = &sh->tiers[i];
-        TR_TIER_LINE("fell_back_total");
-        p = ngx_sprintf(p, "%uL\n", st->failed);
-    }
-
-    TR_TIER("counter", "escalated_total",
-            "Answers per tier not good enough, sent to a higher tier.");
-
-    for (i = 0; i < sh->ntiers; i++) {
-        st = &sh->tiers[i];
-        TR_TIER_LINE("escalated_total");
-        p = ngx_sprintf(p, "%uL\n", st->escalated);
-    }
-
-#undef TR_TIER_LINE
-#undef TR_TIER
 
 #define TR_TENANT(type, metric, help)                                         \
-    p = ngx_sprintf(p, "# HELP tier_router_tenant_" metric " " help "\n"      \
-                    "# TYPE tier_router_tenant_" metric " " type "\n")
+    p = ngx_slprintf(p, last, "# HELP tier_router_tenant_" metric " " help   \
+                     "\n# TYPE tier_router_tenant_" metric " " type "\n")
 
 #define TR_TENANT_LINE(metric)                                                \
-    p = ngx_sprintf(p, "tier_router_tenant_" metric "{zone=\"%V\","          \
-                    "tenant=\"", &zone->name);                                \
-    p = ngx_http_tier_router_status_label(p, &s[i]);                          \
-    p = ngx_cpymem(p, "\"} ", 3)
+    p = ngx_slprintf(p, last, "tier_router_tenant_" metric "{zone=\"");      \
+    p = ngx_http_tier_router_status_escape(p, last, zone->name.data,         \
+                                           zone->name.len);                  \
+    p = ngx_slprintf(p, last, "\",tenant=\"");                                \
+    p = ngx_http_tier_router_status_label(p, last, &s[i]);                    \
+    p = ngx_slprintf(p, last, "\"} ")
 
     TR_TENANT("gauge", "spend_dollars", "Tenant spend in the period.");
 
     for (i = offset; i < offset + shown; i++) {
         TR_TENANT_LINE("spend_dollars");
-        p = ngx_http_tier_router_status_money(p, s[i].spent);
+        p = ngx_http_tier_router_status_money(p, last, s[i].spent);
     }
 
     TR_TENANT("gauge", "limit_dollars", "Tenant budget for the period.");
@@ -562,7 +590,7 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
     for (i = offset; i < offset + shown; i++) {
         if (s[i].limit >= 0) {
             TR_TENANT_LINE("limit_dollars");
-            p = ngx_http_tier_router_status_money(p, s[i].limit);
+            p = ngx_http_tier_router_status_money(p, last, s[i].limit);
         }
     }
 
@@ -570,18 +598,25 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
 
     for (i = offset; i < offset + shown; i++) {
         TR_TENANT_LINE("requests");
-        p = ngx_sprintf(p, "%uD\n", s[i].requests);
+        p = ngx_slprintf(p, last, "%uD\n", s[i].requests);
     }
 
     TR_TENANT("gauge", "refused", "Tenant refusals in the period.");
 
     for (i = offset; i < offset + shown; i++) {
         TR_TENANT_LINE("refused");
-        p = ngx_sprintf(p, "%uD\n", s[i].refused);
+        p = ngx_slprintf(p, last, "%uD\n", s[i].refused);
     }
 
 #undef TR_TENANT_LINE
 #undef TR_TENANT
+
+    if (p == last) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tier router: the status of zone \"%V\" does not fit "
+                      "its %uz bytes", &zone->name, len);
+        return NULL;
+    }
 
     b->last = p;
 
@@ -590,21 +625,27 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
 
 
 static u_char *
-ngx_http_tier_router_status_money(u_char *p, int64_t v)
+ngx_http_tier_router_status_money(u_char *p, u_char *last, int64_t v)
 {
-    p += ngx_http_tier_router_price_print(v, (char *) p);
-    *p++ = '\n';
+    char  text[32];
 
-    return p;
+    (void) ngx_http_tier_router_price_print(v, text);
+
+    return ngx_slprintf(p, last, "%s\n", text);
 }
 
 
 static u_char *
-ngx_http_tier_router_status_label(u_char *p,
+ngx_http_tier_router_status_label(u_char *p, u_char *last,
     ngx_http_tier_router_snapshot_t *s)
 {
     if (s->label_len) {
-        return ngx_http_tier_router_status_escape(p, s->label, s->label_len);
+        return ngx_http_tier_router_status_escape(p, last, s->label,
+                                                  s->label_len);
+    }
+
+    if (last - p < 32) {
+        return last;
     }
 
     return ngx_hex_dump(p, s->hash, 16);
@@ -614,9 +655,14 @@ ngx_http_tier_router_status_label(u_char *p,
 /* Prometheus label values: backslash, quote and newline escaped */
 
 static u_char *
-ngx_http_tier_router_status_escape(u_char *p, u_char *src, size_t len)
+ngx_http_tier_router_status_escape(u_char *p, u_char *last, u_char *src,
+    size_t len)
 {
     while (len--) {
+
+        if (last - p < 2) {
+            return last;
+        }
 
         switch (*src) {
 
