@@ -1672,6 +1672,18 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
+    /* budget zones keep each tier's counters under its name */
+
+    if (value[1].len == 0
+        || value[1].len >= NGX_HTTP_TIER_ROUTER_TIER_NAME)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tier_router_tier\": the name \"%V\" must have "
+                           "1 to %d characters", &value[1],
+                           NGX_HTTP_TIER_ROUTER_TIER_NAME - 1);
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_tier_router_find_tier(trmcf, value[1].data, value[1].len)
         != NGX_ERROR)
     {
