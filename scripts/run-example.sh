@@ -93,10 +93,17 @@ done
 
 mkdir -p "$RUN/logs" "$RUN/tmp"
 
-# the tenants' spend survives restarts in run/tenants.json (the zone's
-# state file); each run of this script shows the budgets from zero
-rm -f "$RUN/tenants.json"
+# the tenants' spend survives restarts in run/state/tenants.json (the
+# zone's state file), in a directory of the workers' own (nginx refuses
+# one that others may write); each run of this script shows the budgets
+# from zero
+rm -f "$RUN/tenants.json" "$RUN/state/tenants.json"
 chmod 755 "$RUN" "$RUN/tmp"
+if [ "$(id -u)" -eq 0 ]; then
+    install -d -m 0700 -o nobody -g nogroup "$RUN/state"
+else
+    install -d -m 0700 "$RUN/state"
+fi
 
 # mock model servers, one per tier, detached from this shell
 for t in $TIERS; do
@@ -190,6 +197,22 @@ show "its next request, the budget spent" /v1/chat/completions "$ROUTINE" \
 say "=== spend per tenant: curl -s http://$LISTEN/tier-router/status"
 curl -s --max-time 5 "http://$LISTEN/tier-router/status?limit=3" \
     | sed 's/^/  /' || true
+say ""
+
+say "=== the state file, saved by the workers every 10 s"
+for _ in $(seq 120); do
+    [ -s "$RUN/state/tenants.json" ] && break
+    sleep 0.1
+done
+if [ -s "$RUN/state/tenants.json" ]; then
+    stat -c '  %n: %U, mode %a, %s bytes' "$RUN/state/tenants.json"
+else
+    say "  not saved: see the \"state\" of the status and $RUN/logs/error.log"
+fi
+curl -s --max-time 5 "http://$LISTEN/tier-router/status?limit=0" \
+    | perl -MJSON::PP -0777 -ne 'my $s = eval { decode_json($_)->{state} };
+        printf "  saves %d, failed %d%s\n", $s->{saves}, $s->{save_failures},
+            $s->{last_error} ? " ($s->{last_error})" : "" if $s' || true
 say ""
 
 say "access log: $RUN/logs/access.log"
