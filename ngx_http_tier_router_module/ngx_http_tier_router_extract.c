@@ -22,6 +22,11 @@
 
 #define TR_KEY_LEN  32
 
+/* the output limits of the three APIs, as the parser keeps them */
+#define TR_LIMIT_MAX_TOKENS       0
+#define TR_LIMIT_MAX_COMPLETION   1
+#define TR_LIMIT_MAX_OUTPUT       2
+
 
 typedef struct {
     const unsigned char             *start;
@@ -32,6 +37,7 @@ typedef struct {
     unsigned                         anthropic_marks;
     ngx_http_tier_router_span_t      user_span;
     ngx_http_tier_router_span_t      system_span;
+    long                             limits[3];  /* TR_LIMIT_*, -1: none */
     unsigned                         has_user:1;
     unsigned                         has_system:1;
     unsigned                         text_not_object:1;
@@ -50,6 +56,7 @@ typedef struct {
 
 static int ngx_http_tier_router_fail(ngx_http_tier_router_parser_t *ps,
     const char *error, const char *param);
+static int ngx_http_tier_router_limit(ngx_http_tier_router_parser_t *ps);
 static void ngx_http_tier_router_ws(ngx_http_tier_router_parser_t *ps);
 static int ngx_http_tier_router_expect(ngx_http_tier_router_parser_t *ps,
     unsigned char c);
@@ -169,6 +176,10 @@ ngx_http_tier_router_extract(const unsigned char *body, size_t len,
     req->dialect = dialect;
     req->features.max_tokens = -1;
 
+    ps.limits[TR_LIMIT_MAX_TOKENS] = -1;
+    ps.limits[TR_LIMIT_MAX_COMPLETION] = -1;
+    ps.limits[TR_LIMIT_MAX_OUTPUT] = -1;
+
     ps.start = body;
     ps.p = body;
     ps.end = body + len;
@@ -239,6 +250,10 @@ ngx_http_tier_router_extract(const unsigned char *body, size_t len,
                        "missing required parameter: 'messages'", "messages");
     }
 
+    if (ngx_http_tier_router_limit(&ps) != 0) {
+        return -1;
+    }
+
     /* decode the windows the classifier reads */
 
     sink.buf = req->text;
@@ -269,6 +284,74 @@ ngx_http_tier_router_extract(const unsigned char *body, size_t len,
 
     req->error = NULL;
     req->error_param = NULL;
+
+    return 0;
+}
+
+
+/*
+ * The output limit the dialect's API reads, and no other: chat reads
+ * max_completion_tokens, else max_tokens; responses max_output_tokens;
+ * Anthropic max_tokens.  A limit field of another API, or chat's two
+ * with different values, would let the router reserve for one limit
+ * while the upstream obeys another: refused.
+ */
+
+static int
+ngx_http_tier_router_limit(ngx_http_tier_router_parser_t *ps)
+{
+    long  *l;
+
+    l = ps->limits;
+
+    switch (ps->req->dialect) {
+
+    case NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES:
+        if (l[TR_LIMIT_MAX_TOKENS] >= 0 || l[TR_LIMIT_MAX_COMPLETION] >= 0) {
+            return ngx_http_tier_router_fail(ps,
+                             "the responses API limits output with "
+                             "'max_output_tokens' only",
+                             l[TR_LIMIT_MAX_TOKENS] >= 0
+                             ? "max_tokens" : "max_completion_tokens");
+        }
+
+        ps->req->features.max_tokens = l[TR_LIMIT_MAX_OUTPUT];
+        break;
+
+    case NGX_HTTP_TIER_ROUTER_ANTHROPIC:
+        if (l[TR_LIMIT_MAX_COMPLETION] >= 0 || l[TR_LIMIT_MAX_OUTPUT] >= 0) {
+            return ngx_http_tier_router_fail(ps,
+                             "the messages API limits output with "
+                             "'max_tokens' only",
+                             l[TR_LIMIT_MAX_COMPLETION] >= 0
+                             ? "max_completion_tokens" : "max_output_tokens");
+        }
+
+        ps->req->features.max_tokens = l[TR_LIMIT_MAX_TOKENS];
+        break;
+
+    default:
+        if (l[TR_LIMIT_MAX_OUTPUT] >= 0) {
+            return ngx_http_tier_router_fail(ps,
+                             "the chat completions API limits output with "
+                             "'max_completion_tokens' or 'max_tokens'",
+                             "max_output_tokens");
+        }
+
+        if (l[TR_LIMIT_MAX_COMPLETION] >= 0 && l[TR_LIMIT_MAX_TOKENS] >= 0
+            && l[TR_LIMIT_MAX_COMPLETION] != l[TR_LIMIT_MAX_TOKENS])
+        {
+            return ngx_http_tier_router_fail(ps,
+                             "'max_tokens' and 'max_completion_tokens' "
+                             "disagree: send one of them",
+                             "max_completion_tokens");
+        }
+
+        ps->req->features.max_tokens = (l[TR_LIMIT_MAX_COMPLETION] >= 0)
+                                       ? l[TR_LIMIT_MAX_COMPLETION]
+                                       : l[TR_LIMIT_MAX_TOKENS];
+        break;
+    }
 
     return 0;
 }
@@ -1320,13 +1403,9 @@ ngx_http_tier_router_root(ngx_http_tier_router_parser_t *ps)
                 return -1;
             }
 
-            if (n >= 0
-                && (bit == TR_ROOT_MAX_COMPLETION
-                    || !(seen & TR_ROOT_MAX_COMPLETION)))
-            {
-                req->features.max_tokens = n;
-            }
-
+            ps->limits[bit == TR_ROOT_MAX_TOKENS ? TR_LIMIT_MAX_TOKENS
+                       : bit == TR_ROOT_MAX_COMPLETION
+                         ? TR_LIMIT_MAX_COMPLETION : TR_LIMIT_MAX_OUTPUT] = n;
             break;
 
         case TR_ROOT_REASONING_EFFORT:

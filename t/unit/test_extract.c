@@ -97,7 +97,7 @@ typedef struct {
     unsigned     images;
     unsigned     marks;
     long         max_tokens;
-    int          seen_completion;
+    long         limits[3];     /* max_tokens, _completion_, _output_ */
     unsigned     level;
     unsigned     json_output;
     unsigned     json_schema;
@@ -237,6 +237,7 @@ static void test_rewrite_null_thinking(void);
 static void test_rewrite_stream_usage(void);
 static void test_rewrite_logprobs(void);
 static void test_nul_key(void);
+static void test_limits(void);
 static void test_speed(void);
 
 
@@ -770,11 +771,14 @@ ref_root(ref_t *r, json_t *root, int hint)
     size_t       len;
     json_t      *v, *t;
     const char  *key;
-    int          completion, text_not_object;
+    long        *l;
+    int          text_not_object;
 
     memset(r, 0, sizeof(ref_t));
     r->ok = 1;
     r->max_tokens = -1;
+    r->limits[0] = r->limits[1] = r->limits[2] = -1;
+    l = r->limits;
     text_not_object = 0;
 
     if (!json_is_object(root)) {
@@ -868,17 +872,14 @@ ref_root(ref_t *r, json_t *root, int hint)
                    || key_is(key, len, "max_completion_tokens")
                    || key_is(key, len, "max_output_tokens"))
         {
-            completion = key_is(key, len, "max_completion_tokens");
-            r->seen_completion |= completion;
             n = -1;
 
             if (ref_uint(r, v, &n, key) != 0) {
                 return -1;
             }
 
-            if (n >= 0 && (completion || !r->seen_completion)) {
-                r->max_tokens = n;
-            }
+            l[key_is(key, len, "max_tokens") ? 0
+              : key_is(key, len, "max_completion_tokens") ? 1 : 2] = n;
 
         } else if (key_is(key, len, "reasoning_effort")) {
             if (!json_is_string(v) && !json_is_null(v)) {
@@ -992,6 +993,35 @@ ref_root(ref_t *r, json_t *root, int hint)
 
     if (r->dialect == RESPONSES ? !r->has_input : !r->has_messages) {
         return ref_fail(r, "missing messages or input for the dialect");
+    }
+
+    /* each API's own output limit; another API's, or two that disagree */
+
+    if (r->dialect == RESPONSES) {
+        if (l[0] >= 0 || l[1] >= 0) {
+            return ref_fail(r, "a chat limit on responses");
+        }
+
+        r->max_tokens = l[2];
+
+    } else if (r->dialect == ANTHROPIC) {
+        if (l[1] >= 0 || l[2] >= 0) {
+            return ref_fail(r, "an OpenAI limit on messages");
+        }
+
+        r->max_tokens = l[0];
+
+    } else {
+        if (l[2] >= 0) {
+            return ref_fail(r, "max_output_tokens on chat");
+        }
+
+        if (l[0] >= 0 && l[1] >= 0 && l[0] != l[1]) {
+            return ref_fail(r, "max_tokens and max_completion_tokens "
+                            "disagree");
+        }
+
+        r->max_tokens = (l[1] >= 0) ? l[1] : l[0];
     }
 
     return 0;
@@ -3218,6 +3248,29 @@ test_invalid(void)
     expect(1, 1, L("{" M1 ",\"max_tokens\":-0}"), AUTO, "max_tokens -0");
     expect(1, 1, L("{" M1 ",\"max_tokens\":null,\"stream\":null}"), AUTO,
            "max_tokens and stream null");
+
+    /* each API's own output limit, and no other's (a reservation bound) */
+
+    expect(0, 1, L("{" M1 ",\"max_tokens\":2000,"
+                   "\"max_completion_tokens\":1}"), CHAT,
+           "chat: max_tokens and max_completion_tokens disagree");
+    expect(1, 1, L("{" M1 ",\"max_tokens\":7,"
+                   "\"max_completion_tokens\":7}"), CHAT,
+           "chat: max_tokens and max_completion_tokens agree");
+    expect(0, 1, L("{" M1 ",\"max_output_tokens\":1}"), CHAT,
+           "chat: max_output_tokens");
+    expect(0, 1, L("{" M1 ",\"max_tokens\":2000,"
+                   "\"max_completion_tokens\":1}"), ANTHROPIC,
+           "messages: max_completion_tokens beside max_tokens");
+    expect(0, 1, L("{" M1 ",\"max_tokens\":2000,"
+                   "\"max_output_tokens\":1}"), ANTHROPIC,
+           "messages: max_output_tokens beside max_tokens");
+    expect(0, 1, L("{\"input\":\"x\",\"max_output_tokens\":5,"
+                   "\"max_tokens\":1}"), AUTO,
+           "responses: max_tokens beside max_output_tokens");
+    expect(1, 1, L("{" M1 ",\"max_tokens\":null,"
+                   "\"max_completion_tokens\":1}"), CHAT,
+           "chat: a null max_tokens beside max_completion_tokens");
     expect(0, 1, L("{\"messages\":[{\"role\":\"user\",\"content\":5}]}"),
            AUTO, "content is a number");
     expect(0, 1, L("{\"messages\":[{\"role\":\"user\",\"content\":true}]}"),
@@ -4242,6 +4295,41 @@ test_nul_key(void)
 }
 
 
+/* the output limit each dialect reads, as admission reserves it */
+
+static void
+test_limits(void)
+{
+    int     rc;
+    size_t  i;
+    req_t   req;
+
+    static const struct {
+        int          hint;
+        const char  *body;
+        long         want;
+    } cases[] = {
+        { CHAT, "{" M1 ",\"max_tokens\":9}", 9 },
+        { CHAT, "{" M1 ",\"max_completion_tokens\":5}", 5 },
+        { CHAT, "{" M1 ",\"max_tokens\":null,\"max_completion_tokens\":5}",
+          5 },
+        { CHAT, "{" M1 "}", -1 },
+        { ANTHROPIC, "{" M1 ",\"max_tokens\":1000}", 1000 },
+        { RESPONSES, "{\"input\":\"x\",\"max_output_tokens\":42}", 42 },
+        { AUTO, "{\"input\":\"x\"}", -1 },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rc = extract((const u_char *) cases[i].body, strlen(cases[i].body),
+                     cases[i].hint, &req);
+
+        UNIT_OK(rc == 0 && req.features.max_tokens == cases[i].want,
+                "limits: %s reads %ld (%ld)", cases[i].body, cases[i].want,
+                req.features.max_tokens);
+    }
+}
+
+
 /* -- 4. speed ------------------------------------------------------------- */
 
 
@@ -4351,6 +4439,7 @@ main(int argc, char **argv)
     test_rewrite_stream_usage();
     test_rewrite_logprobs();
     test_nul_key();
+    test_limits();
     test_speed();
 
     return unit_done();
