@@ -21,6 +21,14 @@
 /* our copies a slow client has not taken yet, before we stop copying */
 #define NGX_HTTP_TIER_ROUTER_BUSY  (256 * 1024)
 
+/* why a budget refuses: spent, too little left, or held by requests */
+#define NGX_HTTP_TIER_ROUTER_REFUSE_SPENT     0
+#define NGX_HTTP_TIER_ROUTER_REFUSE_FIT       1
+#define NGX_HTTP_TIER_ROUTER_REFUSE_RESERVED  2
+
+/* seconds to wait before a retry when requests in flight hold the rest */
+#define NGX_HTTP_TIER_ROUTER_RESERVED_RETRY   1
+
 
 static ngx_int_t ngx_http_tier_router_account_key(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *label);
@@ -29,8 +37,8 @@ static int64_t ngx_http_tier_router_worst(ngx_http_tier_router_tier_t *tier,
 static ngx_uint_t ngx_http_tier_router_fits(
     ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_tenant_t *t,
     int64_t limit, int64_t worst);
-static void ngx_http_tier_router_refuse(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t spent);
+static ngx_int_t ngx_http_tier_router_refuse(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t why);
 static ngx_int_t ngx_http_tier_router_account_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_account_body_filter(
@@ -122,12 +130,30 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
                                            r->connection->log);
 
     if (t == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        /* served unaccounted: counted, and the reason says so */
 
         if (trlcf->budget_on_error == NGX_HTTP_TIER_ROUTER_FAIL_OPEN) {
+            ngx_http_tier_router_add(zone->sh->unaccounted, 1);
+            zone->sh->generation++;
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
+            if (zone->unaccounted_logged != ngx_time()) {
+                zone->unaccounted_logged = ngx_time();
+
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "tier router: zone \"%V\" has no room for "
+                              "the tenant: the request is served "
+                              "unaccounted (tier_router_budget_on_error "
+                              "open); counted in \"unaccounted\", logged "
+                              "once a second", &zone->name);
+            }
+
             return ngx_http_tier_router_append_reason(r, ctx,
                                                       "budget_unaccounted");
         }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
 
         ctx->error_status = NGX_HTTP_SERVICE_UNAVAILABLE;
         ctx->error = "spend accounting is unavailable: try again later";
@@ -189,13 +215,26 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
             ngx_http_tier_router_add(zone->sh->refused, 1);
             zone->sh->generation++;
 
-            i = (ctx->limit >= 0 && t->spent >= ctx->limit)
-                || (zone->limit >= 0 && zone->sh->spent >= zone->limit);
+            /* spent, too large for what is left, or only held back */
+
+            if ((ctx->limit >= 0 && t->spent >= ctx->limit)
+                || (zone->limit >= 0 && zone->sh->spent >= zone->limit))
+            {
+                i = NGX_HTTP_TIER_ROUTER_REFUSE_SPENT;
+
+            } else if ((ctx->limit < 0 || t->spent + worst <= ctx->limit)
+                       && (zone->limit < 0
+                           || zone->sh->spent + worst <= zone->limit))
+            {
+                i = NGX_HTTP_TIER_ROUTER_REFUSE_RESERVED;
+
+            } else {
+                i = NGX_HTTP_TIER_ROUTER_REFUSE_FIT;
+            }
 
             ngx_shmtx_unlock(&zone->shpool->mutex);
 
-            ngx_http_tier_router_refuse(r, ctx, i);
-            return NGX_OK;
+            return ngx_http_tier_router_refuse(r, ctx, i);
         }
 
         index--;
@@ -204,6 +243,7 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
 
     ngx_http_tier_router_add(t->reserved, worst);
     t->inflight++;
+    ngx_http_tier_router_budget_idle(zone, t);
     ngx_http_tier_router_add(zone->sh->reserved, worst);
     zone->sh->generation++;
 
@@ -266,6 +306,18 @@ ngx_http_tier_router_account_key(ngx_http_request_t *r,
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
     if (ngx_http_complex_value(r, trlcf->budget_key, &key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* no key is no tenant: one shared empty-key tenant only if asked */
+
+    if (key.len == 0
+        && trlcf->budget_empty_key == NGX_HTTP_TIER_ROUTER_EMPTY_REFUSE)
+    {
+        ctx->error_status = NGX_HTTP_UNAUTHORIZED;
+        ctx->error = "no API key: the request names no tenant";
+        ctx->error_type = (ctx->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC)
+                          ? "authentication_error" : "invalid_request_error";
         return NGX_ERROR;
     }
 
@@ -364,9 +416,9 @@ ngx_http_tier_router_fits(ngx_http_tier_router_zone_t *zone,
 }
 
 
-static void
+static ngx_int_t
 ngx_http_tier_router_refuse(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t spent)
+    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t why)
 {
     time_t                            end;
     ngx_http_tier_router_loc_conf_t  *trlcf;
@@ -374,17 +426,39 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
     ctx->error_status = trlcf->budget_status;
-    ctx->error = spent ? "the budget for this period is spent"
-                       : "the budget left in this period cannot cover "
-                         "this request";
     ctx->error_type = (ctx->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC)
                       ? "rate_limit_error" : "insufficient_quota";
+
+    /*
+     * what requests in flight hold comes back in seconds, when they
+     * settle: that refusal may be retried soon, the others not until the
+     * period ends
+     */
+
+    if (why == NGX_HTTP_TIER_ROUTER_REFUSE_RESERVED) {
+        ctx->error = "the budget left in this period is held by requests "
+                     "in flight: retry shortly";
+        ctx->error_code = "budget_reserved";
+        ctx->retry_after = NGX_HTTP_TIER_ROUTER_RESERVED_RETRY;
+        ctx->retryable = 1;
+
+        return ngx_http_tier_router_append_reason(r, ctx, "budget_reserved");
+    }
+
+    ctx->error = (why == NGX_HTTP_TIER_ROUTER_REFUSE_SPENT)
+                 ? "the budget for this period is spent"
+                 : "the budget left in this period cannot cover this "
+                   "request";
     ctx->error_code = "budget_exceeded";
 
     end = ngx_http_tier_router_period_end(trlcf->budget_zone->period,
                                           ctx->now);
 
     ctx->retry_after = end ? end - ctx->now : 0;
+
+    return ngx_http_tier_router_append_reason(r, ctx,
+                              (why == NGX_HTTP_TIER_ROUTER_REFUSE_SPENT)
+                              ? "budget_spent" : "budget_short");
 }
 
 
@@ -786,6 +860,7 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
 
     ngx_http_tier_router_add(t->reserved, worst);
     t->inflight++;
+    ngx_http_tier_router_budget_idle(zone, t);
     ngx_http_tier_router_add(zone->sh->reserved, worst);
     zone->sh->generation++;
 
@@ -926,6 +1001,7 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
 
         ngx_http_tier_router_add(t->input_tokens, ctx->counts.input);
         ngx_http_tier_router_add(t->output_tokens, ctx->counts.output);
+        ngx_http_tier_router_budget_idle(zone, t);
 
         ctx->spent = t->spent;
     }

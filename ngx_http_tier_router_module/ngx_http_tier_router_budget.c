@@ -27,6 +27,8 @@ static void ngx_http_tier_router_budget_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_uint_t ngx_http_tier_router_budget_evict(
     ngx_http_tier_router_zone_t *zone, time_t now);
+static void ngx_http_tier_router_budget_free(
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_tenant_t *t);
 static void ngx_http_tier_router_budget_save_handler(ngx_event_t *ev);
 static void ngx_http_tier_router_budget_restart(
     ngx_http_tier_router_zone_t *zone);
@@ -422,6 +424,7 @@ ngx_http_tier_router_budget_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
                     ngx_http_tier_router_budget_insert);
     ngx_queue_init(&zone->sh->queue);
+    ngx_queue_init(&zone->sh->idle);
 
     zone->sh->period = zone->period;
 
@@ -607,6 +610,7 @@ ngx_http_tier_router_budget_tenant(ngx_http_tier_router_zone_t *zone,
     if (t) {
         ngx_queue_remove(&t->queue);
         ngx_queue_insert_head(&zone->sh->queue, &t->queue);
+        ngx_http_tier_router_budget_idle(zone, t);
         return t;
     }
 
@@ -632,7 +636,8 @@ ngx_http_tier_router_budget_tenant(ngx_http_tier_router_zone_t *zone,
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "tier router: zone \"%V\" is full: no room for "
                           "a new tenant, and every tenant in it has spend "
-                          "in its current period", &zone->name);
+                          "in its current period or a request in flight",
+                          &zone->name);
         }
 
         return NULL;
@@ -654,6 +659,7 @@ ngx_http_tier_router_budget_tenant(ngx_http_tier_router_zone_t *zone,
 
     ngx_rbtree_insert(&zone->sh->rbtree, node);
     ngx_queue_insert_head(&zone->sh->queue, &t->queue);
+    ngx_http_tier_router_budget_idle(zone, t);
 
     zone->sh->tenants++;
     zone->sh->generation++;
@@ -664,7 +670,10 @@ ngx_http_tier_router_budget_tenant(ngx_http_tier_router_zone_t *zone,
 
 /*
  * Frees the least recently seen tenants that have nothing to lose: no
- * request in flight and no spend in the current period.  A bounded scan.
+ * request in flight and no spend in the current period.  Those with no
+ * spend are in the idle queue, its tail the oldest; those whose spend is
+ * of a past period were all seen before any tenant of this one, so they
+ * are at the tail of the zone's queue.  Bounded: a few of each.
  */
 
 static ngx_uint_t
@@ -674,15 +683,22 @@ ngx_http_tier_router_budget_evict(ngx_http_tier_router_zone_t *zone,
     time_t                          start;
     ngx_uint_t                      n, freed;
     ngx_queue_t                    *q, *prev;
-    ngx_rbtree_node_t              *node;
     ngx_http_tier_router_tenant_t  *t;
 
     start = ngx_http_tier_router_period_start(zone->sh->period, now);
     freed = 0;
 
+    while (freed < 4 && !ngx_queue_empty(&zone->sh->idle)) {
+        q = ngx_queue_last(&zone->sh->idle);
+        t = ngx_queue_data(q, ngx_http_tier_router_tenant_t, idle_queue);
+
+        ngx_http_tier_router_budget_free(zone, t);
+        freed++;
+    }
+
     q = ngx_queue_last(&zone->sh->queue);
 
-    for (n = 0; n < NGX_HTTP_TIER_ROUTER_EVICT_SCAN; n++) {
+    for (n = 0; freed < 4 && n < NGX_HTTP_TIER_ROUTER_EVICT_SCAN; n++) {
 
         if (q == ngx_queue_sentinel(&zone->sh->queue)) {
             break;
@@ -694,26 +710,58 @@ ngx_http_tier_router_budget_evict(ngx_http_tier_router_zone_t *zone,
         if (t->inflight == 0 && t->reserved == 0
             && (t->spent == 0 || t->period_start < start))
         {
-            node = (ngx_rbtree_node_t *)
-                       ((u_char *) t - offsetof(ngx_rbtree_node_t, color));
-
-            ngx_queue_remove(q);
-            ngx_rbtree_delete(&zone->sh->rbtree, node);
-            ngx_slab_free_locked(zone->shpool, node);
-
-            zone->sh->tenants--;
-            zone->sh->evicted++;
+            ngx_http_tier_router_budget_free(zone, t);
             freed++;
-
-            if (freed == 4) {
-                break;
-            }
         }
 
         q = prev;
     }
 
     return freed;
+}
+
+
+static void
+ngx_http_tier_router_budget_free(ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_tenant_t *t)
+{
+    ngx_rbtree_node_t  *node;
+
+    node = (ngx_rbtree_node_t *)
+               ((u_char *) t - offsetof(ngx_rbtree_node_t, color));
+
+    if (t->idle) {
+        ngx_queue_remove(&t->idle_queue);
+    }
+
+    ngx_queue_remove(&t->queue);
+    ngx_rbtree_delete(&zone->sh->rbtree, node);
+    ngx_slab_free_locked(zone->shpool, node);
+
+    zone->sh->tenants--;
+    zone->sh->evicted++;
+}
+
+
+/*
+ * Keeps a tenant in the idle queue, as the most recently seen there, while
+ * it has nothing to lose, and out of it otherwise.  Called under the lock
+ * wherever its spend, reservation or requests in flight change.
+ */
+
+void
+ngx_http_tier_router_budget_idle(ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_tenant_t *t)
+{
+    if (t->idle) {
+        ngx_queue_remove(&t->idle_queue);
+        t->idle = 0;
+    }
+
+    if (t->spent == 0 && t->reserved == 0 && t->inflight == 0) {
+        ngx_queue_insert_head(&zone->sh->idle, &t->idle_queue);
+        t->idle = 1;
+    }
 }
 
 
@@ -749,6 +797,8 @@ ngx_http_tier_router_budget_roll(ngx_http_tier_router_zone_t *zone,
     t->capped = 0;
     t->input_tokens = 0;
     t->output_tokens = 0;
+
+    ngx_http_tier_router_budget_idle(zone, t);
 
     zone->sh->generation++;
 }

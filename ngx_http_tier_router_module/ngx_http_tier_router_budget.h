@@ -41,16 +41,19 @@
 
 /*
  * A tenant, from the rbtree node's color byte on (as limit_req's nodes):
- * 32 + 168 bytes, one 256-byte slab chunk.  Money in micro-dollars.
+ * 32 + 184 bytes, one 256-byte slab chunk.  Money in micro-dollars.  A
+ * tenant with nothing to lose (no spend in the period, nothing reserved)
+ * is also in the zone's idle queue, where eviction finds it at once.
  */
 
 typedef struct {
     u_char                       color;
     u_char                       dummy;
     u_char                       label_len;
-    u_char                       pad;
+    u_char                       idle;           /* in the idle queue */
     uint32_t                     requests;       /* in the period */
     ngx_queue_t                  queue;          /* least recently used */
+    ngx_queue_t                  idle_queue;     /* the same, idle only */
     u_char                       hash[NGX_HTTP_TIER_ROUTER_HASH_LEN];
     int64_t                      spent;          /* in the period */
     int64_t                      reserved;       /* admitted, not settled */
@@ -84,6 +87,7 @@ typedef struct {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
     ngx_queue_t                  queue;
+    ngx_queue_t                  idle;           /* tenants to let go */
     u_char                       hash_key[16];
     ngx_uint_t                   period;
     time_t                       period_start;   /* the zone's own */
@@ -97,6 +101,9 @@ typedef struct {
     uint64_t                     estimated;
     uint64_t                     full;
     uint64_t                     evicted;
+    uint64_t                     unaccounted;    /* served, no tenant */
+    uint64_t                     unsettled;      /* in flight at a stop */
+    int64_t                      unsettled_cost; /* their worst cases */
     uint64_t                     generation;     /* bumped on a change */
     uint64_t                     saves;          /* of the state file */
     uint64_t                     save_failures;
@@ -123,6 +130,7 @@ typedef struct {
     ngx_array_t                 *tiers;          /* the main conf's */
     uint64_t                     saved;          /* generation on disk */
     time_t                       full_logged;    /* this worker's last */
+    time_t                       unaccounted_logged;
     ngx_event_t                  save_event;
     unsigned                     hash_key_set:1;
 } ngx_http_tier_router_zone_t;
@@ -175,6 +183,8 @@ ngx_http_tier_router_tenant_t *ngx_http_tier_router_budget_tenant(
     ngx_log_t *log);
 void ngx_http_tier_router_budget_roll(ngx_http_tier_router_zone_t *zone,
     ngx_http_tier_router_tenant_t *t, time_t now);
+void ngx_http_tier_router_budget_idle(ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_tenant_t *t);
 ngx_http_tier_router_tenant_t *ngx_http_tier_router_budget_lookup(
     ngx_http_tier_router_zone_t *zone, u_char *hash);
 ngx_uint_t ngx_http_tier_router_budget_snapshot(

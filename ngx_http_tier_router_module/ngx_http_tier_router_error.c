@@ -174,7 +174,8 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
     }
 
     if (ctx->error_code
-        && ngx_http_tier_router_error_header(r, "x-should-retry", -1)
+        && ngx_http_tier_router_error_header(r, "x-should-retry",
+                                             ctx->retryable ? -2 : -1)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -286,7 +287,7 @@ ngx_http_tier_router_json_escape(u_char *dst, u_char *src, size_t len)
 }
 
 
-/* a header with a number of seconds, or "false" for -1 */
+/* a header with a number of seconds, or "false" for -1, "true" for -2 */
 
 static ngx_int_t
 ngx_http_tier_router_error_header(ngx_http_request_t *r, char *name,
@@ -296,7 +297,13 @@ ngx_http_tier_router_error_header(ngx_http_request_t *r, char *name,
     ngx_str_t   v;
 
     if (value < 0) {
-        ngx_str_set(&v, "false");
+        if (value == -1) {
+            ngx_str_set(&v, "false");
+
+        } else {
+            ngx_str_set(&v, "true");
+        }
+
         return ngx_http_tier_router_add_header(r, name, &v);
     }
 

@@ -103,6 +103,13 @@ static ngx_conf_enum_t  ngx_http_tier_router_on_errors[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_tier_router_empty_keys[] = {
+    { ngx_string("refuse"), NGX_HTTP_TIER_ROUTER_EMPTY_REFUSE },
+    { ngx_string("allow"), NGX_HTTP_TIER_ROUTER_EMPTY_ALLOW },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_num_bounds_t  ngx_http_tier_router_status_bounds = {
     ngx_conf_check_num_bounds, 400, 599
 };
@@ -258,6 +265,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tier_router_loc_conf_t, budget_on_error),
       &ngx_http_tier_router_on_errors },
+
+    { ngx_string("tier_router_budget_empty_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_enum,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, budget_empty_key),
+      &ngx_http_tier_router_empty_keys },
 
     { ngx_string("tier_router_budget_max_output"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -1498,6 +1512,7 @@ ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
     conf->budget_fit = NGX_CONF_UNSET_UINT;
     conf->budget_status = NGX_CONF_UNSET_UINT;
     conf->budget_on_error = NGX_CONF_UNSET_UINT;
+    conf->budget_empty_key = NGX_CONF_UNSET_UINT;
     conf->budget_max_output = NGX_CONF_UNSET_UINT;
     conf->fallback_direction = NGX_CONF_UNSET_UINT;
     conf->attempts = NGX_CONF_UNSET_UINT;
@@ -1550,6 +1565,8 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               NGX_HTTP_TOO_MANY_REQUESTS);
     ngx_conf_merge_uint_value(conf->budget_on_error, prev->budget_on_error,
                               NGX_HTTP_TIER_ROUTER_FAIL_CLOSED);
+    ngx_conf_merge_uint_value(conf->budget_empty_key, prev->budget_empty_key,
+                              NGX_HTTP_TIER_ROUTER_EMPTY_REFUSE);
     ngx_conf_merge_uint_value(conf->budget_max_output,
                               prev->budget_max_output, 4096);
 

@@ -35,6 +35,9 @@
 #define NGX_HTTP_TIER_ROUTER_FAIL_CLOSED    0
 #define NGX_HTTP_TIER_ROUTER_FAIL_OPEN      1
 
+#define NGX_HTTP_TIER_ROUTER_EMPTY_REFUSE   0
+#define NGX_HTTP_TIER_ROUTER_EMPTY_ALLOW    1
+
 /* tier_router_fallback: what sends a request on to the next tier */
 #define NGX_HTTP_TIER_ROUTER_FB_ERROR       0x0002
 #define NGX_HTTP_TIER_ROUTER_FB_TIMEOUT     0x0004
@@ -126,6 +129,7 @@ typedef struct {
     ngx_uint_t                   budget_fit;
     ngx_uint_t                   budget_status;
     ngx_uint_t                   budget_on_error;
+    ngx_uint_t                   budget_empty_key;
     ngx_uint_t                   budget_max_output;
     ngx_http_tier_router_zone_t *status_zone;
 
@@ -172,6 +176,7 @@ struct ngx_http_tier_router_ctx_s {
     const char                  *error_type;        /* NULL: by status */
     const char                  *error_code;
     time_t                       retry_after;       /* seconds; 0: none */
+    unsigned                     retryable:1;       /* x-should-retry */
 
     /* spend accounting */
     ngx_http_request_t          *request;

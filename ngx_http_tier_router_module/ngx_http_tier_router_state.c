@@ -22,7 +22,8 @@
 
 
 static const char  *ngx_http_tier_router_state_zone_counts[] = {
-    "requests", "refused", "capped", "estimated", "full", "evicted"
+    "requests", "refused", "capped", "estimated", "full", "evicted",
+    "unaccounted", "unsettled", "unsettled_micro_usd"
 };
 
 
@@ -49,7 +50,7 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     int                                rc;
     u_char                             hex[33];
     json_t                            *root, *tenants, *tiers, *t;
-    uint64_t                           generation;
+    uint64_t                           generation, unsettled;
     ngx_uint_t                         i, n, max, final, written;
     ngx_http_tier_router_snapshot_t   *s;
     ngx_http_tier_router_budget_sh_t   sh;
@@ -77,6 +78,32 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     generation = sh.generation;
+
+    /*
+     * at exit, what is still reserved was in flight in a worker that did
+     * not finish it (killed, or stopped at once): charged at its worst
+     * case, never under-counted, and said so, to be reconciled
+     */
+
+    if (final && sh.reserved > 0) {
+        unsettled = 0;
+
+        for (i = 0; i < n; i++) {
+            if (s[i].reserved > 0) {
+                unsettled += ngx_max(s[i].inflight, 1);
+            }
+        }
+
+        ngx_http_tier_router_add(sh.unsettled, unsettled);
+        ngx_http_tier_router_add(sh.unsettled_cost, sh.reserved);
+
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "tier router: zone \"%V\": %uL requests in flight "
+                      "when nginx stopped are charged their worst case, "
+                      "%L micro-dollars in all (unsettled: %uL requests, "
+                      "%L micro-dollars so far)", &zone->name, unsettled,
+                      sh.reserved, sh.unsettled, sh.unsettled_cost);
+    }
 
     root = json_object();
     tenants = json_array();
@@ -121,6 +148,11 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
                               json_integer(sh.estimated));
     rc |= json_object_set_new(root, "full", json_integer(sh.full));
     rc |= json_object_set_new(root, "evicted", json_integer(sh.evicted));
+    rc |= json_object_set_new(root, "unaccounted",
+                              json_integer(sh.unaccounted));
+    rc |= json_object_set_new(root, "unsettled", json_integer(sh.unsettled));
+    rc |= json_object_set_new(root, "unsettled_micro_usd",
+                              json_integer(sh.unsettled_cost));
 
     /* least recently seen first: loading them in turn keeps the order */
 
@@ -581,7 +613,7 @@ static ngx_int_t
 ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     json_t *root, ngx_log_t *log, const char **error)
 {
-    size_t                          i, len;
+    size_t                          i, n, len;
     u_char                          hash[16], check[33];
     int64_t                         v[12];
     json_t                         *tenants, *t, *tiers;
@@ -638,7 +670,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
 
     /* the zone's counters: checked, and absent from older files */
 
-    for (j = 0; j < 6; j++) {
+    for (j = 0; j < 9; j++) {
         v[j] = 0;
         (void) ngx_http_tier_router_state_number(root,
                                  ngx_http_tier_router_state_zone_counts[j],
@@ -651,6 +683,9 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     sh->estimated = (uint64_t) v[3];
     sh->full = (uint64_t) v[4];
     sh->evicted = (uint64_t) v[5];
+    sh->unaccounted = (uint64_t) v[6];
+    sh->unsettled = (uint64_t) v[7];
+    sh->unsettled_cost = v[8];
 
     tiers = json_object_get(root, "tiers");
 
@@ -686,7 +721,15 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         }
     }
 
-    for (i = 0; i < json_array_size(tenants); i++) {
+    /*
+     * the file lists the least recently seen first: read from its end, so
+     * that a zone too small for it keeps the most recent, each put behind
+     * those already read to keep the order
+     */
+
+    n = json_array_size(tenants);
+
+    for (i = n; i-- > 0; /* void */) {
         t = json_array_get(tenants, i);
         s = json_string_value(json_object_get(t, "hash"));
         (void) ngx_http_tier_router_state_unhex(hash, s, 16);
@@ -702,10 +745,14 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         if (tn == NULL) {
             ngx_log_error(NGX_LOG_WARN, log, 0,
                           "tier router: zone \"%V\" is too small for its "
-                          "state file: %uz of %uz tenants restored",
-                          &zone->name, i, json_array_size(tenants));
+                          "state file: the %uz most recently seen of %uz "
+                          "tenants restored", &zone->name,
+                          (size_t) zone->sh->tenants, n);
             break;
         }
+
+        ngx_queue_remove(&tn->queue);
+        ngx_queue_insert_tail(&zone->sh->queue, &tn->queue);
 
         tn->spent = v[0];
         tn->total = v[1];
@@ -723,6 +770,13 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         len = s ? ngx_min(ngx_strlen(s), NGX_HTTP_TIER_ROUTER_LABEL_LEN) : 0;
         ngx_memcpy(tn->label, s, len);
         tn->label_len = (u_char) len;
+
+        ngx_http_tier_router_budget_idle(zone, tn);
+
+        if (tn->idle) {
+            ngx_queue_remove(&tn->idle_queue);
+            ngx_queue_insert_tail(&zone->sh->idle, &tn->idle_queue);
+        }
     }
 
     sh->generation = 1;

@@ -337,6 +337,12 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
         if (t) {
             rc |= json_object_set_new(t, "evicted",
                                       json_integer(sh->evicted));
+            rc |= json_object_set_new(t, "unaccounted",
+                                      json_integer(sh->unaccounted));
+            rc |= json_object_set_new(t, "unsettled",
+                                      json_integer(sh->unsettled));
+            rc |= json_object_set_new(t, "unsettled_micro_usd",
+                                      json_integer(sh->unsettled_cost));
             rc |= json_object_set_new(t, "state",
                               ngx_http_tier_router_status_state(zone, sh));
         }
@@ -424,7 +430,7 @@ ngx_http_tier_router_json_buf(ngx_http_request_t *r, void *json)
 
 #define NGX_HTTP_TIER_ROUTER_PROM_HELP     256   /* a HELP and TYPE pair */
 #define NGX_HTTP_TIER_ROUTER_PROM_LINE     128   /* a line but its labels */
-#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     13
+#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     16
 #define NGX_HTTP_TIER_ROUTER_PROM_TIER     7
 #define NGX_HTTP_TIER_ROUTER_PROM_TENANT   4
 
@@ -508,6 +514,15 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
     p = ngx_slprintf(p, last, "%uL\n", sh->full);
     TR_ZONE("counter", "evicted_total", "Idle tenants evicted for new ones.");
     p = ngx_slprintf(p, last, "%uL\n", sh->evicted);
+    TR_ZONE("counter", "unaccounted_total",
+            "Requests served with no tenant to charge (on_error open).");
+    p = ngx_slprintf(p, last, "%uL\n", sh->unaccounted);
+    TR_ZONE("counter", "unsettled_total",
+            "Requests in flight at a stop, charged their worst case.");
+    p = ngx_slprintf(p, last, "%uL\n", sh->unsettled);
+    TR_ZONE("counter", "unsettled_dollars_total",
+            "The worst cases charged for requests in flight at a stop.");
+    p = ngx_http_tier_router_status_money(p, last, sh->unsettled_cost);
 
     if (zone->state.len) {
         TR_ZONE("counter", "state_saves_total", "State file saves.");

@@ -149,9 +149,13 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
         ctx = ngx_http_get_module_ctx(r->main, ngx_http_tier_router_module);
     }
 
+    /* a request the budget refused keeps its reason, and says why */
+
     if (ctx == NULL || (!ctx->routed
                         && data != NGX_HTTP_TIER_ROUTER_VAR_DIALECT
-                        && data != NGX_HTTP_TIER_ROUTER_VAR_REQUESTED))
+                        && data != NGX_HTTP_TIER_ROUTER_VAR_REQUESTED
+                        && (data != NGX_HTTP_TIER_ROUTER_VAR_REASON
+                            || ctx->reason.len == 0)))
     {
         v->not_found = 1;
         return NGX_OK;

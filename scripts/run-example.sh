@@ -182,9 +182,9 @@ show "a routine OpenAI chat request" /v1/chat/completions "$ROUTINE" \
     -H 'Authorization: Bearer sk-example-alice'
 show "a hard OpenAI chat request" /v1/chat/completions "$HARD" \
     -H 'Authorization: Bearer sk-example-alice'
-show "an Anthropic messages request" /v1/messages "$ANTHROPIC" \
-    -H 'Authorization: Bearer sk-example-bob' \
-    -H 'x-api-key: test' -H 'anthropic-version: 2023-06-01'
+show "an Anthropic messages request (its key in x-api-key)" /v1/messages \
+    "$ANTHROPIC" -H 'x-api-key: sk-ant-example-bob' \
+    -H 'anthropic-version: 2023-06-01'
 show "the small tier overloaded (the mock answers 503): the next tier" \
     /v1/chat/completions "$ROUTINE" -H 'Authorization: Bearer sk-example-alice' \
     -H 'X-Mock-For: small' -H 'X-Mock-Status: 503'
@@ -193,6 +193,8 @@ show "a hard request from a trial tenant (\$0.01 a month): what fits" \
     -H 'X-Plan: trial' -H 'X-Mock-Output-Tokens: 9000'
 show "its next request, the budget spent" /v1/chat/completions "$ROUTINE" \
     -H 'Authorization: Bearer sk-example-carol' -H 'X-Plan: trial'
+show "a request with no key: no tenant to charge" /v1/chat/completions \
+    "$ROUTINE"
 
 say "=== spend per tenant: curl -s http://$LISTEN/tier-router/status"
 curl -s --max-time 5 "http://$LISTEN/tier-router/status?limit=3" \

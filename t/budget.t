@@ -60,6 +60,12 @@ http {
     tier_router_budget_zone zone=weekly:32k period=week;
     tier_router_budget_zone zone=forever:32k period=total;
     tier_router_budget_zone zone=shared:32k period=month limit=0.30;
+    tier_router_budget_zone zone=evict:128k period=month;
+
+    map $http_authorization $tenant_key {
+        ""       $http_x_api_key;
+        default  $http_authorization;
+    }
 
     map $http_x_limit $limit {
         default  $http_x_limit;
@@ -188,6 +194,30 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        # Anthropic clients send x-api-key: key on it when there is no
+        # Authorization
+        location /anthropic/ {
+            tier_router_budget zone=tenants key=$tenant_key limit=$limit;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /shared-key/ {
+            tier_router_budget zone=tenants key=$http_authorization;
+            tier_router_budget_empty_key allow;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /evict/ {
+            tier_router_budget zone=evict key=$http_authorization
+                               limit=$limit;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location = /status-evict {
+            tier_router off;
+            tier_router_status evict;
+        }
+
         location = /status-shared {
             tier_router off;
             tier_router_status shared;
@@ -242,8 +272,11 @@ sub call {
 
     $body{stream} = JSON::PP::true if $o{stream};
     $body{stream_options} = $o{stream_options} if $o{stream_options};
+    $body{$_} = $o{extra}{$_} for keys %{$o{extra} // {}};
 
-    my @h = ('Authorization' => $o{key} // 'Bearer sk-test-default',
+    my $key = exists $o{key} ? $o{key} : 'Bearer sk-test-default';
+
+    my @h = (defined $key ? ('Authorization' => $key) : (),
              'X-Id' => $id,
              'X-Clock' => $o{clock} // $NOV15,
              'Content-Type' => 'application/json');
@@ -860,11 +893,189 @@ sub burst {
     like($l->{reason}, qr/budget_unaccounted/, 'and marked unaccounted');
 
     my $st = status('', '/status-tiny');
+    ok($st->{unaccounted} >= 1, 'and counted in the status '
+       . "(unaccounted: $st->{unaccounted})");
+    like($t->error_log, qr/"tiny" has no room for the tenant: the request/,
+         'and logged');
     is($st->{tenants_total}, $full - 1, 'no tenant with spend was evicted');
 
     ($r, $l) = call(key => "Bearer sk-test-tiny-next", path => '/tiny/',
                     model => 'small-model', clock => $DEC01 + 10);
     is($r->{status}, 200, 'a new period: idle tenants make room');
+}
+
+
+# -- the output limit each API reads, and no other ----------------------------
+
+{
+    my ($r, $l) = call(key => 'Bearer sk-test-limits', dialect => 'anthropic',
+                       max => 2000, extra => { max_completion_tokens => 1 });
+    is($r->{status}, 400, 'messages with max_tokens 2000 and '
+       . 'max_completion_tokens 1: 400');
+    TierRouter::Test::anthropic_error_ok($r, 'conflicting limits',
+                                         'invalid_request_error');
+    like($r->{json}{error}{message} // '', qr/'max_tokens' only/,
+         'conflicting limits: the message says which one counts');
+
+    ($r) = call(key => 'Bearer sk-test-limits', max => 2000,
+                extra => { max_completion_tokens => 1 });
+    is($r->{status}, 400, 'chat: max_tokens and max_completion_tokens '
+       . 'disagree: 400');
+    is($r->{json}{error}{param}, 'max_completion_tokens', 'with its param');
+
+    my %body = (model => 'frontier-model', max_output_tokens => 1,
+                messages => [{ role => 'user', content => 'Hi.' }]);
+    $r = $t->http_post('/v1/chat/completions', $J->encode(\%body),
+                       'Authorization' => 'Bearer sk-test-limits',
+                       'Content-Type' => 'application/json');
+    is($r->{status}, 400, 'chat with max_output_tokens alone: 400');
+
+    # what is read is what is reserved: 2000 output tokens at frontier's
+    # $400/M reasoning price do not fit $0.30, 1 would
+
+    ($r) = call(key => 'Bearer sk-test-limits-2', dialect => 'anthropic',
+                path => '/strict/', limit => '0.30', max => 2000);
+    is($r->{status}, 429, 'messages, max_tokens 2000: its worst case is '
+       . 'reserved, and refused under $0.30');
+
+    ($r) = call(key => 'Bearer sk-test-limits-2', dialect => 'responses',
+                path => '/strict/', limit => '0.30', max => 2000);
+    is($r->{status}, 429, 'responses, max_output_tokens 2000: the same');
+
+    ($r) = call(key => 'Bearer sk-test-limits-2', path => '/strict/',
+                limit => '0.30', max => 2000,
+                extra => { max_completion_tokens => 2000 });
+    is($r->{status}, 429, 'chat, both fields at 2000: the same');
+}
+
+
+# -- spent, or only held by requests in flight --------------------------------
+
+{
+    my $key = 'Bearer sk-test-inflight';
+
+    # one request's worst case ($0.405 at frontier) fits $0.50, two do not
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        call(key => $key, path => '/strict/', limit => '0.50', nolog => 1,
+             id => 'slow-1', headers => ['X-Mock-Latency-Ms' => 800,
+                                         'X-Mock-Output-Tokens' => 10]);
+        POSIX::_exit(0);
+    }
+
+    sleep 0.3;
+
+    my ($r, $l) = call(key => $key, path => '/strict/', limit => '0.50',
+                       headers => ['X-Mock-Output-Tokens' => 10]);
+    is($r->{status}, 429, 'held by a request in flight: 429');
+    is($r->{json}{error}{code}, 'budget_reserved', 'with its own code');
+    like($r->{json}{error}{message} // '', qr/held by requests in flight/,
+         'and message');
+    is($r->{headers}{'x-should-retry'}, 'true', 'x-should-retry: true');
+    is($r->{headers}{'retry-after'}, 1, 'Retry-After: 1, not the month');
+    like($l->{reason}, qr/budget_reserved/, 'the reason says so');
+
+    ($r) = call(key => $key, path => '/strict/', limit => '0.50',
+                dialect => 'anthropic',
+                headers => ['X-Mock-Output-Tokens' => 10]);
+    TierRouter::Test::anthropic_error_ok($r, 'held, Anthropic',
+                                         'rate_limit_error');
+
+    waitpid $pid, 0;
+    sleep 0.1;
+
+    ($r) = call(key => $key, path => '/strict/', limit => '0.50',
+                headers => ['X-Mock-Output-Tokens' => 10]);
+    is($r->{status}, 200, 'once the first has settled, the same request '
+       . 'is served');
+
+    ($r, $l) = call(key => 'Bearer sk-test-spent', path => '/strict/',
+                    limit => '0');
+    is($r->{json}{error}{code}, 'budget_exceeded', 'spent: budget_exceeded');
+    is($r->{headers}{'x-should-retry'}, 'false', 'spent: not to be retried');
+    like($l->{reason}, qr/budget_spent/, 'spent: the reason says so');
+}
+
+
+# -- a request with no key is no tenant ---------------------------------------
+
+{
+    my ($r, $l) = call(key => undef);
+    is($r->{status}, 401, 'no Authorization under key=$http_authorization: '
+       . '401');
+    TierRouter::Test::openai_error_ok($r, 'no key', 'invalid_request_error');
+    like($r->{json}{error}{message} // '', qr/no API key/, 'says why');
+
+    ($r) = call(key => undef, dialect => 'anthropic');
+    is($r->{status}, 401, 'Anthropic without a key: 401');
+    TierRouter::Test::anthropic_error_ok($r, 'no key, Anthropic',
+                                         'authentication_error');
+
+    ($r, $l) = call(key => '', path => '/shared-key/');
+    is($r->{status}, 200, 'tier_router_budget_empty_key allow: served');
+    my ($r2, $l2) = call(key => undef, path => '/shared-key/');
+    is($l2->{t}, $l->{t}, 'and every request without a key is one tenant');
+
+    # the Anthropic convention: x-api-key, keyed by the example's map
+
+    my ($a, $la) = call(key => undef, dialect => 'anthropic',
+                        path => '/anthropic/',
+                        headers => ['x-api-key' => 'sk-ant-one']);
+    my ($b, $lb) = call(key => undef, dialect => 'anthropic',
+                        path => '/anthropic/',
+                        headers => ['x-api-key' => 'sk-ant-two']);
+    is($a->{status} . $b->{status}, '200200', 'x-api-key clients are served');
+    ok($la->{t} && $lb->{t} && $la->{t} ne $lb->{t},
+       'each x-api-key its own tenant');
+}
+
+
+# -- eviction finds an idle tenant wherever it is ----------------------------
+
+{
+    my ($r, $l, $n, %status);
+
+    for my $i (1 .. 70) {
+        ($r) = call(key => "Bearer sk-evict-pay-$i", path => '/evict/',
+                    model => 'small-model', nolog => 1);
+        $n++ if $r->{status} == 200;
+    }
+
+    is($n, 70, '70 paying tenants in a 32k zone');
+
+    # a spray of keys that never pay (refused): zero-spend tenants
+
+    for my $i (1 .. 600) {
+        ($r) = call(key => "Bearer sk-evict-spray-$i", path => '/evict/',
+                    limit => '0', nolog => 1);
+        $status{$r->{status}}++;
+    }
+
+    is($status{429}, 600, 'a spray of 600 keys that cannot pay (more than '
+       . 'the zone holds): each refused by its budget, none by a full zone ('
+       . join(', ', map { "$_: $status{$_}" } sort keys %status) . ')');
+
+    my $st = status('?limit=1000', '/status-evict');
+    my $room = $st->{tenants_total};
+    ok($st->{evicted} > 0 && $room < 670, "the zone is full ($room tenants), "
+       . "the oldest sprayed ones let go ($st->{evicted})");
+
+    %status = ();
+
+    for my $i (1 .. 100) {
+        ($r) = call(key => "Bearer sk-evict-new-$i", path => '/evict/',
+                    model => 'small-model', nolog => 1);
+        $status{$r->{status}}++;
+    }
+
+    is($status{200}, 100, '100 new paying tenants after it: all served, '
+       . 'though the 64 least recently seen tenants all have spend');
+
+    $st = status('?limit=1000', '/status-evict');
+    is(scalar(grep { $_->{spent_micro_usd} > 0 } @{$st->{tenants}}), 170,
+       'no tenant with spend was evicted: 70 + 100 with spend');
 }
 
 

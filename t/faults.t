@@ -31,7 +31,8 @@ http {
 
     %%THREE_TIERS%%
 
-    tier_router_budget_zone zone=tenants:1m period=total;
+    tier_router_budget_zone zone=tenants:1m period=total
+                            state=%%TESTDIR%%/tenants.json;
 
     proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -148,6 +149,27 @@ my $msgs = [{ role => 'user', content => 'Say hello.' }];
     ok($after->{reserved_micro_usd} > 0, 'the killed request\'s reservation '
        . 'stays reserved (' . $after->{reserved_micro_usd} . '): never '
        . 'under-counted');
+
+    # at the stop it is charged its worst case, and said so
+
+    $t->log_mark;
+    $t->stop;
+
+    like($t->log_since, qr/"tenants": 1 requests in flight when nginx stopped/,
+         'stop: the request the killed worker left is logged');
+    like($t->log_since, qr/are charged their worst case, \d+ micro-dollars/,
+         'stop: with what it is charged');
+
+    $t->run;
+
+    my $back = zone();
+    is($back->{unsettled}, 1, 'and counted in the status (unsettled)');
+    is($back->{unsettled_micro_usd}, $after->{reserved_micro_usd},
+       'with its worst case');
+    is($back->{spent_micro_usd},
+       $after->{spent_micro_usd} + $after->{reserved_micro_usd},
+       'which is charged: spend is never under-counted');
+    is($back->{reserved_micro_usd}, 0, 'nothing reserved after the start');
 }
 
 # -- numbers beyond any range --------------------------------------------------
