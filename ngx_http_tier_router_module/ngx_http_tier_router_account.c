@@ -532,9 +532,9 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
     {
         ctx->opaque = 1;
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "tier router: a \"%V\" encoded response cannot be "
-                      "read for usage: its cost is estimated; set "
-                      "proxy_set_header Accept-Encoding \"\"",
+                      "tier router: the upstream answered \"%V\" encoded "
+                      "although identity was asked for: its usage cannot "
+                      "be read, it is charged its worst case",
                       &r->headers_out.content_encoding->value);
     }
 
@@ -1125,6 +1125,16 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
 
     ctx->cost = ngx_min(ngx_http_tier_router_price_cost(&tier->price, u),
                         NGX_HTTP_TIER_ROUTER_AMOUNT_MAX);
+
+    /*
+     * an answer that could not be read (encoded although identity was
+     * asked for): its bytes say nothing of its tokens, so never less
+     * than the worst case reserved for it
+     */
+
+    if (ctx->opaque && status < 400 && ctx->cost < ctx->reserved) {
+        ctx->cost = ctx->reserved;
+    }
 }
 
 

@@ -26,6 +26,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_tier_router_handler(ngx_http_request_t *r);
 static void ngx_http_tier_router_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_identity(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_route(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static ngx_int_t ngx_http_tier_router_body(ngx_http_request_t *r,
@@ -624,12 +625,94 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    if (ngx_http_tier_router_identity(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ctx->routed = 1;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tier router: tier \"%V\" score %.3f reason \"%V\" "
                    "body %uz", &tier->name, ctx->score, &ctx->reason,
                    body.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The answer of a routed request is read (usage, the stream's usage chunk
+ * the module asked for, the escalation's judge): the upstream is asked
+ * for it uncompressed, whatever the client accepts and whether or not the
+ * operator clears Accept-Encoding.  Only what goes upstream changes:
+ * nginx's own gzip filter still sees what the client sent.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_identity(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, found;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    found = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Accept-Encoding") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept-Encoding",
+                               sizeof("Accept-Encoding") - 1)
+               != 0)
+        {
+            continue;
+        }
+
+#if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
+
+        if (r->headers_in.accept_encoding == &h[i]) {
+            r->headers_in.accept_encoding = ngx_palloc(r->pool,
+                                                    sizeof(ngx_table_elt_t));
+            if (r->headers_in.accept_encoding == NULL) {
+                return NGX_ERROR;
+            }
+
+            *r->headers_in.accept_encoding = h[i];
+        }
+
+#endif
+
+        ngx_str_set(&h[i].value, "identity");
+        found = 1;
+    }
+
+    if (found) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(h, sizeof(ngx_table_elt_t));
+
+    ngx_str_set(&h->key, "Accept-Encoding");
+    ngx_str_set(&h->value, "identity");
+    h->lowcase_key = (u_char *) "accept-encoding";
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
 
     return NGX_OK;
 }

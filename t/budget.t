@@ -201,6 +201,13 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        # proxy_set_header of its own: Accept-Encoding is not cleared
+        location /gzip/ {
+            tier_router_budget zone=tenants key=$http_authorization;
+            proxy_set_header Connection "";
+            proxy_pass http://$tier_router_upstream;
+        }
+
         location /shared-key/ {
             tier_router_budget zone=tenants key=$http_authorization;
             tier_router_budget_empty_key allow;
@@ -902,6 +909,52 @@ sub burst {
     ($r, $l) = call(key => "Bearer sk-test-tiny-next", path => '/tiny/',
                     model => 'small-model', clock => $DEC01 + 10);
     is($r->{status}, 200, 'a new period: idle tenants make room');
+}
+
+
+# -- a client that accepts gzip, an upstream that sends it ---------------------
+
+{
+    my @gz = (@mock, 'Accept-Encoding' => 'gzip, deflate, br');
+
+    my ($r, $l) = call(path => '/gzip/', stream => 1, headers => [@gz]);
+    my @ev = TierRouter::Test::parse_sse($r->{body});
+
+    ok(!$r->{headers}{'content-encoding'} && @ev > 3,
+       'gzip accepted, stream: the upstream was asked for identity, the '
+       . 'stream reaches the client readable');
+    ok(!(grep { $_->{json} && $_->{json}{usage} } @ev),
+       'gzip accepted, stream: the usage chunk the module asked for is '
+       . 'stripped');
+    is($l->{cost} . ' ' . $l->{est}, '0.200000 0',
+       'gzip accepted, stream: charged from the usage read (1000 in, '
+       . '500 out), not estimated');
+
+    ($r, $l) = call(path => '/gzip/', dialect => 'anthropic',
+                    headers => [@gz]);
+    is($l->{cost} . ' ' . $l->{est}, '0.200000 0',
+       'gzip accepted, Anthropic JSON: charged from its usage');
+
+    ($r) = call(path => '/gzip/', headers => [@gz, 'X-Mock-Echo' => 1]);
+    is($r->{headers}{'x-mock-request-accept-encoding'}, 'identity',
+       'what the upstream is sent: Accept-Encoding: identity');
+
+    ($r) = call(path => '/gzip/', headers => ['X-Mock-Echo' => 1]);
+    is($r->{headers}{'x-mock-request-accept-encoding'}, 'identity',
+       'and so without any from the client');
+
+    # an upstream that compresses all the same: never under-counted
+
+    $t->log_mark;
+    ($r, $l) = call(path => '/gzip/', stream => 1, max => 1000,
+                    headers => [@gz, 'X-Mock-Gzip' => 'always']);
+    is($r->{headers}{'content-encoding'}, 'gzip',
+       'an upstream that gzips regardless: passed on as it is');
+    is($l->{cost} . ' ' . $l->{est}, '0.404500 1',
+       'and charged its worst case (1000 tokens at the reasoning price, '
+       . 'its input at the body\'s bytes / 3), estimated');
+    like($t->log_since, qr/answered "gzip" encoded although identity/,
+         'with a warning');
 }
 
 

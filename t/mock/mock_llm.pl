@@ -53,6 +53,10 @@
 #                             stop_reason "refusal")
 #   X-Mock-At-NAME-X: V       X-Mock-X: V for the server NAME only (after
 #                             X-Mock-For), e.g. X-Mock-At-mid-Words: 3000
+#   X-Mock-Gzip: always|never answers are gzip-encoded (JSON and SSE,
+#                             whole) when the request accepts gzip, as
+#                             real model servers do; "always" even when
+#                             it does not, "never" not at all
 #   X-Mock-Latency-Ms: N      sleep N ms before answering
 #   X-Mock-Status: 429|500|503|...   answer that status, dialect-shaped error
 #   X-Mock-Break-After: N     streaming: close the connection after N events
@@ -66,7 +70,8 @@
 #                             hex), X-Mock-Request-Content-Length (the
 #                             Content-Length header received, or "chunked",
 #                             or "none"), X-Mock-Request-Method,
-#                             X-Mock-Request-Uri
+#                             X-Mock-Request-Uri,
+#                             X-Mock-Request-Accept-Encoding
 #   X-Mock-Input-Tokens: N    report N input tokens instead of the computed
 #                             count (the request body need not match)
 #   X-Mock-Output-Tokens: N   report N output tokens instead of the number
@@ -118,6 +123,7 @@ use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use JSON::PP;
 use Digest::SHA qw(sha1_hex);
 use Time::HiRes qw(time sleep);
+use IO::Compress::Gzip qw(gzip $GzipError);
 
 my %opt = (listen => '127.0.0.1', name => 'mock', verbose => 0);
 
@@ -377,8 +383,30 @@ sub write_all {
 }
 
 
+# gzip as a real server does it: when the request accepts it
+
+sub gzip_wanted {
+    my ($req) = @_;
+
+    my $g = $req->{headers}{'x-mock-gzip'} // '';
+
+    return 0 if $g eq 'never';
+    return 1 if $g eq 'always';
+    return ($req->{headers}{'accept-encoding'} // '') =~ /\bgzip\b/i;
+}
+
+
 sub send_response {
     my ($conn, $req, $status, $headers, $body) = @_;
+
+    if ($status == 200 && length $body && gzip_wanted($req)
+        && !defined $req->{headers}{'x-mock-break-after'})
+    {
+        my $z;
+        gzip(\$body => \$z) or die "gzip: $GzipError\n";
+        $body = $z;
+        $headers = [@$headers, 'Content-Encoding' => 'gzip'];
+    }
 
     my $reason = {
         200 => 'OK', 400 => 'Bad Request', 401 => 'Unauthorized',
@@ -572,6 +600,8 @@ sub handle {
             'X-Mock-Request-Content-Length' => $req->{cl_header},
             'X-Mock-Request-Method' => $req->{method},
             'X-Mock-Request-Uri' => $req->{uri},
+            'X-Mock-Request-Accept-Encoding'
+                => $h->{'accept-encoding'} // 'none',
         ], $b);
     }
 
@@ -1017,6 +1047,23 @@ sub stream_response {
 
     my $chunked = $req->{version} eq '1.1';
     my $keep = $chunked && $req->{keepalive};
+
+    # gzip: the whole stream in one piece
+
+    if (gzip_wanted($req) && !defined $h->{'x-mock-break-after'}) {
+        my ($all, $z) = (join('', @ev));
+        gzip(\$all => \$z) or die "gzip: $GzipError\n";
+
+        write_all($conn, "HTTP/1.1 200 OK\r\nServer: mock-llm\r\n"
+            . "X-Mock-Name: $opt{name}\r\n"
+            . "Content-Type: text/event-stream; charset=utf-8\r\n"
+            . "Content-Encoding: gzip\r\n"
+            . "Content-Length: " . length($z) . "\r\n"
+            . ($req->{keepalive} ? '' : "Connection: close\r\n")
+            . "\r\n" . $z);
+
+        return $req->{keepalive};
+    }
 
     my $head = ($chunked ? "HTTP/1.1" : "HTTP/1.0") . " 200 OK\r\n"
         . "Server: mock-llm\r\n"
