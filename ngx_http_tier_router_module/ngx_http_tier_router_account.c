@@ -669,6 +669,7 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
     ob->last = ob->start;
     ob->temporary = 1;
     ob->flush = 0;
+    ob->sync = 0;
     ob->last_buf = 0;
     ob->last_in_chain = 0;
     ob->tag = (ngx_buf_tag_t) &ngx_http_tier_router_module;
@@ -735,6 +736,12 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
             ob->flush = 1;
         }
 
+        /* a subrequest's end (an attempt's) is a sync buffer, last in chain */
+
+        if (b->sync) {
+            ob->sync = 1;
+        }
+
         if (b->last_in_chain) {
             ob->last_in_chain = 1;
         }
@@ -742,7 +749,7 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
 
     if (ob->last == ob->pos) {
 
-        if (!ob->last_buf && !ob->flush) {
+        if (!ob->last_buf && !ob->flush && !ob->sync) {
             out->next = ctx->free;
             ctx->free = out;
             out = NULL;

@@ -272,6 +272,24 @@ ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
         return NGX_DONE;
     }
 
+    if (!actx->complete) {
+
+        /*
+         * the upstream broke the answer off after its header: the client
+         * must see it broken (the connection or the HTTP/2 stream reset,
+         * no last chunk), as it would without attempts, not a clean end
+         * of a text cut short
+         */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "tier router: the answer was broken off by its "
+                      "upstream: the client's response is closed as broken");
+
+        r->keepalive = 0;
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return NGX_DONE;
+    }
+
     rc = ngx_http_send_special(r, NGX_HTTP_LAST);
     ngx_http_finalize_request(r, rc);
 
@@ -817,9 +835,19 @@ ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
 
     actx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
-    if (actx == NULL || actx->parent == NULL
-        || (!actx->discard && (actx->held == NULL || actx->commit)))
-    {
+    if (actx == NULL || actx->parent == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* an answer ends with its last buffer; one broken off ends without */
+
+    for (cl = in; cl; cl = cl->next) {
+        if (cl->buf->last_in_chain || cl->buf->last_buf) {
+            actx->complete = 1;
+        }
+    }
+
+    if (!actx->discard && (actx->held == NULL || actx->commit)) {
         return ngx_http_next_body_filter(r, in);
     }
 

@@ -225,6 +225,7 @@ struct ngx_http_tier_router_ctx_s {
     unsigned                     closed:1;          /* settled, counted */
     unsigned                     discard:1;         /* a failure passed on */
     unsigned                     commit:1;          /* the client's answer */
+    unsigned                     complete:1;        /* and all of it came */
     unsigned                     escalated:1;       /* not good enough */
     unsigned                     logprobs:1;        /* we asked for them */
 };

@@ -334,6 +334,66 @@ is(scalar(split / /, $r->{json}{choices}[0]{message}{content} // ''), 3000,
     like($rr->{body}, qr/"model":"mid-model"/, 'Anthropic stream: from mid');
 }
 
+# -- an answer broken off after its header reaches the client broken ------
+
+for my $dialect (qw(chat responses anthropic)) {
+    for my $path ('/fb/', '/off/') {
+        my $name = "$dialect stream broken off, " . ($path eq '/fb/'
+                   ? 'fallback on' : 'fallback off');
+
+        my $rr = call(path => $path, dialect => $dialect, stream => 1,
+                      headers => ['X-Mock-Break-After' => 3]);
+
+        is($rr->{status}, 200, "$name: 200 and its first events");
+        ok($rr->{raw} !~ /\r\n0\r\n\r\n\z/ && !$rr->{timeout},
+           "$name: no last chunk, the connection closed: the client sees "
+           . "it broken");
+    }
+
+    # a fallback first, then the next tier's stream broken off
+
+    my $rr = call(dialect => $dialect, stream => 1,
+                  headers => [fail_on('small'), 'X-Mock-Status' => 503,
+                              'X-Mock-At-mid-Break-After' => 3]);
+    is($rr->{tried}, 'small mid', "$dialect: small 503, mid broken off");
+    ok($rr->{raw} !~ /\r\n0\r\n\r\n\z/ && !$rr->{timeout},
+       "$dialect: the broken answer of the second attempt is broken too");
+
+    $rr = call(dialect => $dialect, stream => 1,
+               headers => [fail_on('small'), 'X-Mock-Status' => 503]);
+    like($rr->{raw}, qr/\r\n0\r\n\r\n\z/,
+         "$dialect: a whole stream after a fallback ends with its last "
+         . "chunk");
+}
+
+{
+    my $rr = call(headers => ['X-Mock-Break-After' => 40]);
+    ok($rr->{status} == 200 && !$rr->{timeout}
+       && length($rr->{body}) < ($rr->{headers}{'content-length'} // 0),
+       'JSON broken off, fallback on: short of its Content-Length, the '
+       . 'connection closed (no wait for the rest)');
+}
+
+for my $break (1, 0) {
+    my $rr = $t->http2('POST', '/fb/chat/completions', port => $t->port('h2'),
+        headers => ['Authorization' => 'Bearer sk-fb-h2', 'X-Tier' => 'small',
+                    'Content-Type' => 'application/json',
+                    $break ? ('X-Mock-Break-After' => 3) : ()],
+        body => $J->encode({ model => 'x', max_tokens => 100,
+                             stream => JSON::PP::true,
+                             messages => [{ role => 'user',
+                                            content => 'Hello' }] }));
+
+    if ($break) {
+        ok($rr->{curl_exit} != 0, 'HTTP/2 stream broken off, fallback on: '
+           . "the stream is reset, the client sees it broken (curl exit "
+           . "$rr->{curl_exit})");
+    } else {
+        is($rr->{curl_exit}, 0, 'HTTP/2 stream whole, fallback on: ends '
+           . 'cleanly');
+    }
+}
+
 for my $stream (0, 1) {
     my $rr = $t->http2('POST', '/fb/chat/completions', port => $t->port('h2'),
         headers => ['Authorization' => 'Bearer sk-fb-h2', 'X-Tier' => 'small',
