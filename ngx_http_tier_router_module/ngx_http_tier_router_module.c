@@ -27,6 +27,8 @@ typedef struct {
 static ngx_int_t ngx_http_tier_router_handler(ngx_http_request_t *r);
 static void ngx_http_tier_router_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_identity(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_upstream_known(ngx_conf_t *cf,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_tier_router_route(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static ngx_int_t ngx_http_tier_router_body(ngx_http_request_t *r,
@@ -267,6 +269,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       offsetof(ngx_http_tier_router_loc_conf_t, budget_on_error),
       &ngx_http_tier_router_on_errors },
 
+    { ngx_string("tier_router_passthrough"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, passthrough),
+      NULL },
+
     { ngx_string("tier_router_budget_empty_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_tier_router_enum,
@@ -399,7 +408,7 @@ static size_t                          ngx_http_tier_router_scratch_size;
 static ngx_int_t
 ngx_http_tier_router_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                         rc;
+    ngx_int_t                         rc, dialect;
     ngx_http_tier_router_ctx_t       *ctx;
     ngx_http_tier_router_loc_conf_t  *trlcf;
 
@@ -409,13 +418,66 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
-    /* LLM API calls are POSTs; GET /v1/models and the like pass by */
-
-    if (!trlcf->enable || r->method != NGX_HTTP_POST) {
+    if (!trlcf->enable) {
         return NGX_DECLINED;
     }
 
+    dialect = NGX_HTTP_TIER_ROUTER_AUTO;
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    /*
+     * Only the APIs the module understands are routed: a POST to chat
+     * completions, responses or messages (by URI, or every POST where
+     * tier_router_dialect names the API).  The rest, GET /v1/models,
+     * embeddings, count_tokens, batches, retrieving a response, goes
+     * untouched to tier_router_passthrough; another method carrying a
+     * body to a routed API is refused, not passed on unread.
+     */
+
+    if (ctx == NULL) {
+        dialect = (trlcf->dialect != NGX_HTTP_TIER_ROUTER_AUTO)
+                  ? (ngx_int_t) trlcf->dialect
+                  : ngx_http_tier_router_dialect_by_uri(r);
+
+        if (dialect == NGX_HTTP_TIER_ROUTER_AUTO) {
+            return NGX_DECLINED;
+        }
+
+        if (r->method != NGX_HTTP_POST) {
+
+            if (r->headers_in.content_length_n <= 0
+                && !r->headers_in.chunked)
+            {
+                return NGX_DECLINED;
+            }
+
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+            if (ctx == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->dialect = dialect;
+            ctx->status = NGX_DECLINED;
+            ctx->error_status = NGX_HTTP_BAD_REQUEST;
+            ctx->error = "a request body is read with POST only: this "
+                         "method must not carry one";
+
+            ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
+
+            r->expect_tested = 1;
+
+            rc = ngx_http_discard_request_body(r);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            rc = ngx_http_tier_router_send_error(r, ctx);
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE;
+        }
+    }
 
     if (ctx) {
 
@@ -438,11 +500,7 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
     }
 
     ctx->status = NGX_DONE;
-    ctx->dialect = trlcf->dialect;
-
-    if (ctx->dialect == NGX_HTTP_TIER_ROUTER_AUTO) {
-        ctx->dialect = ngx_http_tier_router_dialect_by_uri(r);
-    }
+    ctx->dialect = dialect;
 
     ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
 
@@ -1371,7 +1429,13 @@ ngx_http_tier_router_dialect_by_uri(ngx_http_request_t *r)
         return NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES;
     }
 
-    if (ngx_http_tier_router_ends("/messages")) {
+    /* OpenAI's /v1/threads/ID/messages is no Anthropic API */
+
+    if (ngx_http_tier_router_ends("/messages")
+        && ngx_strlcasestrn(uri->data, uri->data + uri->len,
+                            (u_char *) "/threads/", 9 - 1)
+           == NULL)
+    {
         return NGX_HTTP_TIER_ROUTER_ANTHROPIC;
     }
 
@@ -1484,23 +1548,72 @@ ngx_http_tier_router_create_main_conf(ngx_conf_t *cf)
 }
 
 
+/* an upstream{} block by that name, or an address with a port */
+
+static ngx_int_t
+ngx_http_tier_router_upstream_known(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t                      i;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        if (uscfp[i]->host.len == name->len
+            && ngx_strncasecmp(uscfp[i]->host.data, name->data, name->len)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    return ngx_strlchr(name->data, name->data + name->len, ':')
+           ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* where a request the module does not route goes: the operator's, or
+ * the first tier's upstream */
+
+ngx_str_t *
+ngx_http_tier_router_passthrough(ngx_http_request_t *r)
+{
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->passthrough.len) {
+        return &trlcf->passthrough;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    if (trmcf->tiers.nelts == 0) {
+        return NULL;
+    }
+
+    tier = trmcf->tiers.elts;
+
+    return &tier[0].upstream;
+}
+
+
 static char *
 ngx_http_tier_router_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_tier_router_main_conf_t *trmcf = conf;
 
     double                          prev;
-    ngx_uint_t                      i, j, n, found;
+    ngx_uint_t                      i, n;
     ngx_http_tier_router_tier_t    *tier;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
 
     tier = trmcf->tiers.elts;
     n = trmcf->tiers.nelts;
     prev = -1;
-
-    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
-    uscfp = umcf->upstreams.elts;
 
     for (i = 0; i < n; i++) {
 
@@ -1518,24 +1631,8 @@ ngx_http_tier_router_init_main_conf(ngx_conf_t *cf, void *conf)
 
         prev = tier[i].max_score;
 
-        /* an upstream{} block by that name, or an address with a port */
-
-        found = 0;
-
-        for (j = 0; j < umcf->upstreams.nelts; j++) {
-            if (uscfp[j]->host.len == tier[i].upstream.len
-                && ngx_strncasecmp(uscfp[j]->host.data, tier[i].upstream.data,
-                                   tier[i].upstream.len) == 0)
-            {
-                found = 1;
-                break;
-            }
-        }
-
-        if (!found
-            && ngx_strlchr(tier[i].upstream.data,
-                           tier[i].upstream.data + tier[i].upstream.len, ':')
-               == NULL)
+        if (ngx_http_tier_router_upstream_known(cf, &tier[i].upstream)
+            != NGX_OK)
         {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"tier_router_tier\" \"%V\": no upstream \"%V\" "
@@ -1650,6 +1747,18 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               NGX_HTTP_TIER_ROUTER_FAIL_CLOSED);
     ngx_conf_merge_uint_value(conf->budget_empty_key, prev->budget_empty_key,
                               NGX_HTTP_TIER_ROUTER_EMPTY_REFUSE);
+    ngx_conf_merge_str_value(conf->passthrough, prev->passthrough, "");
+
+    if (conf->passthrough.len
+        && ngx_http_tier_router_upstream_known(cf, &conf->passthrough)
+           != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tier_router_passthrough\": no upstream \"%V\" "
+                           "is defined (and it is not an address with a "
+                           "port)", &conf->passthrough);
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_uint_value(conf->budget_max_output,
                               prev->budget_max_output, 4096);
 

@@ -130,6 +130,7 @@ typedef struct {
     ngx_uint_t                   budget_status;
     ngx_uint_t                   budget_on_error;
     ngx_uint_t                   budget_empty_key;
+    ngx_str_t                    passthrough;       /* empty: tier 0's */
     ngx_uint_t                   budget_max_output;
     ngx_http_tier_router_zone_t *status_zone;
 
@@ -250,6 +251,7 @@ char *ngx_http_tier_router_budget_soft_merge(ngx_conf_t *cf,
 char *ngx_http_tier_router_budget_clock(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 time_t ngx_http_tier_router_clock(ngx_http_request_t *r);
+ngx_str_t *ngx_http_tier_router_passthrough(ngx_http_request_t *r);
 char *ngx_http_tier_router_price(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_tier_router_price_catalog_conf(ngx_conf_t *cf,

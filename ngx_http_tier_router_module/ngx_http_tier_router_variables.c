@@ -149,6 +149,27 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
         ctx = ngx_http_get_module_ctx(r->main, ngx_http_tier_router_module);
     }
 
+    /* what is not routed goes, untouched, where the operator says */
+
+    if (data == NGX_HTTP_TIER_ROUTER_VAR_UPSTREAM
+        && (ctx == NULL || !ctx->routed))
+    {
+        s = ngx_http_tier_router_passthrough(r);
+
+        if (s == NULL) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        v->data = s->data;
+        v->len = s->len;
+        v->valid = 1;
+        v->no_cacheable = 1;
+        v->not_found = 0;
+
+        return NGX_OK;
+    }
+
     /* a request the budget refused keeps its reason, and says why */
 
     if (ctx == NULL || (!ctx->routed

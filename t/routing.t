@@ -521,24 +521,25 @@ for my $path ('/reject/v1/chat/completions', '/reject/v1/responses') {
         'no_signal decision only with tier_router_no_signal_tier');
 }
 
-# dialect: by URI, forced, and by body shape elsewhere
+# dialect: by URI, forced; another URI is no API the module routes, so it
+# goes on untouched, whatever its body looks like
 
 {
-    my $r = post('/other/llm', responses_body('auto', $ROUTINE),
-        'X-Mock-Echo' => 1);
-    is($r->{status}, 200, 'shape: responses body on another URI');
-    is($r->{log}{dialect}, 'openai_responses', 'shape: input -> responses');
+    for my $body (responses_body('auto', $ROUTINE),
+                  chat_body('auto', $ROUTINE),
+                  '{"model":"auto","prompt":"hello"}')
+    {
+        my $r = post('/other/llm', $body, 'X-Mock-Echo' => 1);
+        my $what = substr($body, 0, 30);
 
-    $r = post('/other/llm', chat_body('auto', $ROUTINE), 'X-Mock-Echo' => 1);
-    is($r->{status}, 200, 'shape: chat body on another URI');
-    is($r->{log}{dialect}, 'openai_chat', 'shape: messages -> openai_chat');
+        is($r->{status}, 200, "another URI ($what...): passed on");
+        is($r->{body}, $body, "another URI ($what...): the body untouched");
+        is($r->{log}{dialect}, '-', "another URI ($what...): not routed");
+        is($r->{headers}{'x-mock-name'}, 'small',
+           "another URI ($what...): to the first tier's upstream");
+    }
 
-    $r = post('/other/llm', '{"model":"auto","prompt":"hello"}',
-        'X-Mock-Echo' => 1);
-    is($r->{status}, 400, 'shape: neither messages nor input -> 400');
-    openai_error_ok($r, 'unknown dialect');
-
-    $r = post('/forced/v1/chat/completions', '{"model":');
+    my $r = post('/forced/v1/chat/completions', '{"model":');
     is($r->{status}, 400, 'forced anthropic: bad JSON 400');
     anthropic_error_ok($r, 'forced anthropic dialect error shape');
 }
