@@ -31,11 +31,15 @@ do
 done
 
 # --tests: also clang and its libFuzzer runtime, for the fuzz targets
-# (t/fuzz.t, make fuzz); --nginx-src: PCRE2 and zlib for nginx itself;
+# (t/fuzz.t, make fuzz), node and npm (t/sdk.t installs the official
+# SDKs from the npm registry); --nginx-src: PCRE2 and zlib for nginx itself;
 # --dates: libfaketime
 for arg in "$@"; do
     case $arg in
-    --tests) want="clang libclang-rt-14-dev" ;;
+    --tests) want="clang libclang-rt-14-dev"
+             # node and npm for the official SDKs (t/sdk.t), unless there
+             command -v node > /dev/null && command -v npm > /dev/null \
+                 || want="$want nodejs npm" ;;
     --nginx-src) want="libpcre2-dev zlib1g-dev" ;;
     --dates) want="faketime" ;;
     *) echo "deps.sh: unknown option $arg" >&2; exit 1 ;;

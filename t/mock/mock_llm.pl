@@ -29,6 +29,10 @@
 #                          file, no --files, or NAME is not /^[\w.-]+$/;
 #                          405 to methods other than GET and HEAD; never
 #                          a model endpoint, whatever NAME is
+#   GET .../models, GET .../responses/ID, POST .../embeddings,
+#   POST .../messages/count_tokens, .../messages/batches
+#                          200, the API's shape (a model list, a stored
+#                          response, an embedding, a token count, a batch)
 #   anything else          404, OpenAI-shaped JSON error
 #
 # Every answer carries X-Mock-Name: <--name>, and the model that the request
@@ -498,6 +502,60 @@ sub dialect_of {
 }
 
 
+# the SDKs' other calls, as the APIs answer them (the shape only): a
+# model list, a stored response, embeddings, a token count, a batch
+
+sub other_endpoint {
+    my ($req) = @_;
+
+    my ($m, $p) = ($req->{method}, $req->{path});
+    my $data = eval { $JSON->decode($req->{body}) } // {};
+
+    if ($m eq 'GET' && $p =~ m{/models$}) {
+        return { object => 'list', data => [{ id => "$opt{name}-model",
+            object => 'model', created => 1700000000, owned_by => 'mock',
+            type => 'model', display_name => "$opt{name} model",
+            created_at => '2026-01-01T00:00:00Z' }],
+            has_more => JSON::PP::false, first_id => "$opt{name}-model",
+            last_id => "$opt{name}-model" };
+    }
+
+    if ($m eq 'GET' && $p =~ m{/responses/([\w-]+)$}) {
+        return { id => $1, object => 'response', created_at => 1700000000,
+            status => 'completed', model => "$opt{name}-model",
+            output => [], usage => { input_tokens => 1, output_tokens => 1,
+                                     total_tokens => 2 } };
+    }
+
+    if ($m eq 'POST' && $p =~ m{/embeddings$}) {
+        return { object => 'list', model => $data->{model} // 'unknown',
+            data => [{ object => 'embedding', index => 0,
+                       embedding => [0.1, 0.2, 0.3] }],
+            usage => { prompt_tokens => 2, total_tokens => 2 } };
+    }
+
+    if ($m eq 'POST' && $p =~ m{/messages/count_tokens$}) {
+        return { input_tokens => 12 };
+    }
+
+    if ($p =~ m{/messages/batches$}) {
+        return { id => 'msgbatch_mock', type => 'message_batch',
+            processing_status => 'in_progress', created_at =>
+            '2026-01-01T00:00:00Z', expires_at => '2026-01-02T00:00:00Z',
+            request_counts => { processing => 0, succeeded => 0,
+                errored => 0, canceled => 0, expired => 0 },
+            results_url => undef, archived_at => undef,
+            cancel_initiated_at => undef, ended_at => undef }
+            if $m eq 'POST';
+
+        return { data => [], has_more => JSON::PP::false, first_id => undef,
+                 last_id => undef };
+    }
+
+    return undef;
+}
+
+
 sub error_body {
     my ($dialect, $status, $message) = @_;
 
@@ -610,6 +668,12 @@ sub handle {
     }
 
     unless (defined $dialect) {
+        my $other = other_endpoint($req);
+
+        return send_response($conn, $req, 200,
+            ['Content-Type' => 'application/json'], $JSON->encode($other))
+            if $other;
+
         return send_response($conn, $req, 404,
             ['Content-Type' => 'application/json'],
             error_body(undef, 404, "Unknown endpoint $req->{path} (mock)."));
