@@ -352,6 +352,7 @@ ngx_http_tier_router_budget_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ssize_t                        n;
     ngx_fd_t                       fd;
     ngx_uint_t                     i;
+    ngx_time_t                    *tp;
     ngx_slab_pool_t               *shpool;
     ngx_http_tier_router_zone_t   *zone;
 
@@ -463,12 +464,20 @@ ngx_http_tier_router_budget_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_memcpy(zone->sh->hash_key, zone->hash_key, 16);
 
+    /* who writes the state file: an older nginx's is merged, see state.c */
+
+    zone->sh->instance = ((uint64_t) ngx_random() << 32)
+                         ^ (uint64_t) ngx_random() ^ (uint64_t) ngx_pid;
+    tp = ngx_timeofday();
+    zone->sh->started = (uint64_t) tp->sec * 1000 + tp->msec;
+
     ngx_http_tier_router_budget_tiers(zone);
 
     if (zone->state.len) {
         (void) ngx_http_tier_router_state_load(zone, shm_zone->shm.log);
         ngx_memcpy(zone->hash_key, zone->sh->hash_key, 16);
         zone->saved = zone->sh->generation;
+        ngx_http_tier_router_handover_seen(zone);
     }
 
     return NGX_OK;
@@ -915,6 +924,8 @@ ngx_http_tier_router_budget_save_handler(ngx_event_t *ev)
 
     zone = ev->data;
 
+    (void) ngx_http_tier_router_handover_merge(zone, ev->log);
+
     if (zone->sh->generation != zone->saved) {
         (void) ngx_http_tier_router_state_save(zone, ev->log);
     }
@@ -952,6 +963,7 @@ ngx_http_tier_router_budget_exit(ngx_cycle_t *cycle)
 
     for (i = 0; i < trmcf->zones.nelts; i++) {
         if (zp[i]->state.len && zp[i]->sh) {
+            (void) ngx_http_tier_router_handover_merge(zp[i], cycle->log);
             (void) ngx_http_tier_router_state_save(zp[i], cycle->log);
         }
     }

@@ -41,7 +41,7 @@
 
 /*
  * A tenant, from the rbtree node's color byte on (as limit_req's nodes):
- * 32 + 184 bytes, one 256-byte slab chunk.  Money in micro-dollars.  A
+ * 32 + 192 bytes, one 256-byte slab chunk.  Money in micro-dollars.  A
  * tenant with nothing to lose (no spend in the period, nothing reserved)
  * is also in the zone's idle queue, where eviction finds it at once.
  */
@@ -63,6 +63,9 @@ typedef struct {
     int64_t                      output_tokens;  /* in the period */
     time_t                       period_start;
     time_t                       last;
+    int64_t                      older;          /* spent, in the file of
+                                                    an older nginx, as
+                                                    last merged */
     uint32_t                     estimated;      /* in the period */
     uint32_t                     inflight;
     uint32_t                     refused;        /* in the period */
@@ -105,6 +108,8 @@ typedef struct {
     uint64_t                     unsettled;      /* in flight at a stop */
     int64_t                      unsettled_cost; /* their worst cases */
     uint64_t                     generation;     /* bumped on a change */
+    uint64_t                     instance;       /* this zone's, random */
+    uint64_t                     started;        /* created, in ms */
     uint64_t                     saves;          /* of the state file */
     uint64_t                     save_failures;
     time_t                       last_save;
@@ -129,6 +134,9 @@ typedef struct {
     ngx_str_t                    hash_key_file;
     ngx_array_t                 *tiers;          /* the main conf's */
     uint64_t                     saved;          /* generation on disk */
+    ngx_file_uniq_t              written_uniq;   /* our last state file */
+    time_t                       written_mtime;
+    off_t                        written_size;
     time_t                       full_logged;    /* this worker's last */
     time_t                       unaccounted_logged;
     ngx_event_t                  save_event;
@@ -197,6 +205,12 @@ ngx_int_t ngx_http_tier_router_state_load(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log);
 ngx_int_t ngx_http_tier_router_state_dir(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log);
+void ngx_http_tier_router_state_key_check(ngx_http_tier_router_zone_t *zone,
+    u_char *out);
+
+ngx_int_t ngx_http_tier_router_handover_merge(
+    ngx_http_tier_router_zone_t *zone, ngx_log_t *log);
+void ngx_http_tier_router_handover_seen(ngx_http_tier_router_zone_t *zone);
 
 
 #endif /* _NGX_HTTP_TIER_ROUTER_BUDGET_H_INCLUDED_ */

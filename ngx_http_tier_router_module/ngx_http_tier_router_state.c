@@ -32,8 +32,6 @@ static json_t *ngx_http_tier_router_state_tenant(
 static ngx_int_t ngx_http_tier_router_state_read(
     ngx_http_tier_router_zone_t *zone, json_t *root, ngx_log_t *log,
     const char **error);
-static void ngx_http_tier_router_state_check(
-    ngx_http_tier_router_zone_t *zone, u_char *out);
 static void ngx_http_tier_router_state_hex(u_char *dst, u_char *src,
     size_t len);
 static ngx_int_t ngx_http_tier_router_state_write(
@@ -122,8 +120,12 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
                    json_string(ngx_http_tier_router_period_name(sh.period)));
     rc |= json_object_set_new(root, "saved", json_integer(ngx_time()));
 
+    (void) ngx_sprintf(hex, "%016uxL%Z", sh.instance);
+    rc |= json_object_set_new(root, "instance", json_string((char *) hex));
+    rc |= json_object_set_new(root, "started", json_integer(sh.started));
+
     if (zone->hash_key_set) {
-        ngx_http_tier_router_state_check(zone, hex);
+        ngx_http_tier_router_state_key_check(zone, hex);
         rc |= json_object_set_new(root, "key_check",
                                   json_string((char *) hex));
 
@@ -315,6 +317,8 @@ ngx_http_tier_router_state_write(ngx_http_tier_router_zone_t *zone,
     }
 
     ngx_free(tmp);
+
+    ngx_http_tier_router_handover_seen(zone);
 
     ngx_http_tier_router_state_saved(zone, NULL, 0);
 
@@ -625,7 +629,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     sh = zone->sh;
 
     if (zone->hash_key_set) {
-        ngx_http_tier_router_state_check(zone, check);
+        ngx_http_tier_router_state_key_check(zone, check);
     }
 
     if (ngx_http_tier_router_state_valid(root,
@@ -755,6 +759,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         ngx_queue_insert_tail(&zone->sh->queue, &tn->queue);
 
         tn->spent = v[0];
+        tn->older = v[0];
         tn->total = v[1];
         tn->limit = v[2];
         tn->input_tokens = v[3];
@@ -787,8 +792,8 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
 
 /* proves the key a file was written under without telling it */
 
-static void
-ngx_http_tier_router_state_check(ngx_http_tier_router_zone_t *zone,
+void
+ngx_http_tier_router_state_key_check(ngx_http_tier_router_zone_t *zone,
     u_char *out)
 {
     u_char  h[16];

@@ -25,7 +25,7 @@ const char  *ngx_http_tier_router_state_fields[] = {
 static const char  *ngx_http_tier_router_state_zone_fields[] = {
     "period_start", "spent", "total", "requests", "refused", "capped",
     "estimated", "full", "evicted", "unaccounted", "unsettled",
-    "unsettled_micro_usd", NULL
+    "unsettled_micro_usd", "started", NULL
 };
 
 
@@ -95,6 +95,17 @@ ngx_http_tier_router_state_valid(json_t *root, const char *key_check,
 
     if (v && !json_is_string(v)) {
         *error = "a \"period\" that is not a string";
+        return -1;
+    }
+
+    v = json_object_get(root, "instance");
+
+    if (v && (!json_is_string(v)
+              || ngx_http_tier_router_state_unhex(bytes,
+                                                  json_string_value(v), 8)
+                 != 0))
+    {
+        *error = "an \"instance\" that is not 16 hex digits";
         return -1;
     }
 

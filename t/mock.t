@@ -36,10 +36,25 @@ is($r->{status}, 200, 'health status');
 is($r->{body}, 'ok', 'health body');
 is($r->{headers}{'x-mock-name'}, 'small', 'health X-Mock-Name');
 
-$r = post('/v1/embeddings', '{"model":"m","input":"x"}');
+$r = post('/v1/audio/speech', '{"model":"m","input":"x"}');
 is($r->{status}, 404, 'unknown endpoint 404');
 ok(TierRouter::Test::json_decode($r->{body})->{error}{message},
     'unknown endpoint JSON error');
+
+# the SDKs' other calls, in their APIs' shapes
+
+$r = post('/v1/embeddings', '{"model":"m","input":"x"}');
+is(TierRouter::Test::json_decode($r->{body})->{model}, 'm',
+   'embeddings: 200, the model asked');
+$r = post('/v1/messages/count_tokens', '{"model":"m","messages":[]}');
+is(TierRouter::Test::json_decode($r->{body})->{input_tokens}, 12,
+   'count_tokens: input_tokens');
+$r = $t->http_get('/v1/models', port => $port);
+is(TierRouter::Test::json_decode($r->{body})->{data}[0]{id}, 'small-model',
+   'GET /v1/models: a list');
+$r = $t->http_get('/v1/responses/resp_1', port => $port);
+is(TierRouter::Test::json_decode($r->{body})->{id}, 'resp_1',
+   'GET /v1/responses/ID: the response');
 
 $r = post('/v1/chat/completions', '{"model":');
 is($r->{status}, 400, 'bad JSON 400');

@@ -651,6 +651,69 @@ is($t->read_file('victim'), "not the state\n",
     $t->stop;
 }
 
+# a binary upgrade (USR2, WINCH, QUIT): both masters share the state file
+# for a while; nothing the old workers settled is lost
+
+{
+    unlink "$dir/state.json";
+    ok(restart(), 'before the upgrade: nginx starts');
+
+    my $n0 = wait_logged(0);
+    my $logged0 = logged_micros();
+    my $old = $t->{nginx_pid};
+
+    call("Bearer sk-upgrade-$_", tag => 'u') for 1 .. 10;
+    sleep 1.5;                              # a periodic save, then more
+    call("Bearer sk-upgrade-$_", tag => 'u') for 1 .. 10;
+
+    kill 'USR2', $old;
+
+    my $deadline = time + 10;
+    my $new;
+
+    while (time < $deadline) {
+        $new = -e "$dir/nginx.pid.oldbin" && $t->_pid_from_file;
+        last if $new && $new != $old;
+        sleep 0.05;
+    }
+
+    ok($new && $new != $old, "USR2: a new master ($new) beside the old "
+       . "($old)");
+
+    call("Bearer sk-upgrade-$_", tag => 'u') for 1 .. 20;   # both serve
+
+    kill 'WINCH', $old;
+    sleep 0.5;
+    call("Bearer sk-upgrade-$_", tag => 'u') for 1 .. 10;   # the new ones
+
+    kill 'QUIT', $old;
+
+    $deadline = time + 10;
+    sleep 0.05 while kill(0, $old) && time < $deadline;
+    waitpid $old, POSIX::WNOHANG();
+    ok(!kill(0, $old), 'QUIT: the old master is gone, its state saved');
+
+    $t->{nginx_pid} = $new;
+
+    my $n = wait_logged($n0 + 50);
+    is($n, $n0 + 50, 'every request of the upgrade logged');
+
+    sleep 2.5;                              # the new one merges and saves
+
+    my $logged = logged_micros() - $logged0;
+    my $z = zone();
+    is($z->{spent_micro_usd}, $logged, "the new nginx holds all the spend "
+       . "the log says ($logged micro-dollars), the old workers' too");
+    like($t->error_log, qr/micro-dollars that an older nginx settled merg/,
+         'the merge is logged');
+
+    $t->stop;
+
+    my $state = TierRouter::Test::json_decode($t->read_file('state.json'));
+    is($state->{spent}, $logged, 'and so does the state file at its stop');
+    ok(!-e "$dir/nginx.pid.oldbin", 'no old pid file left');
+}
+
 unlike($t->error_log, qr/\[(alert|crit)\]/,
        'no alert or crit in the error log');
 
