@@ -466,10 +466,15 @@ ngx_http_tier_router_budget_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* who writes the state file: an older nginx's is merged, see state.c */
 
-    zone->sh->instance = ((uint64_t) ngx_random() << 32)
-                         ^ (uint64_t) ngx_random() ^ (uint64_t) ngx_pid;
     tp = ngx_timeofday();
-    zone->sh->started = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    zone->sh->instance = ((uint64_t) ngx_random() << 32)
+                         ^ (uint64_t) ngx_random() ^ (uint64_t) ngx_pid
+                         ^ ((uint64_t) tp->msec << 48);
+
+    if (zone->sh->instance == 0) {
+        zone->sh->instance = 1;
+    }
 
     ngx_http_tier_router_budget_tiers(zone);
 

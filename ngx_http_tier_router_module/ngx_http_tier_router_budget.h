@@ -109,7 +109,7 @@ typedef struct {
     int64_t                      unsettled_cost; /* their worst cases */
     uint64_t                     generation;     /* bumped on a change */
     uint64_t                     instance;       /* this zone's, random */
-    uint64_t                     started;        /* created, in ms */
+    uint64_t                     parent;         /* whose file it loaded */
     uint64_t                     saves;          /* of the state file */
     uint64_t                     save_failures;
     time_t                       last_save;
@@ -211,6 +211,7 @@ void ngx_http_tier_router_state_key_check(ngx_http_tier_router_zone_t *zone,
 ngx_int_t ngx_http_tier_router_handover_merge(
     ngx_http_tier_router_zone_t *zone, ngx_log_t *log);
 void ngx_http_tier_router_handover_seen(ngx_http_tier_router_zone_t *zone);
+uint64_t ngx_http_tier_router_handover_instance(void *root);
 
 
 #endif /* _NGX_HTTP_TIER_ROUTER_BUDGET_H_INCLUDED_ */

@@ -5,12 +5,12 @@
  * Two nginx that share a state file for a while, as in a binary upgrade
  * (USR2, WINCH, QUIT): the new one loads the file the old one last wrote
  * and serves while the old workers finish, and the old master saves at
- * exit.  Each zone has an instance id and its creation time, written in
- * the file.  Before each of its saves the newer nginx reads the file, and
- * if an older nginx (or a version of the module without an id) wrote it,
- * adds what each tenant spent there since the newer one last saw it; the
- * older one never merges, it overwrites.  So what the old workers settled
- * is kept and nothing is counted twice.
+ * exit.  Each zone has a random instance id, written in the file, and
+ * keeps the id of the file it was loaded from.  Before each of its saves
+ * the newer nginx reads the file, and if the zone it was loaded from wrote
+ * it again, adds what each tenant spent there since the newer one last saw
+ * it; the older one never merges, it overwrites.  So what the old workers
+ * settled is kept and nothing is counted twice.
  */
 
 
@@ -130,28 +130,19 @@ ngx_http_tier_router_handover_merge(ngx_http_tier_router_zone_t *zone,
 }
 
 
-/* a file of an older zone (or of a module without ids): merged */
+/* a state file's "instance", or 0 for a file of a module without ids */
 
-static ngx_uint_t
-ngx_http_tier_router_handover_older(ngx_http_tier_router_zone_t *zone,
-    json_t *root)
+uint64_t
+ngx_http_tier_router_handover_instance(void *root)
 {
     u_char       id[8];
-    int64_t      started;
     uint64_t     instance;
     ngx_uint_t   k;
     const char  *s;
 
-    s = json_string_value(json_object_get(root, "instance"));
+    s = json_string_value(json_object_get((json_t *) root, "instance"));
 
-    if (s == NULL) {
-        return 1;
-    }
-
-    if (ngx_http_tier_router_state_unhex(id, s, 8) != 0
-        || ngx_http_tier_router_state_number(root, "started", &started)
-           != 0)
-    {
+    if (s == NULL || ngx_http_tier_router_state_unhex(id, s, 8) != 0) {
         return 0;
     }
 
@@ -161,13 +152,27 @@ ngx_http_tier_router_handover_older(ngx_http_tier_router_zone_t *zone,
         instance = instance << 8 | id[k];
     }
 
-    if (instance == zone->sh->instance) {
-        return 0;
-    }
+    return instance;
+}
 
-    return (uint64_t) started < zone->sh->started
-           || ((uint64_t) started == zone->sh->started
-               && instance < zone->sh->instance);
+
+/*
+ * The file is merged if the zone it comes from is the one this zone was
+ * loaded from (its parent, the older nginx of an upgrade), or both have
+ * no id (a module without them); not by time, which two masters need not
+ * agree on.  The older nginx's own parent is older still: it never merges
+ * the newer one's file, it overwrites it.
+ */
+
+static ngx_uint_t
+ngx_http_tier_router_handover_older(ngx_http_tier_router_zone_t *zone,
+    json_t *root)
+{
+    uint64_t  instance;
+
+    instance = ngx_http_tier_router_handover_instance(root);
+
+    return instance != zone->sh->instance && instance == zone->sh->parent;
 }
 
 

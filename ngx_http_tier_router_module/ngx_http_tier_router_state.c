@@ -122,7 +122,6 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
 
     (void) ngx_sprintf(hex, "%016uxL%Z", sh.instance);
     rc |= json_object_set_new(root, "instance", json_string((char *) hex));
-    rc |= json_object_set_new(root, "started", json_integer(sh.started));
 
     if (zone->hash_key_set) {
         ngx_http_tier_router_state_key_check(zone, hex);
@@ -665,6 +664,10 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         s = json_string_value(json_object_get(root, "hash_key"));
         (void) ngx_http_tier_router_state_unhex(sh->hash_key, s, 16);
     }
+
+    /* the zone whose file this is: its later saves are merged */
+
+    sh->parent = ngx_http_tier_router_handover_instance(root);
 
     (void) ngx_http_tier_router_state_number(root, "period_start",
                                           &v[0]);

@@ -25,7 +25,7 @@ const char  *ngx_http_tier_router_state_fields[] = {
 static const char  *ngx_http_tier_router_state_zone_fields[] = {
     "period_start", "spent", "total", "requests", "refused", "capped",
     "estimated", "full", "evicted", "unaccounted", "unsettled",
-    "unsettled_micro_usd", "started", NULL
+    "unsettled_micro_usd", NULL
 };
 
 

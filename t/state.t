@@ -521,6 +521,11 @@ for my $case (
     ok(restart(state => '%%TESTDIR%%/planted/state.json'),
        'a directory with links planted in it: nginx starts');
 
+    # both workers forked: the saving one's name must be planted too
+
+    my $deadline = time + 5;
+    sleep 0.05 while $t->_workers < 2 && time < $deadline;
+
     my @pids = ($t->{nginx_pid}, $t->_workers);
     symlink "$dir/victim", "$dir/planted/state.json.tmp.$_" for @pids;
 
