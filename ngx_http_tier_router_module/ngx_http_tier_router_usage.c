@@ -52,6 +52,7 @@
 #define TR_F_CHOICES_NEW  0x0040    /* the root "choices" array just began */
 #define TR_F_CHOICES_NONE 0x0080    /* ... and ended empty */
 #define TR_F_DATA         0x0100    /* the event has had a data line */
+#define TR_F_MODEL        0x0200    /* the captured string is the model */
 
 /* roles of the containers in ctx[] */
 
@@ -84,7 +85,8 @@
 #define TR_K_INPUT_DET    15
 #define TR_K_COMPL_DET    16
 #define TR_K_OUTPUT_DET   17
-#define TR_K_TEXT         18    /* and all after it */
+#define TR_K_MODEL        18
+#define TR_K_TEXT         19    /* and all after it */
 
 
 static void ngx_http_tier_router_usage_json(
@@ -147,6 +149,7 @@ static ngx_http_tier_router_usage_key_t  ngx_http_tier_router_usage_keys[] = {
     { "input_tokens_details", 0, 0 },
     { "completion_tokens_details", 0, 0 },
     { "output_tokens_details", 0, 0 },
+    { "model", 0, 0 },
     { "content", 0, 0 },
     { "text", 0, 0 },
     { "delta", 0, 0 },
@@ -595,13 +598,22 @@ ngx_http_tier_router_usage_value(ngx_http_tier_router_usage_parser_t *p,
     switch (c) {
 
     case '"':
-        p->flags &= ~(TR_F_KEY | TR_F_CAPTURE | TR_F_TEXT);
+        p->flags &= ~(TR_F_KEY | TR_F_CAPTURE | TR_F_TEXT | TR_F_MODEL);
 
         if (p->key_id >= TR_K_TEXT) {
             p->flags |= TR_F_TEXT;
 
         } else if (p->key_id == TR_K_TYPE && p->depth == 1) {
             p->flags |= TR_F_CAPTURE;
+            p->key_len = 0;
+
+        } else if (p->key_id == TR_K_MODEL && p->model_len == 0
+                   && (p->depth == 1
+                       || (p->depth == 2
+                           && (p->ctx[1] & ~TR_R_ARRAY) == TR_R_WRAP)))
+        {
+            /* the model that answered: the root's, or its wrapper's */
+            p->flags |= TR_F_CAPTURE | TR_F_MODEL;
             p->key_len = 0;
         }
 
@@ -736,7 +748,13 @@ ngx_http_tier_router_usage_string_end(ngx_http_tier_router_usage_parser_t *p)
         return;
     }
 
-    if (p->flags & TR_F_CAPTURE) {
+    if ((p->flags & TR_F_MODEL)
+        && p->key_len <= NGX_HTTP_TIER_ROUTER_USAGE_KEY_LEN)
+    {
+        memcpy(p->model, p->key, p->key_len);
+        p->model_len = p->key_len;
+
+    } else if (p->flags & TR_F_CAPTURE) {
         for (i = 0; ngx_http_tier_router_usage_terminal[i]; i++) {
             s = ngx_http_tier_router_usage_terminal[i];
             n = strlen(s);

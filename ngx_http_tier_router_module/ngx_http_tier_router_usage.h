@@ -33,7 +33,7 @@ typedef struct {
 } ngx_http_tier_router_usage_t;
 
 
-#define NGX_HTTP_TIER_ROUTER_USAGE_KEY_LEN    32
+#define NGX_HTTP_TIER_ROUTER_USAGE_KEY_LEN    128
 #define NGX_HTTP_TIER_ROUTER_USAGE_DEPTH      16
 
 
@@ -48,6 +48,9 @@ typedef struct {
                                                   chat's usage-only chunk */
     unsigned                     done:1;       /* a terminal event or the
                                                   end of a JSON body seen */
+    unsigned char                model[NGX_HTTP_TIER_ROUTER_USAGE_KEY_LEN];
+    size_t                       model_len;    /* the answer's "model", the
+                                                  first seen; 0: none */
 
     /* private */
     int                          dialect;

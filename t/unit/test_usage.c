@@ -94,6 +94,7 @@ static void test_numbers(void);
 static void test_keys(void);
 static void test_text(void);
 static void test_json_mode(void);
+static void test_model(void);
 static void test_prefixes(const case_t *c);
 static void test_random(void);
 static void test_corrupt(const case_t *c);
@@ -277,6 +278,7 @@ main(void)
     test_keys();
     test_text();
     test_json_mode();
+    test_model();
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         test_prefixes(&cases[i]);
@@ -286,6 +288,61 @@ main(void)
     test_random();
 
     return unit_done();
+}
+
+
+/* the model that answered, as the answer names it, split anywhere */
+
+static void
+test_model(void)
+{
+    size_t    i, j, n, len;
+    parser_t  p;
+
+    static const struct {
+        int          dialect;
+        int          sse;
+        const char  *body;
+        const char  *model;
+    } cases[] = {
+        { CHAT, 0, "{\"id\":\"x\",\"model\":\"gpt-4.1-nano-2025\","
+          "\"choices\":[{\"message\":{\"content\":\"hi\",\"model\":"
+          "\"no\"}}],\"usage\":{\"prompt_tokens\":1}}",
+          "gpt-4.1-nano-2025" },
+        { CHAT, 0, "{\"object\":\"list\",\"model\":"
+          "\"text-embedding-3-small\",\"usage\":{\"prompt_tokens\":2,"
+          "\"total_tokens\":2}}", "text-embedding-3-small" },
+        { ANTHROPIC, 1, "event: message_start\ndata: {\"type\":"
+          "\"message_start\",\"message\":{\"id\":\"m\",\"model\":"
+          "\"claude-haiku-4-5\",\"usage\":{\"input_tokens\":3}}}\n\n",
+          "claude-haiku-4-5" },
+        { CHAT, 0, "{\"usage\":{\"prompt_tokens\":1}}", "" },
+        { CHAT, 0, "{\"model\":\"m\\u0031\"}", "m1" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        len = strlen(cases[i].body);
+
+        for (j = 1; j <= len; j++) {
+            ngx_http_tier_router_usage_init(&p, cases[i].dialect,
+                                            cases[i].sse);
+
+            for (n = 0; n < len; n += j) {
+                (void) ngx_http_tier_router_usage_feed(&p,
+                           (const u_char *) cases[i].body + n,
+                           (len - n < j) ? len - n : j);
+            }
+
+            if (p.model_len != strlen(cases[i].model)
+                || memcmp(p.model, cases[i].model, p.model_len) != 0)
+            {
+                break;
+            }
+        }
+
+        UNIT_OK(j > len, "model: \"%s\" in pieces of every size (%.*s)",
+                cases[i].model, (int) p.model_len, p.model);
+    }
 }
 
 
