@@ -39,6 +39,10 @@ static ngx_uint_t ngx_http_tier_router_fits(
     int64_t limit, int64_t worst);
 static ngx_int_t ngx_http_tier_router_refuse(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_uint_t why);
+static ngx_int_t ngx_http_tier_router_no_room(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_zone_t *zone);
+static ngx_http_tier_router_tenant_t *ngx_http_tier_router_enter(
+    ngx_http_request_t *r, ngx_http_tier_router_ctx_t *ctx, ngx_int_t *rc);
 static ngx_int_t ngx_http_tier_router_account_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_account_body_filter(
@@ -54,6 +58,8 @@ static void ngx_http_tier_router_cleanup(void *data);
 static void ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static void ngx_http_tier_router_charge(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static void ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static char *ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_complex_value_t **cvp);
@@ -73,10 +79,8 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_request_t *req,
     size_t body_len)
 {
-    time_t                             now;
     int64_t                            worst, used;
-    ngx_str_t                          label;
-    ngx_int_t                          index, cap, start;
+    ngx_int_t                          rc, index, cap, start;
     ngx_uint_t                         i, soft, fit;
     ngx_pool_cleanup_t                *cln;
     ngx_http_tier_router_soft_t       *sp;
@@ -97,18 +101,6 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
     tier = trmcf->tiers.elts;
 
-    if (ngx_http_tier_router_account_key(r, ctx, &label) != NGX_OK) {
-        return ctx->error ? NGX_OK : NGX_ERROR;
-    }
-
-    now = ngx_http_tier_router_clock(r);
-
-    if (now == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    ctx->now = now;
-
     /*
      * the worst case: every byte of the body a third of a token (JSON's
      * own bytes make real prompts cheaper), and every output token asked
@@ -124,57 +116,10 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     soft = 0;
     fit = 0;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    t = ngx_http_tier_router_budget_tenant(zone, ctx->hash, now,
-                                           r->connection->log);
+    t = ngx_http_tier_router_enter(r, ctx, &rc);
 
     if (t == NULL) {
-
-        /* served unaccounted: counted, and the reason says so */
-
-        if (trlcf->budget_on_error == NGX_HTTP_TIER_ROUTER_FAIL_OPEN) {
-            ngx_http_tier_router_add(zone->sh->unaccounted, 1);
-            zone->sh->generation++;
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-
-            if (zone->unaccounted_logged != ngx_time()) {
-                zone->unaccounted_logged = ngx_time();
-
-                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                              "tier router: zone \"%V\" has no room for "
-                              "the tenant: the request is served "
-                              "unaccounted (tier_router_budget_on_error "
-                              "open); counted in \"unaccounted\", logged "
-                              "once a second", &zone->name);
-            }
-
-            return ngx_http_tier_router_append_reason(r, ctx,
-                                                      "budget_unaccounted");
-        }
-
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        ctx->error_status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->error = "spend accounting is unavailable: try again later";
-        ctx->error_type = (ctx->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC)
-                          ? "overloaded_error" : "server_error";
-        ctx->retry_after = 60;
-        return NGX_OK;
-    }
-
-    ngx_http_tier_router_budget_roll(zone, t, now);
-
-    t->last = now;
-    t->limit = ctx->limit;
-
-    ctx->zone = zone;
-    ctx->spent = t->spent;
-
-    if (label.len) {
-        t->label_len = (u_char) ngx_min(label.len,
-                                        NGX_HTTP_TIER_ROUTER_LABEL_LEN);
-        ngx_memcpy(t->label, label.data, t->label_len);
+        return rc;
     }
 
     /* past a soft threshold, a lower cap */
@@ -294,6 +239,117 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
 }
 
 
+/*
+ * A request passed on unrouted (embeddings, legacy completions, count
+ * tokens, batches) in a location with a budget: its tenant must be known
+ * and not spent, and the usage its answer reports, if any, is charged at
+ * the price of the model that answered.  Nothing is reserved: what it
+ * may cost is not known before the answer.
+ */
+
+ngx_int_t
+ngx_http_tier_router_meter(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_int_t                         rc;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_tier_router_zone_t      *zone;
+    ngx_http_tier_router_tenant_t    *t;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    zone = trlcf->budget_zone;
+
+    ngx_str_set(&ctx->reason, "passthrough");
+
+    t = ngx_http_tier_router_enter(r, ctx, &rc);
+
+    if (t == NULL) {
+        return rc;
+    }
+
+    if ((ctx->limit >= 0 && t->spent >= ctx->limit)
+        || (zone->limit >= 0 && zone->sh->spent >= zone->limit))
+    {
+        ngx_http_tier_router_inc32(t->refused);
+        ngx_http_tier_router_add(zone->sh->refused, 1);
+        zone->sh->generation++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return ngx_http_tier_router_refuse(r, ctx,
+                                           NGX_HTTP_TIER_ROUTER_REFUSE_SPENT);
+    }
+
+    t->inflight++;
+    ngx_http_tier_router_budget_idle(zone, t);
+    zone->sh->generation++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ctx->accounted = 1;
+    ctx->metered = 1;
+    ctx->request = r;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_tier_router_settle(r, ctx);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_tier_router_cleanup;
+    cln->data = ctx;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The zone has no room for the tenant (called with the zone locked, which
+ * it unlocks): served unaccounted and counted so, or refused, as
+ * tier_router_budget_on_error says.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_no_room(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_zone_t *zone)
+{
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->budget_on_error == NGX_HTTP_TIER_ROUTER_FAIL_OPEN) {
+        ngx_http_tier_router_add(zone->sh->unaccounted, 1);
+        zone->sh->generation++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        if (zone->unaccounted_logged != ngx_time()) {
+            zone->unaccounted_logged = ngx_time();
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "tier router: zone \"%V\" has no room for "
+                          "the tenant: the request is served "
+                          "unaccounted (tier_router_budget_on_error "
+                          "open); counted in \"unaccounted\", logged "
+                          "once a second", &zone->name);
+        }
+
+        return ngx_http_tier_router_append_reason(r, ctx,
+                                                  "budget_unaccounted");
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ctx->error_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    ctx->error = "spend accounting is unavailable: try again later";
+    ctx->error_type = (ctx->dialect == NGX_HTTP_TIER_ROUTER_ANTHROPIC)
+                      ? "overloaded_error" : "server_error";
+    ctx->retry_after = 60;
+
+    return NGX_OK;
+}
+
+
 /* the tenant's hash, its limit and label, from the operator's variables */
 
 static ngx_int_t
@@ -365,6 +421,68 @@ ngx_http_tier_router_account_key(ngx_http_request_t *r,
 
 
 /* input at the input price, all output at the dearer of output, thinking */
+
+/*
+ * The tenant's entry for a request, its period rolled and the zone left
+ * locked; or NULL, the zone unlocked, with what the caller returns in rc:
+ * NGX_OK with an error in ctx (or served unaccounted), or NGX_ERROR.
+ */
+
+static ngx_http_tier_router_tenant_t *
+ngx_http_tier_router_enter(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_int_t *rc)
+{
+    time_t                            now;
+    ngx_str_t                         label;
+    ngx_http_tier_router_zone_t      *zone;
+    ngx_http_tier_router_tenant_t    *t;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    zone = trlcf->budget_zone;
+
+    if (ngx_http_tier_router_account_key(r, ctx, &label) != NGX_OK) {
+        *rc = ctx->error ? NGX_OK : NGX_ERROR;
+        return NULL;
+    }
+
+    now = ngx_http_tier_router_clock(r);
+
+    if (now == NGX_ERROR) {
+        *rc = NGX_ERROR;
+        return NULL;
+    }
+
+    ctx->now = now;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    t = ngx_http_tier_router_budget_tenant(zone, ctx->hash, now,
+                                           r->connection->log);
+
+    if (t == NULL) {
+        *rc = ngx_http_tier_router_no_room(r, ctx, zone);
+        return NULL;
+    }
+
+    ngx_http_tier_router_budget_roll(zone, t, now);
+
+    t->last = now;
+    t->limit = ctx->limit;
+
+    ctx->zone = zone;
+    ctx->spent = t->spent;
+
+    if (label.len) {
+        t->label_len = (u_char) ngx_min(label.len,
+                                        NGX_HTTP_TIER_ROUTER_LABEL_LEN);
+        ngx_memcpy(t->label, label.data, t->label_len);
+    }
+
+    return t;
+}
+
 
 static int64_t
 ngx_http_tier_router_worst(ngx_http_tier_router_tier_t *tier, int64_t input,
@@ -1020,7 +1138,9 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_add(zone->sh->estimated, ctx->estimated);
     zone->sh->generation++;
 
-    for (i = 0; i < zone->sh->ntiers; i++) {
+    /* a request passed on unrouted belongs to no tier */
+
+    for (i = 0; i < zone->sh->ntiers && !ctx->metered; i++) {
         st = &zone->sh->tiers[i];
 
         if (ngx_strlen(st->name) == ngx_min(tier->name.len,
@@ -1130,6 +1250,11 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         u->output = 0;
     }
 
+    if (ctx->metered) {
+        ngx_http_tier_router_charge_metered(r, ctx);
+        return;
+    }
+
     ctx->cost = ngx_min(ngx_http_tier_router_price_cost(&tier->price, u),
                         NGX_HTTP_TIER_ROUTER_AMOUNT_MAX);
 
@@ -1141,6 +1266,79 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
 
     if (ctx->opaque && status < 400 && ctx->cost < ctx->reserved) {
         ctx->cost = ctx->reserved;
+    }
+}
+
+
+/*
+ * A request passed on unrouted is charged what its answer reports and
+ * nothing else: no usage (a file, a batch, count_tokens) is no charge.
+ * The price is the answering model's; a model without one is charged at
+ * the dearest tier's, never less, and logged once a second.
+ */
+
+static void
+ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    int64_t                             cost;
+    ngx_str_t                           model;
+    ngx_uint_t                          i;
+    ngx_http_tier_router_tier_t        *tier;
+    ngx_http_tier_router_usage_t       *u;
+    ngx_http_tier_router_price_t       *price;
+    ngx_http_tier_router_main_conf_t   *trmcf;
+
+    static time_t                       logged;
+
+    u = &ctx->counts;
+
+    if (ctx->usage == NULL || ctx->opaque
+        || ngx_http_tier_router_usage_result(ctx->usage, u) != 0
+        || (r->upstream && r->upstream->headers_in.status_n >= 400))
+    {
+        u->input = 0;
+        u->output = 0;
+        ctx->cost = 0;
+        ctx->estimated = ctx->opaque;
+        return;
+    }
+
+    if (!ctx->usage->done) {
+        ctx->estimated = 1;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    model.data = ctx->usage->model;
+    model.len = ctx->usage->model_len;
+
+    price = ngx_http_tier_router_price_of(trmcf, &model);
+
+    if (price) {
+        ctx->cost = ngx_min(ngx_http_tier_router_price_cost(price, u),
+                            NGX_HTTP_TIER_ROUTER_AMOUNT_MAX);
+        return;
+    }
+
+    ctx->cost = 0;
+    tier = trmcf->tiers.elts;
+
+    for (i = 0; i < trmcf->tiers.nelts; i++) {
+        cost = ngx_http_tier_router_price_cost(&tier[i].price, u);
+        ctx->cost = ngx_max(ctx->cost, cost);
+    }
+
+    ctx->cost = ngx_min(ctx->cost, NGX_HTTP_TIER_ROUTER_AMOUNT_MAX);
+
+    if (logged != ngx_time()) {
+        logged = ngx_time();
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tier router: model \"%V\" that answered \"%V\" "
+                      "has no price: charged at the dearest tier's (add "
+                      "\"tier_router_price\"), logged once a second",
+                      &model, &r->uri);
     }
 }
 

@@ -357,6 +357,33 @@ ngx_http_tier_router_price_find(ngx_array_t *a, ngx_str_t *model)
 
 
 /*
+ * The price of a model by name, as an answer names it: a directive's,
+ * else a catalog's; NULL if neither has it.  A linear search, bounded by
+ * the catalog's size (some thousands of names), for unrouted requests
+ * only.
+ */
+
+ngx_http_tier_router_price_t *
+ngx_http_tier_router_price_of(ngx_http_tier_router_main_conf_t *trmcf,
+    ngx_str_t *model)
+{
+    ngx_http_tier_router_model_price_t  *mp;
+
+    if (model->len == 0) {
+        return NULL;
+    }
+
+    mp = ngx_http_tier_router_price_find(&trmcf->prices, model);
+
+    if (mp == NULL) {
+        mp = ngx_http_tier_router_price_find(&trmcf->catalog, model);
+    }
+
+    return mp ? &mp->price : NULL;
+}
+
+
+/*
  * Each tier's price: a directive's, else a catalog's.  With a budget zone
  * every tier needs one: an unpriced tier would be spend nobody counts.
  */

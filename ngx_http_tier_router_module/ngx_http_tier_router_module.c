@@ -27,6 +27,9 @@ typedef struct {
 static ngx_int_t ngx_http_tier_router_handler(ngx_http_request_t *r);
 static void ngx_http_tier_router_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_identity(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_unrouted(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_refuse_unread(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
 static ngx_int_t ngx_http_tier_router_upstream_known(ngx_conf_t *cf,
     ngx_str_t *name);
 static ngx_int_t ngx_http_tier_router_route(ngx_http_request_t *r,
@@ -441,7 +444,7 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
                   : ngx_http_tier_router_dialect_by_uri(r);
 
         if (dialect == NGX_HTTP_TIER_ROUTER_AUTO) {
-            return NGX_DECLINED;
+            return ngx_http_tier_router_unrouted(r);
         }
 
         if (r->method != NGX_HTTP_POST) {
@@ -465,17 +468,7 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
 
             ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
 
-            r->expect_tested = 1;
-
-            rc = ngx_http_discard_request_body(r);
-
-            if (rc != NGX_OK) {
-                return rc;
-            }
-
-            rc = ngx_http_tier_router_send_error(r, ctx);
-            ngx_http_finalize_request(r, rc);
-            return NGX_DONE;
+            return ngx_http_tier_router_refuse_unread(r, ctx);
         }
     }
 
@@ -506,26 +499,13 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
 
     if (r->headers_in.content_length_n > (off_t) trlcf->max_body_size) {
 
-        /*
-         * refuse before reading what we would not read anyway, and
-         * without a "100 Continue" that would invite the client to send it
-         */
-
-        r->expect_tested = 1;
-
-        rc = ngx_http_discard_request_body(r);
-
-        if (rc != NGX_OK) {
-            return rc;
-        }
+        /* refused before reading what we would not read anyway */
 
         ctx->error_status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
         ctx->error = "request body is larger than the router reads";
         ctx->status = NGX_DECLINED;
 
-        rc = ngx_http_tier_router_send_error(r, ctx);
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
+        return ngx_http_tier_router_refuse_unread(r, ctx);
     }
 
     rc = ngx_http_read_client_request_body(r,
@@ -536,6 +516,81 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
     }
 
     ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * What is not routed goes on untouched; under a budget a POST (the calls
+ * that may cost: embeddings, legacy completions, batches) is metered: its
+ * tenant checked now, its answer's usage charged when it ends.  GET and
+ * the other methods read, list or delete, and cost nothing.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_unrouted(ngx_http_request_t *r)
+{
+    ngx_http_tier_router_ctx_t       *ctx;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->budget_zone == NULL || r->method != NGX_HTTP_POST) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->status = NGX_DECLINED;
+
+    /* errors in Anthropic's shape for its calls (messages/count_tokens,
+     * messages/batches), else in OpenAI's */
+
+    ctx->dialect = ngx_strlcasestrn(r->uri.data, r->uri.data + r->uri.len,
+                                    (u_char *) "/messages", 9 - 1)
+                   ? NGX_HTTP_TIER_ROUTER_ANTHROPIC
+                   : NGX_HTTP_TIER_ROUTER_AUTO;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
+
+    if (ngx_http_tier_router_meter(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->error == NULL) {
+        return (ngx_http_tier_router_identity(r) == NGX_OK)
+               ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_tier_router_refuse_unread(r, ctx);
+}
+
+
+/*
+ * The error in ctx, before the body is read: it is discarded, and no
+ * "100 Continue" invites the client to send it
+ */
+
+static ngx_int_t
+ngx_http_tier_router_refuse_unread(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    r->expect_tested = 1;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_tier_router_send_error(r, ctx);
+    ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
 }

@@ -205,6 +205,7 @@ struct ngx_http_tier_router_ctx_s {
     unsigned                     strip:1;           /* drop its chunk */
     unsigned                     passthrough:1;     /* the held event */
     unsigned                     opaque:1;          /* encoded response */
+    unsigned                     metered:1;         /* unrouted, charged */
 
     /* attempts across tiers: the main request's side */
     ngx_int_t                    cap;               /* highest; -1: none */
@@ -241,6 +242,8 @@ ngx_int_t ngx_http_tier_router_add_header(ngx_http_request_t *r, char *name,
 ngx_int_t ngx_http_tier_router_admit(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_request_t *req,
     size_t body_len);
+ngx_int_t ngx_http_tier_router_meter(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
 ngx_int_t ngx_http_tier_router_account_init(ngx_conf_t *cf);
 char *ngx_http_tier_router_budget(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -258,6 +261,8 @@ char *ngx_http_tier_router_price_catalog_conf(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_tier_router_price_tiers(ngx_conf_t *cf,
     ngx_http_tier_router_main_conf_t *trmcf);
+ngx_http_tier_router_price_t *ngx_http_tier_router_price_of(
+    ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *model);
 char *ngx_http_tier_router_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_tier_router_shares(ngx_conf_t *cf, ngx_command_t *cmd,

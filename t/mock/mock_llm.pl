@@ -30,6 +30,7 @@
 #                          405 to methods other than GET and HEAD; never
 #                          a model endpoint, whatever NAME is
 #   GET .../models, GET .../responses/ID, POST .../embeddings,
+#   POST .../moderations,
 #   POST .../messages/count_tokens, .../messages/batches
 #                          200, the API's shape (a model list, a stored
 #                          response, an embedding, a token count, a batch)
@@ -532,6 +533,12 @@ sub other_endpoint {
             data => [{ object => 'embedding', index => 0,
                        embedding => [0.1, 0.2, 0.3] }],
             usage => { prompt_tokens => 2, total_tokens => 2 } };
+    }
+
+    if ($m eq 'POST' && $p =~ m{/moderations$}) {
+        return { id => 'modr-mock', model => $data->{model} // 'unknown',
+            results => [{ flagged => JSON::PP::false, categories => {},
+                          category_scores => {} }] };
     }
 
     if ($m eq 'POST' && $p =~ m{/messages/count_tokens$}) {
