@@ -10,16 +10,14 @@ CC ?=		cc
 CFLAGS ?=	-O2 -g
 WARN :=		-Wall -Wextra -Wno-unused-parameter -Werror
 MOD :=		ngx_http_tier_router_module
-PURE_SRCS :=	$(MOD)/ngx_http_tier_router_extract.c \
-		$(MOD)/ngx_http_tier_router_classify.c \
-		$(MOD)/ngx_http_tier_router_rewrite.c \
-		$(MOD)/ngx_http_tier_router_usage.c \
-		$(MOD)/ngx_http_tier_router_price.c \
-		$(MOD)/ngx_http_tier_router_hash.c \
-		$(MOD)/ngx_http_tier_router_calibrate.c \
-		$(MOD)/ngx_http_tier_router_model.c \
-		$(MOD)/ngx_http_tier_router_state_schema.c
-PURE_DEPS :=	$(PURE_SRCS:.c=.h)
+CORE :=		$(MOD)/core
+# the pure core: one static library for the CLIs, the unit tests and the
+# fuzzers; tr_fetch.c (libcurl) apart, linked only where it is used
+CORE_SRCS :=	$(filter-out $(CORE)/tr_fetch.c,$(wildcard $(CORE)/tr_*.c))
+CORE_HDRS :=	$(wildcard $(CORE)/tr_*.h)
+CORE_LIB :=	$(BUILD)/core/libtr_core.a
+CORE_LIBS :=	$(CORE_LIB) -ljansson -lm
+FETCH_OBJ :=	$(BUILD)/core/tr_fetch.o
 
 .PHONY: all module cli unit deps test run stop bench clean model validate speed \
 		fuzz fuzz-build
@@ -37,30 +35,24 @@ $(BUILD)/nginx/objs/Makefile: config
 	       --with-cc-opt="-O2 -g -Werror" \
 	       --add-dynamic-module=$(CURDIR) --builddir=objs > configure.log
 
-$(BUILD)/$(MOD).so: $(BUILD)/nginx/objs/Makefile $(wildcard $(MOD)/*.[ch])
+$(BUILD)/$(MOD).so: $(BUILD)/nginx/objs/Makefile \
+		$(wildcard $(MOD)/core/*.[ch] $(MOD)/ngx/*.[ch])
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
 	cp $(BUILD)/nginx/objs/$(MOD).so $@
 
 cli: $(BUILD)/tier-router-classify $(BUILD)/tier-router-train \
 	$(BUILD)/tier-router-speed
 
-$(BUILD)/tier-router-classify: tools/tier_router_classify.c $(PURE_SRCS) \
-		$(PURE_DEPS)
-	mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_classify.c \
-	    $(PURE_SRCS) -ljansson -lcurl -lm
+$(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
+	mkdir -p $(BUILD)/core
+	$(CC) $(CFLAGS) $(WARN) -I$(CORE) -c -o $@ $<
 
-$(BUILD)/tier-router-train: tools/tier_router_train.c $(PURE_SRCS) \
-		$(PURE_DEPS)
-	mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_train.c \
-	    $(PURE_SRCS) -ljansson -lcurl -lm
+$(CORE_LIB): $(patsubst $(CORE)/%.c,$(BUILD)/core/%.o,$(CORE_SRCS))
+	rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/tier-router-speed: tools/tier_router_speed.c $(PURE_SRCS) \
-		$(PURE_DEPS)
-	mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -o $@ tools/tier_router_speed.c \
-	    $(PURE_SRCS) -ljansson -lcurl -lm
+$(BUILD)/tier-router-%: tools/tier_router_%.c $(CORE_LIB) $(CORE_HDRS)
+	$(CC) $(CFLAGS) $(WARN) -I$(CORE) -o $@ $< $(CORE_LIBS)
 
 # libFuzzer targets (clang), with AddressSanitizer and UBSan
 FUZZ_CC ?=	clang
@@ -71,10 +63,19 @@ FUZZ_TARGETS :=	$(patsubst fuzz/fuzz_%.c,$(BUILD)/fuzz/fuzz_%,\
 
 fuzz-build: $(FUZZ_TARGETS)
 
-$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(PURE_SRCS) $(PURE_DEPS)
-	mkdir -p $(BUILD)/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -I$(MOD) -o $@ $< $(PURE_SRCS) \
-	    -ljansson -lcurl -lm
+FUZZ_OBJS :=	$(patsubst $(CORE)/%.c,$(BUILD)/fuzz/core/%.o,$(CORE_SRCS))
+
+$(BUILD)/fuzz/core/%.o: $(CORE)/%.c $(CORE_HDRS)
+	mkdir -p $(BUILD)/fuzz/core
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -I$(CORE) -c -o $@ $<
+
+$(BUILD)/fuzz/libtr_core.a: $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(BUILD)/fuzz/libtr_core.a $(CORE_HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -I$(CORE) -o $@ $< \
+	    $(BUILD)/fuzz/libtr_core.a -ljansson -lm
 
 # each target for FUZZ_SECONDS (60), from its corpus in fuzz/corpus
 fuzz: fuzz-build
@@ -84,10 +85,13 @@ UNIT_TESTS :=	$(patsubst t/unit/%.c,$(BUILD)/%,$(wildcard t/unit/test_*.c))
 
 unit: $(UNIT_TESTS)
 
-$(BUILD)/test_%: t/unit/test_%.c $(PURE_SRCS) $(PURE_DEPS) t/unit/unit.h
-	mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -I$(MOD) -It/unit -o $@ $< $(PURE_SRCS) \
-	    -ljansson -lcurl -lm
+$(BUILD)/test_%: t/unit/test_%.c $(CORE_LIB) $(CORE_HDRS) t/unit/unit.h
+	$(CC) $(CFLAGS) $(WARN) -I$(CORE) -It/unit -o $@ $< $(TEST_EXTRA) \
+	    $(CORE_LIBS)
+
+# the catalog's tests fetch it too
+$(BUILD)/test_price: TEST_EXTRA = $(FETCH_OBJ) -lcurl
+$(BUILD)/test_price: $(FETCH_OBJ)
 
 # the shipped weights, again (t/model.t checks they are the same bytes)
 model: $(BUILD)/tier-router-train

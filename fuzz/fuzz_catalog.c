@@ -13,19 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_http_tier_router_usage.h"
-#include "ngx_http_tier_router_price.h"
+#include "tr_usage.h"
+#include "tr_price.h"
 
 
 static int
 ngx_http_tier_router_fuzz_model(void *data, const char *model, size_t len,
-    const ngx_http_tier_router_price_t *p)
+    const tr_price_t *p)
 {
     size_t  *n = data;
 
     if (model == NULL || len == 0 || p->input < 0 || p->output < 0
-        || p->input > NGX_HTTP_TIER_ROUTER_PRICE_MAX
-        || p->output > NGX_HTTP_TIER_ROUTER_PRICE_MAX)
+        || p->input > TR_PRICE_MAX
+        || p->output > TR_PRICE_MAX)
     {
         abort();
     }
@@ -46,9 +46,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n = 0;
     err[0] = '\0';
 
-    rc = ngx_http_tier_router_price_catalog((const char *) data, size,
-                                            ngx_http_tier_router_fuzz_model,
-                                            &n, err, sizeof(err));
+    rc = tr_price_catalog((const char *) data, size,
+                          ngx_http_tier_router_fuzz_model,
+                          &n, err, sizeof(err));
 
     if ((rc >= 0 && (size_t) rc != n) || (rc < 0 && err[0] == '\0')
         || memchr(err, '\0', sizeof(err)) == NULL)

@@ -22,11 +22,11 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "ngx_http_tier_router_extract.h"
-#include "ngx_http_tier_router_rewrite.h"
+#include "tr_extract.h"
+#include "tr_rewrite.h"
 
 
-static ngx_http_tier_router_request_t  req;
+static tr_request_t  req;
 
 
 static int
@@ -47,13 +47,13 @@ ngx_http_tier_router_fuzz_range(const json_error_t *err)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                          rc, hint, dups;
-    size_t                       len, w;
-    json_t                      *root, *out, *v;
-    unsigned char               *buf;
-    const unsigned char         *body;
-    json_error_t                 err;
-    ngx_http_tier_router_edit_t  edit;
+    int                   rc, hint, dups;
+    size_t                len, w;
+    json_t               *root, *out, *v;
+    unsigned char        *buf;
+    const unsigned char  *body;
+    json_error_t          err;
+    tr_edit_t             edit;
 
     if (size == 0) {
         return 0;
@@ -63,10 +63,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body = data + 1;
     len = size - 1;
 
-    memset(&req, 0, offsetof(ngx_http_tier_router_request_t, text));
+    memset(&req, 0, offsetof(tr_request_t, text));
     req.dialect = hint;
 
-    rc = ngx_http_tier_router_extract(body, len, &req);
+    rc = tr_extract(body, len, &req);
 
     root = json_loadb((const char *) body, len, JSON_ALLOW_NUL, &err);
 
@@ -110,7 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (json_is_string(v)
         && (!req.has_model || req.model_len != json_string_length(v)
-            || (req.model_len <= NGX_HTTP_TIER_ROUTER_MODEL_LEN
+            || (req.model_len <= TR_MODEL_LEN
                 && memcmp(req.model, json_string_value(v), req.model_len)
                    != 0)))
     {
@@ -132,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the rewrite of an accepted body */
 
-    memset(&edit, 0, sizeof(ngx_http_tier_router_edit_t));
+    memset(&edit, 0, sizeof(tr_edit_t));
     edit.model = (const unsigned char *) "tier-model";
     edit.model_len = 10;
     edit.reasoning = data[0] % 3 ? (data[0] / 4) % 4 : 0;
@@ -140,14 +140,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     edit.stream_usage = (data[0] & 0x40) && req.features.stream;
     edit.logprobs = (data[0] & 0x80) != 0;
 
-    w = ngx_http_tier_router_rewrite_size(body, len, &req, &edit);
+    w = tr_rewrite_size(body, len, &req, &edit);
 
     buf = malloc(w + 1);
     if (buf == NULL) {
         return 0;
     }
 
-    if (ngx_http_tier_router_rewrite(body, len, &req, &edit, buf) != w) {
+    if (tr_rewrite(body, len, &req, &edit, buf) != w) {
         abort();
     }
 

@@ -13,22 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_http_tier_router_model.h"
+#include "tr_model.h"
 
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                           rc;
-    char                          err[256];
-    double                        x[NGX_HTTP_TIER_ROUTER_MODEL_N], s;
-    unsigned                      i;
-    ngx_http_tier_router_model_t  m;
+    int         rc;
+    char        err[256];
+    double      x[TR_MODEL_N], s;
+    unsigned    i;
+    tr_model_t  m;
 
     err[0] = '\0';
 
-    rc = ngx_http_tier_router_model_load((const char *) data, size, &m, err,
-                                         sizeof(err));
+    rc = tr_model_load((const char *) data, size, &m, err,
+                       sizeof(err));
 
     if (rc != 0) {
         if (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL) {
@@ -38,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    for (i = 0; i < NGX_HTTP_TIER_ROUTER_MODEL_N; i++) {
+    for (i = 0; i < TR_MODEL_N; i++) {
         if (!isfinite(m.w[i])) {
             abort();
         }
@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         x[i] = (i % 3) ? 1.0 : 0.5;
     }
 
-    s = ngx_http_tier_router_model_score(&m, x);
+    s = tr_model_score(&m, x);
 
     if (!(s >= 0 && s <= 1)) {
         abort();

@@ -7,7 +7,7 @@
  * field by field).  Whatever the input, it is refused with a message or
  * accepted, and an accepted file holds only what the zone can take: each
  * tenant a 32-digit hash and its numbers, none negative but a limit of
- * -1, none past NGX_HTTP_TIER_ROUTER_AMOUNT_MAX (the 32-bit counts past
+ * -1, none past TR_AMOUNT_MAX (the 32-bit counts past
  * 2^32 - 1), so that nothing added to them can wrap.  The first byte
  * picks whether a key_check is expected.
  */
@@ -18,8 +18,8 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "ngx_http_tier_router_price.h"
-#include "ngx_http_tier_router_state_schema.h"
+#include "tr_price.h"
+#include "tr_state_schema.h"
 
 
 int
@@ -45,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     error = NULL;
-    rc = ngx_http_tier_router_state_valid(root, check, &error);
+    rc = tr_state_valid(root, check, &error);
 
     if (rc != 0) {
         if (error == NULL) {
@@ -61,21 +61,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < json_array_size(tenants); i++) {
         t = json_array_get(tenants, i);
 
-        if (ngx_http_tier_router_state_unhex(hash,
+        if (tr_state_unhex(hash,
                        json_string_value(json_object_get(t, "hash")), 16)
             != 0)
         {
             abort();
         }
 
-        for (j = 0; j < NGX_HTTP_TIER_ROUTER_STATE_FIELDS; j++) {
-            if (ngx_http_tier_router_state_number(t,
-                                        ngx_http_tier_router_state_fields[j],
+        for (j = 0; j < TR_STATE_FIELDS; j++) {
+            if (tr_state_number(t,
+                                        tr_state_fields[j],
                                         &n)
                 != 0
                 || n < (j == 2 ? -1 : 0)
-                || n > (j < NGX_HTTP_TIER_ROUTER_STATE_COUNTS
-                        ? NGX_HTTP_TIER_ROUTER_AMOUNT_MAX : 0xffffffff))
+                || n > (j < TR_STATE_COUNTS
+                        ? TR_AMOUNT_MAX : 0xffffffff))
             {
                 abort();
             }

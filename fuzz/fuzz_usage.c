@@ -18,12 +18,12 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "ngx_http_tier_router_extract.h"
-#include "ngx_http_tier_router_usage.h"
+#include "tr_extract.h"
+#include "tr_usage.h"
 
 
 static void
-ngx_http_tier_router_fuzz_feed(ngx_http_tier_router_usage_parser_t *p,
+ngx_http_tier_router_fuzz_feed(tr_usage_parser_t *p,
     const uint8_t *data, size_t len, unsigned piece)
 {
     size_t  n, k, step;
@@ -33,7 +33,7 @@ ngx_http_tier_router_fuzz_feed(ngx_http_tier_router_usage_parser_t *p,
         step = step > len - k ? len - k : step;
 
         for (n = 0; n < step; /* void */) {
-            n += ngx_http_tier_router_usage_feed(p, data + k + n, step - n);
+            n += tr_usage_feed(p, data + k + n, step - n);
         }
 
         k += step;
@@ -44,10 +44,10 @@ ngx_http_tier_router_fuzz_feed(ngx_http_tier_router_usage_parser_t *p,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                                  dialect, sse, r1, r2;
-    json_t                              *root, *u, *v;
-    ngx_http_tier_router_usage_t         a, b;
-    ngx_http_tier_router_usage_parser_t  whole, parts;
+    int                dialect, sse, r1, r2;
+    json_t            *root, *u, *v;
+    tr_usage_t         a, b;
+    tr_usage_parser_t  whole, parts;
 
     if (size < 2) {
         return 0;
@@ -56,14 +56,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dialect = 1 + data[0] % 3;
     sse = (data[0] & 0x10) != 0;
 
-    ngx_http_tier_router_usage_init(&whole, dialect, sse);
-    ngx_http_tier_router_usage_init(&parts, dialect, sse);
+    tr_usage_init(&whole, dialect, sse);
+    tr_usage_init(&parts, dialect, sse);
 
     ngx_http_tier_router_fuzz_feed(&whole, data + 2, size - 2, 0);
     ngx_http_tier_router_fuzz_feed(&parts, data + 2, size - 2, data[1]);
 
-    r1 = ngx_http_tier_router_usage_result(&whole, &a);
-    r2 = ngx_http_tier_router_usage_result(&parts, &b);
+    r1 = tr_usage_result(&whole, &a);
+    r2 = tr_usage_result(&parts, &b);
 
     if (r1 != r2 || whole.bytes != size - 2 || parts.bytes != size - 2
         || whole.text_bytes != parts.text_bytes || whole.done != parts.done
@@ -72,7 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    if (sse || dialect != NGX_HTTP_TIER_ROUTER_OPENAI_CHAT) {
+    if (sse || dialect != TR_OPENAI_CHAT) {
         return 0;
     }
 

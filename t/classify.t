@@ -18,7 +18,7 @@ my $root = "$Bin/..";
 my $cli = "$root/build/tier-router-classify";
 my $unit = "$root/build/test_classify";
 my $scorer = "$root/tools/tier-router-score";
-my $source = "$root/ngx_http_tier_router_module/ngx_http_tier_router_classify.c";
+my $source = "$root/ngx_http_tier_router_module/core/tr_classify.c";
 my $json = JSON::PP->new->utf8->canonical;
 
 # the development data: $TIER_ROUTER_DATA, t/data/routing, or the shared copy
@@ -72,7 +72,7 @@ sub lines {
     close $fh;
 
     for my $table (qw(keywords heads)) {
-        my ($body) = $c =~ /ngx_http_tier_router_\Q$table\E\[\]\s*=\s*\{(.*?)\n\};/s;
+        my ($body) = $c =~ /tr_\Q$table\E\[\]\s*=\s*\{(.*?)\n\};/s;
         my @words = ($body // '') =~ /\{ "([^"]*)",/g;
         my @bad = grep { $words[$_ - 1] ge $words[$_] } 1 .. $#words;
 

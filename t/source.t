@@ -13,7 +13,7 @@ use FindBin qw($Bin);
 use Test::More;
 
 my $root = "$Bin/..";
-my @files = sort(glob("$root/ngx_http_tier_router_module/*.[ch]"),
+my @files = sort(glob("$root/ngx_http_tier_router_module/*/*.[ch]"),
                  glob("$root/tools/*.c"), glob("$root/fuzz/*.c"),
                  glob("$root/t/unit/*.[ch]"));
 

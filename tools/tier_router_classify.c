@@ -14,9 +14,9 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "ngx_http_tier_router_classify.h"
-#include "ngx_http_tier_router_extract.h"
-#include "ngx_http_tier_router_model.h"
+#include "tr_classify.h"
+#include "tr_extract.h"
+#include "tr_model.h"
 
 
 #define TR_MAX_TIERS  16
@@ -29,7 +29,7 @@ typedef struct {
 } ngx_http_tier_router_tiers_t;
 
 
-static void ngx_http_tier_router_usage(FILE *out);
+static void tr_usage(FILE *out);
 static int ngx_http_tier_router_parse_tiers(char *arg,
     ngx_http_tier_router_tiers_t *tiers);
 static int ngx_http_tier_router_parse_thresholds(char *arg,
@@ -40,21 +40,21 @@ static int ngx_http_tier_router_line(const char *line, size_t len,
     const char *name, unsigned long lineno,
     const ngx_http_tier_router_tiers_t *tiers);
 static int ngx_http_tier_router_body(const char *body, size_t len,
-    int dialect, ngx_http_tier_router_verdict_t *v, const char **err);
+    int dialect, tr_verdict_t *v, const char **err);
 static int ngx_http_tier_router_uri_dialect(const char *uri);
 static void ngx_http_tier_router_emit(json_t *out);
 static int ngx_http_tier_router_load_model(const char *name);
 static void ngx_http_tier_router_rescore(
-    const ngx_http_tier_router_features_t *f,
-    ngx_http_tier_router_verdict_t *v);
+    const tr_features_t *f,
+    tr_verdict_t *v);
 
 
-static ngx_http_tier_router_request_t  ngx_http_tier_router_req;
-static ngx_http_tier_router_model_t   *ngx_http_tier_router_model;
+static tr_request_t  ngx_http_tier_router_req;
+static tr_model_t   *tr_cli_model;
 
 
 static void
-ngx_http_tier_router_usage(FILE *out)
+tr_usage(FILE *out)
 {
     fputs(
 "usage: tier-router-classify [--tiers T1,T2,...] [--thresholds F1,F2,...]\n"
@@ -108,7 +108,7 @@ main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
 
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            ngx_http_tier_router_usage(stdout);
+            tr_usage(stdout);
             return 0;
         }
 
@@ -346,16 +346,16 @@ static int
 ngx_http_tier_router_line(const char *line, size_t len, const char *name,
     unsigned long lineno, const ngx_http_tier_router_tiers_t *tiers)
 {
-    int                               rc, dialect;
-    char                             *dump;
-    size_t                            plen, i;
-    json_t                           *root, *out, *id, *prompt, *body, *uri;
-    json_t                           *reasons;
-    const char                       *err, *p, *e;
-    json_error_t                      jerr;
-    ngx_http_tier_router_verdict_t    v;
-    ngx_http_tier_router_features_t   f;
-    char                              buf[256];
+    int             rc, dialect;
+    char           *dump;
+    size_t          plen, i;
+    json_t         *root, *out, *id, *prompt, *body, *uri;
+    json_t         *reasons;
+    const char     *err, *p, *e;
+    json_error_t    jerr;
+    tr_verdict_t    v;
+    tr_features_t   f;
+    char            buf[256];
 
     err = NULL;
     id = NULL;
@@ -389,23 +389,23 @@ ngx_http_tier_router_line(const char *line, size_t len, const char *name,
 
         plen = json_string_length(prompt);
 
-        memset(&f, 0, sizeof(ngx_http_tier_router_features_t));
+        memset(&f, 0, sizeof(tr_features_t));
         f.text = (const unsigned char *) json_string_value(prompt);
-        f.text_len = plen < NGX_HTTP_TIER_ROUTER_TEXT_LEN
-                     ? plen : NGX_HTTP_TIER_ROUTER_TEXT_LEN;
+        f.text_len = plen < TR_TEXT_LEN
+                     ? plen : TR_TEXT_LEN;
         f.total_text = plen;
         f.messages = 1;
         f.user_turns = 1;
         f.max_tokens = -1;
-        f.count = (ngx_http_tier_router_model != NULL);
+        f.count = (tr_cli_model != NULL);
 
-        ngx_http_tier_router_classify(&f, &v);
+        tr_classify(&f, &v);
         ngx_http_tier_router_rescore(&f, &v);
 
     } else if (json_object_get(root, "messages") != NULL
                || json_object_get(root, "input") != NULL)
     {
-        if (ngx_http_tier_router_body(line, len, NGX_HTTP_TIER_ROUTER_AUTO,
+        if (ngx_http_tier_router_body(line, len, TR_AUTO,
                                       &v, &err)
             != 0)
         {
@@ -417,7 +417,7 @@ ngx_http_tier_router_line(const char *line, size_t len, const char *name,
         uri = json_object_get(root, "uri");
         dialect = json_is_string(uri)
                   ? ngx_http_tier_router_uri_dialect(json_string_value(uri))
-                  : NGX_HTTP_TIER_ROUTER_AUTO;
+                  : TR_AUTO;
 
         if (json_is_string(body)) {
             p = json_string_value(body);
@@ -515,24 +515,24 @@ done:
 
 static int
 ngx_http_tier_router_body(const char *body, size_t len, int dialect,
-    ngx_http_tier_router_verdict_t *v, const char **err)
+    tr_verdict_t *v, const char **err)
 {
-    ngx_http_tier_router_request_t  *req;
+    tr_request_t  *req;
 
     req = &ngx_http_tier_router_req;
-    memset(req, 0, sizeof(ngx_http_tier_router_request_t));
+    memset(req, 0, sizeof(tr_request_t));
     req->dialect = dialect;
 
-    if (ngx_http_tier_router_extract((const unsigned char *) body, len, req)
+    if (tr_extract((const unsigned char *) body, len, req)
         != 0)
     {
         *err = req->error ? req->error : "cannot read the request body";
         return -1;
     }
 
-    req->features.count = (ngx_http_tier_router_model != NULL);
+    req->features.count = (tr_cli_model != NULL);
 
-    ngx_http_tier_router_classify(&req->features, v);
+    tr_classify(&req->features, v);
     ngx_http_tier_router_rescore(&req->features, v);
 
     return 0;
@@ -555,18 +555,18 @@ ngx_http_tier_router_uri_dialect(const char *uri)
     }
 
     if (n >= 17 && memcmp(uri + n - 17, "/chat/completions", 17) == 0) {
-        return NGX_HTTP_TIER_ROUTER_OPENAI_CHAT;
+        return TR_OPENAI_CHAT;
     }
 
     if (n >= 10 && memcmp(uri + n - 10, "/responses", 10) == 0) {
-        return NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES;
+        return TR_OPENAI_RESPONSES;
     }
 
     if (n >= 9 && memcmp(uri + n - 9, "/messages", 9) == 0) {
-        return NGX_HTTP_TIER_ROUTER_ANTHROPIC;
+        return TR_ANTHROPIC;
     }
 
-    return NGX_HTTP_TIER_ROUTER_AUTO;
+    return TR_AUTO;
 }
 
 
@@ -608,12 +608,12 @@ ngx_http_tier_router_load_model(const char *name)
 
     fclose(f);
 
-    ngx_http_tier_router_model = malloc(sizeof(ngx_http_tier_router_model_t));
+    tr_cli_model = malloc(sizeof(tr_model_t));
 
-    if (buf == NULL || ngx_http_tier_router_model == NULL
-        || ngx_http_tier_router_model_load(buf, n,
-                                           ngx_http_tier_router_model, err,
-                                           sizeof(err))
+    if (buf == NULL || tr_cli_model == NULL
+        || tr_model_load(buf, n,
+                         tr_cli_model, err,
+                         sizeof(err))
            != 0)
     {
         fprintf(stderr, "tier-router-classify: model \"%s\": %s\n", name,
@@ -631,16 +631,16 @@ ngx_http_tier_router_load_model(const char *name)
 /* with --model, the learned scorer's score replaces the classifier's */
 
 static void
-ngx_http_tier_router_rescore(const ngx_http_tier_router_features_t *f,
-    ngx_http_tier_router_verdict_t *v)
+ngx_http_tier_router_rescore(const tr_features_t *f,
+    tr_verdict_t *v)
 {
-    double  x[NGX_HTTP_TIER_ROUTER_MODEL_N];
+    double  x[TR_MODEL_N];
 
-    if (ngx_http_tier_router_model == NULL) {
+    if (tr_cli_model == NULL) {
         return;
     }
 
-    ngx_http_tier_router_model_features(f, v, x);
-    v->score = ngx_http_tier_router_model_score(ngx_http_tier_router_model,
-                                                x);
+    tr_model_features(f, v, x);
+    v->score = tr_model_score(tr_cli_model,
+                              x);
 }

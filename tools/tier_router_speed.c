@@ -23,9 +23,9 @@
 #include <time.h>
 #include <jansson.h>
 
-#include "ngx_http_tier_router_classify.h"
-#include "ngx_http_tier_router_extract.h"
-#include "ngx_http_tier_router_model.h"
+#include "tr_classify.h"
+#include "tr_extract.h"
+#include "tr_model.h"
 
 
 #define TR_ROUNDS     5
@@ -45,11 +45,11 @@ static int ngx_http_tier_router_read(const char *name);
 static double ngx_http_tier_router_time(int what, double *sink);
 
 
-static ngx_http_tier_router_row_t   *ngx_http_tier_router_rows;
-static size_t                        ngx_http_tier_router_nrows;
-static size_t                        ngx_http_tier_router_text;
-static size_t                        ngx_http_tier_router_bodies;
-static ngx_http_tier_router_model_t  ngx_http_tier_router_model;
+static ngx_http_tier_router_row_t  *ngx_http_tier_router_rows;
+static size_t                       ngx_http_tier_router_nrows;
+static size_t                       ngx_http_tier_router_text;
+static size_t                       ngx_http_tier_router_bodies;
+static tr_model_t                   tr_cli_model;
 
 
 int
@@ -105,8 +105,8 @@ main(int argc, char **argv)
     }
 
     if (buf == NULL
-        || ngx_http_tier_router_model_load(buf, n, &ngx_http_tier_router_model,
-                                           err, sizeof(err))
+        || tr_model_load(buf, n, &tr_cli_model,
+                         err, sizeof(err))
            != 0)
     {
         fprintf(stderr, "tier-router-speed: model \"%s\": %s\n", mfile,
@@ -116,7 +116,7 @@ main(int argc, char **argv)
 
     free(buf);
 
-    ngx_http_tier_router_classify_init();
+    tr_classify_init();
 
     sink = 0;
     rules = ngx_http_tier_router_time(0, &sink);
@@ -156,13 +156,13 @@ ngx_http_tier_router_now(void)
 static double
 ngx_http_tier_router_time(int what, double *sink)
 {
-    int                               round;
-    double                            t, best, x[NGX_HTTP_TIER_ROUTER_MODEL_N];
-    size_t                            i, passes, p;
-    json_t                           *root;
-    ngx_http_tier_router_row_t       *r;
-    ngx_http_tier_router_verdict_t    v;
-    ngx_http_tier_router_features_t   f;
+    int                           round;
+    double                        t, best, x[TR_MODEL_N];
+    size_t                        i, passes, p;
+    json_t                       *root;
+    ngx_http_tier_router_row_t   *r;
+    tr_verdict_t                  v;
+    tr_features_t                 f;
 
     best = 1e30;
 
@@ -181,22 +181,22 @@ ngx_http_tier_router_time(int what, double *sink)
                     continue;
                 }
 
-                memset(&f, 0, sizeof(ngx_http_tier_router_features_t));
+                memset(&f, 0, sizeof(tr_features_t));
                 f.text = (const unsigned char *) r->prompt;
-                f.text_len = r->prompt_len < NGX_HTTP_TIER_ROUTER_TEXT_LEN
-                             ? r->prompt_len : NGX_HTTP_TIER_ROUTER_TEXT_LEN;
+                f.text_len = r->prompt_len < TR_TEXT_LEN
+                             ? r->prompt_len : TR_TEXT_LEN;
                 f.total_text = r->prompt_len;
                 f.messages = 1;
                 f.user_turns = 1;
                 f.max_tokens = -1;
                 f.count = what;
 
-                ngx_http_tier_router_classify(&f, &v);
+                tr_classify(&f, &v);
 
                 if (what == 1) {
-                    ngx_http_tier_router_model_features(&f, &v, x);
-                    v.score = ngx_http_tier_router_model_score(
-                                  &ngx_http_tier_router_model, x);
+                    tr_model_features(&f, &v, x);
+                    v.score = tr_model_score(
+                                  &tr_cli_model, x);
                 }
 
                 *sink += v.score;
@@ -282,8 +282,8 @@ ngx_http_tier_router_read(const char *name)
             return -1;
         }
 
-        ngx_http_tier_router_text += len < NGX_HTTP_TIER_ROUTER_TEXT_LEN
-                                     ? len : NGX_HTTP_TIER_ROUTER_TEXT_LEN;
+        ngx_http_tier_router_text += len < TR_TEXT_LEN
+                                     ? len : TR_TEXT_LEN;
         ngx_http_tier_router_bodies += r->body_len;
     }
 

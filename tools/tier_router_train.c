@@ -30,12 +30,12 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "ngx_http_tier_router_extract.h"
-#include "ngx_http_tier_router_classify.h"
-#include "ngx_http_tier_router_model.h"
+#include "tr_extract.h"
+#include "tr_classify.h"
+#include "tr_model.h"
 
 
-#define N  NGX_HTTP_TIER_ROUTER_MODEL_N
+#define N  TR_MODEL_N
 
 
 typedef struct {
@@ -57,7 +57,7 @@ static int ngx_http_tier_router_train_cmp(const void *a, const void *b);
 static unsigned long ngx_http_tier_router_train_hash(const char *s);
 
 
-static ngx_http_tier_router_request_t  ngx_http_tier_router_req;
+static tr_request_t  ngx_http_tier_router_req;
 
 
 int
@@ -80,7 +80,7 @@ main(int argc, char **argv)
         return 2;
     }
 
-    ngx_http_tier_router_classify_init();
+    tr_classify_init();
 
     for (i = 1; i < argc; i++) {
 
@@ -178,13 +178,13 @@ main(int argc, char **argv)
 
     for (j = 0; j < N; j++) {
         json_array_append_new(names,
-                              json_string(ngx_http_tier_router_model_names[j]));
+                              json_string(tr_model_names[j]));
         json_array_append_new(weights, json_real(w[j]));
     }
 
     json_object_set_new(out, "format", json_string("tier-router-model"));
     json_object_set_new(out, "version",
-                        json_integer(NGX_HTTP_TIER_ROUTER_MODEL_VERSION));
+                        json_integer(TR_MODEL_VERSION));
     json_object_set_new(out, "features", names);
     json_object_set_new(out, "weights", weights);
     json_object_set_new(out, "center", json_real(center));
@@ -212,17 +212,17 @@ static int
 ngx_http_tier_router_train_file(const char *name, int holdout,
     ngx_http_tier_router_fit_t *fit)
 {
-    char                            *line, *body;
-    double                           x[N], y, *p, f;
-    size_t                           size, i, j, frows;
-    ssize_t                          len;
-    FILE                            *in;
-    json_t                          *row, *req;
-    const char                      *id, *prompt;
-    json_error_t                     err;
-    unsigned long                    lineno;
-    ngx_http_tier_router_verdict_t   v;
-    ngx_http_tier_router_request_t  *r;
+    char          *line, *body;
+    double         x[N], y, *p, f;
+    size_t         size, i, j, frows;
+    ssize_t        len;
+    FILE          *in;
+    json_t        *row, *req;
+    const char    *id, *prompt;
+    json_error_t   err;
+    unsigned long  lineno;
+    tr_verdict_t   v;
+    tr_request_t  *r;
 
     in = fopen(name, "r");
     if (in == NULL) {
@@ -276,12 +276,12 @@ ngx_http_tier_router_train_file(const char *name, int holdout,
         body = json_dumps(req, JSON_COMPACT);
         json_decref(req);
 
-        memset(r, 0, sizeof(ngx_http_tier_router_request_t));
-        r->dialect = NGX_HTTP_TIER_ROUTER_OPENAI_CHAT;
+        memset(r, 0, sizeof(tr_request_t));
+        r->dialect = TR_OPENAI_CHAT;
 
         if (body == NULL
-            || ngx_http_tier_router_extract((unsigned char *) body,
-                                            strlen(body), r)
+            || tr_extract((unsigned char *) body,
+                          strlen(body), r)
                != 0)
         {
             fprintf(stderr, "tier-router-train: %s:%lu: the prompt cannot "
@@ -292,8 +292,8 @@ ngx_http_tier_router_train_file(const char *name, int holdout,
         }
 
         r->features.count = 1;
-        ngx_http_tier_router_classify(&r->features, &v);
-        ngx_http_tier_router_model_features(&r->features, &v, x);
+        tr_classify(&r->features, &v);
+        tr_model_features(&r->features, &v, x);
 
         free(body);
         json_decref(row);

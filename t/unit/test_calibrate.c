@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_http_tier_router_calibrate.h"
+#include "tr_calibrate.h"
 #include "unit.h"
 
 
-typedef ngx_http_tier_router_cal_t  cal_t;
+typedef tr_cal_t  cal_t;
 
 
 static uint64_t  rng = 88172645463325252ULL;
@@ -42,7 +42,7 @@ static double
 feed(cal_t *cal, unsigned n, double lo, double hi, unsigned tier,
     double *max_step)
 {
-    double    before[NGX_HTTP_TIER_ROUTER_CAL_TIERS], d;
+    double    before[TR_CAL_TIERS], d;
     unsigned  i, j, hits;
 
     hits = 0;
@@ -50,7 +50,7 @@ feed(cal_t *cal, unsigned n, double lo, double hi, unsigned tier,
     for (i = 0; i < n; i++) {
         memcpy(before, cal->bound, sizeof(before));
 
-        if (ngx_http_tier_router_cal_route(cal, uniform(lo, hi)) == tier) {
+        if (tr_cal_route(cal, uniform(lo, hi)) == tier) {
             hits++;
         }
 
@@ -97,19 +97,19 @@ main(void)
 
     /* without targets the configured boundaries stay */
 
-    ngx_http_tier_router_cal_init(cal, 3, max_score, none, 100, 0.05);
+    tr_cal_init(cal, 3, max_score, none, 100, 0.05);
 
     got = feed(cal, 5000, 0, 0.3, 2, NULL);
     UNIT_OK(got == 0 && cal->bound[0] == 0.333 && cal->bound[1] == 0.667,
             "no targets: fixed boundaries, easy traffic never on frontier");
-    UNIT_OK(ngx_http_tier_router_cal_route(cal, 0.5) == 1
-            && ngx_http_tier_router_cal_route(cal, 0.9) == 2
-            && ngx_http_tier_router_cal_route(cal, 0.333) == 0,
+    UNIT_OK(tr_cal_route(cal, 0.5) == 1
+            && tr_cal_route(cal, 0.9) == 2
+            && tr_cal_route(cal, 0.333) == 0,
             "no targets: scores route by max_score");
 
     /* a skewed stream: every score under 0.4; frontier 20%, mid 30% */
 
-    ngx_http_tier_router_cal_init(cal, 3, max_score, targets, 500, 0.01);
+    tr_cal_init(cal, 3, max_score, targets, 500, 0.01);
 
     step = 0;
     feed(cal, 5000, 0, 0.4, 2, &step);
@@ -117,11 +117,11 @@ main(void)
 
     UNIT_OK(fabs(front - 0.2) < 0.03,
             "skewed stream: frontier gets %.3f of it (target 0.20)", front);
-    UNIT_OK(fabs(ngx_http_tier_router_cal_observed(cal, 2) - 0.2) < 0.03
-            && fabs(ngx_http_tier_router_cal_observed(cal, 1) - 0.3) < 0.03,
+    UNIT_OK(fabs(tr_cal_observed(cal, 2) - 0.2) < 0.03
+            && fabs(tr_cal_observed(cal, 1) - 0.3) < 0.03,
             "skewed stream: observed shares %.3f mid, %.3f frontier",
-            ngx_http_tier_router_cal_observed(cal, 1),
-            ngx_http_tier_router_cal_observed(cal, 2));
+            tr_cal_observed(cal, 1),
+            tr_cal_observed(cal, 2));
     UNIT_OK(fabs(cal->bound[1] - 0.32) < 0.02 && fabs(cal->bound[0] - 0.2)
                                                  < 0.02,
             "skewed stream: boundaries at the quantiles (%.3f, %.3f; "
@@ -151,7 +151,7 @@ main(void)
 
     /* the time constant: half a window after a shift most of it is old */
 
-    ngx_http_tier_router_cal_init(cal, 3, max_score, targets, 1000, 0.5);
+    tr_cal_init(cal, 3, max_score, targets, 1000, 0.5);
     feed(cal, 20000, 0, 0.4, 2, NULL);
     feed(cal, 500, 0.6, 1.0, 2, NULL);
 
@@ -167,11 +167,11 @@ main(void)
 
     /* weights rescale: a million samples, a small window */
 
-    ngx_http_tier_router_cal_init(cal, 3, max_score, targets, 50, 0.02);
+    tr_cal_init(cal, 3, max_score, targets, 50, 0.02);
     feed(cal, 1000000, 0.2, 0.6, 2, NULL);
 
     ok = isfinite(cal->total) && cal->weight <= 1e12 && cal->total > 0;
-    front = ngx_http_tier_router_cal_observed(cal, 2);
+    front = tr_cal_observed(cal, 2);
     UNIT_OK(ok && fabs(front - 0.2) < 0.08,
             "a million samples with window 50: finite weights, frontier "
             "%.3f", front);
@@ -181,7 +181,7 @@ main(void)
     {
         static const double  all[] = { -1, -1, 1.0 };
 
-        ngx_http_tier_router_cal_init(cal, 3, max_score, all, 100, 0.05);
+        tr_cal_init(cal, 3, max_score, all, 100, 0.05);
         feed(cal, 3000, 0.2, 0.8, 2, NULL);
         got = feed(cal, 1000, 0.2, 0.8, 2, NULL);
 
@@ -196,8 +196,8 @@ main(void)
         static const double  one[] = { 1.0 };
         static const double  onet[] = { -1 };
 
-        ngx_http_tier_router_cal_init(cal, 1, one, onet, 100, 0.05);
-        UNIT_OK(ngx_http_tier_router_cal_route(cal, 0.7) == 0
+        tr_cal_init(cal, 1, one, onet, 100, 0.05);
+        UNIT_OK(tr_cal_route(cal, 0.7) == 0
                 && feed(cal, 100, 0, 1, 0, NULL) == 1.0,
                 "one tier takes everything");
     }

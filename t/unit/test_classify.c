@@ -11,20 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_http_tier_router_classify.h"
+#include "tr_classify.h"
 #include "unit.h"
 
 
 #define TEXT_LEN  4096
 
 
-static void features(ngx_http_tier_router_features_t *f, const char *text);
+static void features(tr_features_t *f, const char *text);
 static double score(const char *text);
-static double classify(const ngx_http_tier_router_features_t *f,
-    ngx_http_tier_router_verdict_t *v);
-static int has_reason(const ngx_http_tier_router_verdict_t *v,
+static double classify(const tr_features_t *f,
+    tr_verdict_t *v);
+static int has_reason(const tr_verdict_t *v,
     const char *token);
-static int reasons_sane(const ngx_http_tier_router_verdict_t *v);
+static int reasons_sane(const tr_verdict_t *v);
 static void test_easy(void);
 static void test_hard(void);
 static void test_pairs(void);
@@ -113,9 +113,9 @@ static const char  *tokens[] = {
 
 
 static void
-features(ngx_http_tier_router_features_t *f, const char *text)
+features(tr_features_t *f, const char *text)
 {
-    memset(f, 0, sizeof(ngx_http_tier_router_features_t));
+    memset(f, 0, sizeof(tr_features_t));
 
     f->text = (const unsigned char *) text;
     f->text_len = text ? strlen(text) : 0;
@@ -127,11 +127,11 @@ features(ngx_http_tier_router_features_t *f, const char *text)
 
 
 static double
-classify(const ngx_http_tier_router_features_t *f,
-    ngx_http_tier_router_verdict_t *v)
+classify(const tr_features_t *f,
+    tr_verdict_t *v)
 {
-    memset(v, 0x5a, sizeof(ngx_http_tier_router_verdict_t));
-    ngx_http_tier_router_classify(f, v);
+    memset(v, 0x5a, sizeof(tr_verdict_t));
+    tr_classify(f, v);
 
     return v->score;
 }
@@ -140,8 +140,8 @@ classify(const ngx_http_tier_router_features_t *f,
 static double
 score(const char *text)
 {
-    ngx_http_tier_router_verdict_t   v;
-    ngx_http_tier_router_features_t  f;
+    tr_verdict_t   v;
+    tr_features_t  f;
 
     features(&f, text);
 
@@ -150,7 +150,7 @@ score(const char *text)
 
 
 static int
-has_reason(const ngx_http_tier_router_verdict_t *v, const char *token)
+has_reason(const tr_verdict_t *v, const char *token)
 {
     size_t       n;
     const char  *p;
@@ -172,9 +172,9 @@ has_reason(const ngx_http_tier_router_verdict_t *v, const char *token)
 /* NUL inside the buffer, known tokens only, each once, score in [0,1] */
 
 static int
-reasons_sane(const ngx_http_tier_router_verdict_t *v)
+reasons_sane(const tr_verdict_t *v)
 {
-    char         buf[NGX_HTTP_TIER_ROUTER_REASONS_LEN];
+    char         buf[TR_REASONS_LEN];
     char        *p, *save;
     size_t       i, n;
     const char  *seen[64];
@@ -224,9 +224,9 @@ reasons_sane(const ngx_http_tier_router_verdict_t *v)
 static void
 test_easy(void)
 {
-    unsigned                         i;
-    ngx_http_tier_router_verdict_t   v;
-    ngx_http_tier_router_features_t  f;
+    unsigned       i;
+    tr_verdict_t   v;
+    tr_features_t  f;
 
     UNIT_LT(score("Translate 'good morning' to French"), 0.3,
             "translate 'good morning' scores below 0.3");
@@ -256,9 +256,9 @@ test_easy(void)
 static void
 test_hard(void)
 {
-    unsigned                         i;
-    ngx_http_tier_router_verdict_t   v;
-    ngx_http_tier_router_features_t  f;
+    unsigned       i;
+    tr_verdict_t   v;
+    tr_features_t  f;
 
     UNIT_GT(score(hard[0]), 0.6, "distributed system design with code "
             "scores above 0.6");
@@ -368,11 +368,11 @@ test_pairs(void)
 static void
 test_request(void)
 {
-    double                           base, s, prev;
-    unsigned                         r;
-    const char                      *text;
-    ngx_http_tier_router_verdict_t   v;
-    ngx_http_tier_router_features_t  f;
+    double         base, s, prev;
+    unsigned       r;
+    const char    *text;
+    tr_verdict_t   v;
+    tr_features_t  f;
 
     text = "Extract the company name and the total amount from this "
            "invoice: ACME Corp, invoice 2231, total due $1,234.00 by May 1.";
@@ -464,11 +464,11 @@ test_request(void)
 static void
 test_signals(void)
 {
-    char                             text[256];
-    double                           scores[40];
-    unsigned                         i, j, ties;
-    ngx_http_tier_router_verdict_t   v;
-    ngx_http_tier_router_features_t  f;
+    char           text[256];
+    double         scores[40];
+    unsigned       i, j, ties;
+    tr_verdict_t   v;
+    tr_features_t  f;
 
     features(&f, "The weather has been unusually warm this autumn and the "
                  "leaves are still on the trees in our street.");
@@ -520,10 +520,10 @@ test_signals(void)
 static void
 test_edges(void)
 {
-    size_t                           i, n;
-    unsigned char                   *buf, *copy;
-    ngx_http_tier_router_verdict_t   v, w;
-    ngx_http_tier_router_features_t  f;
+    size_t          i, n;
+    unsigned char  *buf, *copy;
+    tr_verdict_t    v, w;
+    tr_features_t   f;
 
     features(&f, NULL);
     classify(&f, &v);
@@ -535,7 +535,7 @@ test_edges(void)
     UNIT_OK(reasons_sane(&v), "empty text: sane verdict (%.3f \"%s\")",
             v.score, v.reasons);
 
-    memset(&f, 0, sizeof(ngx_http_tier_router_features_t));
+    memset(&f, 0, sizeof(tr_features_t));
     classify(&f, &v);
     UNIT_OK(reasons_sane(&v), "all-zero features: sane verdict");
 
@@ -615,7 +615,7 @@ test_edges(void)
     classify(&f, &v);
     UNIT_OK(reasons_sane(&v), "every signal: sane reasons \"%s\"",
             v.reasons);
-    UNIT_OK(strlen(v.reasons) < NGX_HTTP_TIER_ROUTER_REASONS_LEN,
+    UNIT_OK(strlen(v.reasons) < TR_REASONS_LEN,
             "every signal: reasons fit (%zu bytes)", strlen(v.reasons));
 
     free(buf);

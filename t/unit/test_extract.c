@@ -34,19 +34,19 @@
 
 #include <jansson.h>
 
-#include "ngx_http_tier_router_extract.h"
-#include "ngx_http_tier_router_rewrite.h"
+#include "tr_extract.h"
+#include "tr_rewrite.h"
 #include "unit.h"
 
 
-#define AUTO        NGX_HTTP_TIER_ROUTER_AUTO
-#define CHAT        NGX_HTTP_TIER_ROUTER_OPENAI_CHAT
-#define RESPONSES   NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES
-#define ANTHROPIC   NGX_HTTP_TIER_ROUTER_ANTHROPIC
-#define TEXT_LEN    NGX_HTTP_TIER_ROUTER_TEXT_LEN
-#define SYSTEM_LEN  NGX_HTTP_TIER_ROUTER_SYSTEM_LEN
-#define MODEL_LEN   NGX_HTTP_TIER_ROUTER_MODEL_LEN
-#define MAX_DEPTH   NGX_HTTP_TIER_ROUTER_MAX_DEPTH
+#define AUTO        TR_AUTO
+#define CHAT        TR_OPENAI_CHAT
+#define RESPONSES   TR_OPENAI_RESPONSES
+#define ANTHROPIC   TR_ANTHROPIC
+#define TEXT_LEN    TR_TEXT_LEN
+#define SYSTEM_LEN  TR_SYSTEM_LEN
+#define MODEL_LEN   TR_MODEL_LEN
+#define MAX_DEPTH   TR_MAX_DEPTH
 
 /* the reference parse: \u0000 allowed (as the extractor does), and
  * duplicate keys reported, as a tree cannot say which one would win */
@@ -57,9 +57,9 @@
 #define DIAG_BUDGET  40
 
 
-typedef ngx_http_tier_router_request_t  req_t;
-typedef ngx_http_tier_router_edit_t     edit_t;
-typedef unsigned char                   u_char;
+typedef tr_request_t   req_t;
+typedef tr_edit_t      edit_t;
+typedef unsigned char  u_char;
 
 
 typedef struct {
@@ -190,7 +190,7 @@ static void ref_collect(json_t *v, buf_t *out);
 
 static int extract(const u_char *body, size_t len, int hint, req_t *req);
 static int check_span(const u_char *body, size_t len,
-    ngx_http_tier_router_span_t *span, json_t *want, const char *name);
+    tr_span_t *span, json_t *want, const char *name);
 static int check_body(group_t *g, const u_char *body, size_t len, int hint,
     req_t *out);
 static void group_report(group_t *g);
@@ -1086,7 +1086,7 @@ extract(const u_char *body, size_t len, int hint, req_t *req)
     memcpy(copy, body, len);
 
     req->dialect = hint;
-    rc = ngx_http_tier_router_extract(copy, len, req);
+    rc = tr_extract(copy, len, req);
 
     free(copy);
 
@@ -1097,7 +1097,7 @@ extract(const u_char *body, size_t len, int hint, req_t *req)
 /* a span holds exactly the JSON text of the value */
 
 static int
-check_span(const u_char *body, size_t len, ngx_http_tier_router_span_t *span,
+check_span(const u_char *body, size_t len, tr_span_t *span,
     json_t *want, const char *name)
 {
     json_t        *got;
@@ -1385,7 +1385,7 @@ done:
     if (diag_budget) {
         diag_budget--;
         UNIT_DIAG("%s: mismatch (hint %s, extract %s%s%s):", g->name,
-                  ngx_http_tier_router_dialect_name(hint),
+                  tr_dialect_name(hint),
                   rc == 0 ? "accepted" : "rejected",
                   rc == 0 ? "" : ": ",
                   rc == 0 ? "" : (req->error ? req->error : "?"));
@@ -2814,7 +2814,7 @@ test_truncations(void)
         UNIT_OK(bad == 0 && jbad == 0,
                 "truncations: all %zu prefixes of a %zu-byte %s body are "
                 "rejected (%zu accepted, jansson accepted %zu)", end, len,
-                ngx_http_tier_router_dialect_name(1 + k % 3), bad, jbad);
+                tr_dialect_name(1 + k % 3), bad, jbad);
 
         free(s);
     }
@@ -3656,15 +3656,15 @@ check_rewrite(group_t *g, const u_char *body, size_t len, int hint,
     unsigned                      n, fails;
     json_error_t                  err;
     const char                   *param;
-    const ngx_http_tier_router_span_t  *span;
+    const tr_span_t  *span;
 
     fails = 0;
     mm_len = 0;
     mm_count = 0;
 
-    size = ngx_http_tier_router_rewrite_size(body, len, req, edit);
+    size = tr_rewrite_size(body, len, req, edit);
     out = malloc(size ? size : 1);
-    written = ngx_http_tier_router_rewrite(body, len, req, edit, out);
+    written = tr_rewrite(body, len, req, edit, out);
 
     if (written != size) {
         mm("rewrite wrote %zu bytes, rewrite_size said %zu", written, size);
@@ -3862,7 +3862,7 @@ done:
         diag_budget--;
         UNIT_DIAG("rewrite: model \"%.*s\", reasoning %u, dialect %s:",
                   (int) edit->model_len, edit->model, edit->reasoning,
-                  ngx_http_tier_router_dialect_name(req->dialect));
+                  tr_dialect_name(req->dialect));
         fputs(mm_buf, stdout);
         diag_body(body, len, req->has_model ? req->model_span.start : 0);
         diag_body(out, size, req->has_model ? req->model_span.start : 0);
@@ -4017,11 +4017,11 @@ test_rewrite(void)
                 edit.reasoning = r;
                 edit.thinking_budget = 8192;
 
-                size = ngx_http_tier_router_rewrite_size((const u_char *) b,
-                                                         len, &req, &edit);
+                size = tr_rewrite_size((const u_char *) b,
+                                       len, &req, &edit);
                 out = malloc(size);
-                w = ngx_http_tier_router_rewrite((const u_char *) b, len,
-                                                 &req, &edit, out);
+                w = tr_rewrite((const u_char *) b, len,
+                               &req, &edit, out);
 
                 res = json_loadb((const char *) out, w, JFLAGS, &err);
                 want = json_loadb(b, len, 0, &err);
@@ -4046,7 +4046,7 @@ test_rewrite(void)
                     if (empty_bad++ < 3) {
                         UNIT_DIAG("rewrite of '%s' (%s, reasoning %u): "
                                   "'%.*s'", b,
-                                  ngx_http_tier_router_dialect_name(dialect),
+                                  tr_dialect_name(dialect),
                                   r, (int) w, out);
                     }
                 }
@@ -4082,7 +4082,7 @@ test_rewrite_null_thinking(void)
         "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
     req.dialect = ANTHROPIC;
-    rc = ngx_http_tier_router_extract((const u_char *) b, strlen(b), &req);
+    rc = tr_extract((const u_char *) b, strlen(b), &req);
 
     UNIT_OK(rc == 0 && req.has_thinking,
             "rewrite: \"thinking\": null is accepted and its span kept");
@@ -4093,11 +4093,11 @@ test_rewrite_null_thinking(void)
     edit.reasoning = 3;
     edit.thinking_budget = 8192;
 
-    size = ngx_http_tier_router_rewrite_size((const u_char *) b, strlen(b),
-                                             &req, &edit);
+    size = tr_rewrite_size((const u_char *) b, strlen(b),
+                           &req, &edit);
     out = malloc(size);
-    w = ngx_http_tier_router_rewrite((const u_char *) b, strlen(b), &req,
-                                     &edit, out);
+    w = tr_rewrite((const u_char *) b, strlen(b), &req,
+                   &edit, out);
 
     res = json_loadb((const char *) out, w,
                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
@@ -4151,21 +4151,21 @@ test_rewrite_stream_usage(void)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memset(&req, 0, sizeof(req_t));
         req.dialect = CHAT;
-        rc = ngx_http_tier_router_extract((const u_char *) cases[i][0],
-                                          strlen(cases[i][0]), &req);
+        rc = tr_extract((const u_char *) cases[i][0],
+                        strlen(cases[i][0]), &req);
 
         memset(&edit, 0, sizeof(edit_t));
         edit.model = (const u_char *) "small";
         edit.model_len = 5;
         edit.stream_usage = 1;
 
-        size = ngx_http_tier_router_rewrite_size((const u_char *) cases[i][0],
-                                                 strlen(cases[i][0]), &req,
-                                                 &edit);
+        size = tr_rewrite_size((const u_char *) cases[i][0],
+                               strlen(cases[i][0]), &req,
+                               &edit);
         out = malloc(size);
-        w = ngx_http_tier_router_rewrite((const u_char *) cases[i][0],
-                                         strlen(cases[i][0]), &req, &edit,
-                                         out);
+        w = tr_rewrite((const u_char *) cases[i][0],
+                       strlen(cases[i][0]), &req, &edit,
+                       out);
 
         res = json_loadb((const char *) out, w, JSON_REJECT_DUPLICATES, &err);
         so = res ? json_object_get(res, "stream_options") : NULL;
@@ -4183,7 +4183,7 @@ test_rewrite_stream_usage(void)
     }
 
     b = "{\"stream_options\":{\"include_usage\":1}}";
-    rc = ngx_http_tier_router_extract((const u_char *) b, strlen(b), &req);
+    rc = tr_extract((const u_char *) b, strlen(b), &req);
 
     UNIT_OK(rc != 0 && strstr(req.error, "include_usage") != NULL,
             "extract: a non-boolean include_usage is refused (%s)",
@@ -4191,7 +4191,7 @@ test_rewrite_stream_usage(void)
 
     b = "{\"stream_options\":{\"include_usage\":true,"
         "\"include_usage\":true}}";
-    rc = ngx_http_tier_router_extract((const u_char *) b, strlen(b), &req);
+    rc = tr_extract((const u_char *) b, strlen(b), &req);
 
     UNIT_OK(rc != 0, "extract: a duplicate include_usage is refused");
 }
@@ -4225,21 +4225,21 @@ test_rewrite_logprobs(void)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memset(&req, 0, sizeof(req_t));
         req.dialect = CHAT;
-        rc = ngx_http_tier_router_extract((const u_char *) cases[i][0],
-                                          strlen(cases[i][0]), &req);
+        rc = tr_extract((const u_char *) cases[i][0],
+                        strlen(cases[i][0]), &req);
 
         memset(&edit, 0, sizeof(edit_t));
         edit.model = (const u_char *) "small";
         edit.model_len = 5;
         edit.logprobs = !req.logprobs;
 
-        size = ngx_http_tier_router_rewrite_size((const u_char *) cases[i][0],
-                                                 strlen(cases[i][0]), &req,
-                                                 &edit);
+        size = tr_rewrite_size((const u_char *) cases[i][0],
+                               strlen(cases[i][0]), &req,
+                               &edit);
         out = malloc(size);
-        w = ngx_http_tier_router_rewrite((const u_char *) cases[i][0],
-                                         strlen(cases[i][0]), &req, &edit,
-                                         out);
+        w = tr_rewrite((const u_char *) cases[i][0],
+                       strlen(cases[i][0]), &req, &edit,
+                       out);
 
         res = json_loadb((const char *) out, w, JSON_REJECT_DUPLICATES, NULL);
 
@@ -4257,7 +4257,7 @@ test_rewrite_logprobs(void)
     }
 
     b = "{\"logprobs\":true,\"logprobs\":false}";
-    rc = ngx_http_tier_router_extract((const u_char *) b, strlen(b), &req);
+    rc = tr_extract((const u_char *) b, strlen(b), &req);
 
     UNIT_OK(rc != 0, "extract: a duplicate logprobs is refused");
 }
@@ -4285,8 +4285,8 @@ test_nul_key(void)
 
     for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         memset(&req, 0, sizeof(req_t));
-        rc = ngx_http_tier_router_extract((const u_char *) bodies[i],
-                                          strlen(bodies[i]), &req);
+        rc = tr_extract((const u_char *) bodies[i],
+                        strlen(bodies[i]), &req);
 
         UNIT_OK(rc != 0 && strstr(req.error, "NUL") != NULL,
                 "extract: a key with \\u0000 is refused in '%s' (%s)",
@@ -4383,7 +4383,7 @@ test_speed(void)
     do {
         for (i = 0; i < 1000; i++) {
             req.dialect = AUTO;
-            rc |= ngx_http_tier_router_extract((u_char *) s, len, &req);
+            rc |= tr_extract((u_char *) s, len, &req);
         }
 
         iters += 1000;

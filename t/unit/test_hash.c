@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ngx_http_tier_router_hash.h"
+#include "tr_hash.h"
 #include "unit.h"
 
 
@@ -83,20 +83,20 @@ test_vectors(void)
 
     /* the paper's example (appendix A) and the two ends of the table */
 
-    UNIT_OK(ngx_http_tier_router_siphash(key, in, 15) == 0xa129ca6149be45e5ULL,
+    UNIT_OK(tr_siphash(key, in, 15) == 0xa129ca6149be45e5ULL,
             "siphash: the paper's vector, 15 bytes 00..0e");
-    UNIT_OK(ngx_http_tier_router_siphash(key, in, 0) == 0x726fdb47dd0e0e31ULL,
+    UNIT_OK(tr_siphash(key, in, 0) == 0x726fdb47dd0e0e31ULL,
             "siphash: the empty message");
-    UNIT_OK(ngx_http_tier_router_siphash(key, in, 63) == 0x958a324ceb064572ULL,
+    UNIT_OK(tr_siphash(key, in, 63) == 0x958a324ceb064572ULL,
             "siphash: the last vector, 63 bytes 00..3e");
 
     bad = 0;
 
     for (i = 0; i < 64; i++) {
-        if (ngx_http_tier_router_siphash(key, in, i) != vectors[i]) {
+        if (tr_siphash(key, in, i) != vectors[i]) {
             UNIT_DIAG("length %u: got %016llx, expected %016llx", i,
                       (unsigned long long)
-                          ngx_http_tier_router_siphash(key, in, i),
+                          tr_siphash(key, in, i),
                       (unsigned long long) vectors[i]);
             bad++;
         }
@@ -108,7 +108,7 @@ test_vectors(void)
 
     memcpy(shifted + 3, in, 63);
 
-    UNIT_OK(ngx_http_tier_router_siphash(key, shifted + 3, 63) == vectors[63],
+    UNIT_OK(tr_siphash(key, shifted + 3, 63) == vectors[63],
             "siphash: an unaligned message");
 }
 
@@ -129,11 +129,11 @@ test_long(void)
 
     /* beyond the table: values of an independent implementation */
 
-    UNIT_OK(ngx_http_tier_router_siphash(key, in, 64) == 0xacd2c40b8502cad8ULL,
+    UNIT_OK(tr_siphash(key, in, 64) == 0xacd2c40b8502cad8ULL,
             "siphash: 64 bytes 00..3f");
-    UNIT_OK(ngx_http_tier_router_siphash(key, in, 100) == 0x096f3fec85c52a7eULL,
+    UNIT_OK(tr_siphash(key, in, 100) == 0x096f3fec85c52a7eULL,
             "siphash: 100 bytes");
-    UNIT_OK(ngx_http_tier_router_siphash(key, in, 1000)
+    UNIT_OK(tr_siphash(key, in, 1000)
             == 0xdb9b3ed69e31c9a6ULL, "siphash: 1000 bytes");
 }
 
@@ -155,7 +155,7 @@ test_hash(void)
         in[i] = (u_char) i;
     }
 
-    ngx_http_tier_router_hash(key, in, 15, out);
+    tr_hash(key, in, 15, out);
 
     /* the first half is siphash under the key, little-endian */
 
@@ -175,40 +175,40 @@ test_hash(void)
         h |= (uint64_t) out[8 + i] << (8 * i);
     }
 
-    UNIT_OK(h == ngx_http_tier_router_siphash(x, in, 15),
+    UNIT_OK(h == tr_siphash(x, in, 15),
             "hash: second half is siphash(key ^ 0x5c)");
 
-    ngx_http_tier_router_hash(key, L("sk-tenant-0001"), out);
+    tr_hash(key, L("sk-tenant-0001"), out);
     hex(out, 16, got);
     UNIT_IS_STR(got, "9ec37baa40bb4dc2de67b93baa67a627",
                 "hash: a tenant's key, all 128 bits");
 
-    ngx_http_tier_router_hash(key, in, 64, out);
+    tr_hash(key, in, 64, out);
     hex(out, 16, got);
     UNIT_IS_STR(got, "d8ca02850bc4d2aca8b23db505b90b7a",
                 "hash: 64 bytes, all 128 bits");
 
-    ngx_http_tier_router_hash((const u_char *) "0123456789abcdef",
-                              (const u_char *) "", 0, out);
+    tr_hash((const u_char *) "0123456789abcdef",
+            (const u_char *) "", 0, out);
     hex(out, 16, got);
     UNIT_IS_STR(got, "b89eddd48ac332aeb68f3364b6f6af05",
                 "hash: the empty message under an ASCII key");
 
     /* deterministic; another key or message gives another hash */
 
-    ngx_http_tier_router_hash(key, L("sk-tenant-0001"), out);
-    ngx_http_tier_router_hash(key, L("sk-tenant-0001"), out2);
+    tr_hash(key, L("sk-tenant-0001"), out);
+    tr_hash(key, L("sk-tenant-0001"), out2);
     UNIT_OK(memcmp(out, out2, 16) == 0, "hash: the same input, the same hash");
 
     memcpy(key2, key, 16);
     key2[15] ^= 0x01;
 
-    ngx_http_tier_router_hash(key2, L("sk-tenant-0001"), out2);
+    tr_hash(key2, L("sk-tenant-0001"), out2);
     UNIT_OK(memcmp(out, out2, 8) != 0 && memcmp(out + 8, out2 + 8, 8) != 0,
             "hash: a key differing in one bit gives another hash, both "
             "halves");
 
-    ngx_http_tier_router_hash(key, L("sk-tenant-0002"), out2);
+    tr_hash(key, L("sk-tenant-0002"), out2);
     UNIT_OK(memcmp(out, out2, 16) != 0,
             "hash: another tenant's key gives another hash");
 

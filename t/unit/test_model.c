@@ -12,16 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_http_tier_router_model.h"
+#include "tr_model.h"
 #include "unit.h"
 
 
-#define N  NGX_HTTP_TIER_ROUTER_MODEL_N
+#define N  TR_MODEL_N
 
 
-typedef ngx_http_tier_router_model_t     model_t;
-typedef ngx_http_tier_router_features_t  features_t;
-typedef ngx_http_tier_router_verdict_t   verdict_t;
+typedef tr_model_t     model_t;
+typedef tr_features_t  features_t;
+typedef tr_verdict_t   verdict_t;
 
 
 /* a model file with these weights, center and scale; names as given */
@@ -41,7 +41,7 @@ model_json(const double *w, double center, double scale, int bad_name)
     for (i = 0; i < N; i++) {
         p += sprintf(p, "%s\"%s\"", i ? "," : "",
                      (bad_name && i == 5) ? "r_other"
-                     : ngx_http_tier_router_model_names[i]);
+                     : tr_model_names[i]);
     }
 
     p += sprintf(p, "],\"weights\":[");
@@ -59,7 +59,7 @@ model_json(const double *w, double center, double scale, int bad_name)
 static int
 load(const char *json, model_t *m, char *err)
 {
-    return ngx_http_tier_router_model_load(json, strlen(json), m, err, 256);
+    return tr_model_load(json, strlen(json), m, err, 256);
 }
 
 
@@ -89,11 +89,11 @@ main(void)
 
     /* the classifier counts; the signals and score are set by hand */
 
-    ngx_http_tier_router_classify(&f, &v);
+    tr_classify(&f, &v);
     v.score = 0.5;
     strcpy(v.reasons, "math,multi_step,nonsense");
 
-    ngx_http_tier_router_model_features(&f, &v, x);
+    tr_model_features(&f, &v, x);
 
     UNIT_OK(x[0] == 1 && x[1] == 0.5 && x[2] == 0.25,
             "features: bias, score, score squared");
@@ -125,9 +125,9 @@ main(void)
 
         f.text = (const unsigned char *) same;
         f.text_len = strlen(same);
-        ngx_http_tier_router_classify(&f, &v);
+        tr_classify(&f, &v);
         strcpy(v.reasons, "choices");
-        ngx_http_tier_router_model_features(&f, &v, y);
+        tr_model_features(&f, &v, y);
 
         /* A~B 4 of 6 words, A~C all 5, B~C 4 of 6: (2/3 + 1 + 2/3) / 3 */
 
@@ -137,9 +137,9 @@ main(void)
 
         f.text = (const unsigned char *) apart;
         f.text_len = strlen(apart);
-        ngx_http_tier_router_classify(&f, &v);
+        tr_classify(&f, &v);
         strcpy(v.reasons, "choices");
-        ngx_http_tier_router_model_features(&f, &v, y);
+        tr_model_features(&f, &v, y);
 
         UNIT_OK(y[34] < 0.05, "features: options apart overlap %.3f",
                 y[34]);
@@ -148,7 +148,7 @@ main(void)
 
         f.text = (const unsigned char *) "Pick:\nA. 12\nB. 12\nc) 12\n";
         f.text_len = strlen((const char *) f.text);
-        ngx_http_tier_router_classify(&f, &v);
+        tr_classify(&f, &v);
         UNIT_OK(v.counts.overlap == 1, "counts: numeric options that are "
                 "the same overlap %.3f", v.counts.overlap);
 
@@ -158,22 +158,22 @@ main(void)
             "A. x\nB. x\nC. x\nD. x\nE. x\nA. x\nB. x\nC. x\n"
             "D. x\nE. x\nA. y\nB. y\nC. y\nD. y\n";
         f.text_len = strlen((const char *) f.text);
-        ngx_http_tier_router_classify(&f, &v);
+        tr_classify(&f, &v);
         UNIT_OK(v.counts.overlap == 1, "counts: 14 options, the first 10 "
                 "kept (overlap %.3f)", v.counts.overlap);
 
         /* the rules alone count no options */
 
         f.count = 0;
-        ngx_http_tier_router_classify(&f, &v);
+        tr_classify(&f, &v);
         UNIT_OK(v.counts.overlap == 0, "counts: without count, no overlap");
         f.count = 1;
         f.text = (const unsigned char *) apart;
         f.text_len = strlen(apart);
-        ngx_http_tier_router_classify(&f, &v);
+        tr_classify(&f, &v);
 
         strcpy(v.reasons, "math");
-        ngx_http_tier_router_model_features(&f, &v, y);
+        tr_model_features(&f, &v, y);
 
         UNIT_OK(y[34] == 0, "features: without the classifier's choices "
                 "signal it is not computed");
@@ -185,8 +185,8 @@ main(void)
 
     f.text = NULL;
     f.text_len = 0;
-    ngx_http_tier_router_classify(&f, &v);
-    ngx_http_tier_router_model_features(&f, &v, y);
+    tr_classify(&f, &v);
+    tr_model_features(&f, &v, y);
     UNIT_OK(y[21] == 0 && y[22] == 0 && y[28] == 0,
             "features: an empty text gives zeros");
 
@@ -199,7 +199,7 @@ main(void)
     free(json);
 
     UNIT_OK(rc == 0, "load: a bias-only model (%s)", rc ? err : "ok");
-    UNIT_OK(ngx_http_tier_router_model_score(&m, x) == 0.5,
+    UNIT_OK(tr_model_score(&m, x) == 0.5,
             "score: raw at the center gives 0.5");
 
     w[1] = 2;
@@ -209,17 +209,17 @@ main(void)
     free(json);
 
     s = 1 / (1 + exp(-((1 + 2 * 0.5 - 0.5) - 0.25) * 3));
-    UNIT_OK(rc == 0 && fabs(ngx_http_tier_router_model_score(&m, x) - s)
+    UNIT_OK(rc == 0 && fabs(tr_model_score(&m, x) - s)
                        < 1e-12,
             "score: 1/(1+e^-((w.x - center) scale)) = %.6f", s);
-    UNIT_OK(fabs(ngx_http_tier_router_model_raw(&m, x) - 1.5) < 1e-12,
+    UNIT_OK(fabs(tr_model_raw(&m, x) - 1.5) < 1e-12,
             "raw: the dot product");
 
     w[1] = 1e6;
     json = model_json(w, 0, 1, 0);
     load(json, &m, err);
     free(json);
-    UNIT_OK(ngx_http_tier_router_model_score(&m, x) == 1,
+    UNIT_OK(tr_model_score(&m, x) == 1,
             "score: saturates at 1 without overflow");
 
     /* the loader's refusals */
@@ -271,7 +271,7 @@ main(void)
 
     /* every name is there, in order, and as many as weights */
 
-    for (i = 0; ngx_http_tier_router_model_names[i]; i++) {
+    for (i = 0; tr_model_names[i]; i++) {
         /* void */
     }
 

@@ -33,18 +33,19 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "ngx_http_tier_router_price.h"
+#include "tr_price.h"
+#include "tr_fetch.h"
 #include "unit.h"
 
 
 #define L(s)        (const unsigned char *) (s), sizeof(s) - 1
-#define MAXP        NGX_HTTP_TIER_ROUTER_PRICE_MAX
+#define MAXP        TR_PRICE_MAX
 
 #define MODELS_MAX  16
 
 
-typedef ngx_http_tier_router_price_t  price_t;
-typedef ngx_http_tier_router_usage_t  usage_t;
+typedef tr_price_t  price_t;
+typedef tr_usage_t  usage_t;
 
 
 typedef struct {
@@ -255,7 +256,7 @@ test_parse(void)
     };
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        UNIT_IS_INT(ngx_http_tier_router_price_parse(
+        UNIT_IS_INT(tr_price_parse(
                         (const unsigned char *) cases[i].in,
                         strlen(cases[i].in)),
                     cases[i].want, "price_parse(\"%s\") is %lld",
@@ -264,12 +265,12 @@ test_parse(void)
 
     /* the length bounds the number; a NUL is not a digit */
 
-    UNIT_IS_INT(ngx_http_tier_router_price_parse(
+    UNIT_IS_INT(tr_price_parse(
                     (const unsigned char *) "2.50xyz", 4),
                 2500000, "price_parse() reads len bytes only");
-    UNIT_IS_INT(ngx_http_tier_router_price_parse(L("1\0")), -1,
+    UNIT_IS_INT(tr_price_parse(L("1\0")), -1,
                 "price_parse() refuses a NUL");
-    UNIT_IS_INT(ngx_http_tier_router_price_parse(NULL, 0), -1,
+    UNIT_IS_INT(tr_price_parse(NULL, 0), -1,
                 "price_parse(NULL)");
 }
 
@@ -390,7 +391,7 @@ test_cost(void)
 
     /* 123 * 2.5 + 45 * 10 = 307.5 + 450 = 757.5 -> 758 */
 
-    UNIT_IS_INT(ngx_http_tier_router_price_cost(&p, &u), 758,
+    UNIT_IS_INT(tr_price_cost(&p, &u), 758,
                 "cost: 123 in, 45 out at gpt-4o's prices");
 }
 
@@ -400,25 +401,25 @@ test_add(void)
 {
     int64_t  max;
 
-    max = NGX_HTTP_TIER_ROUTER_AMOUNT_MAX;
+    max = TR_AMOUNT_MAX;
 
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(1, 2), 3, "add: 1 + 2");
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(5, 0), 5, "add: + 0");
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(5, -3), 5,
+    UNIT_IS_INT(tr_amount_add(1, 2), 3, "add: 1 + 2");
+    UNIT_IS_INT(tr_amount_add(5, 0), 5, "add: + 0");
+    UNIT_IS_INT(tr_amount_add(5, -3), 5,
                 "add: a negative adds nothing");
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(-1, 1), 0,
+    UNIT_IS_INT(tr_amount_add(-1, 1), 0,
                 "add: to -1 (unknown)");
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(max - 1, 1), max,
+    UNIT_IS_INT(tr_amount_add(max - 1, 1), max,
                 "add: up to the bound exactly");
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(max - 1, 2), max,
+    UNIT_IS_INT(tr_amount_add(max - 1, 2), max,
                 "add: past the bound saturates");
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(max, 1), max,
+    UNIT_IS_INT(tr_amount_add(max, 1), max,
                 "add: at the bound stays");
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(max, INT64_MAX), max,
+    UNIT_IS_INT(tr_amount_add(max, INT64_MAX), max,
                 "add: INT64_MAX to the bound");
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(INT64_MAX, INT64_MAX), max,
+    UNIT_IS_INT(tr_amount_add(INT64_MAX, INT64_MAX), max,
                 "add: INT64_MAX + INT64_MAX does not wrap");
-    UNIT_IS_INT(ngx_http_tier_router_amount_add(0, INT64_MAX), max,
+    UNIT_IS_INT(tr_amount_add(0, INT64_MAX), max,
                 "add: a cost of INT64_MAX is held at the bound");
 }
 
@@ -429,34 +430,34 @@ test_print(void)
     char    out[32];
     size_t  n;
 
-    n = ngx_http_tier_router_price_print(0, out);
+    n = tr_price_print(0, out);
     UNIT_IS_STR(out, "0.000000", "print: 0");
     UNIT_IS_INT(n, 8, "print: returns the length");
 
-    ngx_http_tier_router_price_print(1234, out);
+    tr_price_print(1234, out);
     UNIT_IS_STR(out, "0.001234", "print: 1234");
 
-    ngx_http_tier_router_price_print(1, out);
+    tr_price_print(1, out);
     UNIT_IS_STR(out, "0.000001", "print: 1");
 
-    ngx_http_tier_router_price_print(1500000, out);
+    tr_price_print(1500000, out);
     UNIT_IS_STR(out, "1.500000", "print: 1500000");
 
-    ngx_http_tier_router_price_print(25000000123LL, out);
+    tr_price_print(25000000123LL, out);
     UNIT_IS_STR(out, "25000.000123", "print: 25000000123");
 
-    n = ngx_http_tier_router_price_print(-1500000, out);
+    n = tr_price_print(-1500000, out);
     UNIT_IS_STR(out, "-1.500000", "print: -1500000");
     UNIT_IS_INT(n, 9, "print: the length of a negative amount");
 
-    ngx_http_tier_router_price_print(-1, out);
+    tr_price_print(-1, out);
     UNIT_IS_STR(out, "-0.000001", "print: -1");
 
-    n = ngx_http_tier_router_price_print(INT64_MAX, out);
+    n = tr_price_print(INT64_MAX, out);
     UNIT_IS_STR(out, "9223372036854.775807", "print: INT64_MAX");
     UNIT_IS_INT(n, strlen(out), "print: INT64_MAX's length");
 
-    n = ngx_http_tier_router_price_print(INT64_MIN, out);
+    n = tr_price_print(INT64_MIN, out);
     UNIT_IS_STR(out, "-9223372036854.775808", "print: INT64_MIN");
     UNIT_IS_INT(n, 21, "print: INT64_MIN's length");
 }
@@ -473,8 +474,8 @@ test_catalog(void)
     memset(&ms, 0, sizeof(models_t));
     ms.stop_at = -1;
 
-    n = ngx_http_tier_router_price_catalog(sample, sizeof(sample) - 1,
-                                           collect, &ms, err, sizeof(err));
+    n = tr_price_catalog(sample, sizeof(sample) - 1,
+                         collect, &ms, err, sizeof(err));
 
     UNIT_IS_INT(n, 6, "catalog: 6 models");
     UNIT_IS_INT(ms.n, 6, "catalog: 6 calls");
@@ -518,7 +519,7 @@ test_catalog(void)
     /* a catalog price costs as a directive's would */
 
     m = find(&ms, "gpt-4o");
-    UNIT_OK(m && m->p.input == ngx_http_tier_router_price_parse(L("2.50")),
+    UNIT_OK(m && m->p.input == tr_price_parse(L("2.50")),
             "catalog: gpt-4o's input price is price_parse(\"2.50\")");
 
     /* the callback stops it */
@@ -526,8 +527,8 @@ test_catalog(void)
     memset(&ms, 0, sizeof(models_t));
     ms.stop_at = 2;
 
-    n = ngx_http_tier_router_price_catalog(sample, sizeof(sample) - 1,
-                                           collect, &ms, err, sizeof(err));
+    n = tr_price_catalog(sample, sizeof(sample) - 1,
+                         collect, &ms, err, sizeof(err));
 
     UNIT_IS_INT(n, -1, "catalog: a callback's -1 stops it");
     UNIT_IS_INT(ms.n, 2, "catalog: after the callback's -1, no more calls");
@@ -538,8 +539,8 @@ test_catalog(void)
     memset(&ms, 0, sizeof(models_t));
     ms.stop_at = -1;
 
-    n = ngx_http_tier_router_price_catalog("{}", 2, collect, &ms, err,
-                                           sizeof(err));
+    n = tr_price_catalog("{}", 2, collect, &ms, err,
+                         sizeof(err));
     UNIT_IS_INT(n, 0, "catalog: {} has no models");
 
     /* a model without a name is skipped (found by fuzz/fuzz_catalog.c) */
@@ -547,7 +548,7 @@ test_catalog(void)
     memset(&ms, 0, sizeof(models_t));
     ms.stop_at = -1;
 
-    n = ngx_http_tier_router_price_catalog(
+    n = tr_price_catalog(
             "{\"\":{\"input_cost_per_token\":1e-06,"
             "\"output_cost_per_token\":2e-06}}", 65, collect, &ms, err,
             sizeof(err));
@@ -596,10 +597,10 @@ test_catalog_errors(void)
         ms.stop_at = -1;
         err[0] = '\0';
 
-        n = ngx_http_tier_router_price_catalog(cases[i].json,
-                                               strlen(cases[i].json),
-                                               collect, &ms, err,
-                                               sizeof(err));
+        n = tr_price_catalog(cases[i].json,
+                             strlen(cases[i].json),
+                             collect, &ms, err,
+                             sizeof(err));
 
         UNIT_IS_INT(n, -1, "catalog error: %s", cases[i].name);
         UNIT_OK(strstr(err, cases[i].want) != NULL,
@@ -630,25 +631,25 @@ test_fetch(void)
 
     /* schemes other than http and https */
 
-    rc = ngx_http_tier_router_price_fetch("file:///etc/passwd", target, 1000,
-                                          1 << 20, err, sizeof(err));
+    rc = tr_fetch_catalog("file:///etc/passwd", target, 1000,
+                          1 << 20, err, sizeof(err));
     UNIT_IS_INT(rc, -1, "fetch: file:// is refused");
     UNIT_OK(strstr(err, "fetching \"file:///etc/passwd\": ") == err,
             "fetch: file://: %s", err);
 
-    rc = ngx_http_tier_router_price_fetch("ftp://127.0.0.1/x", target, 1000,
-                                          1 << 20, err, sizeof(err));
+    rc = tr_fetch_catalog("ftp://127.0.0.1/x", target, 1000,
+                          1 << 20, err, sizeof(err));
     UNIT_IS_INT(rc, -1, "fetch: ftp:// is refused");
 
-    rc = ngx_http_tier_router_price_fetch("/etc/passwd", target, 1000,
-                                          1 << 20, err, sizeof(err));
+    rc = tr_fetch_catalog("/etc/passwd", target, 1000,
+                          1 << 20, err, sizeof(err));
     UNIT_IS_INT(rc, -1, "fetch: a path is refused");
 
     /* nothing listens on port 1 */
 
     t = now();
-    rc = ngx_http_tier_router_price_fetch("http://127.0.0.1:1/x", target,
-                                          5000, 1 << 20, err, sizeof(err));
+    rc = tr_fetch_catalog("http://127.0.0.1:1/x", target,
+                          5000, 1 << 20, err, sizeof(err));
     t = now() - t;
 
     UNIT_IS_INT(rc, -1, "fetch: a closed port fails");
@@ -665,8 +666,8 @@ test_fetch(void)
 
     snprintf(big, sizeof(big), "%s/no/such/dir/catalog.json", dir);
 
-    rc = ngx_http_tier_router_price_fetch("http://127.0.0.1:1/x", big,
-                                          5000, 1 << 20, err, sizeof(err));
+    rc = tr_fetch_catalog("http://127.0.0.1:1/x", big,
+                          5000, 1 << 20, err, sizeof(err));
     UNIT_IS_INT(rc, -1, "fetch: into a missing directory fails");
 
     /* a one-shot server on the loopback */
@@ -862,7 +863,7 @@ cost(int64_t in_price, int64_t out_price, int64_t cached_price,
     u.cache_write = cache_write;
     u.reasoning = reasoning;
 
-    return ngx_http_tier_router_price_cost(&p, &u);
+    return tr_price_cost(&p, &u);
 }
 
 
@@ -891,8 +892,8 @@ fetch_case(const char *name, const char *response, int hang,
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/catalog.json", port);
 
-    rc = ngx_http_tier_router_price_fetch(url, target, timeout_ms, max, err,
-                                          errlen);
+    rc = tr_fetch_catalog(url, target, timeout_ms, max, err,
+                          errlen);
 
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);

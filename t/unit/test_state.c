@@ -14,7 +14,7 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "ngx_http_tier_router_state_schema.h"
+#include "tr_state_schema.h"
 #include "unit.h"
 
 
@@ -35,7 +35,7 @@ check(const char *text, const char *key_check, const char **error)
 
     *error = NULL;
     root = json_loads(text, 0, NULL);
-    rc = ngx_http_tier_router_state_valid(root, key_check, error);
+    rc = tr_state_valid(root, key_check, error);
     json_decref(root);
 
     return rc;
@@ -164,12 +164,12 @@ main(void)
                   "aa", &error) == 0,
             "state: the same key_check passes");
 
-    UNIT_OK(ngx_http_tier_router_state_unhex(b, "00fF10", 3) == 0
+    UNIT_OK(tr_state_unhex(b, "00fF10", 3) == 0
             && b[0] == 0 && b[1] == 0xff && b[2] == 0x10,
             "unhex: digits of both cases");
-    UNIT_OK(ngx_http_tier_router_state_unhex(b, "00f", 2) != 0,
+    UNIT_OK(tr_state_unhex(b, "00f", 2) != 0,
             "unhex: too few digits");
-    UNIT_OK(ngx_http_tier_router_state_unhex(b, "00ff0", 2) != 0,
+    UNIT_OK(tr_state_unhex(b, "00ff0", 2) != 0,
             "unhex: too many digits");
 
     return unit_done();

@@ -22,21 +22,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_http_tier_router_extract.h"
-#include "ngx_http_tier_router_usage.h"
+#include "tr_extract.h"
+#include "tr_usage.h"
 #include "unit.h"
 
 
-#define CHAT        NGX_HTTP_TIER_ROUTER_OPENAI_CHAT
-#define RESPONSES   NGX_HTTP_TIER_ROUTER_OPENAI_RESPONSES
-#define ANTHROPIC   NGX_HTTP_TIER_ROUTER_ANTHROPIC
+#define CHAT        TR_OPENAI_CHAT
+#define RESPONSES   TR_OPENAI_RESPONSES
+#define ANTHROPIC   TR_ANTHROPIC
 
 #define MAX_EVENTS  64
 
 
-typedef ngx_http_tier_router_usage_parser_t  parser_t;
-typedef ngx_http_tier_router_usage_t         usage_t;
-typedef unsigned char                        u_char;
+typedef tr_usage_parser_t  parser_t;
+typedef tr_usage_t         usage_t;
+typedef unsigned char      u_char;
 
 
 /* what a run reports */
@@ -324,11 +324,11 @@ test_model(void)
         len = strlen(cases[i].body);
 
         for (j = 1; j <= len; j++) {
-            ngx_http_tier_router_usage_init(&p, cases[i].dialect,
-                                            cases[i].sse);
+            tr_usage_init(&p, cases[i].dialect,
+                          cases[i].sse);
 
             for (n = 0; n < len; n += j) {
-                (void) ngx_http_tier_router_usage_feed(&p,
+                (void) tr_usage_feed(&p,
                            (const u_char *) cases[i].body + n,
                            (len - n < j) ? len - n : j);
             }
@@ -372,7 +372,7 @@ feed(parser_t *p, run_t *r, const u_char *data, size_t off, size_t len)
     size_t  n;
 
     while (len) {
-        n = ngx_http_tier_router_usage_feed(p, data + off, len);
+        n = tr_usage_feed(p, data + off, len);
 
         if (n == 0 || n > len || (n < len && !p->event_end)
             || (!p->sse && n != len) || (p->usage_only && !p->event_end))
@@ -417,7 +417,7 @@ run(run_t *r, int dialect, int sse, const u_char *data, size_t len,
 
     memset(r, 0, sizeof(run_t));
 
-    ngx_http_tier_router_usage_init(&p, dialect, sse);
+    tr_usage_init(&p, dialect, sse);
 
     if (step == 0) {
         feed(&p, r, data, 0, split);
@@ -430,7 +430,7 @@ run(run_t *r, int dialect, int sse, const u_char *data, size_t len,
         }
     }
 
-    r->rc = ngx_http_tier_router_usage_result(&p, &r->u);
+    r->rc = tr_usage_result(&p, &r->u);
     r->seen = p.seen;
     r->done = p.done;
     r->bytes = p.bytes;
@@ -759,18 +759,18 @@ test_sse(void)
 
     /* feed() returns through the blank line; the flags clear next call */
 
-    ngx_http_tier_router_usage_init(&p, CHAT, 1);
+    tr_usage_init(&p, CHAT, 1);
 
-    n = ngx_http_tier_router_usage_feed(&p, (const u_char *) two,
-                                        strlen(two));
+    n = tr_usage_feed(&p, (const u_char *) two,
+                      strlen(two));
     UNIT_OK(n == strlen(two) - 14 && p.event_end && p.usage_only && !p.done,
             "sse: feed() stops after the event's blank line");
 
-    n = ngx_http_tier_router_usage_feed(&p, (const u_char *) "", 0);
+    n = tr_usage_feed(&p, (const u_char *) "", 0);
     UNIT_OK(n == 0 && !p.event_end && !p.usage_only,
             "sse: event_end and usage_only clear on the next call");
 
-    n = ngx_http_tier_router_usage_feed(&p, (const u_char *) "data: [DO", 9);
+    n = tr_usage_feed(&p, (const u_char *) "data: [DO", 9);
     UNIT_OK(n == 9 && !p.event_end && !p.done && p.bytes == strlen(two) - 5,
             "sse: no event end: all of it read");
 }
@@ -1069,13 +1069,13 @@ test_json_mode(void)
 
     n = 0;
 
-    for (i = 0; i < NGX_HTTP_TIER_ROUTER_USAGE_DEPTH - 1; i++) {
+    for (i = 0; i < TR_USAGE_DEPTH - 1; i++) {
         n += snprintf(buf + n, sizeof(buf) - n, "{\"a\":");
     }
 
     n += snprintf(buf + n, sizeof(buf) - n, "{\"content\":\"abc\"}");
 
-    for (i = 0; i < NGX_HTTP_TIER_ROUTER_USAGE_DEPTH - 1; i++) {
+    for (i = 0; i < TR_USAGE_DEPTH - 1; i++) {
         buf[n++] = '}';
     }
 
@@ -1141,12 +1141,12 @@ test_prefixes(const case_t *c)
 
     memset(nseen, 0, sizeof(nseen));
     memset(&r, 0, sizeof(run_t));
-    ngx_http_tier_router_usage_init(&p, CHAT, c->sse);
+    tr_usage_init(&p, CHAT, c->sse);
 
     for (off = 0; off < len; off += n) {
-        n = ngx_http_tier_router_usage_feed(&p, body + off, len - off);
+        n = tr_usage_feed(&p, body + off, len - off);
 
-        if (ngx_http_tier_router_usage_result(&p, &u) == 0) {
+        if (tr_usage_result(&p, &u) == 0) {
             v = &u.input;
 
             for (k = 0; k < 5; k++) {

@@ -1,0 +1,86 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The request extractor: one bounded pass over an LLM API request body
+ * that validates it as JSON and pulls out only what routing needs.
+ * Pure C, no nginx dependency, no allocation: the caller owns the
+ * request structure.
+ */
+
+
+#ifndef _TR_EXTRACT_H_INCLUDED_
+#define _TR_EXTRACT_H_INCLUDED_
+
+
+#include <stddef.h>
+#include "tr_classify.h"
+#include "tr_dialect.h"
+
+
+#define TR_MODEL_LEN         128
+#define TR_TEXT_LEN          4096
+#define TR_SYSTEM_LEN        1024
+#define TR_MAX_DEPTH         128
+
+
+/* a value in the body: offsets of its first and one past its last byte */
+
+typedef struct {
+    size_t                           start;
+    size_t                           end;
+} tr_span_t;
+
+
+typedef struct {
+    int                              dialect;     /* in: hint; out: used */
+
+    tr_span_t      root;        /* the root object */
+    unsigned       root_members;
+    unsigned       stream_options_members;
+
+    unsigned                         has_model:1;
+    unsigned                         has_reasoning_effort:1;
+    unsigned                         has_reasoning:1;
+    unsigned                         has_thinking:1;
+    unsigned                         has_messages:1;
+    unsigned                         has_input:1;
+    unsigned                         has_stream_options:1;
+    unsigned                         has_include_usage:1;
+    unsigned                         include_usage:1;  /* true asked */
+    unsigned                         has_logprobs:1;
+    unsigned                         logprobs:1;       /* asked (chat) */
+
+    tr_span_t          model_span;  /* with the quotes */
+    unsigned char      model[TR_MODEL_LEN];
+    size_t             model_len;   /* decoded */
+
+    tr_span_t      reasoning_effort_span; /* chat */
+    tr_span_t      reasoning_span;        /* responses */
+    tr_span_t      thinking_span;         /* anthropic */
+    tr_span_t      stream_options_span;   /* chat */
+    tr_span_t      include_usage_span;    /* its value */
+    tr_span_t      logprobs_span;         /* chat */
+
+    tr_features_t  features;    /* text points below */
+
+    const char                      *error;       /* NULL: no error */
+    const char                      *error_param; /* field, or NULL */
+    size_t                           error_offset;
+
+    /* the windows last: the extractor clears only what comes before */
+    unsigned char                    text[TR_TEXT_LEN];
+    unsigned char                    system[TR_SYSTEM_LEN];
+} tr_request_t;
+
+
+/*
+ * Returns 0 and fills req, or -1 with req->error set to a message fit for
+ * the client.  req->dialect is read as a hint (AUTO: detect by shape).
+ */
+
+int tr_extract(const unsigned char *body, size_t len,
+    tr_request_t *req);
+
+
+#endif /* _TR_EXTRACT_H_INCLUDED_ */

@@ -1,0 +1,383 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * Prices and costs in integers: a price is micro-dollars per million
+ * tokens, a cost micro-dollars.  Floating point is used only to read the
+ * LiteLLM catalog's dollars per token, at configuration time.
+ */
+
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "tr_price.h"
+
+
+#define TR_PRICE_DECIMALS  6
+#define TR_PRICE_MILLION   1000000
+
+
+typedef unsigned __int128  tr_u128_t;
+
+
+static tr_u128_t tr_price_add(
+    tr_u128_t sum, int64_t tokens, int64_t price);
+static int tr_price_entry(json_t *entry,
+    tr_price_t *p);
+static int tr_price_field(json_t *entry, const char *name,
+    int64_t *price);
+static void tr_price_error(char *err, size_t errlen,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+
+int64_t
+tr_price_parse(const unsigned char *s, size_t len)
+{
+    size_t   i, digits, decimals;
+    int64_t  v;
+    int      dot;
+
+    if (s == NULL || len == 0) {
+        return -1;
+    }
+
+    v = 0;
+    dot = 0;
+    digits = 0;
+    decimals = 0;
+
+    for (i = 0; i < len; i++) {
+
+        if (s[i] == '.') {
+
+            /* one dot, after a digit: not ".5", "1..2" or "1.2.3" */
+
+            if (dot || digits == 0) {
+                return -1;
+            }
+
+            dot = 1;
+            continue;
+        }
+
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+
+        if (dot && ++decimals > TR_PRICE_DECIMALS) {
+            return -1;
+        }
+
+        /* v <= PRICE_MAX before, so this cannot overflow */
+
+        v = v * 10 + (s[i] - '0');
+        digits++;
+
+        if (v > TR_PRICE_MAX) {
+            return -1;
+        }
+    }
+
+    /* "5." */
+
+    if (dot && decimals == 0) {
+        return -1;
+    }
+
+    for ( /* void */ ; decimals < TR_PRICE_DECIMALS;
+         decimals++)
+    {
+        v *= 10;
+
+        if (v > TR_PRICE_MAX) {
+            return -1;
+        }
+    }
+
+    return v;
+}
+
+
+int64_t
+tr_price_cost(const tr_price_t *p,
+    const tr_usage_t *u)
+{
+    int64_t    input, output, cached, cache_write;
+    int64_t    reasoning, rest, in_price, out_price;
+    tr_u128_t  sum, q;
+
+    input = u->input > 0 ? u->input : 0;
+    output = u->output > 0 ? u->output : 0;
+    cached = u->cached > 0 ? u->cached : 0;
+    cache_write = u->cache_write > 0 ? u->cache_write : 0;
+    reasoning = u->reasoning > 0 ? u->reasoning : 0;
+
+    in_price = p->input >= 0 ? p->input : 0;
+    out_price = p->output >= 0 ? p->output : 0;
+
+    sum = 0;
+
+    sum = tr_price_add(sum, cached,
+                 p->cached >= 0 ? p->cached : in_price);
+    sum = tr_price_add(sum, cache_write,
+                         p->cache_write >= 0 ? p->cache_write : in_price);
+
+    /* input - cached - cache_write, floored at 0 without overflowing */
+
+    rest = (input > cached) ? input - cached : 0;
+    rest = (rest > cache_write) ? rest - cache_write : 0;
+
+    sum = tr_price_add(sum, rest, in_price);
+
+    sum = tr_price_add(sum, reasoning,
+                             p->reasoning >= 0 ? p->reasoning : out_price);
+
+    rest = (output > reasoning) ? output - reasoning : 0;
+
+    sum = tr_price_add(sum, rest, out_price);
+
+    /* the one rounding, up */
+
+    q = sum / TR_PRICE_MILLION
+        + (sum % TR_PRICE_MILLION != 0);
+
+    return (q > (tr_u128_t) INT64_MAX) ? INT64_MAX
+                                       : (int64_t) q;
+}
+
+
+int64_t
+tr_amount_add(int64_t a, int64_t b)
+{
+    if (b <= 0) {
+        return a;
+    }
+
+    if (a >= TR_AMOUNT_MAX
+        || b >= TR_AMOUNT_MAX - a)
+    {
+        return TR_AMOUNT_MAX;
+    }
+
+    return a + b;
+}
+
+
+static tr_u128_t
+tr_price_add(tr_u128_t sum,
+    int64_t tokens, int64_t price)
+{
+    tr_u128_t  term, max;
+
+    /* both below 2^63: the product is below 2^126 */
+
+    term = (tr_u128_t) tokens
+           * (tr_u128_t) price;
+
+    max = ~(tr_u128_t) 0;
+
+    return (sum > max - term) ? max : sum + term;
+}
+
+
+size_t
+tr_price_print(int64_t micros, char *out)
+{
+    int       n;
+    uint64_t  m;
+
+    m = (micros < 0) ? (uint64_t) 0 - (uint64_t) micros : (uint64_t) micros;
+
+    n = snprintf(out, 32, "%s%llu.%06llu", (micros < 0) ? "-" : "",
+                 (unsigned long long) (m / TR_PRICE_MILLION),
+                 (unsigned long long) (m % TR_PRICE_MILLION));
+
+    return (n > 0) ? (size_t) n : 0;
+}
+
+
+int
+tr_price_catalog(const char *buf, size_t len,
+    tr_price_pt cb, void *data, char *err, size_t errlen)
+{
+    int           n, skipped;
+    json_t       *root, *entry;
+    const char   *name;
+    json_error_t  error;
+    tr_price_t    p;
+
+    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &error);
+
+    if (root == NULL) {
+        tr_price_error(err, errlen,
+                       "invalid JSON at line %d, column "
+                       "%d: %s", error.line, error.column,
+                       error.text);
+        return -1;
+    }
+
+    if (!json_is_object(root)) {
+        tr_price_error(err, errlen,
+                       "the top level is %s, not an "
+                       "object of models",
+                       json_is_array(root) ? "an array"
+                                           : "a scalar");
+        json_decref(root);
+        return -1;
+    }
+
+    n = 0;
+    skipped = 0;
+
+    json_object_foreach(root, name, entry) {
+
+        /* LiteLLM's documentation of the format, not a model */
+
+        if (strcmp(name, "sample_spec") == 0) {
+            continue;
+        }
+
+        /* a model has a name (the fuzzer found "" taken as one) */
+
+        if (name[0] == '\0'
+            || tr_price_entry(entry, &p) != 0)
+        {
+            skipped++;
+            continue;
+        }
+
+        /* jansson refuses NUL in keys: strlen() is the key's length */
+
+        if (cb(data, name, strlen(name), &p) != 0) {
+            tr_price_error(err, errlen,
+                           "stopped at model \"%s\"",
+                           name);
+            json_decref(root);
+            return -1;
+        }
+
+        n++;
+    }
+
+    json_decref(root);
+
+    tr_price_error(err, errlen, "%d models, %d skipped",
+                   n, skipped);
+
+    return n;
+}
+
+
+/*
+ * 0 for an object with valid input and output prices per token (and valid
+ * optional ones), -1 for an entry to skip
+ */
+
+static int
+tr_price_entry(json_t *entry,
+    tr_price_t *p)
+{
+    if (!json_is_object(entry)) {
+        return -1;
+    }
+
+    /* both required */
+
+    if (tr_price_field(entry, "input_cost_per_token",
+                       &p->input) != 1)
+    {
+        return -1;
+    }
+
+    if (tr_price_field(entry, "output_cost_per_token",
+                       &p->output) != 1)
+    {
+        return -1;
+    }
+
+    /* optional, but not invalid */
+
+    if (tr_price_field(entry,
+                       "cache_read_input_token_cost",
+                       &p->cached) < 0)
+    {
+        return -1;
+    }
+
+    if (tr_price_field(entry,
+                       "cache_creation_input_token_cost",
+                       &p->cache_write) < 0)
+    {
+        return -1;
+    }
+
+    if (tr_price_field(entry,
+                       "output_cost_per_reasoning_token",
+                       &p->reasoning) < 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Dollars per token to micro-dollars per million tokens (v * 1e12),
+ * rounded to the nearest.  1: read; 0: absent or not a number, *price is
+ * -1; -1: negative, not finite or above the largest price.
+ */
+
+static int
+tr_price_field(json_t *entry, const char *name,
+    int64_t *price)
+{
+    double   v;
+    json_t  *value;
+
+    *price = -1;
+
+    value = json_object_get(entry, name);
+
+    if (value == NULL || !json_is_number(value)) {
+        return 0;
+    }
+
+    v = json_number_value(value);
+
+    if (!isfinite(v) || v < 0) {
+        return -1;
+    }
+
+    v *= 1e12;
+
+    if (v > (double) TR_PRICE_MAX) {
+        return -1;
+    }
+
+    *price = (int64_t) llround(v);
+
+    return 1;
+}
+
+
+static void
+tr_price_error(char *err, size_t errlen, const char *fmt,
+    ...)
+{
+    va_list  args;
+
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+
+    va_start(args, fmt);
+    vsnprintf(err, errlen, fmt, args);
+    va_end(args);
+}

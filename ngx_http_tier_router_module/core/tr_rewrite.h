@@ -1,0 +1,74 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The request rewriter: splices the routed model (and a tier's reasoning
+ * parameters) into a body the extractor has read; every other byte stays
+ * as the client sent it.  Pure C, no nginx dependency.
+ */
+
+
+#ifndef _TR_REWRITE_H_INCLUDED_
+#define _TR_REWRITE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include "tr_extract.h"
+
+
+typedef struct {
+    const unsigned char  *model;     /* plain name: no quote, backslash or */
+    size_t                model_len; /* control character (checked at     */
+                                     /* configuration time), < MODEL_LEN  */
+    unsigned              reasoning; /* 0 keep the client's, 1..3 set it  */
+    long                  thinking_budget;  /* Anthropic budget_tokens    */
+    unsigned              stream_usage;     /* make a chat stream report  */
+                                            /* its usage (include_usage)  */
+    unsigned              logprobs;         /* make a chat answer carry   */
+                                            /* its tokens' logprobs       */
+} tr_edit_t;
+
+
+/*
+ * The rewrite as at most five splices, ordered by position: replace the
+ * body's bytes [start, end) by data[0 .. len).  The module hands them on
+ * as buffers between slices of the client's own buffers (no copy of the
+ * body); rewrite() below writes the same result to one piece of memory.
+ */
+
+#define TR_SPLICES     5
+#define TR_SPLICE_LEN  (TR_MODEL_LEN + 192)
+
+
+typedef struct {
+    size_t                           start;
+    size_t                           end;
+    size_t                           len;
+    unsigned char                    data[TR_SPLICE_LEN];
+} tr_splice_t;
+
+
+typedef struct {
+    tr_splice_t    splice[TR_SPLICES];
+    unsigned       n;
+} tr_plan_t;
+
+
+void tr_rewrite_plan(
+    const tr_request_t *req,
+    const tr_edit_t *edit, tr_plan_t *pl);
+
+/* the length of the rewritten body */
+
+size_t tr_rewrite_size(const unsigned char *body,
+    size_t len, const tr_request_t *req,
+    const tr_edit_t *edit);
+
+/* writes the rewritten body to out, which holds rewrite_size() bytes */
+
+size_t tr_rewrite(const unsigned char *body, size_t len,
+    const tr_request_t *req,
+    const tr_edit_t *edit, unsigned char *out);
+
+
+#endif /* _TR_REWRITE_H_INCLUDED_ */

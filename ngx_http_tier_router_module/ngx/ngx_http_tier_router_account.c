@@ -1,0 +1,1624 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * Spend accounting for a routed request: admission reserves its worst
+ * case in the tenant's budget (and caps or refuses), the response filters
+ * read the token usage the upstream reports, and the log phase settles
+ * the reservation to the real cost, once, however the request ended.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tier_router_module.h"
+
+
+#define NGX_HTTP_TIER_ROUTER_HOLD  16384
+
+/* our copies a slow client has not taken yet, before we stop copying */
+#define NGX_HTTP_TIER_ROUTER_BUSY  (256 * 1024)
+
+/* why a budget refuses: spent, too little left, or held by requests */
+#define NGX_HTTP_TIER_ROUTER_REFUSE_SPENT     0
+#define NGX_HTTP_TIER_ROUTER_REFUSE_FIT       1
+#define NGX_HTTP_TIER_ROUTER_REFUSE_RESERVED  2
+
+/* seconds to wait before a retry when requests in flight hold the rest */
+#define NGX_HTTP_TIER_ROUTER_RESERVED_RETRY   1
+
+
+static ngx_int_t ngx_http_tier_router_account_key(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *label);
+static int64_t ngx_http_tier_router_worst(ngx_http_tier_router_tier_t *tier,
+    int64_t input, int64_t output);
+static ngx_uint_t ngx_http_tier_router_fits(
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_tenant_t *t,
+    int64_t limit, int64_t worst);
+static ngx_int_t ngx_http_tier_router_refuse(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t why);
+static ngx_int_t ngx_http_tier_router_no_room(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_zone_t *zone);
+static ngx_http_tier_router_tenant_t *ngx_http_tier_router_enter(
+    ngx_http_request_t *r, ngx_http_tier_router_ctx_t *ctx, ngx_int_t *rc);
+static ngx_int_t ngx_http_tier_router_account_header_filter(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_account_body_filter(
+    ngx_http_request_t *r, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_strip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_unstrip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_observe(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_log_handler(ngx_http_request_t *r);
+static void ngx_http_tier_router_cleanup(void *data);
+static void ngx_http_tier_router_settle(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static void ngx_http_tier_router_charge(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static void ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static char *ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t **cvp);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/*
+ * Runs once the classifier and the operator's floor and cap have chosen
+ * ctx->tier.  Leaves ctx->tier (maybe lower), or an error in ctx.
+ */
+
+ngx_int_t
+ngx_http_tier_router_admit(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req,
+    size_t body_len)
+{
+    int64_t                            worst, used;
+    ngx_int_t                          rc, index, cap, start;
+    ngx_uint_t                         i, soft, fit;
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_tier_router_soft_t       *sp;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_zone_t       *zone;
+    ngx_http_tier_router_tenant_t     *t;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    zone = trlcf->budget_zone;
+
+    if (zone == NULL) {
+        return NGX_OK;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+
+    /*
+     * the worst case: every byte of the body a third of a token (JSON's
+     * own bytes make real prompts cheaper), and every output token asked
+     */
+
+    ctx->input_estimate = (int64_t) (body_len / 3) + 1;
+    ctx->output_max = (req->features.max_tokens >= 0)
+                      ? req->features.max_tokens
+                      : (int64_t) trlcf->budget_max_output;
+
+    index = ctx->tier;
+    start = index;
+    soft = 0;
+    fit = 0;
+
+    t = ngx_http_tier_router_enter(r, ctx, &rc);
+
+    if (t == NULL) {
+        return rc;
+    }
+
+    /* past a soft threshold, a lower cap */
+
+    if (ctx->limit > 0 && trlcf->budget_soft) {
+        used = t->spent + t->reserved;
+        sp = trlcf->budget_soft->elts;
+        cap = index;
+
+        for (i = 0; i < trlcf->budget_soft->nelts; i++) {
+            if ((double) used * 10000 >= (double) ctx->limit * sp[i].percent
+                && sp[i].index < cap)
+            {
+                cap = sp[i].index;
+            }
+        }
+
+        if (cap < index) {
+            index = cap;
+            soft = 1;
+        }
+    }
+
+    /* the best tier whose worst case the budget still covers */
+
+    for ( ;; ) {
+        worst = ngx_http_tier_router_worst(&tier[index], ctx->input_estimate,
+                                           ctx->output_max);
+
+        if (ngx_http_tier_router_fits(zone, t, ctx->limit, worst)) {
+            break;
+        }
+
+        if (trlcf->budget_fit == NGX_HTTP_TIER_ROUTER_FIT_REJECT
+            || index == 0 || (ngx_uint_t) index <= ctx->floor)
+        {
+            ngx_http_tier_router_inc32(t->refused);
+            ngx_http_tier_router_add(zone->sh->refused, 1);
+            zone->sh->generation++;
+
+            /* spent, too large for what is left, or only held back */
+
+            if ((ctx->limit >= 0 && t->spent >= ctx->limit)
+                || (zone->limit >= 0 && zone->sh->spent >= zone->limit))
+            {
+                i = NGX_HTTP_TIER_ROUTER_REFUSE_SPENT;
+
+            } else if ((ctx->limit < 0 || t->spent + worst <= ctx->limit)
+                       && (zone->limit < 0
+                           || zone->sh->spent + worst <= zone->limit))
+            {
+                i = NGX_HTTP_TIER_ROUTER_REFUSE_RESERVED;
+
+            } else {
+                i = NGX_HTTP_TIER_ROUTER_REFUSE_FIT;
+            }
+
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
+            return ngx_http_tier_router_refuse(r, ctx, i);
+        }
+
+        index--;
+        fit = 1;
+    }
+
+    ngx_http_tier_router_add(t->reserved, worst);
+    t->inflight++;
+    ngx_http_tier_router_budget_idle(zone, t);
+    ngx_http_tier_router_add(zone->sh->reserved, worst);
+    zone->sh->generation++;
+
+    if (index != start) {
+        ngx_http_tier_router_inc32(t->capped);
+        ngx_http_tier_router_add(zone->sh->capped, 1);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ctx->tier = index;
+    ctx->reserved = worst;
+    ctx->accounted = 1;
+    ctx->stream_usage = (ctx->dialect == TR_OPENAI_CHAT
+                         && req->features.stream && !req->include_usage);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_tier_router_settle(r, ctx);
+        return NGX_ERROR;
+    }
+
+    ctx->request = r;
+
+    cln->handler = ngx_http_tier_router_cleanup;
+    cln->data = ctx;
+
+    if (soft
+        && ngx_http_tier_router_append_reason(r, ctx, "budget_soft")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (fit
+        && ngx_http_tier_router_append_reason(r, ctx, "budget_fit")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: reserved %L of limit %L, spent %L, "
+                   "tier %i of %i", worst, ctx->limit, ctx->spent, index,
+                   start);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A request passed on unrouted (embeddings, legacy completions, count
+ * tokens, batches) in a location with a budget: its tenant must be known
+ * and not spent, and the usage its answer reports, if any, is charged at
+ * the price of the model that answered.  Nothing is reserved: what it
+ * may cost is not known before the answer.
+ */
+
+ngx_int_t
+ngx_http_tier_router_meter(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_int_t                         rc;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_tier_router_zone_t      *zone;
+    ngx_http_tier_router_tenant_t    *t;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    zone = trlcf->budget_zone;
+
+    ngx_str_set(&ctx->reason, "passthrough");
+
+    t = ngx_http_tier_router_enter(r, ctx, &rc);
+
+    if (t == NULL) {
+        return rc;
+    }
+
+    if ((ctx->limit >= 0 && t->spent >= ctx->limit)
+        || (zone->limit >= 0 && zone->sh->spent >= zone->limit))
+    {
+        ngx_http_tier_router_inc32(t->refused);
+        ngx_http_tier_router_add(zone->sh->refused, 1);
+        zone->sh->generation++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return ngx_http_tier_router_refuse(r, ctx,
+                                           NGX_HTTP_TIER_ROUTER_REFUSE_SPENT);
+    }
+
+    t->inflight++;
+    ngx_http_tier_router_budget_idle(zone, t);
+    zone->sh->generation++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ctx->accounted = 1;
+    ctx->metered = 1;
+    ctx->request = r;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_tier_router_settle(r, ctx);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_tier_router_cleanup;
+    cln->data = ctx;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The zone has no room for the tenant (called with the zone locked, which
+ * it unlocks): served unaccounted and counted so, or refused, as
+ * tier_router_budget_on_error says.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_no_room(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_zone_t *zone)
+{
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->budget_on_error == NGX_HTTP_TIER_ROUTER_FAIL_OPEN) {
+        ngx_http_tier_router_add(zone->sh->unaccounted, 1);
+        zone->sh->generation++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        if (zone->unaccounted_logged != ngx_time()) {
+            zone->unaccounted_logged = ngx_time();
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "tier router: zone \"%V\" has no room for "
+                          "the tenant: the request is served "
+                          "unaccounted (tier_router_budget_on_error "
+                          "open); counted in \"unaccounted\", logged "
+                          "once a second", &zone->name);
+        }
+
+        return ngx_http_tier_router_append_reason(r, ctx,
+                                                  "budget_unaccounted");
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ctx->error_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    ctx->error = "spend accounting is unavailable: try again later";
+    ctx->error_type = (ctx->dialect == TR_ANTHROPIC)
+                      ? "overloaded_error" : "server_error";
+    ctx->retry_after = 60;
+
+    return NGX_OK;
+}
+
+
+/* the tenant's hash, its limit and label, from the operator's variables */
+
+static ngx_int_t
+ngx_http_tier_router_account_key(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *label)
+{
+    ngx_str_t                         key, limit;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (ngx_http_complex_value(r, trlcf->budget_key, &key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* no key is no tenant: one shared empty-key tenant only if asked */
+
+    if (key.len == 0
+        && trlcf->budget_empty_key == NGX_HTTP_TIER_ROUTER_EMPTY_REFUSE)
+    {
+        ctx->error_status = NGX_HTTP_UNAUTHORIZED;
+        ctx->error = "no API key: the request names no tenant";
+        ctx->error_type = (ctx->dialect == TR_ANTHROPIC)
+                          ? "authentication_error" : "invalid_request_error";
+        return NGX_ERROR;
+    }
+
+    tr_hash(trlcf->budget_zone->hash_key, key.data,
+            key.len, ctx->hash);
+
+    ctx->limit = -1;
+
+    if (trlcf->budget_limit) {
+        if (ngx_http_complex_value(r, trlcf->budget_limit, &limit)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (limit.len) {
+            ctx->limit = tr_price_parse(limit.data,
+                                        limit.len);
+
+            if (ctx->limit < 0) {
+
+                /* fail closed: a typo in a map must not lift a limit */
+
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "tier router: invalid budget limit \"%V\": "
+                              "dollars, as \"25\" or \"9.99\"", &limit);
+
+                ctx->error_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                ctx->error = "the budget configuration is invalid";
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    label->len = 0;
+
+    if (trlcf->budget_label
+        && ngx_http_complex_value(r, trlcf->budget_label, label) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* input at the input price, all output at the dearer of output, thinking */
+
+/*
+ * The tenant's entry for a request, its period rolled and the zone left
+ * locked; or NULL, the zone unlocked, with what the caller returns in rc:
+ * NGX_OK with an error in ctx (or served unaccounted), or NGX_ERROR.
+ */
+
+static ngx_http_tier_router_tenant_t *
+ngx_http_tier_router_enter(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_int_t *rc)
+{
+    time_t                            now;
+    ngx_str_t                         label;
+    ngx_http_tier_router_zone_t      *zone;
+    ngx_http_tier_router_tenant_t    *t;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    zone = trlcf->budget_zone;
+
+    if (ngx_http_tier_router_account_key(r, ctx, &label) != NGX_OK) {
+        *rc = ctx->error ? NGX_OK : NGX_ERROR;
+        return NULL;
+    }
+
+    now = ngx_http_tier_router_clock(r);
+
+    if (now == NGX_ERROR) {
+        *rc = NGX_ERROR;
+        return NULL;
+    }
+
+    ctx->now = now;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    t = ngx_http_tier_router_budget_tenant(zone, ctx->hash, now,
+                                           r->connection->log);
+
+    if (t == NULL) {
+        *rc = ngx_http_tier_router_no_room(r, ctx, zone);
+        return NULL;
+    }
+
+    ngx_http_tier_router_budget_roll(zone, t, now);
+
+    t->last = now;
+    t->limit = ctx->limit;
+
+    ctx->zone = zone;
+    ctx->spent = t->spent;
+
+    if (label.len) {
+        t->label_len = (u_char) ngx_min(label.len,
+                                        NGX_HTTP_TIER_ROUTER_LABEL_LEN);
+        ngx_memcpy(t->label, label.data, t->label_len);
+    }
+
+    return t;
+}
+
+
+static int64_t
+ngx_http_tier_router_worst(ngx_http_tier_router_tier_t *tier, int64_t input,
+    int64_t output)
+{
+    tr_usage_t  u;
+    tr_price_t  p;
+
+    p = tier->price;
+
+    if (p.reasoning > p.output) {
+        p.output = p.reasoning;
+    }
+
+    p.reasoning = -1;
+
+    u.input = input;
+    u.output = output;
+    u.cached = -1;
+    u.cache_write = -1;
+    u.reasoning = -1;
+
+    return ngx_min(tr_price_cost(&p, &u),
+                   TR_AMOUNT_MAX);
+}
+
+
+/* a free tier always fits: it keeps a spent tenant served at no cost */
+
+static ngx_uint_t
+ngx_http_tier_router_fits(ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_tenant_t *t, int64_t limit, int64_t worst)
+{
+    if (worst == 0) {
+        return 1;
+    }
+
+    if (limit >= 0 && t->spent + t->reserved + worst > limit) {
+        return 0;
+    }
+
+    if (zone->limit >= 0
+        && zone->sh->spent + zone->sh->reserved + worst > zone->limit)
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_refuse(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t why)
+{
+    time_t                            end;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    ctx->error_status = trlcf->budget_status;
+    ctx->error_type = (ctx->dialect == TR_ANTHROPIC)
+                      ? "rate_limit_error" : "insufficient_quota";
+
+    /*
+     * what requests in flight hold comes back in seconds, when they
+     * settle: that refusal may be retried soon, the others not until the
+     * period ends
+     */
+
+    if (why == NGX_HTTP_TIER_ROUTER_REFUSE_RESERVED) {
+        ctx->error = "the budget left in this period is held by requests "
+                     "in flight: retry shortly";
+        ctx->error_code = "budget_reserved";
+        ctx->retry_after = NGX_HTTP_TIER_ROUTER_RESERVED_RETRY;
+        ctx->retryable = 1;
+
+        return ngx_http_tier_router_append_reason(r, ctx, "budget_reserved");
+    }
+
+    ctx->error = (why == NGX_HTTP_TIER_ROUTER_REFUSE_SPENT)
+                 ? "the budget for this period is spent"
+                 : "the budget left in this period cannot cover this "
+                   "request";
+    ctx->error_code = "budget_exceeded";
+
+    end = ngx_http_tier_router_period_end(trlcf->budget_zone->period,
+                                          ctx->now);
+
+    ctx->retry_after = end ? end - ctx->now : 0;
+
+    return ngx_http_tier_router_append_reason(r, ctx,
+                              (why == NGX_HTTP_TIER_ROUTER_REFUSE_SPENT)
+                              ? "budget_spent" : "budget_short");
+}
+
+
+ngx_int_t
+ngx_http_tier_router_append_reason(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, const char *reason)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = ngx_strlen(reason);
+
+    p = ngx_pnalloc(r->pool, ctx->reason.len + 1 + len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, ctx->reason.data, ctx->reason.len);
+    p[ctx->reason.len] = ',';
+    ngx_memcpy(p + ctx->reason.len + 1, reason, len);
+
+    ctx->reason.data = p;
+    ctx->reason.len += 1 + len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The main request's answer, or an attempt's (a subrequest with a context
+ * of its own, see ngx_http_tier_router_attempt.c); other subrequests have
+ * no context.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_upstream_t         *u;
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ctx == NULL || !ctx->accounted || ctx->settled || ctx->usage) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    u = r->upstream;
+
+    /* only what a model answered is read; nginx's own pages are not */
+
+    if (u == NULL || u->headers_in.status_n == 0) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx->usage = ngx_palloc(r->pool,
+                            sizeof(tr_usage_parser_t));
+    if (ctx->usage == NULL) {
+        return NGX_ERROR;
+    }
+
+    tr_usage_init(ctx->usage, (int) ctx->dialect,
+                        r->headers_out.content_type.len >= 17
+                        && ngx_strncasecmp(r->headers_out.content_type.data,
+                                           (u_char *) "text/event-stream",
+                                           17) == 0);
+
+    if (r->headers_out.content_encoding
+        && r->headers_out.content_encoding->value.len
+        && ngx_strcasecmp(r->headers_out.content_encoding->value.data,
+                          (u_char *) "identity") != 0)
+    {
+        ctx->opaque = 1;
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tier router: the upstream answered \"%V\" encoded "
+                      "although identity was asked for: its usage cannot "
+                      "be read, it is charged its worst case",
+                      &r->headers_out.content_encoding->value);
+    }
+
+    if (ctx->stream_usage && ctx->usage->sse && !ctx->opaque) {
+        ctx->strip = 1;
+
+        ctx->hold = ngx_create_temp_buf(r->pool, NGX_HTTP_TIER_ROUTER_HOLD);
+        if (ctx->hold == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_clear_content_length(r);
+        ngx_http_clear_accept_ranges(r);
+        ngx_http_weak_etag(r);
+    }
+
+    r->filter_need_in_memory = 1;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in)
+{
+    off_t                        size;
+    ngx_chain_t                 *cl;
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ctx == NULL || ctx->usage == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (ctx->strip) {
+        size = 0;
+
+        for (cl = ctx->busy; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+
+        if (size > NGX_HTTP_TIER_ROUTER_BUSY) {
+            return ngx_http_tier_router_unstrip(r, ctx, in);
+        }
+
+        return ngx_http_tier_router_strip(r, ctx, in);
+    }
+
+    return ngx_http_tier_router_observe(r, ctx, in);
+}
+
+
+/* the usage is read as the buffers pass on untouched */
+
+static ngx_int_t
+ngx_http_tier_router_observe(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
+{
+    u_char       *p;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!ngx_buf_in_memory(b) || ctx->opaque) {
+            ctx->usage->bytes += ngx_buf_size(b);
+            continue;
+        }
+
+        for (p = b->pos; p < b->last; /* void */) {
+            p += tr_usage_feed(ctx->usage, p, b->last - p);
+        }
+    }
+
+    return ngx_http_next_body_filter(r, in);
+}
+
+
+/*
+ * A chat stream whose client did not ask for the usage chunk: events pass
+ * on whole, copied into our own buffers, and the usage-only one is read
+ * and dropped.  Only the event in progress is held (up to 16 KB; a longer
+ * one passes on as it comes and is never dropped).
+ */
+
+static ngx_int_t
+ngx_http_tier_router_strip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
+{
+    u_char             *p;
+    size_t              n, size;
+    ngx_int_t           rc;
+    ngx_buf_t          *b, *ob, *hold;
+    ngx_chain_t        *cl, *out;
+    tr_usage_parser_t  *up;
+
+    up = ctx->usage;
+    hold = ctx->hold;
+
+    size = hold->last - hold->pos;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (ngx_buf_in_memory(cl->buf)) {
+            size += cl->buf->last - cl->buf->pos;
+        }
+    }
+
+    out = ngx_chain_get_free_buf(r->pool, &ctx->free);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ob = out->buf;
+
+    if (ob->start == NULL || (size_t) (ob->end - ob->start) < size) {
+        n = ngx_max(size, 4096);
+
+        ob->start = ngx_palloc(r->pool, n);
+        if (ob->start == NULL) {
+            return NGX_ERROR;
+        }
+
+        ob->end = ob->start + n;
+    }
+
+    /* a reused buffer keeps its flags: clear them */
+
+    ob->pos = ob->start;
+    ob->last = ob->start;
+    ob->temporary = 1;
+    ob->flush = 0;
+    ob->sync = 0;
+    ob->last_buf = 0;
+    ob->last_in_chain = 0;
+    ob->tag = (ngx_buf_tag_t) &ngx_http_tier_router_module;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!ngx_buf_in_memory(b)) {
+            if (ngx_buf_size(b)) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "tier router: a response buffer not in "
+                              "memory: %O bytes not passed on",
+                              ngx_buf_size(b));
+                return NGX_ERROR;
+            }
+
+        } else {
+            for (p = b->pos; p < b->last; p += n) {
+                n = tr_usage_feed(up, p, b->last - p);
+
+                if (up->event_end) {
+                    if (!(up->usage_only && !ctx->passthrough)) {
+                        ob->last = ngx_cpymem(ob->last, hold->pos,
+                                              hold->last - hold->pos);
+                        ob->last = ngx_cpymem(ob->last, p, n);
+                    }
+
+                    hold->pos = hold->start;
+                    hold->last = hold->start;
+                    ctx->passthrough = 0;
+                    continue;
+                }
+
+                if (!ctx->passthrough
+                    && (size_t) (hold->end - hold->last) >= n)
+                {
+                    hold->last = ngx_cpymem(hold->last, p, n);
+                    continue;
+                }
+
+                ob->last = ngx_cpymem(ob->last, hold->pos,
+                                      hold->last - hold->pos);
+                ob->last = ngx_cpymem(ob->last, p, n);
+                hold->pos = hold->start;
+                hold->last = hold->start;
+                ctx->passthrough = 1;
+            }
+
+            b->pos = b->last;
+        }
+
+        if (b->last_buf) {
+
+            /* an unfinished last event goes out as it is */
+
+            ob->last = ngx_cpymem(ob->last, hold->pos,
+                                  hold->last - hold->pos);
+            hold->pos = hold->start;
+            hold->last = hold->start;
+            ob->last_buf = 1;
+        }
+
+        if (b->flush) {
+            ob->flush = 1;
+        }
+
+        /* a subrequest's end (an attempt's) is a sync buffer, last in chain */
+
+        if (b->sync) {
+            ob->sync = 1;
+        }
+
+        if (b->last_in_chain) {
+            ob->last_in_chain = 1;
+        }
+    }
+
+    if (ob->last == ob->pos) {
+
+        if (!ob->last_buf && !ob->flush && !ob->sync) {
+            out->next = ctx->free;
+            ctx->free = out;
+            out = NULL;
+
+        } else {
+            /* an empty buffer is a special one, or nginx complains */
+            ob->temporary = 0;
+        }
+    }
+
+    rc = ngx_http_next_body_filter(r, out);
+
+    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_tier_router_module);
+
+    return rc;
+}
+
+
+/*
+ * A client that does not read: our copies would grow with the stream
+ * while the upstream's buffers are freed at once.  Stop copying, so the
+ * upstream waits for the client again; the usage chunk then reaches the
+ * client (it is still read and charged).
+ */
+
+static ngx_int_t
+ngx_http_tier_router_unstrip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
+{
+    size_t        n;
+    ngx_int_t     rc;
+    ngx_buf_t    *b, *hold;
+    ngx_chain_t   out;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "tier router: the client reads slowly: the stream passes "
+                  "on as it is, its usage chunk too");
+
+    ctx->strip = 0;
+    hold = ctx->hold;
+
+    n = hold->last - hold->pos;
+
+    /* the event held so far goes first, then the rest as it comes */
+
+    if (n) {
+        b = ngx_create_temp_buf(r->pool, n);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->last, hold->pos, n);
+        hold->last = hold->pos;
+
+        out.buf = b;
+        out.next = NULL;
+
+        rc = ngx_http_next_body_filter(r, &out);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_tier_router_observe(r, ctx, in);
+}
+
+
+/*
+ * Another attempt of the request, at ctx->tier (which fallback or
+ * escalation chose): its worst case is reserved as admission reserved
+ * the first's, at exactly that tier.  NGX_DECLINED: the budget does not
+ * cover it.
+ */
+
+ngx_int_t
+ngx_http_tier_router_account_again(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    int64_t                            worst;
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_zone_t       *zone;
+    ngx_http_tier_router_tenant_t     *t;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    zone = ctx->zone;
+
+    if (zone == NULL) {
+        return NGX_OK;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+
+    worst = ngx_http_tier_router_worst(&tier[ctx->tier], ctx->input_estimate,
+                                       ctx->output_max);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    t = ngx_http_tier_router_budget_lookup(zone, ctx->hash);
+
+    ngx_http_tier_router_budget_roll(zone, t, ctx->now);
+
+    if (t == NULL || !ngx_http_tier_router_fits(zone, t, ctx->limit, worst)) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_http_tier_router_add(t->reserved, worst);
+    t->inflight++;
+    ngx_http_tier_router_budget_idle(zone, t);
+    ngx_http_tier_router_add(zone->sh->reserved, worst);
+    zone->sh->generation++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ctx->reserved = worst;
+    ctx->accounted = 1;
+    ctx->request = r;
+
+    cln->handler = ngx_http_tier_router_cleanup;
+    cln->data = ctx;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The first attempt takes over the reservation that admission made for
+ * the main request (ctx); the main request then settles nothing itself
+ * and adds up what its attempts cost.
+ */
+
+void
+ngx_http_tier_router_account_hand_over(ngx_http_request_t *sr,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_ctx_t *actx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (!ctx->accounted || ctx->settled) {
+        return;
+    }
+
+    cln = ngx_pool_cleanup_add(sr->pool, 0);
+
+    if (cln == NULL) {
+        /* the main request keeps it and settles it as before */
+        actx->accounted = 0;
+        return;
+    }
+
+    actx->accounted = 1;
+    actx->reserved = ctx->reserved;
+    actx->request = sr;
+
+    cln->handler = ngx_http_tier_router_cleanup;
+    cln->data = actx;
+
+    ctx->settled = 1;
+    ctx->reserved = 0;
+    ctx->cost = 0;
+    ctx->counts.input = 0;
+    ctx->counts.output = 0;
+}
+
+
+/* an attempt's end: its cost, once, however it ended */
+
+void
+ngx_http_tier_router_account_close(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    if (ctx->accounted && !ctx->settled) {
+        ngx_http_tier_router_settle(r, ctx);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_log_handler(ngx_http_request_t *r)
+{
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ctx && ctx->accounted && !ctx->settled) {
+        ngx_http_tier_router_settle(r, ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * If the log phase did not settle (it never ran, or an internal redirect
+ * dropped the module's context), the end of the request's pool does: a
+ * reservation is never left behind.
+ */
+
+static void
+ngx_http_tier_router_cleanup(void *data)
+{
+    ngx_http_tier_router_ctx_t *ctx = data;
+
+    if (ctx->accounted && !ctx->settled) {
+        ngx_http_tier_router_settle(ctx->request, ctx);
+    }
+}
+
+
+static void
+ngx_http_tier_router_settle(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_uint_t                         i;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_zone_t       *zone;
+    ngx_http_tier_router_tenant_t     *t;
+    ngx_http_tier_router_tier_stat_t  *st;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    ctx->settled = 1;
+
+    ngx_http_tier_router_charge(r, ctx);
+
+    zone = ctx->zone;
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+    tier = &tier[ctx->tier];
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    t = ngx_http_tier_router_budget_lookup(zone, ctx->hash);
+
+    /* the zone's period, and the tenant's if it is still there */
+
+    ngx_http_tier_router_budget_roll(zone, t, ctx->now);
+
+    if (t) {
+        t->reserved -= ngx_min(t->reserved, ctx->reserved);
+        t->inflight -= (t->inflight > 0);
+        ngx_http_tier_router_add(t->spent, ctx->cost);
+        ngx_http_tier_router_add(t->total, ctx->cost);
+        ngx_http_tier_router_inc32(t->requests);
+
+        if (ctx->estimated) {
+            ngx_http_tier_router_inc32(t->estimated);
+        }
+
+        ngx_http_tier_router_add(t->input_tokens, ctx->counts.input);
+        ngx_http_tier_router_add(t->output_tokens, ctx->counts.output);
+        ngx_http_tier_router_budget_idle(zone, t);
+
+        ctx->spent = t->spent;
+    }
+
+    zone->sh->reserved -= ngx_min(zone->sh->reserved, ctx->reserved);
+    ngx_http_tier_router_add(zone->sh->spent, ctx->cost);
+    ngx_http_tier_router_add(zone->sh->total, ctx->cost);
+    ngx_http_tier_router_add(zone->sh->requests, 1);
+    ngx_http_tier_router_add(zone->sh->estimated, ctx->estimated);
+    zone->sh->generation++;
+
+    /* a request passed on unrouted belongs to no tier */
+
+    for (i = 0; i < zone->sh->ntiers && !ctx->metered; i++) {
+        st = &zone->sh->tiers[i];
+
+        if (ngx_strlen(st->name) == ngx_min(tier->name.len,
+                                            NGX_HTTP_TIER_ROUTER_TIER_NAME - 1)
+            && ngx_strncmp(st->name, tier->name.data,
+                           ngx_strlen(st->name)) == 0)
+        {
+            ngx_http_tier_router_add(st->requests, 1);
+            ngx_http_tier_router_add(st->input_tokens, ctx->counts.input);
+            ngx_http_tier_router_add(st->output_tokens, ctx->counts.output);
+            ngx_http_tier_router_add(st->estimated, ctx->estimated);
+            ngx_http_tier_router_add(st->failed,
+                                     ctx->discard && !ctx->escalated);
+            ngx_http_tier_router_add(st->escalated, ctx->escalated);
+            ngx_http_tier_router_add(st->cost, ctx->cost);
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (t == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tier router: a tenant with a reservation left zone "
+                      "\"%V\": %L charged to the zone only",
+                      &zone->name, ctx->cost);
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: settled %L (reserved %L, estimated %ui), "
+                   "spent %L", ctx->cost, ctx->reserved,
+                   (ngx_uint_t) ctx->estimated, ctx->spent);
+}
+
+
+/*
+ * The cost: from the usage the upstream reported, else an estimate from
+ * what was seen, marked so.  Providers do not bill an error they answer;
+ * a request sent and never answered is charged its input.
+ */
+
+static void
+ngx_http_tier_router_charge(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    int64_t                            text;
+    ngx_uint_t                         status, sent;
+    ngx_http_tier_router_tier_t       *tier;
+    tr_usage_t                        *u;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+    tier = &tier[ctx->tier];
+
+    u = &ctx->counts;
+
+    u->input = -1;
+    u->output = -1;
+    u->cached = -1;
+    u->cache_write = -1;
+    u->reasoning = -1;
+
+    status = r->upstream ? r->upstream->headers_in.status_n : 0;
+    sent = r->upstream ? r->upstream->request_sent : 0;
+
+    text = 0;
+
+    if (ctx->usage) {
+        text = ctx->opaque ? (int64_t) (ctx->usage->bytes + 2) / 3
+                           : (int64_t) (ctx->usage->text_bytes + 2) / 3;
+    }
+
+    if (ctx->usage && !ctx->opaque
+        && tr_usage_result(ctx->usage, u) == 0)
+    {
+        if (u->input < 0) {
+            u->input = ctx->input_estimate;
+            ctx->estimated = 1;
+        }
+
+        /*
+         * a response cut short (the client left, the upstream broke)
+         * reported its output so far at best: Anthropic's message_start
+         * says 1; the text seen may say more
+         */
+
+        if (u->output < 0 || (!ctx->usage->done && u->output < text)) {
+            u->output = text;
+            ctx->estimated = 1;
+
+        } else if (!ctx->usage->done) {
+            ctx->estimated = 1;
+        }
+
+    } else if (status >= 400) {
+        u->input = 0;
+        u->output = 0;
+
+    } else if (status || sent) {
+        u->input = ctx->input_estimate;
+        u->output = text;
+        ctx->estimated = 1;
+
+    } else {
+        u->input = 0;
+        u->output = 0;
+    }
+
+    if (ctx->metered) {
+        ngx_http_tier_router_charge_metered(r, ctx);
+        return;
+    }
+
+    ctx->cost = ngx_min(tr_price_cost(&tier->price, u),
+                        TR_AMOUNT_MAX);
+
+    /*
+     * an answer that could not be read (encoded although identity was
+     * asked for): its bytes say nothing of its tokens, so never less
+     * than the worst case reserved for it
+     */
+
+    if (ctx->opaque && status < 400 && ctx->cost < ctx->reserved) {
+        ctx->cost = ctx->reserved;
+    }
+}
+
+
+/*
+ * A request passed on unrouted is charged what its answer reports and
+ * nothing else: no usage (a file, a batch, count_tokens) is no charge.
+ * The price is the answering model's; a model without one is charged at
+ * the dearest tier's, never less, and logged once a second.
+ */
+
+static void
+ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    int64_t                             cost;
+    ngx_str_t                           model;
+    ngx_uint_t                          i;
+    ngx_http_tier_router_tier_t        *tier;
+    tr_usage_t                         *u;
+    tr_price_t                         *price;
+    ngx_http_tier_router_main_conf_t   *trmcf;
+
+    static time_t                       logged;
+
+    u = &ctx->counts;
+
+    if (ctx->usage == NULL || ctx->opaque
+        || tr_usage_result(ctx->usage, u) != 0
+        || (r->upstream && r->upstream->headers_in.status_n >= 400))
+    {
+        u->input = 0;
+        u->output = 0;
+        ctx->cost = 0;
+        ctx->estimated = ctx->opaque;
+        return;
+    }
+
+    if (!ctx->usage->done) {
+        ctx->estimated = 1;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    model.data = ctx->usage->model;
+    model.len = ctx->usage->model_len;
+
+    price = ngx_http_tier_router_price_of(trmcf, &model);
+
+    if (price) {
+        ctx->cost = ngx_min(tr_price_cost(price, u),
+                            TR_AMOUNT_MAX);
+        return;
+    }
+
+    ctx->cost = 0;
+    tier = trmcf->tiers.elts;
+
+    for (i = 0; i < trmcf->tiers.nelts; i++) {
+        cost = tr_price_cost(&tier[i].price, u);
+        ctx->cost = ngx_max(ctx->cost, cost);
+    }
+
+    ctx->cost = ngx_min(ctx->cost, TR_AMOUNT_MAX);
+
+    if (logged != ngx_time()) {
+        logged = ngx_time();
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tier router: model \"%V\" that answered \"%V\" "
+                      "has no price: charged at the dearest tier's (add "
+                      "\"tier_router_price\"), logged once a second",
+                      &model, &r->uri);
+    }
+}
+
+
+ngx_int_t
+ngx_http_tier_router_account_init(ngx_conf_t *cf)
+{
+    ngx_uint_t                  n;
+    ngx_http_handler_pt        *h, *first;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tier_router_account_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_tier_router_account_body_filter;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * first in the log phase, so that the access log already sees the
+     * settled cost in $tier_router_cost and the like
+     */
+
+    first = cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.elts;
+    n = cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.nelts;
+
+    ngx_memmove(&first[1], &first[0], (n - 1) * sizeof(ngx_http_handler_pt));
+    first[0] = ngx_http_tier_router_log_handler;
+
+    return NGX_OK;
+}
+
+
+/* tier_router_budget zone=NAME key=VALUE [limit=VALUE] [label=VALUE] | off */
+
+char *
+ngx_http_tier_router_budget(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    ngx_str_t                  *value, name, v;
+    ngx_uint_t                  i;
+    ngx_http_complex_value_t  **cvp;
+
+    if (trlcf->budget_zone != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        trlcf->budget_zone = NULL;
+        return NGX_CONF_OK;
+    }
+
+    name.len = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            name.len = value[i].len - 5;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
+            cvp = &trlcf->budget_key;
+            v.data = value[i].data + 4;
+            v.len = value[i].len - 4;
+
+        } else if (ngx_strncmp(value[i].data, "limit=", 6) == 0) {
+            cvp = &trlcf->budget_limit;
+            v.data = value[i].data + 6;
+            v.len = value[i].len - 6;
+
+        } else if (ngx_strncmp(value[i].data, "label=", 6) == 0) {
+            cvp = &trlcf->budget_label;
+            v.data = value[i].data + 6;
+            v.len = value[i].len - 6;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_tier_router_compile(cf, &v, cvp) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (name.len == 0 || trlcf->budget_key == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tier_router_budget\" needs \"zone=\" and "
+                           "\"key=\"");
+        return NGX_CONF_ERROR;
+    }
+
+    trlcf->budget_zone = ngx_http_tier_router_budget_find_zone(cf, &name);
+
+    if (trlcf->budget_zone == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"tier_router_budget_zone\" \"%V\" is "
+                           "defined before", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tier_router_budget_soft PERCENT TIER: past PERCENT of the limit, TIER */
+
+char *
+ngx_http_tier_router_budget_soft(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    size_t                        len;
+    ngx_int_t                     n;
+    ngx_str_t                    *value;
+    ngx_http_tier_router_soft_t  *sp;
+
+    value = cf->args->elts;
+
+    if (trlcf->budget_soft == NGX_CONF_UNSET_PTR) {
+        trlcf->budget_soft = ngx_array_create(cf->pool, 2,
+                                         sizeof(ngx_http_tier_router_soft_t));
+        if (trlcf->budget_soft == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    len = value[1].len;
+
+    if (len && value[1].data[len - 1] == '%') {
+        len--;
+    }
+
+    n = ngx_atoi(value[1].data, len);
+
+    if (n < 1 || n > 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid threshold \"%V\": a percentage of the "
+                           "limit, 1%% to 100%%", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    sp = ngx_array_push(trlcf->budget_soft);
+    if (sp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    sp->percent = (ngx_uint_t) n * 100;
+    sp->tier = value[2];
+    sp->index = -1;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_tier_router_budget_soft_merge(ngx_conf_t *cf,
+    ngx_http_tier_router_loc_conf_t *conf)
+{
+    ngx_uint_t                         i;
+    ngx_http_tier_router_soft_t       *sp;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    if (conf->budget_soft == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    trmcf = ngx_http_conf_get_module_main_conf(cf,
+                                               ngx_http_tier_router_module);
+    sp = conf->budget_soft->elts;
+
+    for (i = 0; i < conf->budget_soft->nelts; i++) {
+        sp[i].index = ngx_http_tier_router_find_tier(trmcf, sp[i].tier.data,
+                                                     sp[i].tier.len);
+        if (sp[i].index == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"tier_router_budget_soft\": no tier \"%V\" is "
+                          "defined", &sp[i].tier);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The one clock of budget periods: admission, settlement (which keeps
+ * admission's reading) and the status page all take "now" from here, so
+ * that a test that sets tier_router_budget_clock sees one time end to end.
+ */
+
+time_t
+ngx_http_tier_router_clock(ngx_http_request_t *r)
+{
+    time_t                            now;
+    ngx_str_t                         value;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->budget_clock == NULL) {
+        return ngx_time();
+    }
+
+    if (ngx_http_complex_value(r, trlcf->budget_clock, &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (value.len == 0) {
+        return ngx_time();
+    }
+
+    now = ngx_atotm(value.data, value.len);
+
+    return (now == NGX_ERROR) ? ngx_time() : now;
+}
+
+
+char *
+ngx_http_tier_router_budget_clock(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (trlcf->budget_clock != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_tier_router_compile(cf, &value[1], &trlcf->budget_clock)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "\"tier_router_budget_clock\" is for tests: whoever "
+                       "sets \"%V\" chooses the budget period", &value[1]);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t **cvp)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
+    *cvp = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (*cvp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = *cvp;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
