@@ -6,7 +6,8 @@
 #   - the glue's files call each other without a cycle (file A calls a
 #     function defined in file B, from the objects' symbols with nm).
 # Usage: scripts/check-layers.pl OBJDIR (the addon objects of an nginx
-# build: build/nginx/objs/addon).  Prints each finding; exits 1 if any.
+# build: build/nginx/objs/addon); TIER_ROUTER_CORE=DIR reads the core's
+# sources from DIR.  Prints each finding; exits 1 if any.
 
 use strict;
 use warnings;
@@ -19,7 +20,9 @@ my $bad = 0;
 
 # core: includes
 
-for my $f (sort glob "$root/ngx_http_tier_router_module/core/*.[ch]") {
+my $core = $ENV{TIER_ROUTER_CORE} // "$root/ngx_http_tier_router_module/core";
+
+for my $f (sort glob "$core/*.[ch]") {
     open my $fh, '<', $f or die "$f: $!";
 
     while (<$fh>) {
@@ -27,7 +30,7 @@ for my $f (sort glob "$root/ngx_http_tier_router_module/core/*.[ch]") {
         my $h = $1;
 
         if ($h =~ /^ngx_/ || $h =~ /^nginx/) {
-            (my $n = $f) =~ s{^\Q$root\E/}{};
+            (my $n = $f) =~ s{^.*/}{};
             print "core includes nginx: $n: $h\n";
             $bad++;
         }
@@ -46,7 +49,7 @@ for my $o (sort glob("$objdir/core/*.o"), glob("$objdir/ngx/*.o")) {
     while (<$nm>) {
         if (/^\s*U (\w+)$/) {
             $uses{$name}{$1} = 1;
-        } elsif (/^[0-9a-f]+ [TDBR] (\w+)$/) {
+        } elsif (/^[0-9a-f]+ T (\w+)$/) {
             $defines{$1} = $name;
         }
     }

@@ -3,9 +3,10 @@
  * Copyright (C) The tier router authors
  *
  * Spend accounting for a routed request: admission reserves its worst
- * case in the tenant's budget (and caps or refuses), the response filters
- * read the token usage the upstream reports, and the log phase settles
- * the reservation to the real cost, once, however the request ended.
+ * case in the tenant's budget (and caps or refuses), the usage filters
+ * (usage_filter.c) read the token usage the upstream reports, and the log
+ * phase settles the reservation to the real cost, once, however the
+ * request ended.  Unrouted calls under a budget are metered here too.
  */
 
 
@@ -15,11 +16,6 @@
 
 #include "ngx_http_tier_router_module.h"
 
-
-#define NGX_HTTP_TIER_ROUTER_HOLD  16384
-
-/* our copies a slow client has not taken yet, before we stop copying */
-#define NGX_HTTP_TIER_ROUTER_BUSY  (256 * 1024)
 
 /* why a budget refuses: spent, too little left, or held by requests */
 #define NGX_HTTP_TIER_ROUTER_REFUSE_SPENT     0
@@ -43,16 +39,6 @@ static ngx_int_t ngx_http_tier_router_no_room(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_zone_t *zone);
 static ngx_http_tier_router_tenant_t *ngx_http_tier_router_enter(
     ngx_http_request_t *r, ngx_http_tier_router_ctx_t *ctx, ngx_int_t *rc);
-static ngx_int_t ngx_http_tier_router_account_header_filter(
-    ngx_http_request_t *r);
-static ngx_int_t ngx_http_tier_router_account_body_filter(
-    ngx_http_request_t *r, ngx_chain_t *in);
-static ngx_int_t ngx_http_tier_router_strip(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
-static ngx_int_t ngx_http_tier_router_unstrip(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
-static ngx_int_t ngx_http_tier_router_observe(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tier_router_log_handler(ngx_http_request_t *r);
 static void ngx_http_tier_router_cleanup(void *data);
 static void ngx_http_tier_router_settle(ngx_http_request_t *r,
@@ -63,10 +49,6 @@ static void ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static char *ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_complex_value_t **cvp);
-
-
-static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
-static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 /*
@@ -569,8 +551,7 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
                    "request";
     ctx->error_code = "budget_exceeded";
 
-    end = ngx_http_tier_router_period_end(trlcf->budget_zone->period,
-                                          ctx->now);
+    end = tr_period_end(trlcf->budget_zone->period, ctx->now);
 
     ctx->retry_after = end ? end - ctx->now : 0;
 
@@ -602,338 +583,6 @@ ngx_http_tier_router_append_reason(ngx_http_request_t *r,
     ctx->reason.len += 1 + len;
 
     return NGX_OK;
-}
-
-
-/*
- * The main request's answer, or an attempt's (a subrequest with a context
- * of its own, see ngx_http_tier_router_attempt.c); other subrequests have
- * no context.
- */
-
-static ngx_int_t
-ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
-{
-    ngx_http_upstream_t         *u;
-    ngx_http_tier_router_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
-
-    if (ctx == NULL || !ctx->accounted || ctx->settled || ctx->usage) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    u = r->upstream;
-
-    /* only what a model answered is read; nginx's own pages are not */
-
-    if (u == NULL || u->headers_in.status_n == 0) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    ctx->usage = ngx_palloc(r->pool,
-                            sizeof(tr_usage_parser_t));
-    if (ctx->usage == NULL) {
-        return NGX_ERROR;
-    }
-
-    tr_usage_init(ctx->usage, (int) ctx->dialect,
-                        r->headers_out.content_type.len >= 17
-                        && ngx_strncasecmp(r->headers_out.content_type.data,
-                                           (u_char *) "text/event-stream",
-                                           17) == 0);
-
-    if (r->headers_out.content_encoding
-        && r->headers_out.content_encoding->value.len
-        && ngx_strcasecmp(r->headers_out.content_encoding->value.data,
-                          (u_char *) "identity") != 0)
-    {
-        ctx->opaque = 1;
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "tier router: the upstream answered \"%V\" encoded "
-                      "although identity was asked for: its usage cannot "
-                      "be read, it is charged its worst case",
-                      &r->headers_out.content_encoding->value);
-    }
-
-    if (ctx->stream_usage && ctx->usage->sse && !ctx->opaque) {
-        ctx->strip = 1;
-
-        ctx->hold = ngx_create_temp_buf(r->pool, NGX_HTTP_TIER_ROUTER_HOLD);
-        if (ctx->hold == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_clear_content_length(r);
-        ngx_http_clear_accept_ranges(r);
-        ngx_http_weak_etag(r);
-    }
-
-    r->filter_need_in_memory = 1;
-
-    return ngx_http_next_header_filter(r);
-}
-
-
-static ngx_int_t
-ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in)
-{
-    off_t                        size;
-    ngx_chain_t                 *cl;
-    ngx_http_tier_router_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
-
-    if (ctx == NULL || ctx->usage == NULL) {
-        return ngx_http_next_body_filter(r, in);
-    }
-
-    if (ctx->strip) {
-        size = 0;
-
-        for (cl = ctx->busy; cl; cl = cl->next) {
-            size += ngx_buf_size(cl->buf);
-        }
-
-        if (size > NGX_HTTP_TIER_ROUTER_BUSY) {
-            return ngx_http_tier_router_unstrip(r, ctx, in);
-        }
-
-        return ngx_http_tier_router_strip(r, ctx, in);
-    }
-
-    return ngx_http_tier_router_observe(r, ctx, in);
-}
-
-
-/* the usage is read as the buffers pass on untouched */
-
-static ngx_int_t
-ngx_http_tier_router_observe(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
-{
-    u_char       *p;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    for (cl = in; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!ngx_buf_in_memory(b) || ctx->opaque) {
-            ctx->usage->bytes += ngx_buf_size(b);
-            continue;
-        }
-
-        for (p = b->pos; p < b->last; /* void */) {
-            p += tr_usage_feed(ctx->usage, p, b->last - p);
-        }
-    }
-
-    return ngx_http_next_body_filter(r, in);
-}
-
-
-/*
- * A chat stream whose client did not ask for the usage chunk: events pass
- * on whole, copied into our own buffers, and the usage-only one is read
- * and dropped.  Only the event in progress is held (up to 16 KB; a longer
- * one passes on as it comes and is never dropped).
- */
-
-static ngx_int_t
-ngx_http_tier_router_strip(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
-{
-    u_char             *p;
-    size_t              n, size;
-    ngx_int_t           rc;
-    ngx_buf_t          *b, *ob, *hold;
-    ngx_chain_t        *cl, *out;
-    tr_usage_parser_t  *up;
-
-    up = ctx->usage;
-    hold = ctx->hold;
-
-    size = hold->last - hold->pos;
-
-    for (cl = in; cl; cl = cl->next) {
-        if (ngx_buf_in_memory(cl->buf)) {
-            size += cl->buf->last - cl->buf->pos;
-        }
-    }
-
-    out = ngx_chain_get_free_buf(r->pool, &ctx->free);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    ob = out->buf;
-
-    if (ob->start == NULL || (size_t) (ob->end - ob->start) < size) {
-        n = ngx_max(size, 4096);
-
-        ob->start = ngx_palloc(r->pool, n);
-        if (ob->start == NULL) {
-            return NGX_ERROR;
-        }
-
-        ob->end = ob->start + n;
-    }
-
-    /* a reused buffer keeps its flags: clear them */
-
-    ob->pos = ob->start;
-    ob->last = ob->start;
-    ob->temporary = 1;
-    ob->flush = 0;
-    ob->sync = 0;
-    ob->last_buf = 0;
-    ob->last_in_chain = 0;
-    ob->tag = (ngx_buf_tag_t) &ngx_http_tier_router_module;
-
-    for (cl = in; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!ngx_buf_in_memory(b)) {
-            if (ngx_buf_size(b)) {
-                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                              "tier router: a response buffer not in "
-                              "memory: %O bytes not passed on",
-                              ngx_buf_size(b));
-                return NGX_ERROR;
-            }
-
-        } else {
-            for (p = b->pos; p < b->last; p += n) {
-                n = tr_usage_feed(up, p, b->last - p);
-
-                if (up->event_end) {
-                    if (!(up->usage_only && !ctx->passthrough)) {
-                        ob->last = ngx_cpymem(ob->last, hold->pos,
-                                              hold->last - hold->pos);
-                        ob->last = ngx_cpymem(ob->last, p, n);
-                    }
-
-                    hold->pos = hold->start;
-                    hold->last = hold->start;
-                    ctx->passthrough = 0;
-                    continue;
-                }
-
-                if (!ctx->passthrough
-                    && (size_t) (hold->end - hold->last) >= n)
-                {
-                    hold->last = ngx_cpymem(hold->last, p, n);
-                    continue;
-                }
-
-                ob->last = ngx_cpymem(ob->last, hold->pos,
-                                      hold->last - hold->pos);
-                ob->last = ngx_cpymem(ob->last, p, n);
-                hold->pos = hold->start;
-                hold->last = hold->start;
-                ctx->passthrough = 1;
-            }
-
-            b->pos = b->last;
-        }
-
-        if (b->last_buf) {
-
-            /* an unfinished last event goes out as it is */
-
-            ob->last = ngx_cpymem(ob->last, hold->pos,
-                                  hold->last - hold->pos);
-            hold->pos = hold->start;
-            hold->last = hold->start;
-            ob->last_buf = 1;
-        }
-
-        if (b->flush) {
-            ob->flush = 1;
-        }
-
-        /* a subrequest's end (an attempt's) is a sync buffer, last in chain */
-
-        if (b->sync) {
-            ob->sync = 1;
-        }
-
-        if (b->last_in_chain) {
-            ob->last_in_chain = 1;
-        }
-    }
-
-    if (ob->last == ob->pos) {
-
-        if (!ob->last_buf && !ob->flush && !ob->sync) {
-            out->next = ctx->free;
-            ctx->free = out;
-            out = NULL;
-
-        } else {
-            /* an empty buffer is a special one, or nginx complains */
-            ob->temporary = 0;
-        }
-    }
-
-    rc = ngx_http_next_body_filter(r, out);
-
-    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
-                            (ngx_buf_tag_t) &ngx_http_tier_router_module);
-
-    return rc;
-}
-
-
-/*
- * A client that does not read: our copies would grow with the stream
- * while the upstream's buffers are freed at once.  Stop copying, so the
- * upstream waits for the client again; the usage chunk then reaches the
- * client (it is still read and charged).
- */
-
-static ngx_int_t
-ngx_http_tier_router_unstrip(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
-{
-    size_t        n;
-    ngx_int_t     rc;
-    ngx_buf_t    *b, *hold;
-    ngx_chain_t   out;
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "tier router: the client reads slowly: the stream passes "
-                  "on as it is, its usage chunk too");
-
-    ctx->strip = 0;
-    hold = ctx->hold;
-
-    n = hold->last - hold->pos;
-
-    /* the event held so far goes first, then the rest as it comes */
-
-    if (n) {
-        b = ngx_create_temp_buf(r->pool, n);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
-
-        b->last = ngx_cpymem(b->last, hold->pos, n);
-        hold->last = hold->pos;
-
-        out.buf = b;
-        out.next = NULL;
-
-        rc = ngx_http_next_body_filter(r, &out);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-    }
-
-    return ngx_http_tier_router_observe(r, ctx, in);
 }
 
 
@@ -1349,12 +998,6 @@ ngx_http_tier_router_account_init(ngx_conf_t *cf)
     ngx_uint_t                  n;
     ngx_http_handler_pt        *h, *first;
     ngx_http_core_main_conf_t  *cmcf;
-
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_tier_router_account_header_filter;
-
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_tier_router_account_body_filter;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

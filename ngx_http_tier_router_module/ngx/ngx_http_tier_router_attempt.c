@@ -209,7 +209,11 @@ ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
         /* the main request's body and reservation are the first's */
         ngx_http_tier_router_account_hand_over(sr, ctx, actx);
 
-    } else if (ngx_http_tier_router_retarget(r, sr, actx) != NGX_OK) {
+    } else if (ngx_http_tier_router_retarget(r, sr, actx,
+                   ngx_http_tier_router_attempt_logprobs(sr, actx, actx->tier,
+                                                         actx->nth))
+               != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

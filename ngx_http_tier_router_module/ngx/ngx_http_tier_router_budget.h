@@ -17,13 +17,9 @@
 #include <ngx_http.h>
 
 #include "tr_hash.h"
+#include "tr_period.h"
 #include "tr_price.h"
 
-
-#define NGX_HTTP_TIER_ROUTER_PERIOD_DAY    0
-#define NGX_HTTP_TIER_ROUTER_PERIOD_WEEK   1
-#define NGX_HTTP_TIER_ROUTER_PERIOD_MONTH  2
-#define NGX_HTTP_TIER_ROUTER_PERIOD_TOTAL  3
 
 #define NGX_HTTP_TIER_ROUTER_MAX_TIERS     16
 #define NGX_HTTP_TIER_ROUTER_LABEL_LEN     48
@@ -173,9 +169,6 @@ typedef struct {
 } ngx_http_tier_router_snapshot_t;
 
 
-time_t ngx_http_tier_router_period_start(ngx_uint_t period, time_t now);
-time_t ngx_http_tier_router_period_end(ngx_uint_t period, time_t now);
-const char *ngx_http_tier_router_period_name(ngx_uint_t period);
 
 char *ngx_http_tier_router_budget_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -185,6 +178,8 @@ ngx_http_tier_router_zone_t *ngx_http_tier_router_budget_find_zone(
     ngx_conf_t *cf, ngx_str_t *name);
 ngx_int_t ngx_http_tier_router_budget_init_process(ngx_cycle_t *cycle);
 void ngx_http_tier_router_budget_exit(ngx_cycle_t *cycle);
+
+/* the tenant table (zone.c), the zone's mutex held */
 
 ngx_http_tier_router_tenant_t *ngx_http_tier_router_budget_tenant(
     ngx_http_tier_router_zone_t *zone, u_char *hash, time_t now,
@@ -198,6 +193,11 @@ ngx_http_tier_router_tenant_t *ngx_http_tier_router_budget_lookup(
 ngx_uint_t ngx_http_tier_router_budget_snapshot(
     ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_snapshot_t *s,
     ngx_uint_t max);
+void ngx_http_tier_router_budget_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+void ngx_http_tier_router_budget_restart(ngx_http_tier_router_zone_t *zone);
+void ngx_http_tier_router_zone_key_check(ngx_http_tier_router_zone_t *zone,
+    u_char *out);
 
 ngx_int_t ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log);
@@ -205,8 +205,6 @@ ngx_int_t ngx_http_tier_router_state_load(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log);
 ngx_int_t ngx_http_tier_router_state_dir(ngx_http_tier_router_zone_t *zone,
     ngx_log_t *log);
-void ngx_http_tier_router_state_key_check(ngx_http_tier_router_zone_t *zone,
-    u_char *out);
 
 ngx_int_t ngx_http_tier_router_handover_merge(
     ngx_http_tier_router_zone_t *zone, ngx_log_t *log);

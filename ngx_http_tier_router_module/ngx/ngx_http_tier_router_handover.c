@@ -80,7 +80,7 @@ ngx_http_tier_router_handover_merge(ngx_http_tier_router_zone_t *zone,
     ngx_free(buf);
 
     if (zone->hash_key_set) {
-        ngx_http_tier_router_state_key_check(zone, check);
+        ngx_http_tier_router_zone_key_check(zone, check);
     }
 
     error = NULL;

@@ -245,6 +245,7 @@ ngx_int_t ngx_http_tier_router_admit(ngx_http_request_t *r,
 ngx_int_t ngx_http_tier_router_meter(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 ngx_int_t ngx_http_tier_router_account_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_tier_router_usage_filter_init(ngx_conf_t *cf);
 char *ngx_http_tier_router_budget(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_tier_router_budget_soft(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -291,7 +292,20 @@ void ngx_http_tier_router_account_hand_over(ngx_http_request_t *sr,
 void ngx_http_tier_router_account_close(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 ngx_int_t ngx_http_tier_router_retarget(ngx_http_request_t *r,
-    ngx_http_request_t *sr, ngx_http_tier_router_ctx_t *actx);
+    ngx_http_request_t *sr, ngx_http_tier_router_ctx_t *actx,
+    ngx_uint_t logprobs);
+
+/* the request path (handler.c) and the request body (body.c) */
+
+ngx_int_t ngx_http_tier_router_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tier_router_body(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body);
+ngx_int_t ngx_http_tier_router_replace(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req,
+    ngx_http_tier_router_tier_t *tier, ngx_uint_t logprobs);
+void ngx_http_tier_router_exit_process(ngx_cycle_t *cycle);
+
+extern tr_request_t  ngx_http_tier_router_req;
 ngx_int_t ngx_http_tier_router_attempt_first(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 ngx_int_t ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,

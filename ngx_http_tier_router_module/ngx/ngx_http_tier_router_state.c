@@ -117,14 +117,14 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
                               json_stringn((char *) zone->name.data,
                                            zone->name.len));
     rc |= json_object_set_new(root, "period",
-                   json_string(ngx_http_tier_router_period_name(sh.period)));
+                   json_string(tr_period_name(sh.period)));
     rc |= json_object_set_new(root, "saved", json_integer(ngx_time()));
 
     (void) ngx_sprintf(hex, "%016uxL%Z", sh.instance);
     rc |= json_object_set_new(root, "instance", json_string((char *) hex));
 
     if (zone->hash_key_set) {
-        ngx_http_tier_router_state_key_check(zone, hex);
+        ngx_http_tier_router_zone_key_check(zone, hex);
         rc |= json_object_set_new(root, "key_check",
                                   json_string((char *) hex));
 
@@ -628,7 +628,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     sh = zone->sh;
 
     if (zone->hash_key_set) {
-        ngx_http_tier_router_state_key_check(zone, check);
+        ngx_http_tier_router_zone_key_check(zone, check);
     }
 
     if (tr_state_valid(root,
@@ -646,14 +646,13 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     s = json_string_value(json_object_get(root, "period"));
 
     if (s == NULL
-        || ngx_strcmp(s, ngx_http_tier_router_period_name(sh->period)) != 0)
+        || ngx_strcmp(s, tr_period_name(sh->period)) != 0)
     {
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "tier router: state file \"%V\" was written with "
                       "period %s, zone \"%V\" has %s: every tenant starts "
                       "a new period", &zone->state, s ? s : "(none)",
-                      &zone->name, ngx_http_tier_router_period_name(
-                                                            sh->period));
+                      &zone->name, tr_period_name(sh->period));
         other = 1;
 
     } else {
@@ -790,20 +789,6 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     sh->generation = 1;
 
     return NGX_OK;
-}
-
-
-/* proves the key a file was written under without telling it */
-
-void
-ngx_http_tier_router_state_key_check(ngx_http_tier_router_zone_t *zone,
-    u_char *out)
-{
-    u_char  h[16];
-
-    tr_hash(zone->hash_key,
-            (u_char *) "tier-router-key-check", 21, h);
-    ngx_http_tier_router_state_hex(out, h, 16);
 }
 
 

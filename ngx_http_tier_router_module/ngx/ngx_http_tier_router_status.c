@@ -307,11 +307,11 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
         t = json_pack("{s:s%, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
                       "s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:O, s:O}",
                       "zone", (char *) zone->name.data, zone->name.len,
-                      "period", ngx_http_tier_router_period_name(sh->period),
+                      "period", tr_period_name(sh->period),
                       "period_start", (json_int_t) sh->period_start,
                       "period_end",
-                      (json_int_t) ngx_http_tier_router_period_end(
-                                          sh->period, sh->period_start),
+                      (json_int_t) tr_period_end(sh->period,
+                                                 sh->period_start),
                       "spent_micro_usd", (json_int_t) sh->spent,
                       "reserved_micro_usd", (json_int_t) sh->reserved,
                       "total_micro_usd", (json_int_t) sh->total,
@@ -390,35 +390,6 @@ ngx_http_tier_router_status_state(ngx_http_tier_router_zone_t *zone,
     }
 
     return st;
-}
-
-
-/* a JSON value as the body of a response, indented, with a newline */
-
-ngx_buf_t *
-ngx_http_tier_router_json_buf(ngx_http_request_t *r, void *json)
-{
-    char       *text;
-    size_t      len;
-    ngx_buf_t  *b;
-
-    text = json_dumps(json, JSON_INDENT(1));
-    if (text == NULL) {
-        return NULL;
-    }
-
-    len = ngx_strlen(text);
-
-    b = ngx_create_temp_buf(r->pool, len + 1);
-
-    if (b) {
-        b->last = ngx_cpymem(b->last, text, len);
-        *b->last++ = '\n';
-    }
-
-    free(text);
-
-    return b;
 }
 
 

@@ -1,0 +1,435 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The request body: one contiguous view of what the client sent (memory
+ * or temp file), and the body sent upstream, the client's own buffers
+ * sliced around the splices that put the tier's model in it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tier_router_module.h"
+
+
+typedef struct {
+    ngx_chain_t                 *cl;
+    off_t                        base;      /* body offset of cl's start */
+} ngx_http_tier_router_cursor_t;
+
+
+static ngx_int_t ngx_http_tier_router_slice(ngx_http_request_t *r,
+    ngx_http_tier_router_cursor_t *cur, ngx_chain_t ***ll, size_t from,
+    size_t to);
+
+
+/*
+ * Per worker, not per request: routing runs start to end in one call on
+ * one thread, and nothing keeps a pointer into either past that call.
+ * The extractor's result (some 5 KB with its text windows) and, for a
+ * body that came in several buffers or a file, one contiguous copy of it
+ * (grown as needed up to tier_router_max_body_size, then kept) would
+ * otherwise be a malloc() and its page faults on every request.
+ */
+
+tr_request_t         ngx_http_tier_router_req;
+static u_char       *ngx_http_tier_router_scratch;
+static size_t        ngx_http_tier_router_scratch_size;
+
+
+/* the worker's copy buffer goes with it (a clean exit for LeakSanitizer) */
+
+void
+ngx_http_tier_router_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_tier_router_scratch) {
+        ngx_free(ngx_http_tier_router_scratch);
+        ngx_http_tier_router_scratch = NULL;
+        ngx_http_tier_router_scratch_size = 0;
+    }
+}
+
+
+/* the whole body in one piece of memory, read from a temp file if needed */
+
+ngx_int_t
+ngx_http_tier_router_body(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body)
+{
+    off_t                             len;
+    u_char                           *p;
+    size_t                            size;
+    ssize_t                           n;
+    ngx_buf_t                        *b;
+    ngx_chain_t                      *cl;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    body->data = (u_char *) "";
+    body->len = 0;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+
+        if (body->len > trlcf->max_body_size) {
+            goto too_large;
+        }
+
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+    }
+
+    if (len > (off_t) trlcf->max_body_size) {
+        goto too_large;
+    }
+
+    if ((size_t) len > ngx_http_tier_router_scratch_size) {
+        size = ngx_align((size_t) len, 64 * 1024);
+
+        p = ngx_alloc(size, r->connection->log);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_tier_router_scratch) {
+            ngx_free(ngx_http_tier_router_scratch);
+        }
+
+        ngx_http_tier_router_scratch = p;
+        ngx_http_tier_router_scratch_size = size;
+    }
+
+    p = ngx_http_tier_router_scratch;
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        /*
+         * a temp file nginx has just written: read back from the page
+         * cache, bounded by tier_router_max_body_size, as nginx itself
+         * does when it sends such a body to an upstream
+         */
+
+        size = (size_t) (b->file_last - b->file_pos);
+
+        n = ngx_read_file(b->file, p, size, b->file_pos);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if ((size_t) n != size) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "tier router: read only %z of %uz bytes from "
+                          "\"%V\"", n, size, &b->file->name);
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+
+too_large:
+
+    ctx->error_status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    ctx->error = "request body is larger than the router reads";
+
+    return NGX_OK;
+}
+
+
+/*
+ * Splice the tier's model into the body and hand it on to the proxy: the
+ * new request body is the client's own buffers (memory or temp file),
+ * sliced around the splices, with the splices' bytes between them.
+ */
+
+ngx_int_t
+ngx_http_tier_router_replace(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req,
+    ngx_http_tier_router_tier_t *tier, ngx_uint_t logprobs)
+{
+    off_t                          len;
+    u_char                        *p;
+    size_t                         pos;
+    ngx_uint_t                     i;
+    ngx_buf_t                     *b;
+    ngx_chain_t                   *out, **ll, *cl;
+    ngx_http_tier_router_cursor_t  cur;
+    ngx_table_elt_t               *h;
+    tr_plan_t                      plan;
+    tr_edit_t                      edit;
+    tr_splice_t                   *sp;
+
+    if (req->has_model && tier->reasoning == 0 && !ctx->stream_usage
+        && !logprobs
+        && req->model_len == tier->model.len
+        && ngx_strncmp(req->model, tier->model.data, tier->model.len) == 0)
+    {
+        return NGX_OK;
+    }
+
+    edit.model = tier->model.data;
+    edit.model_len = tier->model.len;
+    edit.reasoning = tier->reasoning;
+    edit.stream_usage = ctx->stream_usage;
+    edit.logprobs = logprobs && !req->logprobs;
+
+    ctx->logprobs = edit.logprobs;
+    edit.thinking_budget = tier->thinking_budget;
+
+    /*
+     * Anthropic wants budget_tokens below max_tokens (and at least 1024):
+     * shrink the budget to fit, or add no thinking where none fits
+     */
+
+    if (edit.reasoning && req->dialect == TR_ANTHROPIC
+        && req->features.max_tokens >= 0
+        && req->features.max_tokens <= edit.thinking_budget)
+    {
+        if (req->features.max_tokens > 1024) {
+            edit.thinking_budget = req->features.max_tokens - 1;
+
+        } else {
+            edit.reasoning = 0;
+        }
+    }
+
+    tr_rewrite_plan(req, &edit, &plan);
+
+    cur.cl = r->request_body->bufs;
+    cur.base = 0;
+    out = NULL;
+    ll = &out;
+    pos = 0;
+    len = 0;
+
+    for (i = 0; i <= plan.n; i++) {
+
+        sp = (i < plan.n) ? &plan.splice[i] : NULL;
+
+        /* the client's bytes up to the splice, or to the end */
+
+        if (ngx_http_tier_router_slice(r, &cur, &ll, pos,
+                                       sp ? sp->start : body->len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (sp == NULL) {
+            break;
+        }
+
+        if (sp->len) {
+            p = ngx_pnalloc(r->pool, sp->len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            b = ngx_calloc_buf(r->pool);
+            if (b == NULL) {
+                return NGX_ERROR;
+            }
+
+            b->pos = p;
+            b->last = ngx_cpymem(p, sp->data, sp->len);
+            b->start = b->pos;
+            b->end = b->last;
+            b->memory = 1;
+
+            cl = ngx_alloc_chain_link(r->pool);
+            if (cl == NULL) {
+                return NGX_ERROR;
+            }
+
+            cl->buf = b;
+            *ll = cl;
+            ll = &cl->next;
+        }
+
+        pos = sp->end;
+    }
+
+    *ll = NULL;
+
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (cl = out; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+
+        if (cl->next == NULL) {
+            b->last_buf = 1;
+        }
+    }
+
+    r->request_body->bufs = out;
+
+    r->headers_in.content_length_n = len;
+
+    h = r->headers_in.content_length;
+
+    if (h) {
+        h->value.data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->value.len = ngx_sprintf(h->value.data, "%O", len)
+                       - h->value.data;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Another attempt's body: the client's body as it came, spliced again for
+ * the attempt's tier (asking for logprobs if the judge needs them), in
+ * the subrequest sr (which has its own copy of the
+ * request body's description and of the headers' Content-Length).
+ */
+
+ngx_int_t
+ngx_http_tier_router_retarget(ngx_http_request_t *r, ngx_http_request_t *sr,
+    ngx_http_tier_router_ctx_t *actx, ngx_uint_t logprobs)
+{
+    ngx_str_t                          body;
+    ngx_http_request_body_t           *rb;
+    ngx_http_tier_router_ctx_t        *ctx;
+    ngx_http_tier_router_tier_t       *tier;
+    tr_request_t                      *req;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    rb = ngx_palloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    *rb = *r->request_body;
+    rb->bufs = ctx->body;
+    sr->request_body = rb;
+
+    if (ngx_http_tier_router_body(sr, actx, &body) != NGX_OK
+        || actx->error)
+    {
+        return NGX_ERROR;
+    }
+
+    /* replace() leaves a body that needs no splice as it is */
+
+    sr->headers_in.content_length_n = (off_t) body.len;
+
+    req = &ngx_http_tier_router_req;
+    req->dialect = (int) ctx->dialect;
+
+    /* the same bytes as the first time: this cannot fail but is checked */
+
+    if (tr_extract(body.data, body.len, req) != 0) {
+        return NGX_ERROR;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+
+    return ngx_http_tier_router_replace(sr, actx, &body, req,
+                                        &tier[actx->tier], logprobs);
+}
+
+
+/*
+ * Appends to *ll buffers that cover the bytes [from, to) of the body,
+ * sliced from the client's chain; the cursor (a link and the body offset
+ * where it starts) only moves forward.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_slice(ngx_http_request_t *r,
+    ngx_http_tier_router_cursor_t *cur, ngx_chain_t ***ll, size_t from,
+    size_t to)
+{
+    off_t         size, skip, take;
+    ngx_buf_t    *b, *src;
+    ngx_chain_t  *cl;
+
+    while (from < to && cur->cl) {
+
+        src = cur->cl->buf;
+        size = src->in_file ? src->file_last - src->file_pos
+                            : src->last - src->pos;
+
+        skip = (off_t) from - cur->base;
+
+        if (skip >= size) {
+            cur->base += size;
+            cur->cl = cur->cl->next;
+            continue;
+        }
+
+        take = ngx_min(size - skip, (off_t) (to - from));
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (src->in_file) {
+            b->in_file = 1;
+            b->file = src->file;
+            b->file_pos = src->file_pos + skip;
+            b->file_last = b->file_pos + take;
+
+        } else {
+            b->memory = 1;
+            b->pos = src->pos + skip;
+            b->last = b->pos + take;
+            b->start = b->pos;
+            b->end = b->last;
+        }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        **ll = cl;
+        *ll = &cl->next;
+
+        from += (size_t) take;
+    }
+
+    return (from == to) ? NGX_OK : NGX_ERROR;
+}

@@ -1,0 +1,677 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The request path: the precontent phase handler reads the body of a
+ * routed API request (after allow/deny, auth_basic and auth_request have
+ * passed), extracts what routing needs in one bounded pass, classifies
+ * it, picks a tier within the operator's floor and cap and the budget,
+ * and leaves the choice in $tier_router_upstream for proxy_pass.  What is
+ * not routed passes on (metered under a budget).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tier_router_module.h"
+
+
+static void ngx_http_tier_router_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_unrouted(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_refuse_unread(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static ngx_int_t ngx_http_tier_router_route(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static ngx_int_t ngx_http_tier_router_identity(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_choose(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req,
+    tr_verdict_t *verdict);
+static ngx_int_t ngx_http_tier_router_bound(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_complex_value_t *cv,
+    ngx_int_t *index);
+
+
+ngx_int_t
+ngx_http_tier_router_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc, dialect;
+    ngx_http_tier_router_ctx_t       *ctx;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (!trlcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    dialect = TR_AUTO;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    /*
+     * Only the APIs the module understands are routed: a POST to chat
+     * completions, responses or messages (by URI, or every POST where
+     * tier_router_dialect names the API).  The rest, GET /v1/models,
+     * embeddings, count_tokens, batches, retrieving a response, goes
+     * untouched to tier_router_passthrough; another method carrying a
+     * body to a routed API is refused, not passed on unread.
+     */
+
+    if (ctx == NULL) {
+        dialect = (trlcf->dialect != TR_AUTO)
+                  ? (ngx_int_t) trlcf->dialect
+                  : tr_dialect_by_uri(r->uri.data, r->uri.len);
+
+        if (dialect == TR_AUTO) {
+            return ngx_http_tier_router_unrouted(r);
+        }
+
+        if (r->method != NGX_HTTP_POST) {
+
+            if (r->headers_in.content_length_n <= 0
+                && !r->headers_in.chunked)
+            {
+                return NGX_DECLINED;
+            }
+
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+            if (ctx == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->dialect = dialect;
+            ctx->status = NGX_DECLINED;
+            ctx->error_status = NGX_HTTP_BAD_REQUEST;
+            ctx->error = "a request body is read with POST only: this "
+                         "method must not carry one";
+
+            ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
+
+            return ngx_http_tier_router_refuse_unread(r, ctx);
+        }
+    }
+
+    if (ctx) {
+
+        if (ctx->error) {
+            rc = ngx_http_tier_router_send_error(r, ctx);
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE;
+        }
+
+        if (ctx->attempt) {
+            return ngx_http_tier_router_attempt_wake(r, ctx);
+        }
+
+        return ctx->status;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->status = NGX_DONE;
+    ctx->dialect = dialect;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
+
+    if (r->headers_in.content_length_n > (off_t) trlcf->max_body_size) {
+
+        /* refused before reading what we would not read anyway */
+
+        ctx->error_status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        ctx->error = "request body is larger than the router reads";
+        ctx->status = NGX_DECLINED;
+
+        return ngx_http_tier_router_refuse_unread(r, ctx);
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_tier_router_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * What is not routed goes on untouched; under a budget a POST (the calls
+ * that may cost: embeddings, legacy completions, batches) is metered: its
+ * tenant checked now, its answer's usage charged when it ends.  GET and
+ * the other methods read, list or delete, and cost nothing.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_unrouted(ngx_http_request_t *r)
+{
+    ngx_http_tier_router_ctx_t       *ctx;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->budget_zone == NULL || r->method != NGX_HTTP_POST) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->status = NGX_DECLINED;
+
+    /* errors in Anthropic's shape for its calls (messages/count_tokens,
+     * messages/batches), else in OpenAI's */
+
+    ctx->dialect = ngx_strlcasestrn(r->uri.data, r->uri.data + r->uri.len,
+                                    (u_char *) "/messages", 9 - 1)
+                   ? TR_ANTHROPIC
+                   : TR_AUTO;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
+
+    if (ngx_http_tier_router_meter(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->error == NULL) {
+        return (ngx_http_tier_router_identity(r) == NGX_OK)
+               ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_tier_router_refuse_unread(r, ctx);
+}
+
+
+/*
+ * The error in ctx, before the body is read: it is discarded, and no
+ * "100 Continue" invites the client to send it
+ */
+
+static ngx_int_t
+ngx_http_tier_router_refuse_unread(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    r->expect_tested = 1;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_tier_router_send_error(r, ctx);
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_tier_router_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ngx_http_tier_router_route(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->status = NGX_DECLINED;
+
+    r->preserve_body = 1;
+
+    /* with fallback, each tier is tried in a subrequest of its own */
+
+    if (ctx->routed && !ctx->error
+        && ngx_http_tier_router_attempt_first(r, ctx) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * Reads the decision into ctx: a tier, or an error for the client.
+ * NGX_ERROR only when the worker itself failed (memory, file read).
+ */
+
+static ngx_int_t
+ngx_http_tier_router_route(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_int_t                          rc;
+    ngx_uint_t                         logprobs;
+    ngx_str_t                          body;
+    ngx_http_tier_router_tier_t       *tier;
+    tr_request_t                      *req;
+    double                             x[TR_MODEL_N];
+    tr_verdict_t                       verdict;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    rc = ngx_http_tier_router_body(r, ctx, &body);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ctx->error) {
+        return NGX_OK;
+    }
+
+    req = &ngx_http_tier_router_req;
+
+    req->dialect = (int) ctx->dialect;
+
+    if (tr_extract(body.data, body.len, req) != 0) {
+        ctx->error_status = NGX_HTTP_BAD_REQUEST;
+        ctx->error = req->error;
+        ctx->error_param = req->error_param;
+
+        if (req->error_param
+            && ngx_strncmp(req->error, "duplicate", 9) == 0)
+        {
+            ctx->error_detail.data = (u_char *) req->error_param;
+            ctx->error_detail.len = ngx_strlen(req->error_param);
+        }
+
+        if (ctx->dialect == TR_AUTO) {
+            ctx->dialect = req->dialect;
+        }
+
+        return NGX_OK;
+    }
+
+    ctx->dialect = req->dialect;
+
+    ctx->requested_model.len = req->model_len;
+    ctx->requested_model.data = ngx_pnalloc(r->pool, req->model_len + 1);
+    if (ctx->requested_model.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->requested_model.data, req->model, req->model_len);
+
+    req->features.count = (trmcf->model != NULL);
+
+    tr_classify(&req->features, &verdict);
+
+    if (trmcf->model) {
+        tr_model_features(&req->features, &verdict, x);
+        verdict.score = tr_model_score(trmcf->model, x);
+    }
+
+    ctx->score = verdict.score;
+
+    rc = ngx_http_tier_router_choose(r, ctx, req, &verdict);
+
+    if (rc != NGX_OK || ctx->error) {
+        return rc;
+    }
+
+    /* the budget checks the tier actually chosen, and may lower it */
+
+    rc = ngx_http_tier_router_admit(r, ctx, req, body.len);
+
+    if (rc != NGX_OK || ctx->error) {
+        return ctx->error ? NGX_OK : rc;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+    tier = &tier[ctx->tier];
+
+    ctx->body = r->request_body ? r->request_body->bufs : NULL;
+    ctx->stream = req->features.stream;
+    ctx->json_output = req->features.json_output || req->features.json_schema;
+
+    /* the first attempt's logprobs, if the judge reads them */
+
+    logprobs = ngx_http_tier_router_attempt_logprobs(r, ctx, ctx->tier, 0);
+
+    if (ngx_http_tier_router_replace(r, ctx, &body, req, tier, logprobs)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tier_router_identity(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->routed = 1;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: tier \"%V\" score %.3f reason \"%V\" "
+                   "body %uz", &tier->name, ctx->score, &ctx->reason,
+                   body.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The answer of a routed request is read (usage, the stream's usage chunk
+ * the module asked for, the escalation's judge): the upstream is asked
+ * for it uncompressed, whatever the client accepts and whether or not the
+ * operator clears Accept-Encoding.  Only what goes upstream changes:
+ * nginx's own gzip filter still sees what the client sent.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_identity(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, found;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    found = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Accept-Encoding") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept-Encoding",
+                               sizeof("Accept-Encoding") - 1)
+               != 0)
+        {
+            continue;
+        }
+
+#if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
+
+        if (r->headers_in.accept_encoding == &h[i]) {
+            r->headers_in.accept_encoding = ngx_palloc(r->pool,
+                                                    sizeof(ngx_table_elt_t));
+            if (r->headers_in.accept_encoding == NULL) {
+                return NGX_ERROR;
+            }
+
+            *r->headers_in.accept_encoding = h[i];
+        }
+
+#endif
+
+        ngx_str_set(&h[i].value, "identity");
+        found = 1;
+    }
+
+    if (found) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(h, sizeof(ngx_table_elt_t));
+
+    ngx_str_set(&h->key, "Accept-Encoding");
+    ngx_str_set(&h->value, "identity");
+    h->lowcase_key = (u_char *) "accept-encoding";
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_choose(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req,
+    tr_verdict_t *verdict)
+{
+    u_char                            *p;
+    size_t                             len;
+    ngx_int_t                          index, floor, cap;
+    ngx_str_t                         *am;
+    ngx_uint_t                         i, n, auto_model, unknown;
+    ngx_list_part_t                   *part;
+    ngx_table_elt_t                   *h;
+    const char                        *decision;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    tier = trmcf->tiers.elts;
+    n = trmcf->tiers.nelts;
+    index = -1;
+    unknown = 0;
+    decision = "classified";
+
+    /* a client may force a tier only where the operator allows it */
+
+    if (trlcf->override_header.len) {
+        part = &r->headers_in.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].key.len != trlcf->override_header.len
+                || ngx_strncasecmp(h[i].key.data, trlcf->override_header.data,
+                                   h[i].key.len) != 0)
+            {
+                continue;
+            }
+
+            index = ngx_http_tier_router_find_tier(trmcf, h[i].value.data,
+                                              h[i].value.len);
+
+            if (index == NGX_ERROR) {
+                ctx->error_status = NGX_HTTP_BAD_REQUEST;
+                ctx->error = "unknown tier in the override header";
+                ctx->error_detail = h[i].value;
+                return NGX_OK;
+            }
+
+            decision = "override";
+            break;
+        }
+    }
+
+    if (index < 0 && req->has_model) {
+
+        auto_model = 0;
+        am = trlcf->auto_models->elts;
+
+        for (i = 0; i < trlcf->auto_models->nelts; i++) {
+            if (am[i].len == req->model_len
+                && ngx_strncmp(am[i].data, req->model, req->model_len) == 0)
+            {
+                auto_model = 1;
+                break;
+            }
+        }
+
+        if (!auto_model) {
+
+            /* the tier whose model the client named, if any */
+
+            for (i = 0; i < n; i++) {
+                if (tier[i].model.len == req->model_len
+                    && ngx_strncmp(tier[i].model.data, req->model,
+                                   req->model_len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (i < n && trlcf->pin) {
+                index = i;
+                decision = "pinned";
+
+            } else if (i == n) {
+
+                if (trlcf->unknown_model == NGX_HTTP_TIER_ROUTER_REJECT) {
+                    ctx->error_status = NGX_HTTP_BAD_REQUEST;
+                    ctx->error = "the model is not available here";
+                    ctx->error_detail = ctx->requested_model;
+                    ctx->error_param = "model";
+                    return NGX_OK;
+                }
+
+                unknown = 1;
+            }
+        }
+    }
+
+    if (index < 0) {
+
+        if (verdict->no_signal && trlcf->no_signal_index >= 0) {
+            index = trlcf->no_signal_index;
+            decision = "no_signal";
+
+        } else if (trmcf->shares) {
+            index = ngx_http_tier_router_shares_route(trmcf->shares,
+                                                      verdict->score);
+
+        } else {
+            for (i = 0; i < n - 1; i++) {
+                if (verdict->score <= tier[i].max_score) {
+                    break;
+                }
+            }
+
+            index = i;
+        }
+    }
+
+    /* the operator's floor and cap, from variables; the cap wins */
+
+    if (ngx_http_tier_router_bound(r, ctx, trlcf->min_tier, &floor)
+        != NGX_OK
+        || ngx_http_tier_router_bound(r, ctx, trlcf->max_tier, &cap)
+           != NGX_OK)
+    {
+        return ctx->error ? NGX_OK : NGX_ERROR;
+    }
+
+    len = ngx_strlen(decision) + 1 + ngx_strlen(verdict->reasons)
+          + sizeof(",unknown_model,min_tier,max_tier");
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->reason.data = p;
+
+    p = ngx_sprintf(p, "%s", decision);
+
+    if (unknown) {
+        p = ngx_sprintf(p, ",unknown_model");
+    }
+
+    if (verdict->reasons[0]) {
+        p = ngx_sprintf(p, ",%s", verdict->reasons);
+    }
+
+    if (floor >= 0 && index < floor) {
+        index = floor;
+        p = ngx_sprintf(p, ",min_tier");
+    }
+
+    if (cap >= 0 && index > cap) {
+        index = cap;
+        p = ngx_sprintf(p, ",max_tier");
+    }
+
+    ctx->reason.len = p - ctx->reason.data;
+    ctx->tier = index;
+    ctx->floor = (floor >= 0 && floor <= index) ? floor : 0;
+    ctx->cap = (cap >= index) ? cap : -1;
+
+    return NGX_OK;
+}
+
+
+/* a floor or cap from a complex value: -1 none, else a tier's index */
+
+static ngx_int_t
+ngx_http_tier_router_bound(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_complex_value_t *cv,
+    ngx_int_t *index)
+{
+    ngx_str_t                          value;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    *index = -1;
+
+    if (cv == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (value.len == 0) {
+        return NGX_OK;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    *index = ngx_http_tier_router_find_tier(trmcf, value.data, value.len);
+
+    if (*index == NGX_ERROR) {
+
+        /* an operator's mistake: fail closed, never route around it */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tier router: tier bound \"%V\" names no tier",
+                      &value);
+
+        ctx->error_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->error = "the router is misconfigured";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

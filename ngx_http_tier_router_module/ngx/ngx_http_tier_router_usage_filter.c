@@ -1,0 +1,380 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * The usage filters: the response of a request with spend to settle (a
+ * routed one, an attempt, a metered passthrough) is read for the token
+ * usage the upstream reports, as its buffers pass on untouched; a chat
+ * stream whose client did not ask for the usage chunk has it dropped.
+ * What was read is settled in account.c.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tier_router_module.h"
+
+
+#define NGX_HTTP_TIER_ROUTER_HOLD  16384
+
+/* our copies a slow client has not taken yet, before we stop copying */
+#define NGX_HTTP_TIER_ROUTER_BUSY  (256 * 1024)
+
+
+static ngx_int_t ngx_http_tier_router_account_header_filter(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_account_body_filter(
+    ngx_http_request_t *r, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_observe(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_strip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_unstrip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/*
+ * The main request's answer, or an attempt's (a subrequest with a context
+ * of its own, see ngx_http_tier_router_attempt.c); other subrequests have
+ * no context.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_upstream_t         *u;
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ctx == NULL || !ctx->accounted || ctx->settled || ctx->usage) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    u = r->upstream;
+
+    /* only what a model answered is read; nginx's own pages are not */
+
+    if (u == NULL || u->headers_in.status_n == 0) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx->usage = ngx_palloc(r->pool,
+                            sizeof(tr_usage_parser_t));
+    if (ctx->usage == NULL) {
+        return NGX_ERROR;
+    }
+
+    tr_usage_init(ctx->usage, (int) ctx->dialect,
+                        r->headers_out.content_type.len >= 17
+                        && ngx_strncasecmp(r->headers_out.content_type.data,
+                                           (u_char *) "text/event-stream",
+                                           17) == 0);
+
+    if (r->headers_out.content_encoding
+        && r->headers_out.content_encoding->value.len
+        && ngx_strcasecmp(r->headers_out.content_encoding->value.data,
+                          (u_char *) "identity") != 0)
+    {
+        ctx->opaque = 1;
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tier router: the upstream answered \"%V\" encoded "
+                      "although identity was asked for: its usage cannot "
+                      "be read, it is charged its worst case",
+                      &r->headers_out.content_encoding->value);
+    }
+
+    if (ctx->stream_usage && ctx->usage->sse && !ctx->opaque) {
+        ctx->strip = 1;
+
+        ctx->hold = ngx_create_temp_buf(r->pool, NGX_HTTP_TIER_ROUTER_HOLD);
+        if (ctx->hold == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_clear_content_length(r);
+        ngx_http_clear_accept_ranges(r);
+        ngx_http_weak_etag(r);
+    }
+
+    r->filter_need_in_memory = 1;
+
+    return ngx_http_next_header_filter(r);
+}
+
+static ngx_int_t
+ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in)
+{
+    off_t                        size;
+    ngx_chain_t                 *cl;
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ctx == NULL || ctx->usage == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (ctx->strip) {
+        size = 0;
+
+        for (cl = ctx->busy; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+
+        if (size > NGX_HTTP_TIER_ROUTER_BUSY) {
+            return ngx_http_tier_router_unstrip(r, ctx, in);
+        }
+
+        return ngx_http_tier_router_strip(r, ctx, in);
+    }
+
+    return ngx_http_tier_router_observe(r, ctx, in);
+}
+
+/* the usage is read as the buffers pass on untouched */
+
+static ngx_int_t
+ngx_http_tier_router_observe(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
+{
+    u_char       *p;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!ngx_buf_in_memory(b) || ctx->opaque) {
+            ctx->usage->bytes += ngx_buf_size(b);
+            continue;
+        }
+
+        for (p = b->pos; p < b->last; /* void */) {
+            p += tr_usage_feed(ctx->usage, p, b->last - p);
+        }
+    }
+
+    return ngx_http_next_body_filter(r, in);
+}
+
+/*
+ * A chat stream whose client did not ask for the usage chunk: events pass
+ * on whole, copied into our own buffers, and the usage-only one is read
+ * and dropped.  Only the event in progress is held (up to 16 KB; a longer
+ * one passes on as it comes and is never dropped).
+ */
+
+static ngx_int_t
+ngx_http_tier_router_strip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
+{
+    u_char             *p;
+    size_t              n, size;
+    ngx_int_t           rc;
+    ngx_buf_t          *b, *ob, *hold;
+    ngx_chain_t        *cl, *out;
+    tr_usage_parser_t  *up;
+
+    up = ctx->usage;
+    hold = ctx->hold;
+
+    size = hold->last - hold->pos;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (ngx_buf_in_memory(cl->buf)) {
+            size += cl->buf->last - cl->buf->pos;
+        }
+    }
+
+    out = ngx_chain_get_free_buf(r->pool, &ctx->free);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ob = out->buf;
+
+    if (ob->start == NULL || (size_t) (ob->end - ob->start) < size) {
+        n = ngx_max(size, 4096);
+
+        ob->start = ngx_palloc(r->pool, n);
+        if (ob->start == NULL) {
+            return NGX_ERROR;
+        }
+
+        ob->end = ob->start + n;
+    }
+
+    /* a reused buffer keeps its flags: clear them */
+
+    ob->pos = ob->start;
+    ob->last = ob->start;
+    ob->temporary = 1;
+    ob->flush = 0;
+    ob->sync = 0;
+    ob->last_buf = 0;
+    ob->last_in_chain = 0;
+    ob->tag = (ngx_buf_tag_t) &ngx_http_tier_router_module;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!ngx_buf_in_memory(b)) {
+            if (ngx_buf_size(b)) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "tier router: a response buffer not in "
+                              "memory: %O bytes not passed on",
+                              ngx_buf_size(b));
+                return NGX_ERROR;
+            }
+
+        } else {
+            for (p = b->pos; p < b->last; p += n) {
+                n = tr_usage_feed(up, p, b->last - p);
+
+                if (up->event_end) {
+                    if (!(up->usage_only && !ctx->passthrough)) {
+                        ob->last = ngx_cpymem(ob->last, hold->pos,
+                                              hold->last - hold->pos);
+                        ob->last = ngx_cpymem(ob->last, p, n);
+                    }
+
+                    hold->pos = hold->start;
+                    hold->last = hold->start;
+                    ctx->passthrough = 0;
+                    continue;
+                }
+
+                if (!ctx->passthrough
+                    && (size_t) (hold->end - hold->last) >= n)
+                {
+                    hold->last = ngx_cpymem(hold->last, p, n);
+                    continue;
+                }
+
+                ob->last = ngx_cpymem(ob->last, hold->pos,
+                                      hold->last - hold->pos);
+                ob->last = ngx_cpymem(ob->last, p, n);
+                hold->pos = hold->start;
+                hold->last = hold->start;
+                ctx->passthrough = 1;
+            }
+
+            b->pos = b->last;
+        }
+
+        if (b->last_buf) {
+
+            /* an unfinished last event goes out as it is */
+
+            ob->last = ngx_cpymem(ob->last, hold->pos,
+                                  hold->last - hold->pos);
+            hold->pos = hold->start;
+            hold->last = hold->start;
+            ob->last_buf = 1;
+        }
+
+        if (b->flush) {
+            ob->flush = 1;
+        }
+
+        /* a subrequest's end (an attempt's) is a sync buffer, last in chain */
+
+        if (b->sync) {
+            ob->sync = 1;
+        }
+
+        if (b->last_in_chain) {
+            ob->last_in_chain = 1;
+        }
+    }
+
+    if (ob->last == ob->pos) {
+
+        if (!ob->last_buf && !ob->flush && !ob->sync) {
+            out->next = ctx->free;
+            ctx->free = out;
+            out = NULL;
+
+        } else {
+            /* an empty buffer is a special one, or nginx complains */
+            ob->temporary = 0;
+        }
+    }
+
+    rc = ngx_http_next_body_filter(r, out);
+
+    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_tier_router_module);
+
+    return rc;
+}
+
+/*
+ * A client that does not read: our copies would grow with the stream
+ * while the upstream's buffers are freed at once.  Stop copying, so the
+ * upstream waits for the client again; the usage chunk then reaches the
+ * client (it is still read and charged).
+ */
+
+static ngx_int_t
+ngx_http_tier_router_unstrip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
+{
+    size_t        n;
+    ngx_int_t     rc;
+    ngx_buf_t    *b, *hold;
+    ngx_chain_t   out;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "tier router: the client reads slowly: the stream passes "
+                  "on as it is, its usage chunk too");
+
+    ctx->strip = 0;
+    hold = ctx->hold;
+
+    n = hold->last - hold->pos;
+
+    /* the event held so far goes first, then the rest as it comes */
+
+    if (n) {
+        b = ngx_create_temp_buf(r->pool, n);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->last, hold->pos, n);
+        hold->last = hold->pos;
+
+        out.buf = b;
+        out.next = NULL;
+
+        rc = ngx_http_next_body_filter(r, &out);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_tier_router_observe(r, ctx, in);
+}
+
+
+ngx_int_t
+ngx_http_tier_router_usage_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tier_router_account_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_tier_router_account_body_filter;
+
+    return NGX_OK;
+}

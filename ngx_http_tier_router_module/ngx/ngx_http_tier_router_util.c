@@ -1,0 +1,196 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * Helpers of the glue that any of its files may call: the tier by name,
+ * a response header, a whole small file read without blocking on a FIFO,
+ * the passthrough upstream, a JSON document as a buffer.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_http_tier_router_module.h"
+
+
+ngx_int_t
+ngx_http_tier_router_find_tier(ngx_http_tier_router_main_conf_t *trmcf,
+    u_char *name, size_t len)
+{
+    ngx_uint_t                    i;
+    ngx_http_tier_router_tier_t  *tier;
+
+    tier = trmcf->tiers.elts;
+
+    for (i = 0; i < trmcf->tiers.nelts; i++) {
+        if (tier[i].name.len == len
+            && ngx_strncmp(tier[i].name.data, name, len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_tier_router_add_header(ngx_http_request_t *r, char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A whole regular file in memory from ngx_alloc() (the caller frees it),
+ * at configuration time, through no symbolic link if nofollow: NGX_OK;
+ * NGX_DECLINED if it cannot be opened (*e: the errno); NGX_ERROR (the
+ * file is bad) or NGX_ABORT (no memory) with the reason in *why.
+ */
+
+ngx_int_t
+ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max,
+    ngx_uint_t nofollow, ngx_log_t *log, u_char **buf, size_t *len,
+    ngx_err_t *e, const char **why)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    /* non-blocking: a FIFO must not hang the start */
+
+    fd = ngx_open_file(path->data,
+                       NGX_FILE_RDONLY|NGX_FILE_NONBLOCK
+                       |(nofollow ? O_NOFOLLOW : 0),
+                       NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        *e = ngx_errno;
+        return NGX_DECLINED;
+    }
+
+    *buf = NULL;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        *why = "unreadable";
+        goto failed;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        *why = "not a regular file";
+        goto failed;
+    }
+
+    if (ngx_file_size(&fi) > (off_t) max) {
+        *why = "too large";
+        goto failed;
+    }
+
+    *len = (size_t) ngx_file_size(&fi);
+
+    *buf = ngx_alloc(*len + 1, log);
+    if (*buf == NULL) {
+        *why = "no memory to read it";
+        ngx_close_file(fd);
+        return NGX_ABORT;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = *path;
+    file.log = log;
+
+    n = ngx_read_file(&file, *buf, *len, 0);
+
+    if (n != (ssize_t) *len) {
+        *why = "short read";
+        ngx_free(*buf);
+        *buf = NULL;
+        goto failed;
+    }
+
+    ngx_close_file(fd);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_close_file(fd);
+
+    return NGX_ERROR;
+}
+
+
+/* where a request the module does not route goes: the operator's, or
+ * the first tier's upstream */
+
+ngx_str_t *
+ngx_http_tier_router_passthrough(ngx_http_request_t *r)
+{
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->passthrough.len) {
+        return &trlcf->passthrough;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    if (trmcf->tiers.nelts == 0) {
+        return NULL;
+    }
+
+    tier = trmcf->tiers.elts;
+
+    return &tier[0].upstream;
+}
+
+
+/* a JSON value as the body of a response, indented, with a newline */
+
+ngx_buf_t *
+ngx_http_tier_router_json_buf(ngx_http_request_t *r, void *json)
+{
+    char       *text;
+    size_t      len;
+    ngx_buf_t  *b;
+
+    text = json_dumps(json, JSON_INDENT(1));
+    if (text == NULL) {
+        return NULL;
+    }
+
+    len = ngx_strlen(text);
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+
+    if (b) {
+        b->last = ngx_cpymem(b->last, text, len);
+        *b->last++ = '\n';
+    }
+
+    free(text);
+
+    return b;
+}
