@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +41,6 @@ static int tr_fetch_check(const char *tmp, size_t size, char *err,
 static int tr_fetch_count(void *data, const char *model, size_t len,
     const tr_price_t *p);
 static void tr_fetch_sync_dir(const char *path);
-static void tr_fetch_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 
 static int  tr_fetch_curl_ready;
@@ -60,7 +57,7 @@ tr_fetch_catalog(const char *url, const char *path,
     if (strncasecmp(url, "http://", 7) != 0
         && strncasecmp(url, "https://", 8) != 0)
     {
-        tr_fetch_error(err, errlen,
+        tr_price_error(err, errlen,
                        "fetching \"%s\": only http:// and "
                        "https:// URLs are fetched", url);
         return -1;
@@ -68,7 +65,7 @@ tr_fetch_catalog(const char *url, const char *path,
 
     if (!tr_fetch_curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            tr_fetch_error(err, errlen,
+            tr_price_error(err, errlen,
                            "fetching \"%s\": "
                            "curl_global_init() failed",
                            url);
@@ -82,7 +79,7 @@ tr_fetch_catalog(const char *url, const char *path,
 
     tmp = malloc(n);
     if (tmp == NULL) {
-        tr_fetch_error(err, errlen,
+        tr_price_error(err, errlen,
                        "fetching \"%s\": out of memory",
                        url);
         return -1;
@@ -98,7 +95,7 @@ tr_fetch_catalog(const char *url, const char *path,
               0600);
 
     if (fd == -1) {
-        tr_fetch_error(err, errlen,
+        tr_price_error(err, errlen,
                        "fetching \"%s\": open(\"%s\") "
                        "failed: %s", url, tmp,
                        strerror(errno));
@@ -137,7 +134,7 @@ tr_fetch_catalog(const char *url, const char *path,
         (void) unlink(tmp);
         free(tmp);
 
-        tr_fetch_error(err, errlen, "fetching \"%s\": %s",
+        tr_price_error(err, errlen, "fetching \"%s\": %s",
                        url, msg);
         return -1;
     }
@@ -397,19 +394,4 @@ tr_fetch_sync_dir(const char *path)
     }
 
     free(dir);
-}
-
-
-static void
-tr_fetch_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-
-    va_start(args, fmt);
-    vsnprintf(err, errlen, fmt, args);
-    va_end(args);
 }

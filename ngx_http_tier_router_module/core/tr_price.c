@@ -32,8 +32,6 @@ static int tr_price_entry(json_t *entry,
     tr_price_t *p);
 static int tr_price_field(json_t *entry, const char *name,
     int64_t *price);
-static void tr_price_error(char *err, size_t errlen,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 
 int64_t
@@ -367,9 +365,8 @@ tr_price_field(json_t *entry, const char *name,
 }
 
 
-static void
-tr_price_error(char *err, size_t errlen, const char *fmt,
-    ...)
+void
+tr_price_error(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list  args;
 

@@ -89,5 +89,13 @@ typedef int (*tr_price_pt)(void *data,
 int tr_price_catalog(const char *buf, size_t len,
     tr_price_pt cb, void *data, char *err, size_t errlen);
 
+/*
+ * A message into err (errlen bytes, NUL-terminated); nothing if err is
+ * NULL or errlen is 0.
+ */
+
+void tr_price_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 
 #endif /* _TR_PRICE_H_INCLUDED_ */

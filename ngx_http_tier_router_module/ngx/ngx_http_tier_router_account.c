@@ -17,26 +17,18 @@
 #include "ngx_http_tier_router_module.h"
 
 
-/* why a budget refuses: spent, too little left, or held by requests */
-#define NGX_HTTP_TIER_ROUTER_REFUSE_SPENT     0
-#define NGX_HTTP_TIER_ROUTER_REFUSE_FIT       1
-#define NGX_HTTP_TIER_ROUTER_REFUSE_RESERVED  2
-
 /* seconds to wait before a retry when requests in flight hold the rest */
 #define NGX_HTTP_TIER_ROUTER_RESERVED_RETRY   1
 
 
 static ngx_int_t ngx_http_tier_router_account_key(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *label);
-static int64_t ngx_http_tier_router_worst(ngx_http_tier_router_tier_t *tier,
-    int64_t input, int64_t output);
-static ngx_uint_t ngx_http_tier_router_fits(
-    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_tenant_t *t,
-    int64_t limit, int64_t worst);
 static ngx_int_t ngx_http_tier_router_refuse(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_uint_t why);
 static ngx_int_t ngx_http_tier_router_no_room(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_zone_t *zone);
+static ngx_int_t ngx_http_tier_router_settle_later(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
 static ngx_http_tier_router_tenant_t *ngx_http_tier_router_enter(
     ngx_http_request_t *r, ngx_http_tier_router_ctx_t *ctx, ngx_int_t *rc);
 static ngx_int_t ngx_http_tier_router_log_handler(ngx_http_request_t *r);
@@ -61,12 +53,10 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, tr_request_t *req,
     size_t body_len)
 {
-    int64_t                            worst, used;
-    ngx_int_t                          rc, index, cap, start;
-    ngx_uint_t                         i, soft, fit;
-    ngx_pool_cleanup_t                *cln;
-    ngx_http_tier_router_soft_t       *sp;
-    ngx_http_tier_router_tier_t       *tier;
+    int64_t                            worst;
+    ngx_int_t                          rc;
+    tr_admit_t                         a;
+    tr_admission_t                     res;
     ngx_http_tier_router_zone_t       *zone;
     ngx_http_tier_router_tenant_t     *t;
     ngx_http_tier_router_loc_conf_t   *trlcf;
@@ -81,7 +71,6 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     }
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
-    tier = trmcf->tiers.elts;
 
     /*
      * the worst case: every byte of the body a third of a token (JSON's
@@ -93,79 +82,38 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
                       ? req->features.max_tokens
                       : (int64_t) trlcf->budget_max_output;
 
-    index = ctx->tier;
-    start = index;
-    soft = 0;
-    fit = 0;
-
     t = ngx_http_tier_router_enter(r, ctx, &rc);
 
     if (t == NULL) {
         return rc;
     }
 
-    /* past a soft threshold, a lower cap */
+    a.tenant.spent = t->spent;
+    a.tenant.reserved = t->reserved;
+    a.tenant.limit = ctx->limit;
+    a.zone.spent = zone->sh->spent;
+    a.zone.reserved = zone->sh->reserved;
+    a.zone.limit = zone->limit;
+    a.prices = trmcf->tier_prices;
+    a.tier = (unsigned) ctx->tier;
+    a.floor = (unsigned) ctx->floor;
+    a.soft = trlcf->budget_rules;
+    a.nsoft = trlcf->budget_soft ? trlcf->budget_soft->nelts : 0;
+    a.input = ctx->input_estimate;
+    a.output = ctx->output_max;
+    a.reject = (trlcf->budget_fit == NGX_HTTP_TIER_ROUTER_FIT_REJECT);
 
-    if (ctx->limit > 0 && trlcf->budget_soft) {
-        used = t->spent + t->reserved;
-        sp = trlcf->budget_soft->elts;
-        cap = index;
+    tr_admit(&a, &res);
 
-        for (i = 0; i < trlcf->budget_soft->nelts; i++) {
-            if ((double) used * 10000 >= (double) ctx->limit * sp[i].percent
-                && sp[i].index < cap)
-            {
-                cap = sp[i].index;
-            }
-        }
+    worst = res.worst;
 
-        if (cap < index) {
-            index = cap;
-            soft = 1;
-        }
-    }
+    if (res.verdict != TR_ADMIT_OK) {
+        ngx_http_tier_router_inc32(t->refused);
+        ngx_http_tier_router_add(zone->sh->refused, 1);
+        zone->sh->generation++;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    /* the best tier whose worst case the budget still covers */
-
-    for ( ;; ) {
-        worst = ngx_http_tier_router_worst(&tier[index], ctx->input_estimate,
-                                           ctx->output_max);
-
-        if (ngx_http_tier_router_fits(zone, t, ctx->limit, worst)) {
-            break;
-        }
-
-        if (trlcf->budget_fit == NGX_HTTP_TIER_ROUTER_FIT_REJECT
-            || index == 0 || (ngx_uint_t) index <= ctx->floor)
-        {
-            ngx_http_tier_router_inc32(t->refused);
-            ngx_http_tier_router_add(zone->sh->refused, 1);
-            zone->sh->generation++;
-
-            /* spent, too large for what is left, or only held back */
-
-            if ((ctx->limit >= 0 && t->spent >= ctx->limit)
-                || (zone->limit >= 0 && zone->sh->spent >= zone->limit))
-            {
-                i = NGX_HTTP_TIER_ROUTER_REFUSE_SPENT;
-
-            } else if ((ctx->limit < 0 || t->spent + worst <= ctx->limit)
-                       && (zone->limit < 0
-                           || zone->sh->spent + worst <= zone->limit))
-            {
-                i = NGX_HTTP_TIER_ROUTER_REFUSE_RESERVED;
-
-            } else {
-                i = NGX_HTTP_TIER_ROUTER_REFUSE_FIT;
-            }
-
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-
-            return ngx_http_tier_router_refuse(r, ctx, i);
-        }
-
-        index--;
-        fit = 1;
+        return ngx_http_tier_router_refuse(r, ctx, res.verdict);
     }
 
     ngx_http_tier_router_add(t->reserved, worst);
@@ -174,48 +122,40 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     ngx_http_tier_router_add(zone->sh->reserved, worst);
     zone->sh->generation++;
 
-    if (index != start) {
+    if (res.tier != (unsigned) ctx->tier) {
         ngx_http_tier_router_inc32(t->capped);
         ngx_http_tier_router_add(zone->sh->capped, 1);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ctx->tier = index;
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: reserved %L of limit %L, spent %L, "
+                   "tier %ui of %ui", worst, ctx->limit, ctx->spent,
+                   (ngx_uint_t) res.tier, ctx->tier);
+
+    ctx->tier = res.tier;
     ctx->reserved = worst;
-    ctx->accounted = 1;
     ctx->stream_usage = (ctx->dialect == TR_OPENAI_CHAT
                          && req->features.stream && !req->include_usage);
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_http_tier_router_settle(r, ctx);
+    if (ngx_http_tier_router_settle_later(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ctx->request = r;
-
-    cln->handler = ngx_http_tier_router_cleanup;
-    cln->data = ctx;
-
-    if (soft
+    if (res.soft
         && ngx_http_tier_router_append_reason(r, ctx, "budget_soft")
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (fit
+    if (res.fit
         && ngx_http_tier_router_append_reason(r, ctx, "budget_fit")
            != NGX_OK)
     {
         return NGX_ERROR;
     }
-
-    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tier router: reserved %L of limit %L, spent %L, "
-                   "tier %i of %i", worst, ctx->limit, ctx->spent, index,
-                   start);
 
     return NGX_OK;
 }
@@ -234,7 +174,7 @@ ngx_http_tier_router_meter(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx)
 {
     ngx_int_t                         rc;
-    ngx_pool_cleanup_t               *cln;
+    tr_balance_t                      tenant, total;
     ngx_http_tier_router_zone_t      *zone;
     ngx_http_tier_router_tenant_t    *t;
     ngx_http_tier_router_loc_conf_t  *trlcf;
@@ -251,16 +191,18 @@ ngx_http_tier_router_meter(ngx_http_request_t *r,
         return rc;
     }
 
-    if ((ctx->limit >= 0 && t->spent >= ctx->limit)
-        || (zone->limit >= 0 && zone->sh->spent >= zone->limit))
-    {
+    tenant.spent = t->spent;
+    tenant.limit = ctx->limit;
+    total.spent = zone->sh->spent;
+    total.limit = zone->limit;
+
+    if (tr_admit_spent(&tenant, &total)) {
         ngx_http_tier_router_inc32(t->refused);
         ngx_http_tier_router_add(zone->sh->refused, 1);
         zone->sh->generation++;
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
-        return ngx_http_tier_router_refuse(r, ctx,
-                                           NGX_HTTP_TIER_ROUTER_REFUSE_SPENT);
+        return ngx_http_tier_router_refuse(r, ctx, TR_ADMIT_SPENT);
     }
 
     t->inflight++;
@@ -269,8 +211,24 @@ ngx_http_tier_router_meter(ngx_http_request_t *r,
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ctx->accounted = 1;
     ctx->metered = 1;
+
+    return ngx_http_tier_router_settle_later(r, ctx);
+}
+
+
+/*
+ * What was admitted is settled once: in the log phase, or when the
+ * request's pool goes if the log phase never ran
+ */
+
+static ngx_int_t
+ngx_http_tier_router_settle_later(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    ctx->accounted = 1;
     ctx->request = r;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -466,56 +424,6 @@ ngx_http_tier_router_enter(ngx_http_request_t *r,
 }
 
 
-static int64_t
-ngx_http_tier_router_worst(ngx_http_tier_router_tier_t *tier, int64_t input,
-    int64_t output)
-{
-    tr_usage_t  u;
-    tr_price_t  p;
-
-    p = tier->price;
-
-    if (p.reasoning > p.output) {
-        p.output = p.reasoning;
-    }
-
-    p.reasoning = -1;
-
-    u.input = input;
-    u.output = output;
-    u.cached = -1;
-    u.cache_write = -1;
-    u.reasoning = -1;
-
-    return ngx_min(tr_price_cost(&p, &u),
-                   TR_AMOUNT_MAX);
-}
-
-
-/* a free tier always fits: it keeps a spent tenant served at no cost */
-
-static ngx_uint_t
-ngx_http_tier_router_fits(ngx_http_tier_router_zone_t *zone,
-    ngx_http_tier_router_tenant_t *t, int64_t limit, int64_t worst)
-{
-    if (worst == 0) {
-        return 1;
-    }
-
-    if (limit >= 0 && t->spent + t->reserved + worst > limit) {
-        return 0;
-    }
-
-    if (zone->limit >= 0
-        && zone->sh->spent + zone->sh->reserved + worst > zone->limit)
-    {
-        return 0;
-    }
-
-    return 1;
-}
-
-
 static ngx_int_t
 ngx_http_tier_router_refuse(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_uint_t why)
@@ -535,7 +443,7 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
      * period ends
      */
 
-    if (why == NGX_HTTP_TIER_ROUTER_REFUSE_RESERVED) {
+    if (why == TR_ADMIT_RESERVED) {
         ctx->error = "the budget left in this period is held by requests "
                      "in flight: retry shortly";
         ctx->error_code = "budget_reserved";
@@ -545,7 +453,7 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
         return ngx_http_tier_router_append_reason(r, ctx, "budget_reserved");
     }
 
-    ctx->error = (why == NGX_HTTP_TIER_ROUTER_REFUSE_SPENT)
+    ctx->error = (why == TR_ADMIT_SPENT)
                  ? "the budget for this period is spent"
                  : "the budget left in this period cannot cover this "
                    "request";
@@ -556,7 +464,7 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
     ctx->retry_after = end ? end - ctx->now : 0;
 
     return ngx_http_tier_router_append_reason(r, ctx,
-                              (why == NGX_HTTP_TIER_ROUTER_REFUSE_SPENT)
+                              (why == TR_ADMIT_SPENT)
                               ? "budget_spent" : "budget_short");
 }
 
@@ -598,8 +506,9 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx)
 {
     int64_t                            worst;
+    tr_admit_t                         a;
+    tr_admission_t                     res;
     ngx_pool_cleanup_t                *cln;
-    ngx_http_tier_router_tier_t       *tier;
     ngx_http_tier_router_zone_t       *zone;
     ngx_http_tier_router_tenant_t     *t;
     ngx_http_tier_router_main_conf_t  *trmcf;
@@ -611,10 +520,6 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
     }
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
-    tier = trmcf->tiers.elts;
-
-    worst = ngx_http_tier_router_worst(&tier[ctx->tier], ctx->input_estimate,
-                                       ctx->output_max);
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -627,7 +532,33 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
 
     ngx_http_tier_router_budget_roll(zone, t, ctx->now);
 
-    if (t == NULL || !ngx_http_tier_router_fits(zone, t, ctx->limit, worst)) {
+    if (t == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    /* exactly this tier: no soft cap, nothing lower */
+
+    ngx_memzero(&a, sizeof(tr_admit_t));
+
+    a.tenant.spent = t->spent;
+    a.tenant.reserved = t->reserved;
+    a.tenant.limit = ctx->limit;
+    a.zone.spent = zone->sh->spent;
+    a.zone.reserved = zone->sh->reserved;
+    a.zone.limit = zone->limit;
+    a.prices = trmcf->tier_prices;
+    a.tier = (unsigned) ctx->tier;
+    a.floor = (unsigned) ctx->tier;
+    a.input = ctx->input_estimate;
+    a.output = ctx->output_max;
+    a.reject = 1;
+
+    tr_admit(&a, &res);
+
+    worst = res.worst;
+
+    if (res.verdict != TR_ADMIT_OK) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
         return NGX_DECLINED;
     }
@@ -1175,6 +1106,19 @@ ngx_http_tier_router_budget_soft_merge(ngx_conf_t *cf,
                           "defined", &sp[i].tier);
             return NGX_CONF_ERROR;
         }
+    }
+
+    /* the thresholds as admission reads them */
+
+    conf->budget_rules = ngx_palloc(cf->pool, conf->budget_soft->nelts
+                                              * sizeof(tr_soft_t));
+    if (conf->budget_rules == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < conf->budget_soft->nelts; i++) {
+        conf->budget_rules[i].percent = (unsigned) sp[i].percent;
+        conf->budget_rules[i].tier = (unsigned) sp[i].index;
     }
 
     return NGX_CONF_OK;

@@ -424,5 +424,17 @@ ngx_http_tier_router_price_tiers(ngx_conf_t *cf,
         }
     }
 
+    /* by index, as admission reads them */
+
+    trmcf->tier_prices = ngx_palloc(cf->pool, (trmcf->tiers.nelts + 1)
+                                              * sizeof(tr_price_t));
+    if (trmcf->tier_prices == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < trmcf->tiers.nelts; i++) {
+        trmcf->tier_prices[i] = tier[i].price;
+    }
+
     return NGX_CONF_OK;
 }

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "tr_extract.h"
+#include "tr_admit.h"
 #include "tr_classify.h"
 #include "tr_rewrite.h"
 #include "tr_usage.h"
@@ -102,6 +103,7 @@ typedef struct {
     tr_model_t                     *model;
     ngx_array_t                  zones;     /* ngx_http_tier_router_zone_t * */
     ngx_array_t                  prices;    /* .._model_price_t, directives */
+    tr_price_t                  *tier_prices;       /* each tier's */
     ngx_array_t                  catalog;   /* .._model_price_t, catalogs */
 } ngx_http_tier_router_main_conf_t;
 
@@ -126,6 +128,7 @@ typedef struct {
     ngx_http_complex_value_t    *budget_label;
     ngx_http_complex_value_t    *budget_clock;      /* tests only */
     ngx_array_t                 *budget_soft;       /* .._soft_t */
+    tr_soft_t                   *budget_rules;      /* ... for tr_admit */
     ngx_uint_t                   budget_fit;
     ngx_uint_t                   budget_status;
     ngx_uint_t                   budget_on_error;

@@ -15,9 +15,37 @@
 static int by_uri(const char *uri);
 
 
+typedef struct {
+    const char  *uri;
+    int          dialect;
+    const char  *name;
+} uri_case_t;
+
+
+static const uri_case_t  cases[] = {
+    { "/v1/chat/completions", TR_OPENAI_CHAT, "/v1/chat/completions" },
+    { "/openai/v1/chat/completions", TR_OPENAI_CHAT, "behind a prefix" },
+    { "/v1/responses", TR_OPENAI_RESPONSES, "/v1/responses" },
+    { "/v1/messages", TR_ANTHROPIC, "/v1/messages" },
+    { "/v1/threads/thread_1/messages", TR_AUTO,
+      "an assistant thread's messages are not Anthropic's" },
+    { "/v1/THREADS/thread_1/messages", TR_AUTO,
+      "... whatever the case of /threads/" },
+    { "/v1/messages/count_tokens", TR_AUTO, "count_tokens is not routed" },
+    { "/v1/responses/resp_1", TR_AUTO, "a stored response is not routed" },
+    { "/v1/embeddings", TR_AUTO, "embeddings" },
+    { "/v1/chat/completions/", TR_AUTO, "a trailing slash is another URI" },
+    { "/v1/Chat/Completions", TR_AUTO, "suffixes are matched as written" },
+    { "", TR_AUTO, "empty" },
+    { "s", TR_AUTO, "shorter than any suffix" },
+    { NULL, 0, NULL }
+};
+
+
 int
 main(void)
 {
+    const uri_case_t    *c;
     const tr_dialect_t  *d;
 
     UNIT_IS_STR(tr_dialect_name(TR_OPENAI_CHAT), "openai_chat",
@@ -34,29 +62,9 @@ main(void)
                     "table: %s is routed by its own suffix", d->name);
     }
 
-    UNIT_IS_INT(by_uri("/v1/chat/completions"), TR_OPENAI_CHAT,
-                "uri: /v1/chat/completions");
-    UNIT_IS_INT(by_uri("/openai/v1/chat/completions"), TR_OPENAI_CHAT,
-                "uri: behind a prefix");
-    UNIT_IS_INT(by_uri("/v1/responses"), TR_OPENAI_RESPONSES,
-                "uri: /v1/responses");
-    UNIT_IS_INT(by_uri("/v1/messages"), TR_ANTHROPIC, "uri: /v1/messages");
-
-    UNIT_IS_INT(by_uri("/v1/threads/thread_1/messages"), TR_AUTO,
-                "uri: an assistant thread's messages are not Anthropic's");
-    UNIT_IS_INT(by_uri("/v1/THREADS/thread_1/messages"), TR_AUTO,
-                "uri: ... whatever the case of /threads/");
-    UNIT_IS_INT(by_uri("/v1/messages/count_tokens"), TR_AUTO,
-                "uri: count_tokens is not routed");
-    UNIT_IS_INT(by_uri("/v1/responses/resp_1"), TR_AUTO,
-                "uri: a stored response is not routed");
-    UNIT_IS_INT(by_uri("/v1/embeddings"), TR_AUTO, "uri: embeddings");
-    UNIT_IS_INT(by_uri("/v1/chat/completions/"), TR_AUTO,
-                "uri: a trailing slash is another URI");
-    UNIT_IS_INT(by_uri("/v1/Chat/Completions"), TR_AUTO,
-                "uri: suffixes are matched as written");
-    UNIT_IS_INT(by_uri(""), TR_AUTO, "uri: empty");
-    UNIT_IS_INT(by_uri("s"), TR_AUTO, "uri: shorter than any suffix");
+    for (c = cases; c->uri; c++) {
+        UNIT_IS_INT(by_uri(c->uri), c->dialect, "uri: %s", c->name);
+    }
 
     return unit_done();
 }

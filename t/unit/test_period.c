@@ -18,6 +18,28 @@
 
 
 static time_t at(int y, int m, int d, int hh, int mm, int ss);
+
+
+/* a moment, and the year and month its month starts and ends in */
+
+typedef struct {
+    int          y, m, d, hh, mm, ss;
+    int          sy, sm, ey, em;
+    const char  *name;
+} edge_t;
+
+
+static const edge_t  edges[] = {
+    { 2027, 4, 30, 23, 59, 59, 2027, 4, 2027, 5, "April's last second" },
+    { 2027, 5, 1, 0, 0, 0, 2027, 5, 2027, 6, "May's first second" },
+    { 2027, 12, 31, 23, 59, 59, 2027, 12, 2028, 1, "a year's last second" },
+    { 2028, 1, 1, 0, 0, 0, 2028, 1, 2028, 2, "a year's first second" },
+    { 2028, 2, 29, 12, 0, 0, 2028, 2, 2028, 3, "the 29th of February" },
+    { 2100, 2, 28, 12, 0, 0, 2100, 2, 2100, 3, "2100 is no leap year" },
+    { 2037, 7, 15, 6, 30, 0, 2037, 7, 2037, 8, "in 2037" },
+    { 2040, 3, 3, 3, 3, 3, 2040, 3, 2040, 4, "after 2038" },
+    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL }
+};
 static void test_month(void);
 static void test_week_day(void);
 static void test_names(void);
@@ -37,29 +59,18 @@ main(void)
 static void
 test_month(void)
 {
-    int     y, m, bad;
-    time_t  t;
+    int            y, m, bad;
+    time_t         t;
+    const edge_t  *e;
 
-    UNIT_IS_INT(tr_period_start(TR_PERIOD_MONTH, at(2027, 4, 30, 23, 59, 59)),
-                at(2027, 4, 1, 0, 0, 0), "month: the last second of April");
-    UNIT_IS_INT(tr_period_end(TR_PERIOD_MONTH, at(2027, 4, 30, 23, 59, 59)),
-                at(2027, 5, 1, 0, 0, 0), "month: ... ends at May 1st");
-    UNIT_IS_INT(tr_period_start(TR_PERIOD_MONTH, at(2027, 5, 1, 0, 0, 0)),
-                at(2027, 5, 1, 0, 0, 0), "month: its first second");
-    UNIT_IS_INT(tr_period_end(TR_PERIOD_MONTH, at(2027, 12, 31, 23, 59, 59)),
-                at(2028, 1, 1, 0, 0, 0), "month: December ends next year");
-    UNIT_IS_INT(tr_period_start(TR_PERIOD_MONTH, at(2028, 1, 1, 0, 0, 0)),
-                at(2028, 1, 1, 0, 0, 0), "month: the first second of a year");
-    UNIT_IS_INT(tr_period_start(TR_PERIOD_MONTH, at(2028, 2, 29, 12, 0, 0)),
-                at(2028, 2, 1, 0, 0, 0), "month: the 29th of February");
-    UNIT_IS_INT(tr_period_end(TR_PERIOD_MONTH, at(2028, 2, 29, 12, 0, 0)),
-                at(2028, 3, 1, 0, 0, 0), "month: a leap February's end");
-    UNIT_IS_INT(tr_period_end(TR_PERIOD_MONTH, at(2100, 2, 28, 12, 0, 0)),
-                at(2100, 3, 1, 0, 0, 0), "month: 2100 is no leap year");
-    UNIT_IS_INT(tr_period_end(TR_PERIOD_MONTH, at(2037, 7, 15, 6, 30, 0)),
-                at(2037, 8, 1, 0, 0, 0), "month: in 2037");
-    UNIT_IS_INT(tr_period_start(TR_PERIOD_MONTH, at(2040, 3, 3, 3, 3, 3)),
-                at(2040, 3, 1, 0, 0, 0), "month: after 2038");
+    for (e = edges; e->name; e++) {
+        t = at(e->y, e->m, e->d, e->hh, e->mm, e->ss);
+
+        UNIT_IS_INT(tr_period_start(TR_PERIOD_MONTH, t),
+                    at(e->sy, e->sm, 1, 0, 0, 0), "month start: %s", e->name);
+        UNIT_IS_INT(tr_period_end(TR_PERIOD_MONTH, t),
+                    at(e->ey, e->em, 1, 0, 0, 0), "month end: %s", e->name);
+    }
 
     /* every month's first and last second from 1970 to 2100 */
 
