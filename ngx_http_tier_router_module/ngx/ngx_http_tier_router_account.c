@@ -29,6 +29,9 @@ static ngx_int_t ngx_http_tier_router_no_room(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_zone_t *zone);
 static ngx_int_t ngx_http_tier_router_settle_later(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
+static void ngx_http_tier_router_balances(tr_admit_t *a,
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_tenant_t *t,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_main_conf_t *trmcf);
 static ngx_http_tier_router_tenant_t *ngx_http_tier_router_enter(
     ngx_http_request_t *r, ngx_http_tier_router_ctx_t *ctx, ngx_int_t *rc);
 static ngx_int_t ngx_http_tier_router_log_handler(ngx_http_request_t *r);
@@ -88,19 +91,11 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
         return rc;
     }
 
-    a.tenant.spent = t->spent;
-    a.tenant.reserved = t->reserved;
-    a.tenant.limit = ctx->limit;
-    a.zone.spent = zone->sh->spent;
-    a.zone.reserved = zone->sh->reserved;
-    a.zone.limit = zone->limit;
-    a.prices = trmcf->tier_prices;
-    a.tier = (unsigned) ctx->tier;
+    ngx_http_tier_router_balances(&a, zone, t, ctx, trmcf);
+
     a.floor = (unsigned) ctx->floor;
     a.soft = trlcf->budget_rules;
     a.nsoft = trlcf->budget_soft ? trlcf->budget_soft->nelts : 0;
-    a.input = ctx->input_estimate;
-    a.output = ctx->output_max;
     a.reject = (trlcf->budget_fit == NGX_HTTP_TIER_ROUTER_FIT_REJECT);
 
     tr_admit(&a, &res);
@@ -158,6 +153,29 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/* what admission reads: the balances, the prices, the request's tier */
+
+static void
+ngx_http_tier_router_balances(tr_admit_t *a, ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_tenant_t *t, ngx_http_tier_router_ctx_t *ctx,
+    ngx_http_tier_router_main_conf_t *trmcf)
+{
+    ngx_memzero(a, sizeof(tr_admit_t));
+
+    a->tenant.spent = t->spent;
+    a->tenant.reserved = t->reserved;
+    a->tenant.limit = ctx->limit;
+    a->zone.spent = zone->sh->spent;
+    a->zone.reserved = zone->sh->reserved;
+    a->zone.limit = zone->limit;
+    a->prices = trmcf->tier_prices;
+    a->tier = (unsigned) ctx->tier;
+    a->floor = a->tier;
+    a->input = ctx->input_estimate;
+    a->output = ctx->output_max;
 }
 
 
@@ -539,19 +557,9 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
 
     /* exactly this tier: no soft cap, nothing lower */
 
-    ngx_memzero(&a, sizeof(tr_admit_t));
+    ngx_http_tier_router_balances(&a, zone, t, ctx, trmcf);
 
-    a.tenant.spent = t->spent;
-    a.tenant.reserved = t->reserved;
-    a.tenant.limit = ctx->limit;
-    a.zone.spent = zone->sh->spent;
-    a.zone.reserved = zone->sh->reserved;
-    a.zone.limit = zone->limit;
-    a.prices = trmcf->tier_prices;
-    a.tier = (unsigned) ctx->tier;
     a.floor = (unsigned) ctx->tier;
-    a.input = ctx->input_estimate;
-    a.output = ctx->output_max;
     a.reject = 1;
 
     tr_admit(&a, &res);

@@ -26,6 +26,7 @@ static tr_price_t  prices[3] = {
 
 static void setup(tr_admit_t *a, int64_t spent, int64_t reserved,
     int64_t limit);
+static void with_soft(tr_admit_t *a, tr_soft_t *soft);
 static void test_fit(void);
 static void test_soft(void);
 static void test_refusals(void);
@@ -59,6 +60,14 @@ setup(tr_admit_t *a, int64_t spent, int64_t reserved, int64_t limit)
     a->tier = 2;
     a->input = 1000;
     a->output = 1000;
+}
+
+
+static void
+with_soft(tr_admit_t *a, tr_soft_t *soft)
+{
+    a->soft = soft;
+    a->nsoft = 2;
 }
 
 
@@ -131,34 +140,29 @@ test_soft(void)
     tr_admission_t  res;
 
     setup(&a, 199999, 0, 1000000);
-    a.soft = soft;
-    a.nsoft = 2;
+    with_soft(&a, soft);
     tr_admit(&a, &res);
     UNIT_IS_INT(res.tier, 2, "soft: under 20%%: the tier chosen");
 
     setup(&a, 150000, 50000, 1000000);
-    a.soft = soft;
-    a.nsoft = 2;
+    with_soft(&a, soft);
     tr_admit(&a, &res);
     UNIT_IS_INT(res.tier, 1, "soft: 20%% spent and held: at most tier 1");
     UNIT_OK(res.soft && !res.fit, "soft: capped, not lowered");
 
     setup(&a, 900000, 0, 1000000);
-    a.soft = soft;
-    a.nsoft = 2;
+    with_soft(&a, soft);
     tr_admit(&a, &res);
     UNIT_IS_INT(res.tier, 0, "soft: 90%%: tier 0");
 
     setup(&a, 900000, 0, 1000000);
-    a.soft = soft;
-    a.nsoft = 2;
+    with_soft(&a, soft);
     a.tier = 0;
     tr_admit(&a, &res);
     UNIT_OK(!res.soft, "soft: no cap above what routing chose");
 
     setup(&a, 900000, 0, -1);
-    a.soft = soft;
-    a.nsoft = 2;
+    with_soft(&a, soft);
     tr_admit(&a, &res);
     UNIT_IS_INT(res.tier, 2, "soft: no limit, no threshold");
 }
