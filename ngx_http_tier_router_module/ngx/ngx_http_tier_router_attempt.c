@@ -46,8 +46,6 @@ static ngx_http_tier_router_ctx_t *ngx_http_tier_router_attempt_next(
     ngx_http_request_t *r, ngx_http_tier_router_ctx_t *actx, ngx_uint_t up);
 static const char *ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *actx);
-static const char *ngx_http_tier_router_attempt_text(json_t *root,
-    ngx_int_t dialect, json_t **text);
 static ngx_int_t ngx_http_tier_router_attempt_deliver(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *actx);
 static ngx_int_t ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
@@ -916,272 +914,43 @@ ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
 
 
 /*
- * A held answer, judged by the signals the operator named: the first that
- * holds ("length", "refusal", "empty", "json"; "invalid" for a body that
- * is not a JSON object), or NULL for an answer good enough.
+ * A held answer, judged by the signals the operator named (core/tr_judge.c):
+ * the first that holds, or NULL for an answer good enough.
  */
 
 static const char *
 ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *actx)
 {
-    size_t                            i, j, n;
-    double                            sum;
-    json_t                           *root, *doc, *lp;
-    ngx_str_t                         text;
-    ngx_uint_t                        esc, empty, low;
-    const char                       *why;
-    ngx_buf_t                        *b;
+    ngx_uint_t                        esc;
+    tr_judge_t                        j;
+    tr_answer_e                       answer;
     ngx_http_tier_router_loc_conf_t  *trlcf;
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
     esc = trlcf->escalate;
-    b = actx->held;
 
-    root = json_loadb((char *) b->pos, b->last - b->pos, 0, NULL);
+    j.dialect = (int) actx->dialect;
+    j.signals = ((esc & NGX_HTTP_TIER_ROUTER_ESC_LENGTH) ? TR_JUDGE_LENGTH : 0)
+                | ((esc & NGX_HTTP_TIER_ROUTER_ESC_EMPTY) ? TR_JUDGE_EMPTY : 0)
+                | ((esc & NGX_HTTP_TIER_ROUTER_ESC_REFUSAL)
+                   ? TR_JUDGE_REFUSAL : 0)
+                | ((esc & NGX_HTTP_TIER_ROUTER_ESC_JSON) ? TR_JUDGE_JSON : 0)
+                | ((esc & NGX_HTTP_TIER_ROUTER_ESC_LOGPROB)
+                   ? TR_JUDGE_LOGPROB : 0);
+    j.json_output = actx->json_output;
+    j.logprob = trlcf->escalate_logprob;
 
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return "invalid";
+    answer = tr_judge(&j, (char *) actx->held->pos,
+                      actx->held->last - actx->held->pos);
+
+    if (answer == TR_ANSWER_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tier router: out of memory judging an answer: it "
+                      "is passed on unjudged");
     }
 
-    /* chat: the mean log-probability of the answer's tokens */
-
-    low = 0;
-
-    if ((esc & NGX_HTTP_TIER_ROUTER_ESC_LOGPROB)
-        && actx->dialect == TR_OPENAI_CHAT)
-    {
-        lp = json_object_get(json_object_get(json_array_get(
-                     json_object_get(root, "choices"), 0), "logprobs"),
-                     "content");
-        sum = 0;
-        n = 0;
-
-        for (i = 0; i < json_array_size(lp); i++) {
-            doc = json_object_get(json_array_get(lp, i), "logprob");
-
-            if (json_is_number(doc)) {
-                sum += json_number_value(doc);
-                n++;
-            }
-        }
-
-        low = (n && sum / n < trlcf->escalate_logprob);
-    }
-
-    why = ngx_http_tier_router_attempt_text(root, actx->dialect, &doc);
-
-    if (why) {
-        json_decref(root);
-
-        if ((why[0] == 'l' && (esc & NGX_HTTP_TIER_ROUTER_ESC_LENGTH))
-            || (why[0] == 'r' && (esc & NGX_HTTP_TIER_ROUTER_ESC_REFUSAL)))
-        {
-            return why;
-        }
-
-        /* a tool call: neither empty nor a JSON document to check */
-
-        return low ? "logprob" : NULL;
-    }
-
-    /* the answer's text, its parts joined */
-
-    text.len = 0;
-    text.data = ngx_pnalloc(r->pool, b->last - b->pos + 1);
-
-    if (text.data == NULL) {
-        json_decref(doc);
-        json_decref(root);
-        return NULL;
-    }
-
-    for (i = 0; i < json_array_size(doc); i++) {
-        j = json_string_length(json_array_get(doc, i));
-        ngx_memcpy(text.data + text.len,
-                   json_string_value(json_array_get(doc, i)), j);
-        text.len += j;
-    }
-
-    json_decref(doc);
-    json_decref(root);
-
-    empty = 1;
-
-    for (i = 0; i < text.len; i++) {
-        if (text.data[i] != ' ' && text.data[i] != '\t'
-            && text.data[i] != '\r' && text.data[i] != '\n')
-        {
-            empty = 0;
-            break;
-        }
-    }
-
-    if (empty) {
-        return (esc & NGX_HTTP_TIER_ROUTER_ESC_EMPTY) ? "empty" : NULL;
-    }
-
-    if ((esc & NGX_HTTP_TIER_ROUTER_ESC_JSON) && actx->json_output) {
-        root = json_loadb((char *) text.data, text.len,
-                          JSON_REJECT_DUPLICATES, NULL);
-
-        if (root == NULL) {
-            return "json";
-        }
-
-        json_decref(root);
-    }
-
-    return low ? "logprob" : NULL;
-}
-
-
-/*
- * What the dialect's answer says of itself: "length" (cut short by the
- * output limit), "refusal", "tool" (a tool call); else NULL, and *text
- * an array of the answer's text parts (a new reference).
- */
-
-static const char *
-ngx_http_tier_router_attempt_text(json_t *root, ngx_int_t dialect,
-    json_t **text)
-{
-    size_t       i, k;
-    json_t      *parts, *part, *item, *msg, *v;
-    const char  *s, *type;
-
-    *text = json_array();
-
-    if (*text == NULL) {
-        return "tool";
-    }
-
-    if (dialect == TR_OPENAI_CHAT) {
-        item = json_array_get(json_object_get(root, "choices"), 0);
-        msg = json_object_get(item, "message");
-        s = json_string_value(json_object_get(item, "finish_reason"));
-
-        if (s && ngx_strcmp(s, "length") == 0) {
-            goto length;
-        }
-
-        v = json_object_get(msg, "refusal");
-
-        if ((s && ngx_strcmp(s, "content_filter") == 0)
-            || (json_is_string(v) && json_string_length(v)))
-        {
-            goto refusal;
-        }
-
-        if (json_array_size(json_object_get(msg, "tool_calls"))
-            || json_is_object(json_object_get(msg, "function_call")))
-        {
-            goto tool;
-        }
-
-        v = json_object_get(msg, "content");
-
-        if (json_is_string(v)) {
-            json_array_append(*text, v);
-        }
-
-        return NULL;
-    }
-
-    if (dialect == TR_ANTHROPIC) {
-        s = json_string_value(json_object_get(root, "stop_reason"));
-
-        if (s && ngx_strcmp(s, "max_tokens") == 0) {
-            goto length;
-        }
-
-        if (s && ngx_strcmp(s, "refusal") == 0) {
-            goto refusal;
-        }
-
-        parts = json_object_get(root, "content");
-
-        for (i = 0; i < json_array_size(parts); i++) {
-            part = json_array_get(parts, i);
-            type = json_string_value(json_object_get(part, "type"));
-
-            if (type && ngx_strcmp(type, "tool_use") == 0) {
-                goto tool;
-            }
-
-            v = json_object_get(part, "text");
-
-            if (type && ngx_strcmp(type, "text") == 0 && json_is_string(v)) {
-                json_array_append(*text, v);
-            }
-        }
-
-        return NULL;
-    }
-
-    /* OpenAI responses */
-
-    s = json_string_value(json_object_get(root, "status"));
-
-    if (s && ngx_strcmp(s, "incomplete") == 0) {
-        s = json_string_value(json_object_get(
-                    json_object_get(root, "incomplete_details"), "reason"));
-
-        if (s && ngx_strcmp(s, "content_filter") == 0) {
-            goto refusal;
-        }
-
-        goto length;
-    }
-
-    parts = json_object_get(root, "output");
-
-    for (i = 0; i < json_array_size(parts); i++) {
-        item = json_array_get(parts, i);
-        type = json_string_value(json_object_get(item, "type"));
-
-        if (type == NULL || ngx_strcmp(type, "reasoning") == 0) {
-            continue;
-        }
-
-        if (ngx_strcmp(type, "message") != 0) {
-            goto tool;
-        }
-
-        msg = json_object_get(item, "content");
-
-        for (k = 0; k < json_array_size(msg); k++) {
-            part = json_array_get(msg, k);
-            type = json_string_value(json_object_get(part, "type"));
-
-            if (type && ngx_strcmp(type, "refusal") == 0) {
-                goto refusal;
-            }
-
-            v = json_object_get(part, "text");
-
-            if (type && ngx_strcmp(type, "output_text") == 0
-                && json_is_string(v))
-            {
-                json_array_append(*text, v);
-            }
-        }
-    }
-
-    return NULL;
-
-length:
-    json_decref(*text);
-    return "length";
-
-refusal:
-    json_decref(*text);
-    return "refusal";
-
-tool:
-    json_decref(*text);
-    return "tool";
+    return tr_answer_name(answer);
 }
 
 

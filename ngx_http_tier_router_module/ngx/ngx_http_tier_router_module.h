@@ -14,6 +14,7 @@
 
 #include "tr_extract.h"
 #include "tr_admit.h"
+#include "tr_judge.h"
 #include "tr_classify.h"
 #include "tr_rewrite.h"
 #include "tr_usage.h"

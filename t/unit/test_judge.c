@@ -1,0 +1,180 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * Unit tests of the answer judge: each signal in each dialect, a signal
+ * not named, tool calls, logprobs, and what is not an answer.
+ */
+
+
+#include <string.h>
+
+#include "tr_dialect.h"
+#include "tr_judge.h"
+#include "unit.h"
+
+
+#define ALL  (TR_JUDGE_LENGTH | TR_JUDGE_EMPTY | TR_JUDGE_REFUSAL          \
+              | TR_JUDGE_JSON | TR_JUDGE_LOGPROB)
+
+
+typedef struct {
+    int          dialect;
+    unsigned     signals;
+    unsigned     json_output;
+    const char  *body;
+    tr_answer_e  want;
+    const char  *name;
+} judge_case_t;
+
+
+static const judge_case_t  cases[] = {
+
+    /* chat */
+
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":\"Paris.\"},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_GOOD, "chat: good" },
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":\"Par\"},"
+      "\"finish_reason\":\"length\"}]}", TR_ANSWER_LENGTH, "chat: length" },
+    { TR_OPENAI_CHAT, TR_JUDGE_EMPTY, 0,
+      "{\"choices\":[{\"message\":{\"content\":\"Par\"},"
+      "\"finish_reason\":\"length\"}]}", TR_ANSWER_GOOD,
+      "chat: length not named" },
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"No.\"},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_REFUSAL,
+      "chat: refusal" },
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":\"\"},"
+      "\"finish_reason\":\"content_filter\"}]}", TR_ANSWER_REFUSAL,
+      "chat: content_filter" },
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":\" \\n\\t\"},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_EMPTY, "chat: empty" },
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":"
+      "[{\"id\":\"c\"}]},\"finish_reason\":\"tool_calls\"}]}",
+      TR_ANSWER_GOOD, "chat: a tool call is neither empty nor short" },
+    { TR_OPENAI_CHAT, ALL, 1,
+      "{\"choices\":[{\"message\":{\"content\":\"{\\\"a\\\":1\"},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_JSON, "chat: bad JSON" },
+    { TR_OPENAI_CHAT, ALL, 1,
+      "{\"choices\":[{\"message\":{\"content\":\"{\\\"a\\\":1,\\\"a\\\":2}\"},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_JSON,
+      "chat: duplicate keys are no JSON answer" },
+    { TR_OPENAI_CHAT, ALL, 1,
+      "{\"choices\":[{\"message\":{\"content\":\"{\\\"a\\\":1}\"},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_GOOD, "chat: JSON" },
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":\"{\\\"a\\\":1\"},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_GOOD,
+      "chat: JSON not asked for" },
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":\"Maybe.\"},"
+      "\"logprobs\":{\"content\":[{\"logprob\":-3},{\"logprob\":-2}]},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_LOGPROB,
+      "chat: a low mean logprob" },
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":\"Yes.\"},"
+      "\"logprobs\":{\"content\":[{\"logprob\":-0.1}]},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_GOOD,
+      "chat: a high mean logprob" },
+    { TR_OPENAI_CHAT, ALL, 0,
+      "{\"choices\":[{\"message\":{\"content\":\"\"},"
+      "\"logprobs\":{\"content\":[{\"logprob\":-3}]},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_EMPTY,
+      "chat: empty before logprob" },
+    { TR_OPENAI_CHAT, ALL & ~TR_JUDGE_EMPTY, 0,
+      "{\"choices\":[{\"message\":{\"content\":\"\"},"
+      "\"logprobs\":{\"content\":[{\"logprob\":-3}]},"
+      "\"finish_reason\":\"stop\"}]}", TR_ANSWER_GOOD,
+      "chat: an empty answer is not judged by logprobs" },
+
+    /* Anthropic */
+
+    { TR_ANTHROPIC, ALL, 0,
+      "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":"
+      "\"Hi\"}],\"stop_reason\":\"end_turn\"}", TR_ANSWER_GOOD,
+      "anthropic: good" },
+    { TR_ANTHROPIC, ALL, 0,
+      "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":"
+      "\"H\"}],\"stop_reason\":\"max_tokens\"}", TR_ANSWER_LENGTH,
+      "anthropic: max_tokens" },
+    { TR_ANTHROPIC, ALL, 0,
+      "{\"type\":\"message\",\"content\":[],\"stop_reason\":\"refusal\"}",
+      TR_ANSWER_REFUSAL, "anthropic: refusal" },
+    { TR_ANTHROPIC, ALL, 0,
+      "{\"type\":\"message\",\"content\":[{\"type\":\"thinking\","
+      "\"thinking\":\"hm\"}],\"stop_reason\":\"end_turn\"}",
+      TR_ANSWER_EMPTY, "anthropic: thinking only is empty" },
+    { TR_ANTHROPIC, ALL, 0,
+      "{\"type\":\"message\",\"content\":[{\"type\":\"tool_use\","
+      "\"id\":\"t\"}],\"stop_reason\":\"tool_use\"}", TR_ANSWER_GOOD,
+      "anthropic: tool_use" },
+    { TR_ANTHROPIC, ALL, 0,
+      "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":"
+      "\"Maybe\"}],\"logprobs\":{\"content\":[{\"logprob\":-9}]}}",
+      TR_ANSWER_GOOD, "anthropic: logprobs are chat's only" },
+
+    /* responses */
+
+    { TR_OPENAI_RESPONSES, ALL, 0,
+      "{\"status\":\"completed\",\"output\":[{\"type\":\"reasoning\"},"
+      "{\"type\":\"message\",\"content\":[{\"type\":\"output_text\","
+      "\"text\":\"Hi\"}]}]}", TR_ANSWER_GOOD, "responses: good" },
+    { TR_OPENAI_RESPONSES, ALL, 0,
+      "{\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
+      "\"max_output_tokens\"}}", TR_ANSWER_LENGTH, "responses: incomplete" },
+    { TR_OPENAI_RESPONSES, ALL, 0,
+      "{\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
+      "\"content_filter\"}}", TR_ANSWER_REFUSAL,
+      "responses: content_filter" },
+    { TR_OPENAI_RESPONSES, ALL, 0,
+      "{\"status\":\"completed\",\"output\":[{\"type\":\"message\","
+      "\"content\":[{\"type\":\"refusal\",\"refusal\":\"No\"}]}]}",
+      TR_ANSWER_REFUSAL, "responses: a refusal part" },
+    { TR_OPENAI_RESPONSES, ALL, 0,
+      "{\"status\":\"completed\",\"output\":[{\"type\":\"function_call\"}]}",
+      TR_ANSWER_GOOD, "responses: a function call" },
+    { TR_OPENAI_RESPONSES, ALL, 0,
+      "{\"status\":\"completed\",\"output\":[]}", TR_ANSWER_EMPTY,
+      "responses: no output" },
+
+    /* not an answer */
+
+    { TR_OPENAI_CHAT, ALL, 0, "[1,2]", TR_ANSWER_INVALID, "an array" },
+    { TR_OPENAI_CHAT, ALL, 0, "{\"choices\":", TR_ANSWER_INVALID,
+      "cut short" },
+    { TR_OPENAI_CHAT, ALL, 0, "", TR_ANSWER_INVALID, "nothing" },
+
+    { 0, 0, 0, NULL, TR_ANSWER_GOOD, NULL }
+};
+
+
+int
+main(void)
+{
+    tr_judge_t           j;
+    const judge_case_t  *c;
+
+    for (c = cases; c->name; c++) {
+        j.dialect = c->dialect;
+        j.signals = c->signals;
+        j.json_output = c->json_output;
+        j.logprob = -1.0;
+
+        UNIT_IS_INT(tr_judge(&j, c->body, strlen(c->body)), c->want,
+                    "%s", c->name);
+    }
+
+    UNIT_IS_STR(tr_answer_name(TR_ANSWER_LENGTH), "length", "name: length");
+    UNIT_IS_STR(tr_answer_name(TR_ANSWER_INVALID), "invalid",
+                "name: invalid");
+    UNIT_OK(tr_answer_name(TR_ANSWER_GOOD) == NULL, "name: none if good");
+    UNIT_OK(tr_answer_name(TR_ANSWER_ERROR) == NULL, "name: none if error");
+    UNIT_OK(tr_answer_name((tr_answer_e) 99) == NULL, "name: out of range");
+
+    return unit_done();
+}
