@@ -22,8 +22,8 @@ static const char  *tr_efforts[] = {
 
 
 void
-tr_rewrite_plan(const tr_request_t *req,
-    const tr_edit_t *edit, tr_plan_t *pl)
+tr_rewrite_plan(const tr_request_t *req, const tr_edit_t *edit,
+    tr_plan_t *pl)
 {
     size_t         n;
     unsigned       i, j;
@@ -207,8 +207,7 @@ tr_print(unsigned char *out, size_t size, const char *fmt,
 
 size_t
 tr_rewrite_size(const unsigned char *body, size_t len,
-    const tr_request_t *req,
-    const tr_edit_t *edit)
+    const tr_request_t *req, const tr_edit_t *edit)
 {
     size_t     size;
     unsigned   i;
@@ -229,8 +228,7 @@ tr_rewrite_size(const unsigned char *body, size_t len,
 
 size_t
 tr_rewrite(const unsigned char *body, size_t len,
-    const tr_request_t *req,
-    const tr_edit_t *edit, unsigned char *out)
+    const tr_request_t *req, const tr_edit_t *edit, unsigned char *out)
 {
     size_t          pos;
     unsigned        i;
@@ -259,4 +257,21 @@ tr_rewrite(const unsigned char *body, size_t len,
     p += len - pos;
 
     return p - out;
+}
+
+
+void
+tr_rewrite_thinking(const tr_request_t *req, tr_edit_t *edit)
+{
+    if (edit->reasoning && req->dialect == TR_ANTHROPIC
+        && req->features.max_tokens >= 0
+        && req->features.max_tokens <= edit->thinking_budget)
+    {
+        if (req->features.max_tokens > 1024) {
+            edit->thinking_budget = req->features.max_tokens - 1;
+
+        } else {
+            edit->reasoning = 0;
+        }
+    }
 }

@@ -54,21 +54,26 @@ typedef struct {
 } tr_plan_t;
 
 
-void tr_rewrite_plan(
-    const tr_request_t *req,
-    const tr_edit_t *edit, tr_plan_t *pl);
+void tr_rewrite_plan(const tr_request_t *req, const tr_edit_t *edit,
+    tr_plan_t *pl);
 
 /* the length of the rewritten body */
 
-size_t tr_rewrite_size(const unsigned char *body,
-    size_t len, const tr_request_t *req,
-    const tr_edit_t *edit);
+size_t tr_rewrite_size(const unsigned char *body, size_t len,
+    const tr_request_t *req, const tr_edit_t *edit);
 
 /* writes the rewritten body to out, which holds rewrite_size() bytes */
 
 size_t tr_rewrite(const unsigned char *body, size_t len,
-    const tr_request_t *req,
-    const tr_edit_t *edit, unsigned char *out);
+    const tr_request_t *req, const tr_edit_t *edit, unsigned char *out);
+
+/*
+ * Anthropic wants budget_tokens below max_tokens (and at least 1024): a
+ * tier's thinking budget shrinks to fit the request's max_tokens, or no
+ * thinking is added where none fits.  Other dialects are left as they are.
+ */
+
+void tr_rewrite_thinking(const tr_request_t *req, tr_edit_t *edit);
 
 
 #endif /* _TR_REWRITE_H_INCLUDED_ */

@@ -205,22 +205,7 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     ctx->logprobs = edit.logprobs;
     edit.thinking_budget = tier->thinking_budget;
 
-    /*
-     * Anthropic wants budget_tokens below max_tokens (and at least 1024):
-     * shrink the budget to fit, or add no thinking where none fits
-     */
-
-    if (edit.reasoning && req->dialect == TR_ANTHROPIC
-        && req->features.max_tokens >= 0
-        && req->features.max_tokens <= edit.thinking_budget)
-    {
-        if (req->features.max_tokens > 1024) {
-            edit.thinking_budget = req->features.max_tokens - 1;
-
-        } else {
-            edit.reasoning = 0;
-        }
-    }
+    tr_rewrite_thinking(req, &edit);
 
     tr_rewrite_plan(req, &edit, &plan);
 
