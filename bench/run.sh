@@ -238,6 +238,7 @@ check() {                       # port body-file -> "status tier score reason le
     local code
     code=$(curl -s -o "$WORK/check.body" -D "$hdr" -w '%{http_code}' \
         --max-time 5 -H 'Content-Type: application/json' \
+        -H 'Authorization: Bearer sk-bench' \
         --data-binary "@$2" "http://127.0.0.1:$1$URI") || code=000
     printf '%s %s %s %s %s\n' "$code" \
         "$(hdr_value "$hdr" X-Tier-Router-Tier)" \
