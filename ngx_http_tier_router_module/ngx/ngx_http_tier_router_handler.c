@@ -28,6 +28,10 @@ static ngx_int_t ngx_http_tier_router_identity(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_choose(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, tr_request_t *req,
     tr_verdict_t *verdict);
+static ngx_int_t ngx_http_tier_router_forced(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static ngx_int_t ngx_http_tier_router_named(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req, ngx_uint_t *unknown);
 static ngx_int_t ngx_http_tier_router_bound(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_complex_value_t *cv,
     ngx_int_t *index);
@@ -458,10 +462,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     u_char                            *p;
     size_t                             len;
     ngx_int_t                          index, floor, cap;
-    ngx_str_t                         *am;
-    ngx_uint_t                         i, n, auto_model, unknown;
-    ngx_list_part_t                   *part;
-    ngx_table_elt_t                   *h;
+    ngx_uint_t                         i, n, unknown;
     const char                        *decision;
     ngx_http_tier_router_tier_t       *tier;
     ngx_http_tier_router_loc_conf_t   *trlcf;
@@ -472,97 +473,24 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
 
     tier = trmcf->tiers.elts;
     n = trmcf->tiers.nelts;
-    index = -1;
     unknown = 0;
-    decision = "classified";
 
-    /* a client may force a tier only where the operator allows it */
+    /* forced by the client's header, pinned by its model, or classified */
 
-    if (trlcf->override_header.len) {
-        part = &r->headers_in.headers.part;
-        h = part->elts;
+    index = ngx_http_tier_router_forced(r, ctx);
+    decision = "override";
 
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].key.len != trlcf->override_header.len
-                || ngx_strncasecmp(h[i].key.data, trlcf->override_header.data,
-                                   h[i].key.len) != 0)
-            {
-                continue;
-            }
-
-            index = ngx_http_tier_router_find_tier(trmcf, h[i].value.data,
-                                              h[i].value.len);
-
-            if (index == NGX_ERROR) {
-                ctx->error_status = NGX_HTTP_BAD_REQUEST;
-                ctx->error = "unknown tier in the override header";
-                ctx->error_detail = h[i].value;
-                return NGX_OK;
-            }
-
-            decision = "override";
-            break;
-        }
+    if (index < 0 && !ctx->error && req->has_model) {
+        index = ngx_http_tier_router_named(r, ctx, req, &unknown);
+        decision = "pinned";
     }
 
-    if (index < 0 && req->has_model) {
-
-        auto_model = 0;
-        am = trlcf->auto_models->elts;
-
-        for (i = 0; i < trlcf->auto_models->nelts; i++) {
-            if (am[i].len == req->model_len
-                && ngx_strncmp(am[i].data, req->model, req->model_len) == 0)
-            {
-                auto_model = 1;
-                break;
-            }
-        }
-
-        if (!auto_model) {
-
-            /* the tier whose model the client named, if any */
-
-            for (i = 0; i < n; i++) {
-                if (tier[i].model.len == req->model_len
-                    && ngx_strncmp(tier[i].model.data, req->model,
-                                   req->model_len) == 0)
-                {
-                    break;
-                }
-            }
-
-            if (i < n && trlcf->pin) {
-                index = i;
-                decision = "pinned";
-
-            } else if (i == n) {
-
-                if (trlcf->unknown_model == NGX_HTTP_TIER_ROUTER_REJECT) {
-                    ctx->error_status = NGX_HTTP_BAD_REQUEST;
-                    ctx->error = "the model is not available here";
-                    ctx->error_detail = ctx->requested_model;
-                    ctx->error_param = "model";
-                    return NGX_OK;
-                }
-
-                unknown = 1;
-            }
-        }
+    if (ctx->error) {
+        return NGX_OK;
     }
 
     if (index < 0) {
+        decision = "classified";
 
         if (verdict->no_signal && trlcf->no_signal_index >= 0) {
             index = trlcf->no_signal_index;
@@ -629,6 +557,124 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     ctx->cap = (cap >= index) ? cap : -1;
 
     return NGX_OK;
+}
+
+
+/*
+ * The tier a client forces in the operator's override header, where the
+ * operator allows it: its index, -1 for none, or an error in ctx.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_forced(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_int_t                          index;
+    ngx_uint_t                         i;
+    ngx_list_part_t                   *part;
+    ngx_table_elt_t                   *h;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->override_header.len == 0) {
+        return -1;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != trlcf->override_header.len
+            || ngx_strncasecmp(h[i].key.data, trlcf->override_header.data,
+                               h[i].key.len) != 0)
+        {
+            continue;
+        }
+
+        index = ngx_http_tier_router_find_tier(trmcf, h[i].value.data,
+                                               h[i].value.len);
+
+        if (index == NGX_ERROR) {
+            ctx->error_status = NGX_HTTP_BAD_REQUEST;
+            ctx->error = "unknown tier in the override header";
+            ctx->error_detail = h[i].value;
+        }
+
+        return index;
+    }
+
+    return -1;
+}
+
+
+/*
+ * The tier whose model the client named, where tier_router_pin is on: its
+ * index, or -1 (an "auto" model, or another); a model no tier has is
+ * refused (an error in ctx) or marked unknown, as tier_router_unknown_model
+ * says.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_named(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req, ngx_uint_t *unknown)
+{
+    ngx_str_t                         *am;
+    ngx_uint_t                         i, n;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    am = trlcf->auto_models->elts;
+
+    for (i = 0; i < trlcf->auto_models->nelts; i++) {
+        if (am[i].len == req->model_len
+            && ngx_strncmp(am[i].data, req->model, req->model_len) == 0)
+        {
+            return -1;
+        }
+    }
+
+    tier = trmcf->tiers.elts;
+    n = trmcf->tiers.nelts;
+
+    for (i = 0; i < n; i++) {
+        if (tier[i].model.len == req->model_len
+            && ngx_strncmp(tier[i].model.data, req->model, req->model_len)
+               == 0)
+        {
+            return trlcf->pin ? (ngx_int_t) i : -1;
+        }
+    }
+
+    if (trlcf->unknown_model == NGX_HTTP_TIER_ROUTER_REJECT) {
+        ctx->error_status = NGX_HTTP_BAD_REQUEST;
+        ctx->error = "the model is not available here";
+        ctx->error_detail = ctx->requested_model;
+        ctx->error_param = "model";
+        return -1;
+    }
+
+    *unknown = 1;
+
+    return -1;
 }
 
 
