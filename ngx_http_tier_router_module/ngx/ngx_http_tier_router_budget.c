@@ -16,6 +16,8 @@
 #include "ngx_http_tier_router_module.h"
 
 
+static ngx_int_t ngx_http_tier_router_budget_param(ngx_conf_t *cf,
+    ngx_http_tier_router_zone_t *zone, ngx_str_t *arg);
 static ngx_int_t ngx_http_tier_router_budget_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
 static void ngx_http_tier_router_budget_tiers(
@@ -37,8 +39,8 @@ ngx_http_tier_router_budget_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_tier_router_main_conf_t *trmcf = conf;
 
     ssize_t                        size;
-    ngx_str_t                     *value, name, s;
-    ngx_int_t                      ms, rc;
+    ngx_str_t                     *value, name;
+    ngx_int_t                      rc;
     ngx_uint_t                     i;
     ngx_shm_zone_t                *shm_zone;
     ngx_http_tier_router_zone_t   *zone, **zp;
@@ -70,85 +72,14 @@ ngx_http_tier_router_budget_zone(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "period=", 7) == 0) {
+        rc = ngx_http_tier_router_budget_param(cf, zone, &value[i]);
 
-            s.data = value[i].data + 7;
-            s.len = value[i].len - 7;
-
-            rc = tr_period_parse((char *) s.data, s.len);
-
-            if (rc < 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid period \"%V\": day, week, month "
-                                   "or total", &s);
-                return NGX_CONF_ERROR;
-            }
-
-            zone->period = (ngx_uint_t) rc;
+        if (rc == NGX_OK) {
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "limit=", 6) == 0) {
-
-            zone->limit = tr_price_parse(value[i].data + 6,
-                                        value[i].len - 6);
-            if (zone->limit < 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid limit \"%V\": dollars, as "
-                                   "\"250\" or \"99.95\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "state=", 6) == 0) {
-
-            zone->state.data = value[i].data + 6;
-            zone->state.len = value[i].len - 6;
-
-            if (zone->state.len == 0
-                || ngx_conf_full_name(cf->cycle, &zone->state, 0) != NGX_OK)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid state file \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "state_interval=", 15) == 0) {
-
-            s.data = value[i].data + 15;
-            s.len = value[i].len - 15;
-
-            ms = ngx_parse_time(&s, 0);
-
-            if (ms == NGX_ERROR || ms < 1000) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"%V\": at least 1s",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            zone->state_interval = (ngx_msec_t) ms;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "hash_key=", 9) == 0) {
-
-            zone->hash_key_file.data = value[i].data + 9;
-            zone->hash_key_file.len = value[i].len - 9;
-
-            if (ngx_conf_full_name(cf->cycle, &zone->hash_key_file, 1)
-                != NGX_OK
-                || ngx_http_tier_router_budget_key_file(cf, zone) != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -203,6 +134,102 @@ ngx_http_tier_router_budget_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     *zp = zone;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A parameter of tier_router_budget_zone besides zone=: NGX_OK, NGX_ERROR
+ * (logged), or NGX_DECLINED for none such.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_budget_param(ngx_conf_t *cf,
+    ngx_http_tier_router_zone_t *zone, ngx_str_t *arg)
+{
+    ngx_str_t  s;
+    ngx_int_t  ms, rc;
+
+    if (ngx_strncmp(arg->data, "period=", 7) == 0) {
+
+        s.data = arg->data + 7;
+        s.len = arg->len - 7;
+
+        rc = tr_period_parse((char *) s.data, s.len);
+
+        if (rc < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid period \"%V\": day, week, month "
+                               "or total", &s);
+            return NGX_ERROR;
+        }
+
+        zone->period = (ngx_uint_t) rc;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(arg->data, "limit=", 6) == 0) {
+
+        zone->limit = tr_price_parse(arg->data + 6, arg->len - 6);
+
+        if (zone->limit < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid limit \"%V\": dollars, as "
+                               "\"250\" or \"99.95\"", arg);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(arg->data, "state=", 6) == 0) {
+
+        zone->state.data = arg->data + 6;
+        zone->state.len = arg->len - 6;
+
+        if (zone->state.len == 0
+            || ngx_conf_full_name(cf->cycle, &zone->state, 0) != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid state file \"%V\"", arg);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(arg->data, "state_interval=", 15) == 0) {
+
+        s.data = arg->data + 15;
+        s.len = arg->len - 15;
+
+        ms = ngx_parse_time(&s, 0);
+
+        if (ms == NGX_ERROR || ms < 1000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": at least 1s", arg);
+            return NGX_ERROR;
+        }
+
+        zone->state_interval = (ngx_msec_t) ms;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(arg->data, "hash_key=", 9) == 0) {
+
+        zone->hash_key_file.data = arg->data + 9;
+        zone->hash_key_file.len = arg->len - 9;
+
+        if (ngx_conf_full_name(cf->cycle, &zone->hash_key_file, 1)
+            != NGX_OK
+            || ngx_http_tier_router_budget_key_file(cf, zone) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
 }
 
 

@@ -29,6 +29,10 @@ static char *ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_tier_router_tier_name(ngx_conf_t *cf,
+    ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *name);
+static ngx_int_t ngx_http_tier_router_tier_param(
+    ngx_http_tier_router_tier_t *tier, ngx_str_t *arg);
 static char *ngx_http_tier_router_enable(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tier_router_override(ngx_conf_t *cf,
@@ -729,45 +733,13 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tier_router_main_conf_t *trmcf = conf;
 
-    u_char                       *p, *last;
-    ngx_str_t                    *value, v;
-    ngx_int_t                     n;
+    ngx_str_t                    *value;
     ngx_uint_t                    i;
     ngx_http_tier_router_tier_t  *tier;
 
     value = cf->args->elts;
 
-    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9')
-              || *p == '_' || *p == '-' || *p == '.'))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"tier_router_tier\": invalid name \"%V\", "
-                               "use letters, "
-                               "digits, \"_\", \"-\" and \".\"", &value[1]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    /* budget zones keep each tier's counters under its name */
-
-    if (value[1].len == 0
-        || value[1].len >= NGX_HTTP_TIER_ROUTER_TIER_NAME)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tier_router_tier\": the name \"%V\" must have "
-                           "1 to %d characters", &value[1],
-                           NGX_HTTP_TIER_ROUTER_TIER_NAME - 1);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_tier_router_find_tier(trmcf, value[1].data, value[1].len)
-        != NGX_ERROR)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tier_router_tier\": duplicate tier \"%V\"",
-                           &value[1]);
+    if (ngx_http_tier_router_tier_name(cf, trmcf, &value[1]) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -785,104 +757,12 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     tier->line = cf->conf_file->line;
 
     for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "model=", 6) == 0) {
-            tier->model.data = value[i].data + 6;
-            tier->model.len = value[i].len - 6;
-
-            last = tier->model.data + tier->model.len;
-
-            for (p = tier->model.data; p < last; p++) {
-                if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f) {
-                    goto invalid;
-                }
-            }
-
-            if (tier->model.len == 0
-                || tier->model.len >= TR_MODEL_LEN)
-            {
-                goto invalid;
-            }
-
-            continue;
+        if (ngx_http_tier_router_tier_param(tier, &value[i]) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"tier_router_tier\": invalid parameter "
+                               "\"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "upstream=", 9) == 0) {
-            tier->upstream.data = value[i].data + 9;
-            tier->upstream.len = value[i].len - 9;
-
-            if (tier->upstream.len == 0) {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "max_score=", 10) == 0) {
-            v.data = value[i].data + 10;
-            v.len = value[i].len - 10;
-
-            n = ngx_atofp(v.data, v.len, 3);
-
-            if (n == NGX_ERROR || n > 1000) {
-                goto invalid;
-            }
-
-            tier->max_score = (double) n / 1000;
-            tier->max_score_set = 1;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "reasoning=", 10) == 0) {
-            v.data = value[i].data + 10;
-            v.len = value[i].len - 10;
-
-            if (v.len == 3 && ngx_strncmp(v.data, "low", 3) == 0) {
-                tier->reasoning = 1;
-
-            } else if (v.len == 6 && ngx_strncmp(v.data, "medium", 6) == 0) {
-                tier->reasoning = 2;
-
-            } else if (v.len == 4 && ngx_strncmp(v.data, "high", 4) == 0) {
-                tier->reasoning = 3;
-
-            } else {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "share=", 6) == 0) {
-            v.data = value[i].data + 6;
-            v.len = value[i].len - 6;
-
-            if (v.len && v.data[v.len - 1] == '%') {
-                v.len--;
-            }
-
-            n = ngx_atofp(v.data, v.len, 2);
-
-            if (n == NGX_ERROR || n > 10000) {
-                goto invalid;
-            }
-
-            tier->share = (double) n / 10000;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "thinking_budget=", 16) == 0) {
-            n = ngx_atoi(value[i].data + 16, value[i].len - 16);
-
-            if (n == NGX_ERROR || n < 1024) {
-                goto invalid;
-            }
-
-            tier->thinking_budget = n;
-            continue;
-        }
-
-        goto invalid;
     }
 
     if (tier->model.len == 0) {
@@ -900,14 +780,148 @@ ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
 
-invalid:
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"tier_router_tier\": invalid parameter \"%V\"",
-                       &value[i]);
+/* a tier's name: 1 to 31 letters, digits, "_", "-" and ".", and new */
 
-    return NGX_CONF_ERROR;
+static ngx_int_t
+ngx_http_tier_router_tier_name(ngx_conf_t *cf,
+    ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *name)
+{
+    u_char  *p;
+
+    for (p = name->data; p < name->data + name->len; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9')
+              || *p == '_' || *p == '-' || *p == '.'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"tier_router_tier\": invalid name \"%V\", "
+                               "use letters, "
+                               "digits, \"_\", \"-\" and \".\"", name);
+            return NGX_ERROR;
+        }
+    }
+
+    /* budget zones keep each tier's counters under its name */
+
+    if (name->len == 0 || name->len >= NGX_HTTP_TIER_ROUTER_TIER_NAME) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tier_router_tier\": the name \"%V\" must have "
+                           "1 to %d characters", name,
+                           NGX_HTTP_TIER_ROUTER_TIER_NAME - 1);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tier_router_find_tier(trmcf, name->data, name->len)
+        != NGX_ERROR)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tier_router_tier\": duplicate tier \"%V\"",
+                           name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* one NAME=VALUE parameter of tier_router_tier; NGX_ERROR: invalid */
+
+static ngx_int_t
+ngx_http_tier_router_tier_param(ngx_http_tier_router_tier_t *tier,
+    ngx_str_t *arg)
+{
+    u_char     *p, *last;
+    ngx_str_t   v;
+    ngx_int_t   n;
+
+    if (ngx_strncmp(arg->data, "model=", 6) == 0) {
+        tier->model.data = arg->data + 6;
+        tier->model.len = arg->len - 6;
+
+        last = tier->model.data + tier->model.len;
+
+        for (p = tier->model.data; p < last; p++) {
+            if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f) {
+                return NGX_ERROR;
+            }
+        }
+
+        return (tier->model.len == 0 || tier->model.len >= TR_MODEL_LEN)
+               ? NGX_ERROR : NGX_OK;
+    }
+
+    if (ngx_strncmp(arg->data, "upstream=", 9) == 0) {
+        tier->upstream.data = arg->data + 9;
+        tier->upstream.len = arg->len - 9;
+
+        return tier->upstream.len ? NGX_OK : NGX_ERROR;
+    }
+
+    if (ngx_strncmp(arg->data, "max_score=", 10) == 0) {
+        n = ngx_atofp(arg->data + 10, arg->len - 10, 3);
+
+        if (n == NGX_ERROR || n > 1000) {
+            return NGX_ERROR;
+        }
+
+        tier->max_score = (double) n / 1000;
+        tier->max_score_set = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(arg->data, "reasoning=", 10) == 0) {
+        v.data = arg->data + 10;
+        v.len = arg->len - 10;
+
+        if (v.len == 3 && ngx_strncmp(v.data, "low", 3) == 0) {
+            tier->reasoning = 1;
+
+        } else if (v.len == 6 && ngx_strncmp(v.data, "medium", 6) == 0) {
+            tier->reasoning = 2;
+
+        } else if (v.len == 4 && ngx_strncmp(v.data, "high", 4) == 0) {
+            tier->reasoning = 3;
+
+        } else {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(arg->data, "share=", 6) == 0) {
+        v.data = arg->data + 6;
+        v.len = arg->len - 6;
+
+        if (v.len && v.data[v.len - 1] == '%') {
+            v.len--;
+        }
+
+        n = ngx_atofp(v.data, v.len, 2);
+
+        if (n == NGX_ERROR || n > 10000) {
+            return NGX_ERROR;
+        }
+
+        tier->share = (double) n / 10000;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(arg->data, "thinking_budget=", 16) == 0) {
+        n = ngx_atoi(arg->data + 16, arg->len - 16);
+
+        if (n == NGX_ERROR || n < 1024) {
+            return NGX_ERROR;
+        }
+
+        tier->thinking_budget = n;
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
 }
 
 
