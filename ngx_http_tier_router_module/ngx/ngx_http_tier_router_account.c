@@ -130,7 +130,7 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
                    (ngx_uint_t) res.tier, ctx->tier);
 
     ctx->tier = res.tier;
-    ctx->reserved = worst;
+    ctx->run.reserved = worst;
     ctx->stream_usage = (ctx->dialect == TR_OPENAI_CHAT
                          && req->features.stream && !req->include_usage);
 
@@ -246,7 +246,7 @@ ngx_http_tier_router_settle_later(ngx_http_request_t *r,
 {
     ngx_pool_cleanup_t  *cln;
 
-    ctx->accounted = 1;
+    ctx->run.accounted = 1;
     ctx->request = r;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -579,8 +579,8 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ctx->reserved = worst;
-    ctx->accounted = 1;
+    ctx->run.reserved = worst;
+    ctx->run.accounted = 1;
     ctx->request = r;
 
     cln->handler = ngx_http_tier_router_cleanup;
@@ -602,7 +602,7 @@ ngx_http_tier_router_account_hand_over(ngx_http_request_t *sr,
 {
     ngx_pool_cleanup_t  *cln;
 
-    if (!ctx->accounted || ctx->settled) {
+    if (!ctx->run.accounted || ctx->run.settled) {
         return;
     }
 
@@ -610,22 +610,22 @@ ngx_http_tier_router_account_hand_over(ngx_http_request_t *sr,
 
     if (cln == NULL) {
         /* the main request keeps it and settles it as before */
-        actx->accounted = 0;
+        actx->run.accounted = 0;
         return;
     }
 
-    actx->accounted = 1;
-    actx->reserved = ctx->reserved;
+    actx->run.accounted = 1;
+    actx->run.reserved = ctx->run.reserved;
     actx->request = sr;
 
     cln->handler = ngx_http_tier_router_cleanup;
     cln->data = actx;
 
-    ctx->settled = 1;
-    ctx->reserved = 0;
-    ctx->cost = 0;
-    ctx->counts.input = 0;
-    ctx->counts.output = 0;
+    ctx->run.settled = 1;
+    ctx->run.reserved = 0;
+    ctx->run.cost = 0;
+    ctx->run.counts.input = 0;
+    ctx->run.counts.output = 0;
 }
 
 
@@ -635,7 +635,7 @@ void
 ngx_http_tier_router_account_close(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx)
 {
-    if (ctx->accounted && !ctx->settled) {
+    if (ctx->run.accounted && !ctx->run.settled) {
         ngx_http_tier_router_settle(r, ctx);
     }
 }
@@ -648,7 +648,7 @@ ngx_http_tier_router_log_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
-    if (ctx && ctx->accounted && !ctx->settled) {
+    if (ctx && ctx->run.accounted && !ctx->run.settled) {
         ngx_http_tier_router_settle(r, ctx);
     }
 
@@ -667,7 +667,7 @@ ngx_http_tier_router_cleanup(void *data)
 {
     ngx_http_tier_router_ctx_t *ctx = data;
 
-    if (ctx->accounted && !ctx->settled) {
+    if (ctx->run.accounted && !ctx->run.settled) {
         ngx_http_tier_router_settle(ctx->request, ctx);
     }
 }
@@ -684,7 +684,7 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_tier_stat_t  *st;
     ngx_http_tier_router_main_conf_t  *trmcf;
 
-    ctx->settled = 1;
+    ctx->run.settled = 1;
 
     ngx_http_tier_router_charge(r, ctx);
 
@@ -702,28 +702,28 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_budget_roll(zone, t, ctx->now);
 
     if (t) {
-        t->reserved -= ngx_min(t->reserved, ctx->reserved);
+        t->reserved -= ngx_min(t->reserved, ctx->run.reserved);
         t->inflight -= (t->inflight > 0);
-        ngx_http_tier_router_add(t->spent, ctx->cost);
-        ngx_http_tier_router_add(t->total, ctx->cost);
+        ngx_http_tier_router_add(t->spent, ctx->run.cost);
+        ngx_http_tier_router_add(t->total, ctx->run.cost);
         ngx_http_tier_router_inc32(t->requests);
 
-        if (ctx->estimated) {
+        if (ctx->run.estimated) {
             ngx_http_tier_router_inc32(t->estimated);
         }
 
-        ngx_http_tier_router_add(t->input_tokens, ctx->counts.input);
-        ngx_http_tier_router_add(t->output_tokens, ctx->counts.output);
+        ngx_http_tier_router_add(t->input_tokens, ctx->run.counts.input);
+        ngx_http_tier_router_add(t->output_tokens, ctx->run.counts.output);
         ngx_http_tier_router_budget_idle(zone, t);
 
         ctx->spent = t->spent;
     }
 
-    zone->sh->reserved -= ngx_min(zone->sh->reserved, ctx->reserved);
-    ngx_http_tier_router_add(zone->sh->spent, ctx->cost);
-    ngx_http_tier_router_add(zone->sh->total, ctx->cost);
+    zone->sh->reserved -= ngx_min(zone->sh->reserved, ctx->run.reserved);
+    ngx_http_tier_router_add(zone->sh->spent, ctx->run.cost);
+    ngx_http_tier_router_add(zone->sh->total, ctx->run.cost);
     ngx_http_tier_router_add(zone->sh->requests, 1);
-    ngx_http_tier_router_add(zone->sh->estimated, ctx->estimated);
+    ngx_http_tier_router_add(zone->sh->estimated, ctx->run.estimated);
     zone->sh->generation++;
 
     /* a request passed on unrouted belongs to no tier */
@@ -737,13 +737,13 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
                            ngx_strlen(st->name)) == 0)
         {
             ngx_http_tier_router_add(st->requests, 1);
-            ngx_http_tier_router_add(st->input_tokens, ctx->counts.input);
-            ngx_http_tier_router_add(st->output_tokens, ctx->counts.output);
-            ngx_http_tier_router_add(st->estimated, ctx->estimated);
+            ngx_http_tier_router_add(st->input_tokens, ctx->run.counts.input);
+            ngx_http_tier_router_add(st->output_tokens, ctx->run.counts.output);
+            ngx_http_tier_router_add(st->estimated, ctx->run.estimated);
             ngx_http_tier_router_add(st->failed,
-                                     ctx->discard && !ctx->escalated);
-            ngx_http_tier_router_add(st->escalated, ctx->escalated);
-            ngx_http_tier_router_add(st->cost, ctx->cost);
+                                     ctx->run.discard && !ctx->run.escalated);
+            ngx_http_tier_router_add(st->escalated, ctx->run.escalated);
+            ngx_http_tier_router_add(st->cost, ctx->run.cost);
             break;
         }
     }
@@ -754,13 +754,13 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "tier router: a tenant with a reservation left zone "
                       "\"%V\": %L charged to the zone only",
-                      &zone->name, ctx->cost);
+                      &zone->name, ctx->run.cost);
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tier router: settled %L (reserved %L, estimated %ui), "
-                   "spent %L", ctx->cost, ctx->reserved,
-                   (ngx_uint_t) ctx->estimated, ctx->spent);
+                   "spent %L", ctx->run.cost, ctx->run.reserved,
+                   (ngx_uint_t) ctx->run.estimated, ctx->spent);
 }
 
 
@@ -784,7 +784,7 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
     tier = trmcf->tiers.elts;
     tier = &tier[ctx->tier];
 
-    u = &ctx->counts;
+    u = &ctx->run.counts;
 
     u->input = -1;
     u->output = -1;
@@ -797,17 +797,17 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
 
     text = 0;
 
-    if (ctx->usage) {
-        text = ctx->opaque ? (int64_t) (ctx->usage->bytes + 2) / 3
-                           : (int64_t) (ctx->usage->text_bytes + 2) / 3;
+    if (ctx->run.usage) {
+        text = ctx->run.opaque ? (int64_t) (ctx->run.usage->bytes + 2) / 3
+                               : (int64_t) (ctx->run.usage->text_bytes + 2) / 3;
     }
 
-    if (ctx->usage && !ctx->opaque
-        && tr_usage_result(ctx->usage, u) == 0)
+    if (ctx->run.usage && !ctx->run.opaque
+        && tr_usage_result(ctx->run.usage, u) == 0)
     {
         if (u->input < 0) {
             u->input = ctx->input_estimate;
-            ctx->estimated = 1;
+            ctx->run.estimated = 1;
         }
 
         /*
@@ -816,12 +816,12 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
          * says 1; the text seen may say more
          */
 
-        if (u->output < 0 || (!ctx->usage->done && u->output < text)) {
+        if (u->output < 0 || (!ctx->run.usage->done && u->output < text)) {
             u->output = text;
-            ctx->estimated = 1;
+            ctx->run.estimated = 1;
 
-        } else if (!ctx->usage->done) {
-            ctx->estimated = 1;
+        } else if (!ctx->run.usage->done) {
+            ctx->run.estimated = 1;
         }
 
     } else if (status >= 400) {
@@ -831,7 +831,7 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
     } else if (status || sent) {
         u->input = ctx->input_estimate;
         u->output = text;
-        ctx->estimated = 1;
+        ctx->run.estimated = 1;
 
     } else {
         u->input = 0;
@@ -843,8 +843,8 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         return;
     }
 
-    ctx->cost = ngx_min(tr_price_cost(&tier->price, u),
-                        TR_AMOUNT_MAX);
+    ctx->run.cost = ngx_min(tr_price_cost(&tier->price, u),
+                            TR_AMOUNT_MAX);
 
     /*
      * an answer that could not be read (encoded although identity was
@@ -852,8 +852,8 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
      * than the worst case reserved for it
      */
 
-    if (ctx->opaque && status < 400 && ctx->cost < ctx->reserved) {
-        ctx->cost = ctx->reserved;
+    if (ctx->run.opaque && status < 400 && ctx->run.cost < ctx->run.reserved) {
+        ctx->run.cost = ctx->run.reserved;
     }
 }
 
@@ -879,45 +879,45 @@ ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
 
     static time_t                       logged;
 
-    u = &ctx->counts;
+    u = &ctx->run.counts;
 
-    if (ctx->usage == NULL || ctx->opaque
-        || tr_usage_result(ctx->usage, u) != 0
+    if (ctx->run.usage == NULL || ctx->run.opaque
+        || tr_usage_result(ctx->run.usage, u) != 0
         || (r->upstream && r->upstream->headers_in.status_n >= 400))
     {
         u->input = 0;
         u->output = 0;
-        ctx->cost = 0;
-        ctx->estimated = ctx->opaque;
+        ctx->run.cost = 0;
+        ctx->run.estimated = ctx->run.opaque;
         return;
     }
 
-    if (!ctx->usage->done) {
-        ctx->estimated = 1;
+    if (!ctx->run.usage->done) {
+        ctx->run.estimated = 1;
     }
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
-    model.data = ctx->usage->model;
-    model.len = ctx->usage->model_len;
+    model.data = ctx->run.usage->model;
+    model.len = ctx->run.usage->model_len;
 
     price = ngx_http_tier_router_price_of(trmcf, &model);
 
     if (price) {
-        ctx->cost = ngx_min(tr_price_cost(price, u),
-                            TR_AMOUNT_MAX);
+        ctx->run.cost = ngx_min(tr_price_cost(price, u),
+                                TR_AMOUNT_MAX);
         return;
     }
 
-    ctx->cost = 0;
+    ctx->run.cost = 0;
     tier = trmcf->tiers.elts;
 
     for (i = 0; i < trmcf->tiers.nelts; i++) {
         cost = tr_price_cost(&tier[i].price, u);
-        ctx->cost = ngx_max(ctx->cost, cost);
+        ctx->run.cost = ngx_max(ctx->run.cost, cost);
     }
 
-    ctx->cost = ngx_min(ctx->cost, TR_AMOUNT_MAX);
+    ctx->run.cost = ngx_min(ctx->run.cost, TR_AMOUNT_MAX);
 
     if (logged != ngx_time()) {
         logged = ngx_time();

@@ -144,28 +144,7 @@ ngx_http_tier_router_attempt_new(ngx_http_request_t *r,
     actx->pending = NULL;
     actx->ntries = 0;
 
-    actx->accounted = 0;
-    actx->settled = 0;
-    actx->reserved = 0;
-    actx->cost = 0;
-    actx->estimated = 0;
-    actx->counts.input = 0;
-    actx->counts.output = 0;
-
-    actx->usage = NULL;
-    actx->hold = NULL;
-    actx->free = NULL;
-    actx->busy = NULL;
-    actx->strip = 0;
-    actx->opaque = 0;
-
-    actx->answered = 0;
-    actx->held = NULL;
-    actx->why = NULL;
-    actx->closed = 0;
-    actx->discard = 0;
-    actx->commit = 0;
-    actx->escalated = 0;
+    ngx_memzero(&actx->run, sizeof(ngx_http_tier_router_run_t));
 
     return actx;
 }
@@ -250,13 +229,13 @@ ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
         return NGX_AGAIN;
     }
 
-    if (actx->held && !actx->commit && !actx->discard) {
+    if (actx->run.held && !actx->run.commit && !actx->run.discard) {
         rc = ngx_http_tier_router_attempt_deliver(r, actx);
         ngx_http_finalize_request(r, rc);
         return NGX_DONE;
     }
 
-    if (actx->discard && ctx->pending) {
+    if (actx->run.discard && ctx->pending) {
         actx = ctx->pending;
         ctx->pending = NULL;
 
@@ -268,7 +247,7 @@ ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
         return NGX_AGAIN;
     }
 
-    if (!actx->commit) {
+    if (!actx->run.commit) {
         /* no answer reached us (cannot happen): say so, not hang */
         ngx_http_finalize_request(r, NGX_HTTP_BAD_GATEWAY);
         return NGX_DONE;
@@ -315,7 +294,7 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
     ngx_http_tier_router_ctx_t  *ctx;
     ngx_http_tier_router_try_t  *t;
 
-    if (actx->closed || rc == NGX_AGAIN) {
+    if (actx->run.closed || rc == NGX_AGAIN) {
         return rc;
     }
 
@@ -327,11 +306,11 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
         return rc;
     }
 
-    actx->closed = 1;
+    actx->run.closed = 1;
 
     ctx = actx->parent;
 
-    if (rc == NGX_ERROR && !actx->commit && !r->connection->error) {
+    if (rc == NGX_ERROR && !actx->run.commit && !r->connection->error) {
 
         /*
          * an upstream that broke off an answer the client has not seen
@@ -339,52 +318,54 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
          * goes to the next tier if it can, else nothing is sent of it
          */
 
-        if (actx->held && !actx->discard) {
-            actx->held = NULL;
+        if (actx->run.held && !actx->run.discard) {
+            actx->run.held = NULL;
             ctx->pending = ngx_http_tier_router_attempt_next(r, actx, 1);
-            actx->discard = (ctx->pending != NULL);
+            actx->run.discard = (ctx->pending != NULL);
         }
 
         rc = NGX_OK;
 
-    } else if (actx->held && !actx->commit && !actx->discard) {
+    } else if (actx->run.held && !actx->run.commit && !actx->run.discard) {
 
-        actx->why = ngx_http_tier_router_attempt_judge(r, actx);
+        actx->run.why = ngx_http_tier_router_attempt_judge(r, actx);
 
-        if (actx->why) {
+        if (actx->run.why) {
             ctx->pending = ngx_http_tier_router_attempt_next(r, actx, 1);
 
             if (ctx->pending) {
-                actx->discard = 1;
-                actx->escalated = 1;
-                ctx->tries[actx->nth].why = actx->why;
+                actx->run.discard = 1;
+                actx->run.escalated = 1;
+                ctx->tries[actx->nth].why = actx->run.why;
 
                 ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                               "tier router: escalating an answer: %s",
-                              actx->why);
+                              actx->run.why);
             }
         }
     }
 
     ngx_http_tier_router_account_close(r, actx);
 
-    if (actx->accounted) {
-        ngx_http_tier_router_add(ctx->cost, actx->cost);
-        ngx_http_tier_router_add(ctx->counts.input, actx->counts.input);
-        ngx_http_tier_router_add(ctx->counts.output, actx->counts.output);
-        ctx->estimated |= actx->estimated;
+    if (actx->run.accounted) {
+        ngx_http_tier_router_add(ctx->run.cost, actx->run.cost);
+        ngx_http_tier_router_add(ctx->run.counts.input,
+                                 actx->run.counts.input);
+        ngx_http_tier_router_add(ctx->run.counts.output,
+                                 actx->run.counts.output);
+        ctx->run.estimated |= actx->run.estimated;
         ctx->spent = actx->spent;
     }
 
     t = &ctx->tries[actx->nth];
 
-    t->status = actx->answered;
+    t->status = actx->run.answered;
 
     if (t->status == 0 && rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         t->status = (ngx_uint_t) rc;
     }
 
-    t->cost = actx->cost;
+    t->cost = actx->run.cost;
 
     /* $upstream_addr, $upstream_status, ...: every attempt's, in order */
 
@@ -411,7 +392,7 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tier router: attempt at tier %ui done: rc %i, cost %L",
-                   actx->tier, rc, actx->cost);
+                   actx->tier, rc, actx->run.cost);
 
     return rc;
 }
@@ -682,7 +663,7 @@ ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
     mr = r->main;
     ctx = actx->parent;
 
-    actx->commit = 1;
+    actx->run.commit = 1;
     ctx->tier = actx->tier;
 
     /* the lists' first parts are inside the structure: relink them */
@@ -771,7 +752,7 @@ ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
     ctx = actx->parent;
     status = r->headers_out.status;
 
-    actx->answered = status;
+    actx->run.answered = status;
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
@@ -789,7 +770,7 @@ ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
                           "tier \"%V\"", &tier[actx->tier].name, status,
                           &tier[next->tier].name);
 
-            actx->discard = 1;
+            actx->run.discard = 1;
             ctx->pending = next;
 
             return NGX_OK;
@@ -804,11 +785,11 @@ ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
            <= (off_t) trlcf->escalate_buffer
         && ngx_http_tier_router_attempt_room(r, ctx, actx->tier, actx->nth))
     {
-        actx->held = ngx_create_temp_buf(r->pool,
+        actx->run.held = ngx_create_temp_buf(r->pool,
                                    r->headers_out.content_length_n >= 0
                                    ? (size_t) r->headers_out.content_length_n
                                    : trlcf->escalate_buffer);
-        if (actx->held == NULL) {
+        if (actx->run.held == NULL) {
             return NGX_ERROR;
         }
 
@@ -849,15 +830,15 @@ ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
         }
     }
 
-    if (!actx->discard && (actx->held == NULL || actx->commit)) {
+    if (!actx->run.discard && (actx->run.held == NULL || actx->run.commit)) {
         return ngx_http_next_body_filter(r, in);
     }
 
-    if (!actx->discard) {
+    if (!actx->run.discard) {
 
         /* held for inspection, up to tier_router_escalate_buffer */
 
-        held = actx->held;
+        held = actx->run.held;
 
         for (cl = in; cl; cl = cl->next) {
             b = cl->buf;
@@ -889,7 +870,7 @@ ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        actx->held = NULL;
+        actx->run.held = NULL;
 
         out = ngx_alloc_chain_link(r->pool);
         if (out == NULL) {
@@ -941,8 +922,8 @@ ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
     j.json_output = actx->json_output;
     j.logprob = trlcf->escalate_logprob;
 
-    answer = tr_judge(&j, (char *) actx->held->pos,
-                      actx->held->last - actx->held->pos);
+    answer = tr_judge(&j, (char *) actx->run.held->pos,
+                      actx->run.held->last - actx->run.held->pos);
 
     if (answer == TR_ANSWER_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -968,7 +949,7 @@ ngx_http_tier_router_attempt_deliver(ngx_http_request_t *r,
 
     /* logprobs the client did not ask for: taken out as the API would */
 
-    b = actx->held;
+    b = actx->run.held;
 
     if (actx->logprobs) {
         root = json_loadb((char *) b->pos, b->last - b->pos, 0, NULL);
@@ -993,7 +974,7 @@ ngx_http_tier_router_attempt_deliver(ngx_http_request_t *r,
 
             b->last += json_dumpb(root, (char *) b->pos, len, JSON_COMPACT);
 
-            actx->held = b;
+            actx->run.held = b;
             actx->sr->headers_out.content_length_n = b->last - b->pos;
 
             if (actx->sr->headers_out.content_length) {
@@ -1011,7 +992,7 @@ ngx_http_tier_router_attempt_deliver(ngx_http_request_t *r,
         return rc;
     }
 
-    b = actx->held;
+    b = actx->run.held;
 
     if (b->last == b->pos) {
         return ngx_http_send_special(r, NGX_HTTP_LAST);

@@ -166,6 +166,39 @@ typedef struct {
 } ngx_http_tier_router_try_t;
 
 
+/*
+ * What one run of a request owns: the main request's, or an attempt's (a
+ * subrequest's context, see attempt.c).  An attempt starts with it
+ * zeroed; everything else in the context it copies from the main
+ * request's.
+ */
+
+typedef struct {
+    int64_t                      reserved;
+    int64_t                      cost;
+    tr_usage_parser_t           *usage;
+    tr_usage_t                   counts;            /* what was charged */
+    ngx_buf_t                   *hold;              /* a partial event */
+    ngx_chain_t                 *free;
+    ngx_chain_t                 *busy;
+
+    unsigned                     accounted:1;       /* reserved: settle */
+    unsigned                     settled:1;
+    unsigned                     estimated:1;
+    unsigned                     strip:1;           /* drop its chunk */
+    unsigned                     opaque:1;          /* encoded response */
+
+    /* an attempt's answer */
+    ngx_uint_t                   answered;          /* status, 0: none */
+    ngx_buf_t                   *held;              /* under inspection */
+    const char                  *why;               /* escalated: signal */
+    unsigned                     closed:1;          /* settled, counted */
+    unsigned                     discard:1;         /* a failure passed on */
+    unsigned                     commit:1;          /* the client's answer */
+    unsigned                     escalated:1;       /* not good enough */
+} ngx_http_tier_router_run_t;
+
+
 struct ngx_http_tier_router_ctx_s {
     ngx_int_t                    status;    /* NGX_DONE, NGX_DECLINED */
     ngx_uint_t                   tier;
@@ -183,32 +216,20 @@ struct ngx_http_tier_router_ctx_s {
     time_t                       retry_after;       /* seconds; 0: none */
     unsigned                     retryable:1;       /* x-should-retry */
 
-    /* spend accounting */
+    /* spend accounting: the request's */
     ngx_http_request_t          *request;
     ngx_http_tier_router_zone_t *zone;
     u_char                       hash[TR_HASH_LEN];
     int64_t                      limit;             /* -1: none */
-    int64_t                      reserved;
-    int64_t                      cost;
     int64_t                      spent;             /* after settling */
     int64_t                      input_estimate;    /* tokens */
     int64_t                      output_max;        /* tokens */
     time_t                       now;               /* admission's clock */
     ngx_uint_t                   floor;             /* lowest tier allowed */
-    tr_usage_parser_t  *usage;
-    tr_usage_t  counts;           /* what was charged */
-    ngx_buf_t                   *hold;              /* a partial event */
-    ngx_chain_t                 *free;
-    ngx_chain_t                 *busy;
 
     unsigned                     routed:1;
-    unsigned                     accounted:1;       /* reserved: settle */
-    unsigned                     settled:1;
-    unsigned                     estimated:1;
     unsigned                     stream_usage:1;    /* we asked for it */
-    unsigned                     strip:1;           /* drop its chunk */
     unsigned                     passthrough:1;     /* the held event */
-    unsigned                     opaque:1;          /* encoded response */
     unsigned                     metered:1;         /* unrouted, charged */
 
     /* attempts across tiers: the main request's side */
@@ -225,15 +246,10 @@ struct ngx_http_tier_router_ctx_s {
     ngx_http_tier_router_ctx_t  *parent;            /* the main request's */
     ngx_http_request_t          *sr;
     ngx_uint_t                   nth;               /* in tries[] */
-    ngx_uint_t                   answered;          /* status, 0: none */
-    ngx_buf_t                   *held;              /* under inspection */
-    const char                  *why;               /* escalated: signal */
-    unsigned                     closed:1;          /* settled, counted */
-    unsigned                     discard:1;         /* a failure passed on */
-    unsigned                     commit:1;          /* the client's answer */
     unsigned                     complete:1;        /* and all of it came */
-    unsigned                     escalated:1;       /* not good enough */
     unsigned                     logprobs:1;        /* we asked for them */
+
+    ngx_http_tier_router_run_t   run;
 };
 
 

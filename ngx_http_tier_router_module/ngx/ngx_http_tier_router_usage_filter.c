@@ -53,7 +53,9 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
-    if (ctx == NULL || !ctx->accounted || ctx->settled || ctx->usage) {
+    if (ctx == NULL || !ctx->run.accounted || ctx->run.settled
+        || ctx->run.usage)
+    {
         return ngx_http_next_header_filter(r);
     }
 
@@ -65,13 +67,13 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    ctx->usage = ngx_palloc(r->pool,
-                            sizeof(tr_usage_parser_t));
-    if (ctx->usage == NULL) {
+    ctx->run.usage = ngx_palloc(r->pool,
+                                sizeof(tr_usage_parser_t));
+    if (ctx->run.usage == NULL) {
         return NGX_ERROR;
     }
 
-    tr_usage_init(ctx->usage, (int) ctx->dialect,
+    tr_usage_init(ctx->run.usage, (int) ctx->dialect,
                         r->headers_out.content_type.len >= 17
                         && ngx_strncasecmp(r->headers_out.content_type.data,
                                            (u_char *) "text/event-stream",
@@ -82,7 +84,7 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
         && ngx_strcasecmp(r->headers_out.content_encoding->value.data,
                           (u_char *) "identity") != 0)
     {
-        ctx->opaque = 1;
+        ctx->run.opaque = 1;
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "tier router: the upstream answered \"%V\" encoded "
                       "although identity was asked for: its usage cannot "
@@ -90,11 +92,11 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
                       &r->headers_out.content_encoding->value);
     }
 
-    if (ctx->stream_usage && ctx->usage->sse && !ctx->opaque) {
-        ctx->strip = 1;
+    if (ctx->stream_usage && ctx->run.usage->sse && !ctx->run.opaque) {
+        ctx->run.strip = 1;
 
-        ctx->hold = ngx_create_temp_buf(r->pool, NGX_HTTP_TIER_ROUTER_HOLD);
-        if (ctx->hold == NULL) {
+        ctx->run.hold = ngx_create_temp_buf(r->pool, NGX_HTTP_TIER_ROUTER_HOLD);
+        if (ctx->run.hold == NULL) {
             return NGX_ERROR;
         }
 
@@ -118,14 +120,14 @@ ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
-    if (ctx == NULL || ctx->usage == NULL) {
+    if (ctx == NULL || ctx->run.usage == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
 
-    if (ctx->strip) {
+    if (ctx->run.strip) {
         size = 0;
 
-        for (cl = ctx->busy; cl; cl = cl->next) {
+        for (cl = ctx->run.busy; cl; cl = cl->next) {
             size += ngx_buf_size(cl->buf);
         }
 
@@ -152,13 +154,13 @@ ngx_http_tier_router_observe(ngx_http_request_t *r,
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
 
-        if (!ngx_buf_in_memory(b) || ctx->opaque) {
-            ctx->usage->bytes += ngx_buf_size(b);
+        if (!ngx_buf_in_memory(b) || ctx->run.opaque) {
+            ctx->run.usage->bytes += ngx_buf_size(b);
             continue;
         }
 
         for (p = b->pos; p < b->last; /* void */) {
-            p += tr_usage_feed(ctx->usage, p, b->last - p);
+            p += tr_usage_feed(ctx->run.usage, p, b->last - p);
         }
     }
 
@@ -183,8 +185,8 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
     ngx_chain_t        *cl, *out;
     tr_usage_parser_t  *up;
 
-    up = ctx->usage;
-    hold = ctx->hold;
+    up = ctx->run.usage;
+    hold = ctx->run.hold;
 
     size = hold->last - hold->pos;
 
@@ -194,7 +196,7 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
         }
     }
 
-    out = ngx_chain_get_free_buf(r->pool, &ctx->free);
+    out = ngx_chain_get_free_buf(r->pool, &ctx->run.free);
     if (out == NULL) {
         return NGX_ERROR;
     }
@@ -299,8 +301,8 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
     if (ob->last == ob->pos) {
 
         if (!ob->last_buf && !ob->flush && !ob->sync) {
-            out->next = ctx->free;
-            ctx->free = out;
+            out->next = ctx->run.free;
+            ctx->run.free = out;
             out = NULL;
 
         } else {
@@ -311,7 +313,7 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
 
     rc = ngx_http_next_body_filter(r, out);
 
-    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+    ngx_chain_update_chains(r->pool, &ctx->run.free, &ctx->run.busy, &out,
                             (ngx_buf_tag_t) &ngx_http_tier_router_module);
 
     return rc;
@@ -337,8 +339,8 @@ ngx_http_tier_router_unstrip(ngx_http_request_t *r,
                   "tier router: the client reads slowly: the stream passes "
                   "on as it is, its usage chunk too");
 
-    ctx->strip = 0;
-    hold = ctx->hold;
+    ctx->run.strip = 0;
+    hold = ctx->run.hold;
 
     n = hold->last - hold->pos;
 

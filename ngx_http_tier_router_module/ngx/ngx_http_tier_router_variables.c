@@ -298,25 +298,25 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
         break;
 
     default:
-        if (!ctx->settled) {
+        if (!ctx->run.settled) {
             return NGX_OK;
         }
 
         switch (data) {
 
         case NGX_HTTP_TIER_ROUTER_VAR_COST:
-            p += tr_price_print(ctx->cost, (char *) p);
+            p += tr_price_print(ctx->run.cost, (char *) p);
             break;
 
         case NGX_HTTP_TIER_ROUTER_VAR_INPUT:
         case NGX_HTTP_TIER_ROUTER_VAR_OUTPUT:
-            n = (data == NGX_HTTP_TIER_ROUTER_VAR_INPUT) ? ctx->counts.input
-                                                        : ctx->counts.output;
+            n = (data == NGX_HTTP_TIER_ROUTER_VAR_INPUT)
+                ? ctx->run.counts.input : ctx->run.counts.output;
             p = ngx_sprintf(p, "%L", ngx_max(n, 0));
             break;
 
         default: /* NGX_HTTP_TIER_ROUTER_VAR_ESTIMATED */
-            *p++ = ctx->estimated ? '1' : '0';
+            *p++ = ctx->run.estimated ? '1' : '0';
         }
     }
 
