@@ -24,7 +24,10 @@
 static ngx_int_t ngx_http_tier_router_account_key(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *label);
 static ngx_int_t ngx_http_tier_router_refuse(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t why);
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_tenant_t *t,
+    ngx_uint_t why);
+static void ngx_http_tier_router_reserve(ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_tenant_t *t, int64_t worst);
 static ngx_int_t ngx_http_tier_router_no_room(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_zone_t *zone);
 static ngx_int_t ngx_http_tier_router_settle_later(ngx_http_request_t *r,
@@ -103,19 +106,10 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     worst = res.worst;
 
     if (res.verdict != TR_ADMIT_OK) {
-        ngx_http_tier_router_inc32(t->refused);
-        ngx_http_tier_router_add(zone->sh->refused, 1);
-        zone->sh->generation++;
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        return ngx_http_tier_router_refuse(r, ctx, res.verdict);
+        return ngx_http_tier_router_refuse(r, ctx, t, res.verdict);
     }
 
-    ngx_http_tier_router_add(t->reserved, worst);
-    t->inflight++;
-    ngx_http_tier_router_budget_idle(zone, t);
-    ngx_http_tier_router_add(zone->sh->reserved, worst);
-    zone->sh->generation++;
+    ngx_http_tier_router_reserve(zone, t, worst);
 
     if (res.tier != (unsigned) ctx->tier) {
         ngx_http_tier_router_inc32(t->capped);
@@ -156,6 +150,20 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
 }
 
 
+/* a reservation of worst in the tenant's and the zone's balances */
+
+static void
+ngx_http_tier_router_reserve(ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_tenant_t *t, int64_t worst)
+{
+    ngx_http_tier_router_add(t->reserved, worst);
+    t->inflight++;
+    ngx_http_tier_router_budget_idle(zone, t);
+    ngx_http_tier_router_add(zone->sh->reserved, worst);
+    zone->sh->generation++;
+}
+
+
 /* what admission reads: the balances, the prices, the request's tier */
 
 static void
@@ -191,13 +199,15 @@ ngx_int_t
 ngx_http_tier_router_meter(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx)
 {
-    ngx_int_t                         rc;
-    tr_balance_t                      tenant, total;
-    ngx_http_tier_router_zone_t      *zone;
-    ngx_http_tier_router_tenant_t    *t;
-    ngx_http_tier_router_loc_conf_t  *trlcf;
+    ngx_int_t                          rc;
+    tr_admit_t                         a;
+    ngx_http_tier_router_zone_t       *zone;
+    ngx_http_tier_router_tenant_t     *t;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
     zone = trlcf->budget_zone;
 
@@ -209,23 +219,15 @@ ngx_http_tier_router_meter(ngx_http_request_t *r,
         return rc;
     }
 
-    tenant.spent = t->spent;
-    tenant.limit = ctx->limit;
-    total.spent = zone->sh->spent;
-    total.limit = zone->limit;
+    ngx_http_tier_router_balances(&a, zone, t, ctx, trmcf);
 
-    if (tr_admit_spent(&tenant, &total)) {
-        ngx_http_tier_router_inc32(t->refused);
-        ngx_http_tier_router_add(zone->sh->refused, 1);
-        zone->sh->generation++;
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        return ngx_http_tier_router_refuse(r, ctx, TR_ADMIT_SPENT);
+    if (tr_admit_spent(&a.tenant, &a.zone)) {
+        return ngx_http_tier_router_refuse(r, ctx, t, TR_ADMIT_SPENT);
     }
 
-    t->inflight++;
-    ngx_http_tier_router_budget_idle(zone, t);
-    zone->sh->generation++;
+    /* in flight, holding nothing */
+
+    ngx_http_tier_router_reserve(zone, t, 0);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -444,10 +446,21 @@ ngx_http_tier_router_enter(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_tier_router_refuse(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_uint_t why)
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_tenant_t *t,
+    ngx_uint_t why)
 {
     time_t                            end;
+    ngx_http_tier_router_zone_t      *zone;
     ngx_http_tier_router_loc_conf_t  *trlcf;
+
+    /* counted, with the zone still locked, which is then let go */
+
+    zone = ctx->zone;
+
+    ngx_http_tier_router_inc32(t->refused);
+    ngx_http_tier_router_add(zone->sh->refused, 1);
+    zone->sh->generation++;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
@@ -571,11 +584,7 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    ngx_http_tier_router_add(t->reserved, worst);
-    t->inflight++;
-    ngx_http_tier_router_budget_idle(zone, t);
-    ngx_http_tier_router_add(zone->sh->reserved, worst);
-    zone->sh->generation++;
+    ngx_http_tier_router_reserve(zone, t, worst);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
