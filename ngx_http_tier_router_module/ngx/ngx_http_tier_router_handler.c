@@ -387,50 +387,34 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_tier_router_identity(ngx_http_request_t *r)
 {
+    ngx_str_t         name;
     ngx_uint_t        i, found;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
+    ngx_str_set(&name, "Accept-Encoding");
+
     found = 0;
-
     part = &r->headers_in.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != sizeof("Accept-Encoding") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept-Encoding",
-                               sizeof("Accept-Encoding") - 1)
-               != 0)
-        {
-            continue;
-        }
+    while ((h = ngx_http_tier_router_next_header(&part, &i, &name)) != NULL) {
 
 #if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
 
-        if (r->headers_in.accept_encoding == &h[i]) {
+        if (r->headers_in.accept_encoding == h) {
             r->headers_in.accept_encoding = ngx_palloc(r->pool,
                                                     sizeof(ngx_table_elt_t));
             if (r->headers_in.accept_encoding == NULL) {
                 return NGX_ERROR;
             }
 
-            *r->headers_in.accept_encoding = h[i];
+            *r->headers_in.accept_encoding = *h;
         }
 
 #endif
 
-        ngx_str_set(&h[i].value, "identity");
+        ngx_str_set(&h->value, "identity");
         found = 1;
     }
 
@@ -582,43 +566,27 @@ ngx_http_tier_router_forced(ngx_http_request_t *r,
         return -1;
     }
 
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
-
     part = &r->headers_in.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */; i++) {
+    h = ngx_http_tier_router_next_header(&part, &i, &trlcf->override_header);
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != trlcf->override_header.len
-            || ngx_strncasecmp(h[i].key.data, trlcf->override_header.data,
-                               h[i].key.len) != 0)
-        {
-            continue;
-        }
-
-        index = ngx_http_tier_router_find_tier(trmcf, h[i].value.data,
-                                               h[i].value.len);
-
-        if (index == NGX_ERROR) {
-            ctx->error_status = NGX_HTTP_BAD_REQUEST;
-            ctx->error = "unknown tier in the override header";
-            ctx->error_detail = h[i].value;
-        }
-
-        return index;
+    if (h == NULL) {
+        return -1;
     }
 
-    return -1;
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    index = ngx_http_tier_router_find_tier(trmcf, h->value.data,
+                                           h->value.len);
+
+    if (index == NGX_ERROR) {
+        ctx->error_status = NGX_HTTP_BAD_REQUEST;
+        ctx->error = "unknown tier in the override header";
+        ctx->error_detail = h->value;
+    }
+
+    return index;
 }
 
 

@@ -258,6 +258,8 @@ ngx_int_t ngx_http_tier_router_send_error(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 ngx_int_t ngx_http_tier_router_add_header(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
+ngx_table_elt_t *ngx_http_tier_router_next_header(ngx_list_part_t **part,
+    ngx_uint_t *i, ngx_str_t *name);
 
 ngx_int_t ngx_http_tier_router_admit(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, tr_request_t *req,

@@ -3,8 +3,9 @@
  * Copyright (C) The tier router authors
  *
  * Helpers of the glue that any of its files may call: the tier by name,
- * a response header, a whole small file read without blocking on a FIFO,
- * the passthrough upstream, a JSON document as a buffer.
+ * a response header added, a request header found, a whole small file
+ * read without blocking on a FIFO, the passthrough upstream, a JSON
+ * document as a buffer.
  */
 
 
@@ -193,4 +194,39 @@ ngx_http_tier_router_json_buf(ngx_http_request_t *r, void *json)
     free(text);
 
     return b;
+}
+
+
+/*
+ * The next request header named name (in any case) from (*part, *i) on,
+ * which are left just past it, or NULL: call again for every header of
+ * that name.  Start with the headers' first part and 0.
+ */
+
+ngx_table_elt_t *
+ngx_http_tier_router_next_header(ngx_list_part_t **part, ngx_uint_t *i,
+    ngx_str_t *name)
+{
+    ngx_table_elt_t  *h;
+
+    for ( ;; ) {
+
+        if (*i >= (*part)->nelts) {
+            if ((*part)->next == NULL) {
+                return NULL;
+            }
+
+            *part = (*part)->next;
+            *i = 0;
+            continue;
+        }
+
+        h = (ngx_table_elt_t *) (*part)->elts + (*i)++;
+
+        if (h->key.len == name->len
+            && ngx_strncasecmp(h->key.data, name->data, name->len) == 0)
+        {
+            return h;
+        }
+    }
 }
