@@ -276,6 +276,22 @@ for my $case (
 
 is(spend_of('k-free'), '0.000000', 'count_tokens, batches: spend 0');
 
+# the upstream fails: its error passes on, and costs nothing
+
+{
+    my $body = '{"model":"emb-model","input":"hello"}';
+    my $r = metered('POST', '/v1/embeddings', $body, 'k-fail',
+                    'X-Mock-Status' => 500);
+    is($r->{status}, 500, 'metered, upstream 500: passed on');
+    is($r->{log}{cost}, '0.000000', 'metered, upstream 500: no charge');
+
+    $r = metered('POST', '/v1/embeddings', $body, 'k-fail',
+                 'X-Mock-Break-After' => 20);
+    is($r->{log}{cost}, '0.000000',
+       'metered, answer cut before its usage: nothing to charge');
+    is(spend_of('k-fail'), '0.000000', 'metered failures: spend 0');
+}
+
 {
     my $r = metered('GET', '/v1/responses/resp_abc123', undef, 'k-get');
     is($r->{status}, 200, 'metered GET of a stored response: 200');
