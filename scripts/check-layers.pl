@@ -4,10 +4,15 @@
 #   - nothing under core/ includes an nginx header or a glue header, and
 #     no core object calls into nginx or the glue;
 #   - the glue's files call each other without a cycle (file A calls a
-#     function defined in file B, from the objects' symbols with nm).
+#     function defined in file B, from the objects' symbols with nm);
+#   - each glue file X.c has its own X.h, includes it before any other
+#     header of the module, and every function or variable X.o exports is
+#     declared there and in no other glue header; the types header
+#     (ngx_http_tier_router_types.h) declares types only.
 # Usage: scripts/check-layers.pl OBJDIR (the addon objects of an nginx
-# build: build/nginx/objs/addon); TIER_ROUTER_CORE=DIR reads the core's
-# sources from DIR.  Prints each finding; exits 1 if any.
+# build: build/nginx/objs/addon); TIER_ROUTER_CORE=DIR and
+# TIER_ROUTER_NGX=DIR read the core's and the glue's sources from DIR.
+# Prints each finding; exits 1 if any.
 
 use strict;
 use warnings;
@@ -39,23 +44,27 @@ for my $f (sort glob "$core/*.[ch]") {
 
 # the symbols each object defines and uses
 
-my (%defines, %uses);
+my (%defines, %uses, %exports, $nobj);
 
 for my $o (sort glob("$objdir/core/*.o"), glob("$objdir/ngx/*.o")) {
     (my $name = $o) =~ s{^.*/(core|ngx)/(\w+)\.o$}{$1/$2};
+    $nobj++;
 
     open my $nm, '-|', 'nm', $o or die "nm $o: $!";
 
     while (<$nm>) {
         if (/^\s*U (\w+)$/) {
             $uses{$name}{$1} = 1;
-        } elsif (/^[0-9a-f]+ T (\w+)$/) {
-            $defines{$1} = $name;
+        } elsif (/^[0-9a-f]+ ([TDBR]) (\w+)$/) {
+            my ($kind, $sym) = ($1, $2);
+
+            $defines{$sym} = $name if $kind eq 'T';
+            push @{$exports{$name}}, $sym if $name =~ m{^ngx/};
         }
     }
 }
 
-die "no objects under $objdir\n" unless %uses;
+die "no objects under $objdir\n" unless $nobj;
 
 my %edges;
 
@@ -73,6 +82,65 @@ for my $from (sort keys %uses) {
 
         next unless defined $to && $to ne $from && $to =~ m{^ngx/};
         $edges{$from}{$to}{$sym} = 1;
+    }
+}
+
+# the glue's headers: one per file, declaring what the file exports
+
+my $glue = $ENV{TIER_ROUTER_NGX} // "$root/ngx_http_tier_router_module/ngx";
+my %decl;
+
+for my $h (sort glob "$glue/*.h") {
+    (my $n = $h) =~ s{^.*/}{};
+    my $text = slurp($h);
+
+    $text =~ s{/\*.*?\*/}{}gs;
+    $text =~ s{^#\s*define(?:[^\n]*\\\n)*[^\n]*}{}gm;
+
+    while ($text =~ /\b(ngx_http_tier_router_\w+)\s*(?:\(|\[|;)/g) {
+        my $sym = $1;
+        next if $sym =~ /_t$/;
+        push @{$decl{$sym}}, $n;
+
+        if ($n =~ /_types\.h$/) {
+            print "types header declares a function: $n: $sym\n";
+            $bad++;
+        }
+    }
+}
+
+for my $o (sort keys %exports) {
+    (my $stem = $o) =~ s{^ngx/}{};
+    my $c = "$glue/$stem.c";
+    my $own = "$stem.h";
+
+    next unless -f $c;
+
+    if (!-f "$glue/$own") {
+        print "glue file without its header: $stem.c\n";
+        $bad++;
+        next;
+    }
+
+    my ($first) = slurp($c) =~ /^#include "([^"]+)"/m;
+
+    if (!defined $first || $first ne $own) {
+        print "glue file does not include its header first: $stem.c\n";
+        $bad++;
+    }
+
+    for my $sym (@{$exports{$o}}) {
+        my @in = @{$decl{$sym} // []};
+
+        if (!grep { $_ eq $own } @in) {
+            print "not declared in its file's header: $stem.c: $sym\n";
+            $bad++;
+        }
+
+        for my $h (grep { $_ ne $own } @in) {
+            print "declared in another file's header: $h: $sym\n";
+            $bad++;
+        }
     }
 }
 
@@ -133,3 +201,11 @@ for my $c (@sccs) {
 print $bad ? "layers: $bad finding(s)\n" : "layers: ok\n";
 
 exit($bad ? 1 : 0);
+
+
+sub slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or die "$f: $!";
+    local $/;
+    return <$fh>;
+}

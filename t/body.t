@@ -32,14 +32,7 @@ $t->write_config(<<'EOF');
 http {
     %%HTTP_DEFAULTS%%
 
-    upstream small_up    { server 127.0.0.1:%%PORT_mock_small%%; }
-    upstream mid_up      { server 127.0.0.1:%%PORT_mock_mid%%; }
-    upstream frontier_up { server 127.0.0.1:%%PORT_mock_frontier%%; }
-
-    tier_router_tier small    model=small-model    upstream=small_up;
-    tier_router_tier mid      model=mid-model      upstream=mid_up;
-    tier_router_tier frontier model=frontier-model upstream=frontier_up;
-
+    %%THREE_TIERS%%
     log_format tr 'TR tier=$tier_router_tier status=$status uri=$uri';
     access_log %%TESTDIR%%/tr.log tr;
 

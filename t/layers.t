@@ -2,9 +2,10 @@
 
 # The two layers (docs/architecture.md): nothing under core/ includes an
 # nginx header or calls nginx or the glue, and the glue's files call each
-# other without a cycle.  scripts/check-layers.pl reads the objects of the
-# module's build (make all); a planted cycle and a planted include show
-# that it can fail.
+# other without a cycle, each glue file declaring what it exports in its
+# own header.  scripts/check-layers.pl reads the objects of the module's
+# build (make all); a planted cycle, a planted include and planted
+# headers show that it can fail.
 
 use strict;
 use warnings;
@@ -55,7 +56,56 @@ SKIP: {
          'and a core file including nginx');
 }
 
+# the check fails on headers: a file without its own, one that includes
+# another first, a function declared in the wrong header, the types
+# header declaring a function
+
+SKIP: {
+    my $cc = $ENV{CC} // 'cc';
+    skip "no C compiler", 6 if system("$cc --version >/dev/null 2>&1");
+
+    my $dir = tempdir(CLEANUP => 1);
+    make_path("$dir/objs/ngx", "$dir/src");
+
+    write_c("$dir/src/x.c", "#include \"other.h\"\n#include \"x.h\"\n"
+                            . "int ngx_http_tier_router_x(void) "
+                            . "{ return 0; }");
+    write_c("$dir/src/x.h", "int ngx_http_tier_router_y(void);");
+    write_c("$dir/src/other.h", "int ngx_http_tier_router_x(void);");
+    write_c("$dir/src/y.c", "int ngx_http_tier_router_y(void) "
+                            . "{ return 1; }");
+    write_c("$dir/src/ngx_http_tier_router_types.h",
+            "#define ngx_http_tier_router_ok(a)  (a)\n"
+            . "void ngx_http_tier_router_f(void);");
+
+    for my $f (qw(x y)) {
+        system("$cc -I$dir/src -c -o $dir/objs/ngx/$f.o $dir/src/$f.c") == 0
+            or die;
+    }
+
+    my $bad = `TIER_ROUTER_NGX=$dir/src perl $check $dir/objs 2>&1`;
+    is($? >> 8, 1, 'planted headers fail the check');
+    like($bad, qr{^glue file does not include its header first: x\.c$}m,
+         'a file including another header first');
+    like($bad, line("not declared in its file's header: x.c: "
+                    . 'ngx_http_tier_router_x'),
+         'a function its own header does not declare');
+    like($bad, line("declared in another file's header: other.h: "
+                    . 'ngx_http_tier_router_x'),
+         'and the header that does');
+    like($bad, qr{^glue file without its header: y\.c$}m,
+         'a file without a header');
+    like($bad, line('types header declares a function: '
+                    . 'ngx_http_tier_router_types.h: ngx_http_tier_router_f'),
+         'the types header declaring a function, not a macro');
+}
+
 done_testing;
+
+sub line {
+    my ($text) = @_;
+    return qr/^\Q$text\E$/m;
+}
 
 sub write_c {
     my ($f, $text) = @_;

@@ -14,7 +14,20 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tier_router_account.h"
+#include "ngx_http_tier_router_budget.h"
+#include "ngx_http_tier_router_catalog.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_util.h"
+#include "ngx_http_tier_router_zone.h"
+
+#include "tr_admit.h"
+#include "tr_dialect.h"
+#include "tr_extract.h"
+#include "tr_hash.h"
+#include "tr_period.h"
+#include "tr_price.h"
+#include "tr_usage.h"
 
 
 /* seconds to wait before a retry when requests in flight hold the rest */
@@ -83,10 +96,10 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
      * own bytes make real prompts cheaper), and every output token asked
      */
 
-    ctx->input_estimate = (int64_t) (body_len / 3) + 1;
-    ctx->output_max = (req->features.max_tokens >= 0)
-                      ? req->features.max_tokens
-                      : (int64_t) trlcf->budget_max_output;
+    ctx->rq->input_estimate = (int64_t) (body_len / 3) + 1;
+    ctx->rq->output_max = (req->features.max_tokens >= 0)
+                          ? req->features.max_tokens
+                          : (int64_t) trlcf->budget_max_output;
 
     t = ngx_http_tier_router_enter(r, ctx, &rc);
 
@@ -96,7 +109,7 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
 
     ngx_http_tier_router_balances(&a, zone, t, ctx, trmcf);
 
-    a.floor = (unsigned) ctx->floor;
+    a.floor = (unsigned) ctx->rq->floor;
     a.soft = trlcf->budget_rules;
     a.nsoft = trlcf->budget_soft ? trlcf->budget_soft->nelts : 0;
     a.reject = (trlcf->budget_fit == NGX_HTTP_TIER_ROUTER_FIT_REJECT);
@@ -120,13 +133,13 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
 
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tier router: reserved %L of limit %L, spent %L, "
-                   "tier %ui of %ui", worst, ctx->limit, ctx->spent,
+                   "tier %ui of %ui", worst, ctx->rq->limit, ctx->spent,
                    (ngx_uint_t) res.tier, ctx->tier);
 
     ctx->tier = res.tier;
     ctx->run.reserved = worst;
-    ctx->stream_usage = (ctx->dialect == TR_OPENAI_CHAT
-                         && req->features.stream && !req->include_usage);
+    ctx->rq->stream_usage = (ctx->rq->dialect == TR_OPENAI_CHAT
+                             && req->features.stream && !req->include_usage);
 
     if (ngx_http_tier_router_settle_later(r, ctx) != NGX_OK) {
         return NGX_ERROR;
@@ -175,15 +188,15 @@ ngx_http_tier_router_balances(tr_admit_t *a, ngx_http_tier_router_zone_t *zone,
 
     a->tenant.spent = t->spent;
     a->tenant.reserved = t->reserved;
-    a->tenant.limit = ctx->limit;
+    a->tenant.limit = ctx->rq->limit;
     a->zone.spent = zone->sh->spent;
     a->zone.reserved = zone->sh->reserved;
     a->zone.limit = zone->limit;
     a->prices = trmcf->tier_prices;
     a->tier = (unsigned) ctx->tier;
     a->floor = a->tier;
-    a->input = ctx->input_estimate;
-    a->output = ctx->output_max;
+    a->input = ctx->rq->input_estimate;
+    a->output = ctx->rq->output_max;
 }
 
 
@@ -211,7 +224,7 @@ ngx_http_tier_router_meter(ngx_http_request_t *r,
 
     zone = trlcf->budget_zone;
 
-    ngx_str_set(&ctx->reason, "passthrough");
+    ngx_str_set(&ctx->rq->reason, "passthrough");
 
     t = ngx_http_tier_router_enter(r, ctx, &rc);
 
@@ -231,7 +244,7 @@ ngx_http_tier_router_meter(ngx_http_request_t *r,
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ctx->metered = 1;
+    ctx->rq->metered = 1;
 
     return ngx_http_tier_router_settle_later(r, ctx);
 }
@@ -300,11 +313,11 @@ ngx_http_tier_router_no_room(ngx_http_request_t *r,
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ctx->error_status = NGX_HTTP_SERVICE_UNAVAILABLE;
-    ctx->error = "spend accounting is unavailable: try again later";
-    ctx->error_type = (ctx->dialect == TR_ANTHROPIC)
-                      ? "overloaded_error" : "server_error";
-    ctx->retry_after = 60;
+    ctx->rq->error_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    ctx->rq->error = "spend accounting is unavailable: try again later";
+    ctx->rq->error_type = (ctx->rq->dialect == TR_ANTHROPIC)
+                          ? "overloaded_error" : "server_error";
+    ctx->rq->retry_after = 60;
 
     return NGX_OK;
 }
@@ -330,17 +343,18 @@ ngx_http_tier_router_account_key(ngx_http_request_t *r,
     if (key.len == 0
         && trlcf->budget_empty_key == NGX_HTTP_TIER_ROUTER_EMPTY_REFUSE)
     {
-        ctx->error_status = NGX_HTTP_UNAUTHORIZED;
-        ctx->error = "no API key: the request names no tenant";
-        ctx->error_type = (ctx->dialect == TR_ANTHROPIC)
-                          ? "authentication_error" : "invalid_request_error";
+        ctx->rq->error_status = NGX_HTTP_UNAUTHORIZED;
+        ctx->rq->error = "no API key: the request names no tenant";
+        ctx->rq->error_type = (ctx->rq->dialect == TR_ANTHROPIC)
+                              ? "authentication_error"
+                              : "invalid_request_error";
         return NGX_ERROR;
     }
 
     tr_hash(trlcf->budget_zone->hash_key, key.data,
-            key.len, ctx->hash);
+            key.len, ctx->rq->hash);
 
-    ctx->limit = -1;
+    ctx->rq->limit = -1;
 
     if (trlcf->budget_limit) {
         if (ngx_http_complex_value(r, trlcf->budget_limit, &limit)
@@ -350,10 +364,10 @@ ngx_http_tier_router_account_key(ngx_http_request_t *r,
         }
 
         if (limit.len) {
-            ctx->limit = tr_price_parse(limit.data,
-                                        limit.len);
+            ctx->rq->limit = tr_price_parse(limit.data,
+                                            limit.len);
 
-            if (ctx->limit < 0) {
+            if (ctx->rq->limit < 0) {
 
                 /* fail closed: a typo in a map must not lift a limit */
 
@@ -361,8 +375,8 @@ ngx_http_tier_router_account_key(ngx_http_request_t *r,
                               "tier router: invalid budget limit \"%V\": "
                               "dollars, as \"25\" or \"9.99\"", &limit);
 
-                ctx->error_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-                ctx->error = "the budget configuration is invalid";
+                ctx->rq->error_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                ctx->rq->error = "the budget configuration is invalid";
                 return NGX_ERROR;
             }
         }
@@ -403,7 +417,7 @@ ngx_http_tier_router_enter(ngx_http_request_t *r,
     zone = trlcf->budget_zone;
 
     if (ngx_http_tier_router_account_key(r, ctx, &label) != NGX_OK) {
-        *rc = ctx->error ? NGX_OK : NGX_ERROR;
+        *rc = ctx->rq->error ? NGX_OK : NGX_ERROR;
         return NULL;
     }
 
@@ -414,11 +428,11 @@ ngx_http_tier_router_enter(ngx_http_request_t *r,
         return NULL;
     }
 
-    ctx->now = now;
+    ctx->rq->now = now;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    t = ngx_http_tier_router_budget_tenant(zone, ctx->hash, now,
+    t = ngx_http_tier_router_budget_tenant(zone, ctx->rq->hash, now,
                                            r->connection->log);
 
     if (t == NULL) {
@@ -429,9 +443,9 @@ ngx_http_tier_router_enter(ngx_http_request_t *r,
     ngx_http_tier_router_budget_roll(zone, t, now);
 
     t->last = now;
-    t->limit = ctx->limit;
+    t->limit = ctx->rq->limit;
 
-    ctx->zone = zone;
+    ctx->rq->zone = zone;
     ctx->spent = t->spent;
 
     if (label.len) {
@@ -455,7 +469,7 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
 
     /* counted, with the zone still locked, which is then let go */
 
-    zone = ctx->zone;
+    zone = ctx->rq->zone;
 
     ngx_http_tier_router_inc32(t->refused);
     ngx_http_tier_router_add(zone->sh->refused, 1);
@@ -464,9 +478,9 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
-    ctx->error_status = trlcf->budget_status;
-    ctx->error_type = (ctx->dialect == TR_ANTHROPIC)
-                      ? "rate_limit_error" : "insufficient_quota";
+    ctx->rq->error_status = trlcf->budget_status;
+    ctx->rq->error_type = (ctx->rq->dialect == TR_ANTHROPIC)
+                          ? "rate_limit_error" : "insufficient_quota";
 
     /*
      * what requests in flight hold comes back in seconds, when they
@@ -475,24 +489,24 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
      */
 
     if (why == TR_ADMIT_RESERVED) {
-        ctx->error = "the budget left in this period is held by requests "
-                     "in flight: retry shortly";
-        ctx->error_code = "budget_reserved";
-        ctx->retry_after = NGX_HTTP_TIER_ROUTER_RESERVED_RETRY;
-        ctx->retryable = 1;
+        ctx->rq->error = "the budget left in this period is held by requests "
+                         "in flight: retry shortly";
+        ctx->rq->error_code = "budget_reserved";
+        ctx->rq->retry_after = NGX_HTTP_TIER_ROUTER_RESERVED_RETRY;
+        ctx->rq->retryable = 1;
 
         return ngx_http_tier_router_append_reason(r, ctx, "budget_reserved");
     }
 
-    ctx->error = (why == TR_ADMIT_SPENT)
-                 ? "the budget for this period is spent"
-                 : "the budget left in this period cannot cover this "
-                   "request";
-    ctx->error_code = "budget_exceeded";
+    ctx->rq->error = (why == TR_ADMIT_SPENT)
+                     ? "the budget for this period is spent"
+                     : "the budget left in this period cannot cover this "
+                       "request";
+    ctx->rq->error_code = "budget_exceeded";
 
-    end = tr_period_end(trlcf->budget_zone->period, ctx->now);
+    end = tr_period_end(trlcf->budget_zone->period, ctx->rq->now);
 
-    ctx->retry_after = end ? end - ctx->now : 0;
+    ctx->rq->retry_after = end ? end - ctx->rq->now : 0;
 
     return ngx_http_tier_router_append_reason(r, ctx,
                               (why == TR_ADMIT_SPENT)
@@ -509,17 +523,17 @@ ngx_http_tier_router_append_reason(ngx_http_request_t *r,
 
     len = ngx_strlen(reason);
 
-    p = ngx_pnalloc(r->pool, ctx->reason.len + 1 + len);
+    p = ngx_pnalloc(r->pool, ctx->rq->reason.len + 1 + len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(p, ctx->reason.data, ctx->reason.len);
-    p[ctx->reason.len] = ',';
-    ngx_memcpy(p + ctx->reason.len + 1, reason, len);
+    ngx_memcpy(p, ctx->rq->reason.data, ctx->rq->reason.len);
+    p[ctx->rq->reason.len] = ',';
+    ngx_memcpy(p + ctx->rq->reason.len + 1, reason, len);
 
-    ctx->reason.data = p;
-    ctx->reason.len += 1 + len;
+    ctx->rq->reason.data = p;
+    ctx->rq->reason.len += 1 + len;
 
     return NGX_OK;
 }
@@ -544,7 +558,7 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
     ngx_http_tier_router_tenant_t     *t;
     ngx_http_tier_router_main_conf_t  *trmcf;
 
-    zone = ctx->zone;
+    zone = ctx->rq->zone;
 
     if (zone == NULL) {
         return NGX_OK;
@@ -559,9 +573,9 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    t = ngx_http_tier_router_budget_lookup(zone, ctx->hash);
+    t = ngx_http_tier_router_budget_lookup(zone, ctx->rq->hash);
 
-    ngx_http_tier_router_budget_roll(zone, t, ctx->now);
+    ngx_http_tier_router_budget_roll(zone, t, ctx->rq->now);
 
     if (t == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -697,18 +711,18 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
 
     ngx_http_tier_router_charge(r, ctx);
 
-    zone = ctx->zone;
+    zone = ctx->rq->zone;
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
     tier = trmcf->tiers.elts;
     tier = &tier[ctx->tier];
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    t = ngx_http_tier_router_budget_lookup(zone, ctx->hash);
+    t = ngx_http_tier_router_budget_lookup(zone, ctx->rq->hash);
 
     /* the zone's period, and the tenant's if it is still there */
 
-    ngx_http_tier_router_budget_roll(zone, t, ctx->now);
+    ngx_http_tier_router_budget_roll(zone, t, ctx->rq->now);
 
     if (t) {
         t->reserved -= ngx_min(t->reserved, ctx->run.reserved);
@@ -737,7 +751,7 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
 
     /* a request passed on unrouted belongs to no tier */
 
-    for (i = 0; i < zone->sh->ntiers && !ctx->metered; i++) {
+    for (i = 0; i < zone->sh->ntiers && !ctx->rq->metered; i++) {
         st = &zone->sh->tiers[i];
 
         if (ngx_strlen(st->name) == ngx_min(tier->name.len,
@@ -815,7 +829,7 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         && tr_usage_result(ctx->run.usage, u) == 0)
     {
         if (u->input < 0) {
-            u->input = ctx->input_estimate;
+            u->input = ctx->rq->input_estimate;
             ctx->run.estimated = 1;
         }
 
@@ -838,7 +852,7 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         u->output = 0;
 
     } else if (status || sent) {
-        u->input = ctx->input_estimate;
+        u->input = ctx->rq->input_estimate;
         u->output = text;
         ctx->run.estimated = 1;
 
@@ -847,7 +861,7 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         u->output = 0;
     }
 
-    if (ctx->metered) {
+    if (ctx->rq->metered) {
         ngx_http_tier_router_charge_metered(r, ctx);
         return;
     }

@@ -27,7 +27,14 @@
 
 #include <jansson.h>
 
+#include "ngx_http_tier_router_attempt.h"
+#include "ngx_http_tier_router_account.h"
+#include "ngx_http_tier_router_body.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_util.h"
+
+#include "tr_dialect.h"
+#include "tr_judge.h"
 
 
 static ngx_http_tier_router_ctx_t *ngx_http_tier_router_attempt_new(
@@ -99,7 +106,7 @@ ngx_http_tier_router_attempt_first(ngx_http_request_t *r,
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
     if ((trlcf->fallback & NGX_HTTP_TIER_ROUTER_FB_OFF)
-        && ((trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF) || ctx->stream))
+        && ((trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF) || ctx->rq->stream))
     {
         return NGX_OK;
     }
@@ -113,7 +120,7 @@ ngx_http_tier_router_attempt_first(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->status = NGX_AGAIN;
+    ctx->rq->status = NGX_AGAIN;
 
     return NGX_OK;
 }
@@ -131,20 +138,20 @@ ngx_http_tier_router_attempt_new(ngx_http_request_t *r,
 {
     ngx_http_tier_router_ctx_t  *actx;
 
-    actx = ngx_palloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    actx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
     if (actx == NULL) {
         return NULL;
     }
 
-    *actx = *ctx;
-
+    actx->rq = ctx->rq;
     actx->tier = tier;
     actx->parent = ctx;
-    actx->attempt = NULL;
-    actx->pending = NULL;
-    actx->ntries = 0;
 
-    ngx_memzero(&actx->run, sizeof(ngx_http_tier_router_run_t));
+    /* the main request's, until the attempt has its own: the spend seen
+     * at admission, and whether the first body asked for logprobs */
+
+    actx->spent = ctx->spent;
+    actx->logprobs = ctx->logprobs;
 
     return actx;
 }
@@ -178,11 +185,11 @@ ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
     sr->error_page = 1;
 
     actx->sr = sr;
-    actx->nth = ctx->ntries;
+    actx->nth = ctx->rq->ntries;
 
     ngx_http_set_ctx(sr, actx, ngx_http_tier_router_module);
 
-    if (ctx->ntries == 0) {
+    if (ctx->rq->ntries == 0) {
         /* the main request's body and reservation are the first's */
         ngx_http_tier_router_account_hand_over(sr, ctx, actx);
 
@@ -194,18 +201,18 @@ ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->tries[ctx->ntries].tier = actx->tier;
-    ctx->tries[ctx->ntries].status = 0;
-    ctx->tries[ctx->ntries].cost = 0;
-    ctx->tries[ctx->ntries].why = NULL;
-    ctx->ntries++;
+    ctx->rq->tries[ctx->rq->ntries].tier = actx->tier;
+    ctx->rq->tries[ctx->rq->ntries].status = 0;
+    ctx->rq->tries[ctx->rq->ntries].cost = 0;
+    ctx->rq->tries[ctx->rq->ntries].why = NULL;
+    ctx->rq->ntries++;
 
-    ctx->attempt = actx;
+    ctx->rq->attempt = actx;
     ctx->tier = actx->tier;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tier router: attempt %ui at tier %ui",
-                   ctx->ntries, actx->tier);
+                   ctx->rq->ntries, actx->tier);
 
     return NGX_OK;
 }
@@ -223,7 +230,7 @@ ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
     ngx_int_t                    rc;
     ngx_http_tier_router_ctx_t  *actx;
 
-    actx = ctx->attempt;
+    actx = ctx->rq->attempt;
 
     if (!actx->sr->done) {
         return NGX_AGAIN;
@@ -235,9 +242,9 @@ ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
         return NGX_DONE;
     }
 
-    if (actx->run.discard && ctx->pending) {
-        actx = ctx->pending;
-        ctx->pending = NULL;
+    if (actx->run.discard && ctx->rq->pending) {
+        actx = ctx->rq->pending;
+        ctx->rq->pending = NULL;
 
         if (ngx_http_tier_router_attempt_start(r, ctx, actx) != NGX_OK) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -320,8 +327,8 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
 
         if (actx->run.held && !actx->run.discard) {
             actx->run.held = NULL;
-            ctx->pending = ngx_http_tier_router_attempt_next(r, actx, 1);
-            actx->run.discard = (ctx->pending != NULL);
+            ctx->rq->pending = ngx_http_tier_router_attempt_next(r, actx, 1);
+            actx->run.discard = (ctx->rq->pending != NULL);
         }
 
         rc = NGX_OK;
@@ -331,12 +338,12 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
         actx->run.why = ngx_http_tier_router_attempt_judge(r, actx);
 
         if (actx->run.why) {
-            ctx->pending = ngx_http_tier_router_attempt_next(r, actx, 1);
+            ctx->rq->pending = ngx_http_tier_router_attempt_next(r, actx, 1);
 
-            if (ctx->pending) {
+            if (ctx->rq->pending) {
                 actx->run.discard = 1;
                 actx->run.escalated = 1;
-                ctx->tries[actx->nth].why = actx->run.why;
+                ctx->rq->tries[actx->nth].why = actx->run.why;
 
                 ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                               "tier router: escalating an answer: %s",
@@ -357,7 +364,7 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
         ctx->spent = actx->spent;
     }
 
-    t = &ctx->tries[actx->nth];
+    t = &ctx->rq->tries[actx->nth];
 
     t->status = actx->run.answered;
 
@@ -463,7 +470,7 @@ ngx_http_tier_router_attempt_logprobs(ngx_http_request_t *r,
 
     if (!(trlcf->escalate & NGX_HTTP_TIER_ROUTER_ESC_LOGPROB)
         || (trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF)
-        || ctx->dialect != TR_OPENAI_CHAT || ctx->stream)
+        || ctx->rq->dialect != TR_OPENAI_CHAT || ctx->rq->stream)
     {
         return 0;
     }
@@ -572,8 +579,8 @@ ngx_http_tier_router_attempt_top(ngx_http_request_t *r,
 {
     ngx_http_tier_router_main_conf_t  *trmcf;
 
-    if (ctx->cap >= 0) {
-        return ctx->cap;
+    if (ctx->rq->cap >= 0) {
+        return ctx->rq->cap;
     }
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
@@ -597,7 +604,7 @@ ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
-    if (ctx->ntries >= trlcf->attempts) {
+    if (ctx->rq->ntries >= trlcf->attempts) {
         return NULL;
     }
 
@@ -611,7 +618,7 @@ ngx_http_tier_router_attempt_next(ngx_http_request_t *r,
     } else {
         next = (ngx_int_t) actx->tier - 1;
 
-        if (next < (ngx_int_t) ctx->floor) {
+        if (next < (ngx_int_t) ctx->rq->floor) {
             return NULL;
         }
     }
@@ -680,7 +687,7 @@ ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
-    if (ctx->ntries > 1 && trlcf->headers) {
+    if (ctx->rq->ntries > 1 && trlcf->headers) {
 
         /*
          * "small:503 mid", "small:200:length mid": each tier tried, and
@@ -692,8 +699,8 @@ ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
 
         path.len = 0;
 
-        for (i = 0; i < ctx->ntries; i++) {
-            path.len += tier[ctx->tries[i].tier].name.len + 1
+        for (i = 0; i < ctx->rq->ntries; i++) {
+            path.len += tier[ctx->rq->tries[i].tier].name.len + 1
                         + NGX_INT_T_LEN + sizeof(":refusal");
         }
 
@@ -704,16 +711,16 @@ ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
 
         path.data = p;
 
-        for (i = 0; i < ctx->ntries; i++) {
+        for (i = 0; i < ctx->rq->ntries; i++) {
             p = ngx_sprintf(p, "%s%V", i ? " " : "",
-                            &tier[ctx->tries[i].tier].name);
+                            &tier[ctx->rq->tries[i].tier].name);
 
-            if (i < ctx->ntries - 1) {
-                p = ngx_sprintf(p, ":%ui", ctx->tries[i].status);
+            if (i < ctx->rq->ntries - 1) {
+                p = ngx_sprintf(p, ":%ui", ctx->rq->tries[i].status);
             }
 
-            if (ctx->tries[i].why) {
-                p = ngx_sprintf(p, ":%s", ctx->tries[i].why);
+            if (ctx->rq->tries[i].why) {
+                p = ngx_sprintf(p, ":%s", ctx->rq->tries[i].why);
             }
         }
 
@@ -771,7 +778,7 @@ ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
                           &tier[next->tier].name);
 
             actx->run.discard = 1;
-            ctx->pending = next;
+            ctx->rq->pending = next;
 
             return NGX_OK;
         }
@@ -779,7 +786,7 @@ ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
 
     /* a complete answer that a higher tier may improve on: held */
 
-    if (!(trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF) && !ctx->stream
+    if (!(trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF) && !ctx->rq->stream
         && status == NGX_HTTP_OK
         && r->headers_out.content_length_n
            <= (off_t) trlcf->escalate_buffer
@@ -911,7 +918,7 @@ ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
     esc = trlcf->escalate;
 
-    j.dialect = (int) actx->dialect;
+    j.dialect = (int) actx->rq->dialect;
     j.signals = ((esc & NGX_HTTP_TIER_ROUTER_ESC_LENGTH) ? TR_JUDGE_LENGTH : 0)
                 | ((esc & NGX_HTTP_TIER_ROUTER_ESC_EMPTY) ? TR_JUDGE_EMPTY : 0)
                 | ((esc & NGX_HTTP_TIER_ROUTER_ESC_REFUSAL)
@@ -919,7 +926,7 @@ ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
                 | ((esc & NGX_HTTP_TIER_ROUTER_ESC_JSON) ? TR_JUDGE_JSON : 0)
                 | ((esc & NGX_HTTP_TIER_ROUTER_ESC_LOGPROB)
                    ? TR_JUDGE_LOGPROB : 0);
-    j.json_output = actx->json_output;
+    j.json_output = actx->rq->json_output;
     j.logprob = trlcf->escalate_logprob;
 
     answer = tr_judge(&j, (char *) actx->run.held->pos,

@@ -12,7 +12,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tier_router_body.h"
 #include "ngx_http_tier_router_module.h"
+
+#include "tr_extract.h"
+#include "tr_rewrite.h"
 
 
 typedef struct {
@@ -158,8 +162,8 @@ ngx_http_tier_router_body(ngx_http_request_t *r,
 
 too_large:
 
-    ctx->error_status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-    ctx->error = "request body is larger than the router reads";
+    ctx->rq->error_status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    ctx->rq->error = "request body is larger than the router reads";
 
     return NGX_OK;
 }
@@ -188,7 +192,7 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     tr_edit_t                      edit;
     tr_splice_t                   *sp;
 
-    if (req->has_model && tier->reasoning == 0 && !ctx->stream_usage
+    if (req->has_model && tier->reasoning == 0 && !ctx->rq->stream_usage
         && !logprobs
         && req->model_len == tier->model.len
         && ngx_strncmp(req->model, tier->model.data, tier->model.len) == 0)
@@ -199,7 +203,7 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     edit.model = tier->model.data;
     edit.model_len = tier->model.len;
     edit.reasoning = tier->reasoning;
-    edit.stream_usage = ctx->stream_usage;
+    edit.stream_usage = ctx->rq->stream_usage;
     edit.logprobs = logprobs && !req->logprobs;
 
     ctx->logprobs = edit.logprobs;
@@ -324,11 +328,11 @@ ngx_http_tier_router_retarget(ngx_http_request_t *r, ngx_http_request_t *sr,
     }
 
     *rb = *r->request_body;
-    rb->bufs = ctx->body;
+    rb->bufs = ctx->rq->body;
     sr->request_body = rb;
 
     if (ngx_http_tier_router_body(sr, actx, &body) != NGX_OK
-        || actx->error)
+        || actx->rq->error)
     {
         return NGX_ERROR;
     }
@@ -338,7 +342,7 @@ ngx_http_tier_router_retarget(ngx_http_request_t *r, ngx_http_request_t *sr,
     sr->headers_in.content_length_n = (off_t) body.len;
 
     req = &ngx_http_tier_router_req;
-    req->dialect = (int) ctx->dialect;
+    req->dialect = (int) ctx->rq->dialect;
 
     /* the same bytes as the first time: this cannot fail but is checked */
 

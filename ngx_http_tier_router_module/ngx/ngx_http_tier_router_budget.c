@@ -13,7 +13,15 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tier_router_budget.h"
+#include "ngx_http_tier_router_handover.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_state.h"
+#include "ngx_http_tier_router_zone.h"
+
+#include "tr_hash.h"
+#include "tr_period.h"
+#include "tr_price.h"
 
 
 static ngx_int_t ngx_http_tier_router_budget_param(ngx_conf_t *cf,

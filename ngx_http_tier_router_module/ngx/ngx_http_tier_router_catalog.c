@@ -12,8 +12,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tier_router_catalog.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_util.h"
+
 #include "tr_fetch.h"
+#include "tr_price.h"
 
 
 #define NGX_HTTP_TIER_ROUTER_CATALOG_MAX  (64 * 1024 * 1024)

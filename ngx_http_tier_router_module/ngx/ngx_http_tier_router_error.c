@@ -12,7 +12,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tier_router_error.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_util.h"
+
+#include "tr_dialect.h"
 
 
 static u_char *ngx_http_tier_router_json_escape(u_char *dst, u_char *src,
@@ -28,11 +32,9 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
 {
     size_t        len, mlen;
     u_char       *p, *msg;
-    ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_str_t     message, detail;
-    ngx_chain_t   out;
-    const char   *type, *param;
+    const char   *type, *otype, *param;
 
     /*
      * the message, with the client's own words (a model name, a header)
@@ -40,14 +42,14 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
      * the JSON body nor the error log line can be forged by them
      */
 
-    detail = ctx->error_detail;
+    detail = ctx->rq->error_detail;
 
     if (detail.len > NGX_HTTP_TIER_ROUTER_DETAIL_LEN) {
         detail.len = NGX_HTTP_TIER_ROUTER_DETAIL_LEN;
     }
 
-    mlen = ngx_http_tier_router_json_escape_len((u_char *) ctx->error,
-                                                ngx_strlen(ctx->error));
+    mlen = ngx_http_tier_router_json_escape_len((u_char *) ctx->rq->error,
+                                                ngx_strlen(ctx->rq->error));
 
     if (detail.len) {
         mlen += sizeof(": ''") - 1
@@ -60,8 +62,8 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    p = ngx_http_tier_router_json_escape(msg, (u_char *) ctx->error,
-                                         ngx_strlen(ctx->error));
+    p = ngx_http_tier_router_json_escape(msg, (u_char *) ctx->rq->error,
+                                         ngx_strlen(ctx->rq->error));
 
     if (detail.len) {
         p = ngx_cpymem(p, ": '", 3);
@@ -73,29 +75,29 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
     message.len = p - msg;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "tier router: %ui %V", ctx->error_status, &message);
+                  "tier router: %ui %V", ctx->rq->error_status, &message);
 
-    switch (ctx->error_status) {
+    switch (ctx->rq->error_status) {
     case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
         type = "request_too_large";
         break;
     case NGX_HTTP_INTERNAL_SERVER_ERROR:
-        type = (ctx->dialect == TR_ANTHROPIC)
+        type = (ctx->rq->dialect == TR_ANTHROPIC)
                ? "api_error" : "server_error";
         break;
     default:
         type = "invalid_request_error";
     }
 
-    if (ctx->error_type) {
-        type = ctx->error_type;
+    if (ctx->rq->error_type) {
+        type = ctx->rq->error_type;
     }
 
-    param = ctx->error_param;
+    param = ctx->rq->error_param;
 
     len = message.len;
 
-    if (ctx->dialect == TR_ANTHROPIC) {
+    if (ctx->rq->dialect == TR_ANTHROPIC) {
         len += sizeof("{\"type\":\"error\",\"error\":{\"type\":\"\","
                       "\"message\":\"\"}}\n") - 1
                + ngx_strlen(type);
@@ -106,7 +108,7 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
                + sizeof("invalid_request_error") - 1
                + (param ? ngx_strlen(param) : 4)
                + ngx_strlen(type)
-               + (ctx->error_code ? ngx_strlen(ctx->error_code) : 0);
+               + (ctx->rq->error_code ? ngx_strlen(ctx->rq->error_code) : 0);
     }
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -116,7 +118,7 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
 
     p = b->last;
 
-    if (ctx->dialect == TR_ANTHROPIC) {
+    if (ctx->rq->dialect == TR_ANTHROPIC) {
         p = ngx_sprintf(p, "{\"type\":\"error\",\"error\":{\"type\":\"%s\","
                         "\"message\":\"", type);
         p = ngx_cpymem(p, message.data, message.len);
@@ -126,10 +128,14 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
         p = ngx_cpymem(p, "{\"error\":{\"message\":\"",
                        sizeof("{\"error\":{\"message\":\"") - 1);
         p = ngx_cpymem(p, message.data, message.len);
-        p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":",
-                        ctx->error_type ? ctx->error_type
-                        : ctx->error_status == NGX_HTTP_INTERNAL_SERVER_ERROR
-                        ? "server_error" : "invalid_request_error");
+        otype = ctx->rq->error_type;
+
+        if (otype == NULL) {
+            otype = (ctx->rq->error_status == NGX_HTTP_INTERNAL_SERVER_ERROR)
+                    ? "server_error" : "invalid_request_error";
+        }
+
+        p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":", otype);
 
         if (param) {
             p = ngx_sprintf(p, "\"%s\"", param);
@@ -138,10 +144,10 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
             p = ngx_cpymem(p, "null", 4);
         }
 
-        if (ctx->error_code) {
-            p = ngx_sprintf(p, ",\"code\":\"%s\"}}\n", ctx->error_code);
+        if (ctx->rq->error_code) {
+            p = ngx_sprintf(p, ",\"code\":\"%s\"}}\n", ctx->rq->error_code);
 
-        } else if (ctx->error_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        } else if (ctx->rq->error_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
             p = ngx_sprintf(p, ",\"code\":\"%s\"}}\n", type);
 
         } else {
@@ -154,7 +160,7 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
-    r->headers_out.status = ctx->error_status;
+    r->headers_out.status = ctx->rq->error_status;
     r->headers_out.content_length_n = b->last - b->pos;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
@@ -165,32 +171,23 @@ ngx_http_tier_router_send_error(ngx_http_request_t *r,
      * only hammer the edge until the period ends
      */
 
-    if (ctx->retry_after
+    if (ctx->rq->retry_after
         && ngx_http_tier_router_error_header(r, "Retry-After",
-                                             ctx->retry_after)
+                                             ctx->rq->retry_after)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (ctx->error_code
+    if (ctx->rq->error_code
         && ngx_http_tier_router_error_header(r, "x-should-retry",
-                                             ctx->retryable ? -2 : -1)
+                                             ctx->rq->retryable ? -2 : -1)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_tier_router_send(r, b);
 }
 
 

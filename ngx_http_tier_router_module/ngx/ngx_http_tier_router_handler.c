@@ -15,10 +15,24 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tier_router_handler.h"
+#include "ngx_http_tier_router_account.h"
+#include "ngx_http_tier_router_attempt.h"
+#include "ngx_http_tier_router_body.h"
+#include "ngx_http_tier_router_error.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_shares.h"
+#include "ngx_http_tier_router_util.h"
+
+#include "tr_classify.h"
+#include "tr_dialect.h"
+#include "tr_extract.h"
+#include "tr_model.h"
 
 
 static void ngx_http_tier_router_body_handler(ngx_http_request_t *r);
+static ngx_http_tier_router_ctx_t *ngx_http_tier_router_ctx_new(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_unrouted(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_refuse_unread(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
@@ -84,16 +98,16 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
                 return NGX_DECLINED;
             }
 
-            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+            ctx = ngx_http_tier_router_ctx_new(r);
             if (ctx == NULL) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            ctx->dialect = dialect;
-            ctx->status = NGX_DECLINED;
-            ctx->error_status = NGX_HTTP_BAD_REQUEST;
-            ctx->error = "a request body is read with POST only: this "
-                         "method must not carry one";
+            ctx->rq->dialect = dialect;
+            ctx->rq->status = NGX_DECLINED;
+            ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
+            ctx->rq->error = "a request body is read with POST only: this "
+                             "method must not carry one";
 
             ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
 
@@ -103,26 +117,26 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
 
     if (ctx) {
 
-        if (ctx->error) {
+        if (ctx->rq->error) {
             rc = ngx_http_tier_router_send_error(r, ctx);
             ngx_http_finalize_request(r, rc);
             return NGX_DONE;
         }
 
-        if (ctx->attempt) {
+        if (ctx->rq->attempt) {
             return ngx_http_tier_router_attempt_wake(r, ctx);
         }
 
-        return ctx->status;
+        return ctx->rq->status;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    ctx = ngx_http_tier_router_ctx_new(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->status = NGX_DONE;
-    ctx->dialect = dialect;
+    ctx->rq->status = NGX_DONE;
+    ctx->rq->dialect = dialect;
 
     ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
 
@@ -130,9 +144,9 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
 
         /* refused before reading what we would not read anyway */
 
-        ctx->error_status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-        ctx->error = "request body is larger than the router reads";
-        ctx->status = NGX_DECLINED;
+        ctx->rq->error_status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        ctx->rq->error = "request body is larger than the router reads";
+        ctx->rq->status = NGX_DECLINED;
 
         return ngx_http_tier_router_refuse_unread(r, ctx);
     }
@@ -157,6 +171,25 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
  * the other methods read, list or delete, and cost nothing.
  */
 
+static ngx_http_tier_router_ctx_t *
+ngx_http_tier_router_ctx_new(ngx_http_request_t *r)
+{
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    /* the request's part right after its run's: one allocation */
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t)
+                               + sizeof(ngx_http_tier_router_rq_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->rq = (ngx_http_tier_router_rq_t *) (ctx + 1);
+
+    return ctx;
+}
+
+
 static ngx_int_t
 ngx_http_tier_router_unrouted(ngx_http_request_t *r)
 {
@@ -169,20 +202,20 @@ ngx_http_tier_router_unrouted(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tier_router_ctx_t));
+    ctx = ngx_http_tier_router_ctx_new(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->status = NGX_DECLINED;
+    ctx->rq->status = NGX_DECLINED;
 
     /* errors in Anthropic's shape for its calls (messages/count_tokens,
      * messages/batches), else in OpenAI's */
 
-    ctx->dialect = ngx_strlcasestrn(r->uri.data, r->uri.data + r->uri.len,
-                                    (u_char *) "/messages", 9 - 1)
-                   ? TR_ANTHROPIC
-                   : TR_AUTO;
+    ctx->rq->dialect = ngx_strlcasestrn(r->uri.data, r->uri.data + r->uri.len,
+                                        (u_char *) "/messages", 9 - 1)
+                       ? TR_ANTHROPIC
+                       : TR_AUTO;
 
     ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
 
@@ -190,7 +223,7 @@ ngx_http_tier_router_unrouted(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->error == NULL) {
+    if (ctx->rq->error == NULL) {
         return (ngx_http_tier_router_identity(r) == NGX_OK)
                ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -237,13 +270,13 @@ ngx_http_tier_router_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    ctx->status = NGX_DECLINED;
+    ctx->rq->status = NGX_DECLINED;
 
     r->preserve_body = 1;
 
     /* with fallback, each tier is tried in a subrequest of its own */
 
-    if (ctx->routed && !ctx->error
+    if (ctx->rq->routed && !ctx->rq->error
         && ngx_http_tier_router_attempt_first(r, ctx) != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -281,42 +314,42 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
         return rc;
     }
 
-    if (ctx->error) {
+    if (ctx->rq->error) {
         return NGX_OK;
     }
 
     req = &ngx_http_tier_router_req;
 
-    req->dialect = (int) ctx->dialect;
+    req->dialect = (int) ctx->rq->dialect;
 
     if (tr_extract(body.data, body.len, req) != 0) {
-        ctx->error_status = NGX_HTTP_BAD_REQUEST;
-        ctx->error = req->error;
-        ctx->error_param = req->error_param;
+        ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
+        ctx->rq->error = req->error;
+        ctx->rq->error_param = req->error_param;
 
         if (req->error_param
             && ngx_strncmp(req->error, "duplicate", 9) == 0)
         {
-            ctx->error_detail.data = (u_char *) req->error_param;
-            ctx->error_detail.len = ngx_strlen(req->error_param);
+            ctx->rq->error_detail.data = (u_char *) req->error_param;
+            ctx->rq->error_detail.len = ngx_strlen(req->error_param);
         }
 
-        if (ctx->dialect == TR_AUTO) {
-            ctx->dialect = req->dialect;
+        if (ctx->rq->dialect == TR_AUTO) {
+            ctx->rq->dialect = req->dialect;
         }
 
         return NGX_OK;
     }
 
-    ctx->dialect = req->dialect;
+    ctx->rq->dialect = req->dialect;
 
-    ctx->requested_model.len = req->model_len;
-    ctx->requested_model.data = ngx_pnalloc(r->pool, req->model_len + 1);
-    if (ctx->requested_model.data == NULL) {
+    ctx->rq->requested_model.len = req->model_len;
+    ctx->rq->requested_model.data = ngx_pnalloc(r->pool, req->model_len + 1);
+    if (ctx->rq->requested_model.data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(ctx->requested_model.data, req->model, req->model_len);
+    ngx_memcpy(ctx->rq->requested_model.data, req->model, req->model_len);
 
     req->features.count = (trmcf->model != NULL);
 
@@ -327,11 +360,11 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
         verdict.score = tr_model_score(trmcf->model, x);
     }
 
-    ctx->score = verdict.score;
+    ctx->rq->score = verdict.score;
 
     rc = ngx_http_tier_router_choose(r, ctx, req, &verdict);
 
-    if (rc != NGX_OK || ctx->error) {
+    if (rc != NGX_OK || ctx->rq->error) {
         return rc;
     }
 
@@ -339,17 +372,18 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
 
     rc = ngx_http_tier_router_admit(r, ctx, req, body.len);
 
-    if (rc != NGX_OK || ctx->error) {
-        return ctx->error ? NGX_OK : rc;
+    if (rc != NGX_OK || ctx->rq->error) {
+        return ctx->rq->error ? NGX_OK : rc;
     }
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
     tier = trmcf->tiers.elts;
     tier = &tier[ctx->tier];
 
-    ctx->body = r->request_body ? r->request_body->bufs : NULL;
-    ctx->stream = req->features.stream;
-    ctx->json_output = req->features.json_output || req->features.json_schema;
+    ctx->rq->body = r->request_body ? r->request_body->bufs : NULL;
+    ctx->rq->stream = req->features.stream;
+    ctx->rq->json_output = req->features.json_output
+                           || req->features.json_schema;
 
     /* the first attempt's logprobs, if the judge reads them */
 
@@ -365,11 +399,11 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->routed = 1;
+    ctx->rq->routed = 1;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tier router: tier \"%V\" score %.3f reason \"%V\" "
-                   "body %uz", &tier->name, ctx->score, &ctx->reason,
+                   "body %uz", &tier->name, ctx->rq->score, &ctx->rq->reason,
                    body.len);
 
     return NGX_OK;
@@ -464,12 +498,12 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     index = ngx_http_tier_router_forced(r, ctx);
     decision = "override";
 
-    if (index < 0 && !ctx->error && req->has_model) {
+    if (index < 0 && !ctx->rq->error && req->has_model) {
         index = ngx_http_tier_router_named(r, ctx, req, &unknown);
         decision = "pinned";
     }
 
-    if (ctx->error) {
+    if (ctx->rq->error) {
         return NGX_OK;
     }
 
@@ -502,7 +536,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
         || ngx_http_tier_router_bound(r, ctx, trlcf->max_tier, &cap)
            != NGX_OK)
     {
-        return ctx->error ? NGX_OK : NGX_ERROR;
+        return ctx->rq->error ? NGX_OK : NGX_ERROR;
     }
 
     len = ngx_strlen(decision) + 1 + ngx_strlen(verdict->reasons)
@@ -513,7 +547,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ctx->reason.data = p;
+    ctx->rq->reason.data = p;
 
     p = ngx_sprintf(p, "%s", decision);
 
@@ -535,10 +569,10 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
         p = ngx_sprintf(p, ",max_tier");
     }
 
-    ctx->reason.len = p - ctx->reason.data;
+    ctx->rq->reason.len = p - ctx->rq->reason.data;
     ctx->tier = index;
-    ctx->floor = (floor >= 0 && floor <= index) ? floor : 0;
-    ctx->cap = (cap >= index) ? cap : -1;
+    ctx->rq->floor = (floor >= 0 && floor <= index) ? floor : 0;
+    ctx->rq->cap = (cap >= index) ? cap : -1;
 
     return NGX_OK;
 }
@@ -581,9 +615,9 @@ ngx_http_tier_router_forced(ngx_http_request_t *r,
                                            h->value.len);
 
     if (index == NGX_ERROR) {
-        ctx->error_status = NGX_HTTP_BAD_REQUEST;
-        ctx->error = "unknown tier in the override header";
-        ctx->error_detail = h->value;
+        ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
+        ctx->rq->error = "unknown tier in the override header";
+        ctx->rq->error_detail = h->value;
     }
 
     return index;
@@ -633,10 +667,10 @@ ngx_http_tier_router_named(ngx_http_request_t *r,
     }
 
     if (trlcf->unknown_model == NGX_HTTP_TIER_ROUTER_REJECT) {
-        ctx->error_status = NGX_HTTP_BAD_REQUEST;
-        ctx->error = "the model is not available here";
-        ctx->error_detail = ctx->requested_model;
-        ctx->error_param = "model";
+        ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
+        ctx->rq->error = "the model is not available here";
+        ctx->rq->error_detail = ctx->rq->requested_model;
+        ctx->rq->error_param = "model";
         return -1;
     }
 
@@ -682,8 +716,8 @@ ngx_http_tier_router_bound(ngx_http_request_t *r,
                       "tier router: tier bound \"%V\" names no tier",
                       &value);
 
-        ctx->error_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ctx->error = "the router is misconfigured";
+        ctx->rq->error_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->rq->error = "the router is misconfigured";
         return NGX_ERROR;
     }
 

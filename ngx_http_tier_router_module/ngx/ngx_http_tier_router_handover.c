@@ -20,7 +20,11 @@
 
 #include <jansson.h>
 
+#include "ngx_http_tier_router_handover.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_util.h"
+#include "ngx_http_tier_router_zone.h"
+
 #include "tr_state_schema.h"
 
 

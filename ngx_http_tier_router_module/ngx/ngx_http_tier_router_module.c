@@ -16,6 +16,22 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_account.h"
+#include "ngx_http_tier_router_attempt.h"
+#include "ngx_http_tier_router_body.h"
+#include "ngx_http_tier_router_budget.h"
+#include "ngx_http_tier_router_catalog.h"
+#include "ngx_http_tier_router_handler.h"
+#include "ngx_http_tier_router_shares.h"
+#include "ngx_http_tier_router_status.h"
+#include "ngx_http_tier_router_usage_filter.h"
+#include "ngx_http_tier_router_util.h"
+#include "ngx_http_tier_router_variables.h"
+
+#include "tr_classify.h"
+#include "tr_dialect.h"
+#include "tr_extract.h"
+#include "tr_model.h"
 
 
 static ngx_int_t ngx_http_tier_router_upstream_known(ngx_conf_t *cf,
@@ -382,7 +398,7 @@ ngx_http_tier_router_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
-    if (ctx == NULL || !ctx->routed) {
+    if (ctx == NULL || !ctx->rq->routed) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -401,7 +417,7 @@ ngx_http_tier_router_header_filter(ngx_http_request_t *r)
     }
 
     score.data = p;
-    score.len = ngx_sprintf(p, "%.3f", ctx->score) - p;
+    score.len = ngx_sprintf(p, "%.3f", ctx->rq->score) - p;
 
     if (ngx_http_tier_router_add_header(r, "X-Tier-Router-Tier",
                                         &tier[ctx->tier].name)
@@ -409,7 +425,7 @@ ngx_http_tier_router_header_filter(ngx_http_request_t *r)
         || ngx_http_tier_router_add_header(r, "X-Tier-Router-Score", &score)
            != NGX_OK
         || ngx_http_tier_router_add_header(r, "X-Tier-Router-Reason",
-                                           &ctx->reason)
+                                           &ctx->rq->reason)
            != NGX_OK)
     {
         return NGX_ERROR;

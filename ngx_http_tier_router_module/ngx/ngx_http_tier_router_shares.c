@@ -14,7 +14,12 @@
 
 #include <jansson.h>
 
+#include "ngx_http_tier_router_shares.h"
+#include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_util.h"
+
+#include "tr_calibrate.h"
 
 
 static ngx_int_t ngx_http_tier_router_shares_init_zone(

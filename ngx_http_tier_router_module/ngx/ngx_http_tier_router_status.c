@@ -14,7 +14,17 @@
 
 #include <jansson.h>
 
+#include "ngx_http_tier_router_status.h"
+#include "ngx_http_tier_router_account.h"
+#include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_shares.h"
+#include "ngx_http_tier_router_util.h"
+#include "ngx_http_tier_router_zone.h"
+
+#include "tr_hash.h"
+#include "tr_period.h"
+#include "tr_price.h"
 
 
 #define NGX_HTTP_TIER_ROUTER_STATUS_LIMIT  100
@@ -35,6 +45,15 @@ static ngx_buf_t *ngx_http_tier_router_status_prometheus(
     ngx_http_request_t *r, ngx_http_tier_router_zone_t *zone,
     ngx_http_tier_router_budget_sh_t *sh, ngx_http_tier_router_snapshot_t *s,
     ngx_uint_t n, ngx_uint_t offset, ngx_uint_t limit);
+static u_char *ngx_http_tier_router_status_prom_zone(u_char *p,
+    u_char *last, ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_budget_sh_t *sh);
+static u_char *ngx_http_tier_router_status_prom_tiers(u_char *p,
+    u_char *last, ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_budget_sh_t *sh);
+static u_char *ngx_http_tier_router_status_prom_tenants(u_char *p,
+    u_char *last, ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_snapshot_t *s, ngx_uint_t offset, ngx_uint_t shown);
 static u_char *ngx_http_tier_router_status_money(u_char *p, u_char *last,
     int64_t v);
 static u_char *ngx_http_tier_router_status_label(u_char *p, u_char *last,
@@ -91,7 +110,6 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
     ngx_str_t                          format;
     ngx_buf_t                         *b;
     ngx_uint_t                         n, max;
-    ngx_chain_t                        out;
     ngx_http_tier_router_zone_t       *zone;
     ngx_http_tier_router_snapshot_t   *s;
     ngx_http_tier_router_budget_sh_t  *sh;
@@ -202,16 +220,7 @@ send:
     r->headers_out.content_length_n = b->last - b->pos;
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_tier_router_send(r, b);
 }
 
 
@@ -415,24 +424,7 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
     u_char                            *p, *last;
     size_t                             len, zlen;
     ngx_buf_t                         *b;
-    ngx_uint_t                         i, k, shown;
-    ngx_http_tier_router_tier_stat_t  *st;
-
-    static const struct {
-        const char  *metric;
-        const char  *type;
-        const char  *help;
-    }  tiers[NGX_HTTP_TIER_ROUTER_PROM_TIER] = {
-        { "requests_total", "counter", "Requests settled per tier." },
-        { "input_tokens_total", "counter", "Input tokens per tier." },
-        { "output_tokens_total", "counter", "Output tokens per tier." },
-        { "spend_dollars_total", "counter", "Spend per tier." },
-        { "estimated_total", "counter", "Estimated requests per tier." },
-        { "fell_back_total", "counter",
-          "Attempts per tier that failed and went to another tier." },
-        { "escalated_total", "counter",
-          "Answers per tier not good enough, sent to a higher tier." }
-    };
+    ngx_uint_t                         shown;
 
     shown = (offset < n) ? ngx_min(n - offset, limit) : 0;
 
@@ -457,6 +449,28 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
     p = b->last;
     last = b->end;
 
+    p = ngx_http_tier_router_status_prom_zone(p, last, zone, sh);
+    p = ngx_http_tier_router_status_prom_tiers(p, last, zone, sh);
+    p = ngx_http_tier_router_status_prom_tenants(p, last, zone, s, offset,
+                                                 shown);
+
+    if (p == last) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tier router: the status of zone \"%V\" does not fit "
+                      "its %uz bytes", &zone->name, len);
+        return NULL;
+    }
+
+    b->last = p;
+
+    return b;
+}
+
+
+static u_char *
+ngx_http_tier_router_status_prom_zone(u_char *p, u_char *last,
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh)
+{
 #define TR_ZONE(type, metric, help)                                           \
     p = ngx_slprintf(p, last, "# HELP tier_router_zone_" metric " " help "\n" \
                      "# TYPE tier_router_zone_" metric " " type "\n"         \
@@ -508,6 +522,33 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
 
 #undef TR_ZONE
 
+    return p;
+}
+
+
+static u_char *
+ngx_http_tier_router_status_prom_tiers(u_char *p, u_char *last,
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh)
+{
+    ngx_uint_t                         i, k;
+    ngx_http_tier_router_tier_stat_t  *st;
+
+    static const struct {
+        const char  *metric;
+        const char  *type;
+        const char  *help;
+    }  tiers[NGX_HTTP_TIER_ROUTER_PROM_TIER] = {
+        { "requests_total", "counter", "Requests settled per tier." },
+        { "input_tokens_total", "counter", "Input tokens per tier." },
+        { "output_tokens_total", "counter", "Output tokens per tier." },
+        { "spend_dollars_total", "counter", "Spend per tier." },
+        { "estimated_total", "counter", "Estimated requests per tier." },
+        { "fell_back_total", "counter",
+          "Attempts per tier that failed and went to another tier." },
+        { "escalated_total", "counter",
+          "Answers per tier not good enough, sent to a higher tier." }
+    };
+
     for (k = 0; k < NGX_HTTP_TIER_ROUTER_PROM_TIER; k++) {
         p = ngx_slprintf(p, last, "# HELP tier_router_tier_%s %s\n"
                          "# TYPE tier_router_tier_%s %s\n",
@@ -551,6 +592,17 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
             }
         }
     }
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_tier_router_status_prom_tenants(u_char *p, u_char *last,
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_snapshot_t *s,
+    ngx_uint_t offset, ngx_uint_t shown)
+{
+    ngx_uint_t  i;
 
 #define TR_TENANT(type, metric, help)                                         \
     p = ngx_slprintf(p, last, "# HELP tier_router_tenant_" metric " " help   \
@@ -597,16 +649,7 @@ ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
 #undef TR_TENANT_LINE
 #undef TR_TENANT
 
-    if (p == last) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "tier router: the status of zone \"%V\" does not fit "
-                      "its %uz bytes", &zone->name, len);
-        return NULL;
-    }
-
-    b->last = p;
-
-    return b;
+    return p;
 }
 
 

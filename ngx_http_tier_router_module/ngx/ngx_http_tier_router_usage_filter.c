@@ -14,7 +14,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tier_router_usage_filter.h"
 #include "ngx_http_tier_router_module.h"
+
+#include "tr_usage.h"
 
 
 #define NGX_HTTP_TIER_ROUTER_HOLD  16384
@@ -73,7 +76,7 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    tr_usage_init(ctx->run.usage, (int) ctx->dialect,
+    tr_usage_init(ctx->run.usage, (int) ctx->rq->dialect,
                         r->headers_out.content_type.len >= 17
                         && ngx_strncasecmp(r->headers_out.content_type.data,
                                            (u_char *) "text/event-stream",
@@ -92,7 +95,7 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
                       &r->headers_out.content_encoding->value);
     }
 
-    if (ctx->stream_usage && ctx->run.usage->sse && !ctx->run.opaque) {
+    if (ctx->rq->stream_usage && ctx->run.usage->sse && !ctx->run.opaque) {
         ctx->run.strip = 1;
 
         ctx->run.hold = ngx_create_temp_buf(r->pool, NGX_HTTP_TIER_ROUTER_HOLD);
@@ -242,7 +245,7 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
                 n = tr_usage_feed(up, p, b->last - p);
 
                 if (up->event_end) {
-                    if (!(up->usage_only && !ctx->passthrough)) {
+                    if (!(up->usage_only && !ctx->run.passthrough)) {
                         ob->last = ngx_cpymem(ob->last, hold->pos,
                                               hold->last - hold->pos);
                         ob->last = ngx_cpymem(ob->last, p, n);
@@ -250,11 +253,11 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
 
                     hold->pos = hold->start;
                     hold->last = hold->start;
-                    ctx->passthrough = 0;
+                    ctx->run.passthrough = 0;
                     continue;
                 }
 
-                if (!ctx->passthrough
+                if (!ctx->run.passthrough
                     && (size_t) (hold->end - hold->last) >= n)
                 {
                     hold->last = ngx_cpymem(hold->last, p, n);
@@ -266,7 +269,7 @@ ngx_http_tier_router_strip(ngx_http_request_t *r,
                 ob->last = ngx_cpymem(ob->last, p, n);
                 hold->pos = hold->start;
                 hold->last = hold->start;
-                ctx->passthrough = 1;
+                ctx->run.passthrough = 1;
             }
 
             b->pos = b->last;

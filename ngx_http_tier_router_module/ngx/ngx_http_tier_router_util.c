@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "ngx_http_tier_router_util.h"
 #include "ngx_http_tier_router_module.h"
 
 
@@ -229,4 +230,23 @@ ngx_http_tier_router_next_header(ngx_list_part_t **part, ngx_uint_t *i,
             return h;
         }
     }
+}
+
+
+ngx_int_t
+ngx_http_tier_router_send(ngx_http_request_t *r, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

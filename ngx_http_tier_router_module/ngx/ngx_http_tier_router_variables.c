@@ -11,7 +11,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tier_router_variables.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_util.h"
+
+#include "tr_dialect.h"
+#include "tr_hash.h"
+#include "tr_price.h"
 
 
 #define NGX_HTTP_TIER_ROUTER_VAR_TIER       0
@@ -152,7 +158,7 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
     /* what is not routed goes, untouched, where the operator says */
 
     if (data == NGX_HTTP_TIER_ROUTER_VAR_UPSTREAM
-        && (ctx == NULL || !ctx->routed))
+        && (ctx == NULL || !ctx->rq->routed))
     {
         s = ngx_http_tier_router_passthrough(r);
 
@@ -172,11 +178,11 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
 
     /* a request the budget refused keeps its reason, and says why */
 
-    if (ctx == NULL || (!ctx->routed
+    if (ctx == NULL || (!ctx->rq->routed
                         && data != NGX_HTTP_TIER_ROUTER_VAR_DIALECT
                         && data != NGX_HTTP_TIER_ROUTER_VAR_REQUESTED
                         && (data != NGX_HTTP_TIER_ROUTER_VAR_REASON
-                            || ctx->reason.len == 0)))
+                            || ctx->rq->reason.len == 0)))
     {
         v->not_found = 1;
         return NGX_OK;
@@ -203,20 +209,20 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_TIER_ROUTER_VAR_REASON:
-        s = &ctx->reason;
+        s = &ctx->rq->reason;
         break;
 
     case NGX_HTTP_TIER_ROUTER_VAR_REQUESTED:
-        s = &ctx->requested_model;
+        s = &ctx->rq->requested_model;
         break;
 
     case NGX_HTTP_TIER_ROUTER_VAR_DIALECT:
-        if (ctx->dialect == TR_AUTO) {
+        if (ctx->rq->dialect == TR_AUTO) {
             v->not_found = 1;
             return NGX_OK;
         }
 
-        name = tr_dialect_name(ctx->dialect);
+        name = tr_dialect_name(ctx->rq->dialect);
 
         v->data = (u_char *) name;
         v->len = ngx_strlen(name);
@@ -231,7 +237,7 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        v->len = ngx_sprintf(p, "%.3f", ctx->score) - p;
+        v->len = ngx_sprintf(p, "%.3f", ctx->rq->score) - p;
         v->data = p;
         v->valid = 1;
         v->no_cacheable = 1;
@@ -267,7 +273,7 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
 
     v->not_found = 1;
 
-    if (ctx == NULL || ctx->zone == NULL) {
+    if (ctx == NULL || ctx->rq->zone == NULL) {
         return NGX_OK;
     }
 
@@ -281,7 +287,7 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
     switch (data) {
 
     case NGX_HTTP_TIER_ROUTER_VAR_TENANT:
-        p = ngx_hex_dump(p, ctx->hash, TR_HASH_LEN);
+        p = ngx_hex_dump(p, ctx->rq->hash, TR_HASH_LEN);
         break;
 
     case NGX_HTTP_TIER_ROUTER_VAR_SPEND:
@@ -289,11 +295,11 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_TIER_ROUTER_VAR_REMAINING:
-        if (ctx->limit < 0) {
+        if (ctx->rq->limit < 0) {
             return NGX_OK;
         }
 
-        p += tr_price_print(ctx->limit - ctx->spent,
+        p += tr_price_print(ctx->rq->limit - ctx->spent,
                             (char *) p);
         break;
 
@@ -350,7 +356,7 @@ ngx_http_tier_router_attempts_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_tier_router_module);
 
-    if (ctx == NULL || ctx->ntries == 0) {
+    if (ctx == NULL || ctx->rq->ntries == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
@@ -360,8 +366,8 @@ ngx_http_tier_router_attempts_variable(ngx_http_request_t *r,
 
     len = NGX_INT_T_LEN;
 
-    for (i = 0; data && i < ctx->ntries; i++) {
-        len += tier[ctx->tries[i].tier].name.len + 2 * NGX_INT_T_LEN + 16;
+    for (i = 0; data && i < ctx->rq->ntries; i++) {
+        len += tier[ctx->rq->tries[i].tier].name.len + 2 * NGX_INT_T_LEN + 16;
     }
 
     p = ngx_pnalloc(r->pool, len);
@@ -372,11 +378,11 @@ ngx_http_tier_router_attempts_variable(ngx_http_request_t *r,
     v->data = p;
 
     if (data == 0) {
-        p = ngx_sprintf(p, "%ui", ctx->ntries);
+        p = ngx_sprintf(p, "%ui", ctx->rq->ntries);
 
     } else {
-        for (i = 0; i < ctx->ntries; i++) {
-            t = &ctx->tries[i];
+        for (i = 0; i < ctx->rq->ntries; i++) {
+            t = &ctx->rq->tries[i];
 
             p = ngx_sprintf(p, "%s%V:%ui:", i ? " " : "",
                             &tier[t->tier].name, t->status);

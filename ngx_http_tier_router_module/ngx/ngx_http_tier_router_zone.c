@@ -14,7 +14,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_tier_router_zone.h"
 #include "ngx_http_tier_router_module.h"
+
+#include "tr_hash.h"
+#include "tr_period.h"
 
 
 /* stale tenants looked at from the tail when no idle one is left */

@@ -1,0 +1,39 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * Helpers of the glue that any of its files may call: the tier by name,
+ * a response header added, a request header found, a whole small file
+ * read without blocking on a FIFO, the passthrough upstream, a JSON
+ * document as a buffer.
+ */
+
+
+#ifndef _NGX_HTTP_TIER_ROUTER_UTIL_H_INCLUDED_
+#define _NGX_HTTP_TIER_ROUTER_UTIL_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tier_router_types.h"
+
+
+ngx_int_t ngx_http_tier_router_add_header(ngx_http_request_t *r, char *name,
+    ngx_str_t *value);
+ngx_table_elt_t *ngx_http_tier_router_next_header(ngx_list_part_t **part,
+    ngx_uint_t *i, ngx_str_t *name);
+ngx_str_t *ngx_http_tier_router_passthrough(ngx_http_request_t *r);
+ngx_int_t ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max,
+    ngx_uint_t nofollow, ngx_log_t *log, u_char **buf, size_t *len,
+    ngx_err_t *e, const char **why);
+ngx_buf_t *ngx_http_tier_router_json_buf(ngx_http_request_t *r,
+    void *json);
+ngx_int_t ngx_http_tier_router_find_tier(
+    ngx_http_tier_router_main_conf_t *trmcf, u_char *name, size_t len);
+
+ngx_int_t ngx_http_tier_router_send(ngx_http_request_t *r, ngx_buf_t *b);
+
+
+#endif /* _NGX_HTTP_TIER_ROUTER_UTIL_H_INCLUDED_ */
