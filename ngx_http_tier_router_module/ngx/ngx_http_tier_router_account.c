@@ -17,6 +17,7 @@
 #include "ngx_http_tier_router_account.h"
 #include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_catalog.h"
+#include "ngx_http_tier_router_ladder.h"
 #include "ngx_http_tier_router_module.h"
 #include "ngx_http_tier_router_util.h"
 #include "ngx_http_tier_router_zone.h"
@@ -1129,12 +1130,13 @@ ngx_http_tier_router_budget_soft_merge(ngx_conf_t *cf,
     sp = conf->budget_soft->elts;
 
     for (i = 0; i < conf->budget_soft->nelts; i++) {
-        sp[i].index = ngx_http_tier_router_find_tier(trmcf, sp[i].tier.data,
+        sp[i].index = ngx_http_tier_router_find_tier(trmcf, conf->ladder,
+                                                     sp[i].tier.data,
                                                      sp[i].tier.len);
         if (sp[i].index == NGX_ERROR) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"tier_router_budget_soft\": no tier \"%V\" is "
-                          "defined", &sp[i].tier);
+                          "defined in the location's ladder", &sp[i].tier);
             return NGX_CONF_ERROR;
         }
     }

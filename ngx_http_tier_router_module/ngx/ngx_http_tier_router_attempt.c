@@ -577,15 +577,15 @@ static ngx_int_t
 ngx_http_tier_router_attempt_top(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx)
 {
-    ngx_http_tier_router_main_conf_t  *trmcf;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
 
     if (ctx->rq->cap >= 0) {
         return ctx->rq->cap;
     }
 
-    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
-    return (ngx_int_t) trmcf->tiers.nelts - 1;
+    return (ngx_int_t) (trlcf->ladder->first + trlcf->ladder->n) - 1;
 }
 
 

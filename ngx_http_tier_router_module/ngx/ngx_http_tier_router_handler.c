@@ -20,6 +20,7 @@
 #include "ngx_http_tier_router_attempt.h"
 #include "ngx_http_tier_router_body.h"
 #include "ngx_http_tier_router_error.h"
+#include "ngx_http_tier_router_ladder.h"
 #include "ngx_http_tier_router_module.h"
 #include "ngx_http_tier_router_shares.h"
 #include "ngx_http_tier_router_util.h"
@@ -108,6 +109,25 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
             ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
             ctx->rq->error = "a request body is read with POST only: this "
                              "method must not carry one";
+
+            ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
+
+            return ngx_http_tier_router_refuse_unread(r, ctx);
+        }
+
+        /* a location whose ladder speaks the other provider's API */
+
+        if (ngx_http_tier_router_ladder_speaks(trlcf, dialect) != NGX_OK) {
+            ctx = ngx_http_tier_router_ctx_new(r);
+            if (ctx == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->rq->dialect = dialect;
+            ctx->rq->status = NGX_DECLINED;
+            ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
+            ctx->rq->error = "this API is not served here: the models of "
+                             "this endpoint speak another provider's API";
 
             ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
 
@@ -483,6 +503,7 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     ngx_uint_t                         i, n, unknown;
     const char                        *decision;
     ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_ladder_t     *ladder;
     ngx_http_tier_router_loc_conf_t   *trlcf;
     ngx_http_tier_router_main_conf_t  *trmcf;
 
@@ -490,7 +511,8 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
     tier = trmcf->tiers.elts;
-    n = trmcf->tiers.nelts;
+    ladder = trlcf->ladder;
+    n = ladder->first + ladder->n;
     unknown = 0;
 
     /* forced by the client's header, pinned by its model, or classified */
@@ -514,12 +536,12 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
             index = trlcf->no_signal_index;
             decision = "no_signal";
 
-        } else if (trmcf->shares) {
+        } else if (trmcf->shares && trmcf->shares->ladder == ladder) {
             index = ngx_http_tier_router_shares_route(trmcf->shares,
                                                       verdict->score);
 
         } else {
-            for (i = 0; i < n - 1; i++) {
+            for (i = ladder->first; i < n - 1; i++) {
                 if (verdict->score <= tier[i].max_score) {
                     break;
                 }
@@ -571,7 +593,8 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
 
     ctx->rq->reason.len = p - ctx->rq->reason.data;
     ctx->tier = index;
-    ctx->rq->floor = (floor >= 0 && floor <= index) ? floor : 0;
+    ctx->rq->floor = (floor >= 0 && floor <= index) ? (ngx_uint_t) floor
+                                                     : ladder->first;
     ctx->rq->cap = (cap >= index) ? cap : -1;
 
     return NGX_OK;
@@ -611,8 +634,8 @@ ngx_http_tier_router_forced(ngx_http_request_t *r,
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
-    index = ngx_http_tier_router_find_tier(trmcf, h->value.data,
-                                           h->value.len);
+    index = ngx_http_tier_router_find_tier(trmcf, trlcf->ladder,
+                                           h->value.data, h->value.len);
 
     if (index == NGX_ERROR) {
         ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
@@ -655,9 +678,9 @@ ngx_http_tier_router_named(ngx_http_request_t *r,
     }
 
     tier = trmcf->tiers.elts;
-    n = trmcf->tiers.nelts;
+    n = trlcf->ladder->first + trlcf->ladder->n;
 
-    for (i = 0; i < n; i++) {
+    for (i = trlcf->ladder->first; i < n; i++) {
         if (tier[i].model.len == req->model_len
             && ngx_strncmp(tier[i].model.data, req->model, req->model_len)
                == 0)
@@ -688,6 +711,7 @@ ngx_http_tier_router_bound(ngx_http_request_t *r,
     ngx_int_t *index)
 {
     ngx_str_t                          value;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
     ngx_http_tier_router_main_conf_t  *trmcf;
 
     *index = -1;
@@ -706,7 +730,10 @@ ngx_http_tier_router_bound(ngx_http_request_t *r,
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
-    *index = ngx_http_tier_router_find_tier(trmcf, value.data, value.len);
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    *index = ngx_http_tier_router_find_tier(trmcf, trlcf->ladder, value.data,
+                                            value.len);
 
     if (*index == NGX_ERROR) {
 

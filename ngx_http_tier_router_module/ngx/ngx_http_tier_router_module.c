@@ -22,6 +22,7 @@
 #include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_catalog.h"
 #include "ngx_http_tier_router_handler.h"
+#include "ngx_http_tier_router_ladder.h"
 #include "ngx_http_tier_router_shares.h"
 #include "ngx_http_tier_router_status.h"
 #include "ngx_http_tier_router_usage_filter.h"
@@ -34,8 +35,6 @@
 #include "tr_model.h"
 
 
-static ngx_int_t ngx_http_tier_router_upstream_known(ngx_conf_t *cf,
-    ngx_str_t *name);
 static ngx_int_t ngx_http_tier_router_header_filter(ngx_http_request_t *r);
 
 static void *ngx_http_tier_router_create_main_conf(ngx_conf_t *cf);
@@ -43,12 +42,6 @@ static char *ngx_http_tier_router_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
-static char *ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static ngx_int_t ngx_http_tier_router_tier_name(ngx_conf_t *cf,
-    ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *name);
-static ngx_int_t ngx_http_tier_router_tier_param(
-    ngx_http_tier_router_tier_t *tier, ngx_str_t *arg);
 static char *ngx_http_tier_router_enable(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tier_router_override(ngx_conf_t *cf,
@@ -124,6 +117,20 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_tier_router_tier,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_ladder"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE12,
+      ngx_http_tier_router_ladder,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_use"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_tier_router_use,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -438,6 +445,7 @@ ngx_http_tier_router_header_filter(ngx_http_request_t *r)
 static void *
 ngx_http_tier_router_create_main_conf(ngx_conf_t *cf)
 {
+    ngx_http_tier_router_ladder_t     *ladder;
     ngx_http_tier_router_main_conf_t  *trmcf;
 
     trmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tier_router_main_conf_t));
@@ -456,7 +464,26 @@ ngx_http_tier_router_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&trmcf->catalog, cf->pool, 4,
                           sizeof(ngx_http_tier_router_model_price_t))
+           != NGX_OK
+        || ngx_array_init(&trmcf->ladders, cf->pool, 2,
+                          sizeof(ngx_http_tier_router_ladder_t))
            != NGX_OK)
+    {
+        return NULL;
+    }
+
+    /* the default ladder: the http block's own tier_router_tier lines */
+
+    ladder = ngx_array_push(&trmcf->ladders);
+    if (ladder == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(ladder, sizeof(ngx_http_tier_router_ladder_t));
+
+    if (ngx_array_init(&ladder->parsed, cf->pool, 4,
+                       sizeof(ngx_http_tier_router_tier_t))
+        != NGX_OK)
     {
         return NULL;
     }
@@ -465,77 +492,12 @@ ngx_http_tier_router_create_main_conf(ngx_conf_t *cf)
 }
 
 
-/* an upstream{} block by that name, or an address with a port */
-
-static ngx_int_t
-ngx_http_tier_router_upstream_known(ngx_conf_t *cf, ngx_str_t *name)
-{
-    ngx_uint_t                      i;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
-
-    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
-    uscfp = umcf->upstreams.elts;
-
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-        if (uscfp[i]->host.len == name->len
-            && ngx_strncasecmp(uscfp[i]->host.data, name->data, name->len)
-               == 0)
-        {
-            return NGX_OK;
-        }
-    }
-
-    return ngx_strlchr(name->data, name->data + name->len, ':')
-           ? NGX_OK : NGX_DECLINED;
-}
-
-
 static char *
 ngx_http_tier_router_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_tier_router_main_conf_t *trmcf = conf;
 
-    double                          prev;
-    ngx_uint_t                      i, n;
-    ngx_http_tier_router_tier_t    *tier;
-
-    tier = trmcf->tiers.elts;
-    n = trmcf->tiers.nelts;
-    prev = -1;
-
-    for (i = 0; i < n; i++) {
-
-        if (!tier[i].max_score_set) {
-            tier[i].max_score = (i == n - 1) ? 1.0 : (double) (i + 1) / n;
-        }
-
-        if (tier[i].max_score <= prev) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"tier_router_tier\" \"%V\": max_score must be "
-                          "greater than the previous tier's in %V:%ui",
-                          &tier[i].name, &tier[i].file, tier[i].line);
-            return NGX_CONF_ERROR;
-        }
-
-        prev = tier[i].max_score;
-
-        if (ngx_http_tier_router_upstream_known(cf, &tier[i].upstream)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"tier_router_tier\" \"%V\": no upstream \"%V\" "
-                          "is defined (and it is not an address with a "
-                          "port) in %V:%ui", &tier[i].name,
-                          &tier[i].upstream, &tier[i].file, tier[i].line);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (n > NGX_HTTP_TIER_ROUTER_MAX_TIERS) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "at most %d \"tier_router_tier\" may be defined",
-                      NGX_HTTP_TIER_ROUTER_MAX_TIERS);
+    if (ngx_http_tier_router_ladders_init(cf, trmcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -680,13 +642,17 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_size_value(conf->escalate_buffer, prev->escalate_buffer,
                               64 * 1024);
 
-    if (ngx_http_tier_router_budget_soft_merge(cf, conf) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
-    }
-
     if (conf->file.data == NULL) {
         conf->file = prev->file;
         conf->line = prev->line;
+    }
+
+    if (ngx_http_tier_router_ladder_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_tier_router_budget_soft_merge(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->auto_models == NGX_CONF_UNSET_PTR) {
@@ -719,19 +685,21 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     if (conf->no_signal_tier.len) {
         conf->no_signal_index = ngx_http_tier_router_find_tier(trmcf,
+                                                  conf->ladder,
                                                   conf->no_signal_tier.data,
                                                   conf->no_signal_tier.len);
 
         if (conf->no_signal_index == NGX_ERROR) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"tier_router_no_signal_tier\": no tier \"%V\" "
-                          "is defined in %V:%ui", &conf->no_signal_tier,
-                          &conf->no_signal_file, conf->no_signal_line);
+                          "is defined in the location's ladder in %V:%ui",
+                          &conf->no_signal_tier, &conf->no_signal_file,
+                          conf->no_signal_line);
             return NGX_CONF_ERROR;
         }
     }
 
-    if (conf->enable && trmcf->tiers.nelts == 0) {
+    if (conf->enable && conf->ladder->n == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"tier_router\" is on but no \"tier_router_tier\" "
                       "is defined in %V:%ui", &conf->file, conf->line);
@@ -739,205 +707,6 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     return NGX_CONF_OK;
-}
-
-
-/* tier_router_tier NAME model=M upstream=U [max_score=F] [reasoning=E] */
-
-static char *
-ngx_http_tier_router_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_tier_router_main_conf_t *trmcf = conf;
-
-    ngx_str_t                    *value;
-    ngx_uint_t                    i;
-    ngx_http_tier_router_tier_t  *tier;
-
-    value = cf->args->elts;
-
-    if (ngx_http_tier_router_tier_name(cf, trmcf, &value[1]) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    tier = ngx_array_push(&trmcf->tiers);
-    if (tier == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(tier, sizeof(ngx_http_tier_router_tier_t));
-
-    tier->name = value[1];
-    tier->thinking_budget = 8192;
-    tier->share = -1;
-    tier->file = cf->conf_file->file.name;
-    tier->line = cf->conf_file->line;
-
-    for (i = 2; i < cf->args->nelts; i++) {
-        if (ngx_http_tier_router_tier_param(tier, &value[i]) != NGX_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"tier_router_tier\": invalid parameter "
-                               "\"%V\"", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (tier->model.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tier_router_tier\" \"%V\" has no \"model=\"",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (tier->upstream.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tier_router_tier\" \"%V\" has no "
-                           "\"upstream=\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* a tier's name: 1 to 31 letters, digits, "_", "-" and ".", and new */
-
-static ngx_int_t
-ngx_http_tier_router_tier_name(ngx_conf_t *cf,
-    ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *name)
-{
-    u_char  *p;
-
-    for (p = name->data; p < name->data + name->len; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9')
-              || *p == '_' || *p == '-' || *p == '.'))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"tier_router_tier\": invalid name \"%V\", "
-                               "use letters, "
-                               "digits, \"_\", \"-\" and \".\"", name);
-            return NGX_ERROR;
-        }
-    }
-
-    /* budget zones keep each tier's counters under its name */
-
-    if (name->len == 0 || name->len >= NGX_HTTP_TIER_ROUTER_TIER_NAME) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tier_router_tier\": the name \"%V\" must have "
-                           "1 to %d characters", name,
-                           NGX_HTTP_TIER_ROUTER_TIER_NAME - 1);
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_tier_router_find_tier(trmcf, name->data, name->len)
-        != NGX_ERROR)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tier_router_tier\": duplicate tier \"%V\"",
-                           name);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/* one NAME=VALUE parameter of tier_router_tier; NGX_ERROR: invalid */
-
-static ngx_int_t
-ngx_http_tier_router_tier_param(ngx_http_tier_router_tier_t *tier,
-    ngx_str_t *arg)
-{
-    u_char     *p, *last;
-    ngx_str_t   v;
-    ngx_int_t   n;
-
-    if (ngx_strncmp(arg->data, "model=", 6) == 0) {
-        tier->model.data = arg->data + 6;
-        tier->model.len = arg->len - 6;
-
-        last = tier->model.data + tier->model.len;
-
-        for (p = tier->model.data; p < last; p++) {
-            if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f) {
-                return NGX_ERROR;
-            }
-        }
-
-        return (tier->model.len == 0 || tier->model.len >= TR_MODEL_LEN)
-               ? NGX_ERROR : NGX_OK;
-    }
-
-    if (ngx_strncmp(arg->data, "upstream=", 9) == 0) {
-        tier->upstream.data = arg->data + 9;
-        tier->upstream.len = arg->len - 9;
-
-        return tier->upstream.len ? NGX_OK : NGX_ERROR;
-    }
-
-    if (ngx_strncmp(arg->data, "max_score=", 10) == 0) {
-        n = ngx_atofp(arg->data + 10, arg->len - 10, 3);
-
-        if (n == NGX_ERROR || n > 1000) {
-            return NGX_ERROR;
-        }
-
-        tier->max_score = (double) n / 1000;
-        tier->max_score_set = 1;
-        return NGX_OK;
-    }
-
-    if (ngx_strncmp(arg->data, "reasoning=", 10) == 0) {
-        v.data = arg->data + 10;
-        v.len = arg->len - 10;
-
-        if (v.len == 3 && ngx_strncmp(v.data, "low", 3) == 0) {
-            tier->reasoning = 1;
-
-        } else if (v.len == 6 && ngx_strncmp(v.data, "medium", 6) == 0) {
-            tier->reasoning = 2;
-
-        } else if (v.len == 4 && ngx_strncmp(v.data, "high", 4) == 0) {
-            tier->reasoning = 3;
-
-        } else {
-            return NGX_ERROR;
-        }
-
-        return NGX_OK;
-    }
-
-    if (ngx_strncmp(arg->data, "share=", 6) == 0) {
-        v.data = arg->data + 6;
-        v.len = arg->len - 6;
-
-        if (v.len && v.data[v.len - 1] == '%') {
-            v.len--;
-        }
-
-        n = ngx_atofp(v.data, v.len, 2);
-
-        if (n == NGX_ERROR || n > 10000) {
-            return NGX_ERROR;
-        }
-
-        tier->share = (double) n / 10000;
-        return NGX_OK;
-    }
-
-    if (ngx_strncmp(arg->data, "thinking_budget=", 16) == 0) {
-        n = ngx_atoi(arg->data + 16, arg->len - 16);
-
-        if (n == NGX_ERROR || n < 1024) {
-            return NGX_ERROR;
-        }
-
-        tier->thinking_budget = n;
-        return NGX_OK;
-    }
-
-    return NGX_ERROR;
 }
 
 

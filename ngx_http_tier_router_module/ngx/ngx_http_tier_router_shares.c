@@ -22,6 +22,9 @@
 #include "tr_calibrate.h"
 
 
+static char *ngx_http_tier_router_shares_ladder(ngx_conf_t *cf,
+    ngx_http_tier_router_main_conf_t *trmcf,
+    ngx_http_tier_router_ladder_t *ladder, ngx_uint_t *seen);
 static ngx_int_t ngx_http_tier_router_shares_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
 static void ngx_http_tier_router_shares_setup(
@@ -143,19 +146,68 @@ char *
 ngx_http_tier_router_shares_check(ngx_conf_t *cf,
     ngx_http_tier_router_main_conf_t *trmcf)
 {
+    ngx_uint_t                      k, seen;
+    ngx_http_tier_router_ladder_t  *ladder, *found;
+
+    ladder = trmcf->ladders.elts;
+    found = NULL;
+
+    for (k = 0; k < trmcf->ladders.nelts; k++) {
+
+        if (ngx_http_tier_router_shares_ladder(cf, trmcf, &ladder[k], &seen)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        if (!seen) {
+            continue;
+        }
+
+        if (found) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"share=\" is set in the tiers of two ladders: "
+                          "one \"tier_router_shares\" zone calibrates one "
+                          "ladder");
+            return NGX_CONF_ERROR;
+        }
+
+        found = &ladder[k];
+    }
+
+    if (found && trmcf->shares == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"share=\" needs \"tier_router_shares\", the zone "
+                      "where the workers calibrate together");
+        return NGX_CONF_ERROR;
+    }
+
+    if (trmcf->shares) {
+        trmcf->shares->ladder = found ? found : &ladder[0];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tier_router_shares_ladder(ngx_conf_t *cf,
+    ngx_http_tier_router_main_conf_t *trmcf,
+    ngx_http_tier_router_ladder_t *ladder, ngx_uint_t *seen)
+{
     double                        sum;
-    ngx_uint_t                    i, n, seen;
+    ngx_uint_t                    i;
     ngx_http_tier_router_tier_t  *tier;
 
     tier = trmcf->tiers.elts;
-    n = trmcf->tiers.nelts;
+    tier += ladder->first;
     sum = 0;
-    seen = 0;
+    *seen = 0;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < ladder->n; i++) {
 
         if (tier[i].share < 0) {
-            if (seen) {
+            if (*seen) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "\"tier_router_tier\" \"%V\" needs "
                               "\"share=\": every tier above one with a "
@@ -176,20 +228,13 @@ ngx_http_tier_router_shares_check(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
 
-        seen = 1;
+        *seen = 1;
         sum += tier[i].share;
     }
 
     if (sum > 1.0 + 1e-9) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "the tiers' shares add up to more than 100%%");
-        return NGX_CONF_ERROR;
-    }
-
-    if (seen && trmcf->shares == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"share=\" needs \"tier_router_shares\", the zone "
-                      "where the workers calibrate together");
         return NGX_CONF_ERROR;
     }
 
@@ -267,7 +312,8 @@ ngx_http_tier_router_shares_setup(ngx_http_tier_router_shares_t *shares,
     ngx_http_tier_router_tier_t  *tier;
 
     tier = shares->tiers->elts;
-    n = ngx_min(shares->tiers->nelts, TR_CAL_TIERS);
+    tier += shares->ladder->first;
+    n = ngx_min(shares->ladder->n, TR_CAL_TIERS);
 
     for (i = 0; i < n; i++) {
         max[i] = tier[i].max_score;
@@ -289,7 +335,7 @@ ngx_http_tier_router_shares_route(ngx_http_tier_router_shares_t *shares,
     index = tr_cal_route(shares->cal, score);
     ngx_shmtx_unlock(&shares->shpool->mutex);
 
-    return index;
+    return shares->ladder->first + index;
 }
 
 
@@ -312,6 +358,7 @@ ngx_http_tier_router_shares_status(ngx_http_request_t *r,
     ngx_shmtx_unlock(&shares->shpool->mutex);
 
     tier = shares->tiers->elts;
+    tier += shares->ladder->first;
 
     if (prometheus) {
         len = 512 + cal.ntiers * 3 * (128 + shares->name.len

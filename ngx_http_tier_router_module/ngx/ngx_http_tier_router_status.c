@@ -261,8 +261,16 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
     u_char                             hex[33];
     json_t                            *tenants, *tiers, *t;
     ngx_buf_t                         *b;
+    ngx_str_t                         *name;
     ngx_uint_t                         i;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_ladder_t     *ladder;
     ngx_http_tier_router_tier_stat_t  *st;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+    ladder = trmcf->ladders.elts;
 
     t = NULL;
     tenants = json_array();
@@ -282,6 +290,17 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
                       "fell_back", (json_int_t) st->failed,
                       "escalated", (json_int_t) st->escalated);
         rc = (t == NULL) ? -1 : json_array_append_new(tiers, t);
+
+        /* the ladder of the tier by that index, "" for the default */
+
+        if (rc == 0 && i < trmcf->tiers.nelts) {
+            name = &ladder[tier[i].ladder].name;
+            rc = json_object_set_new(t, "ladder",
+                                     name->len
+                                     ? json_stringn((char *) name->data,
+                                                    name->len)
+                                     : json_string(""));
+        }
     }
 
     for (i = offset; rc == 0 && i < n && i < offset + limit; i++) {

@@ -223,9 +223,28 @@ typedef struct {
     ngx_uint_t line;
     tr_price_t price;
     double     share;     /* target, 0..1; -1: none */
+    ngx_uint_t ladder;    /* in the main conf's ladders */
     unsigned   max_score_set:1;
     unsigned   priced:1;
 } ngx_http_tier_router_tier_t;
+
+
+#define NGX_HTTP_TIER_ROUTER_API_ANY        0
+#define NGX_HTTP_TIER_ROUTER_API_OPENAI     1
+#define NGX_HTTP_TIER_ROUTER_API_ANTHROPIC  2
+
+
+/* a ladder: its tiers are tiers[first .. first + n) of the main conf */
+
+typedef struct {
+    ngx_str_t                    name;      /* "": the http block's own */
+    ngx_uint_t                   api;       /* .._API_* its models speak */
+    ngx_uint_t                   first;
+    ngx_uint_t                   n;
+    ngx_array_t                  parsed;    /* .._tier_t, as configured */
+    ngx_str_t                    file;
+    ngx_uint_t                   line;
+} ngx_http_tier_router_ladder_t;
 
 
 typedef struct {
@@ -242,11 +261,13 @@ typedef struct {
     ngx_uint_t        window;
     double            step;
     ngx_array_t      *tiers;
+    ngx_http_tier_router_ladder_t  *ladder;   /* whose tiers it routes */
 } ngx_http_tier_router_shares_t;
 
 
 typedef struct {
     ngx_array_t                  tiers;     /* ngx_http_tier_router_tier_t */
+    ngx_array_t                  ladders;   /* .._ladder_t, default first */
     ngx_http_tier_router_shares_t  *shares;
     tr_model_t                     *model;
     ngx_array_t                  zones;     /* ngx_http_tier_router_zone_t * */
@@ -259,6 +280,11 @@ typedef struct {
 typedef struct {
     ngx_flag_t                   enable;
     ngx_uint_t                   dialect;
+    ngx_http_tier_router_ladder_t  *ladder;
+    ngx_str_t                    ladder_name;       /* tier_router_use */
+    ngx_flag_t                   translate;
+    ngx_str_t                    ladder_file;
+    ngx_uint_t                   ladder_line;
     ngx_array_t                 *auto_models;       /* ngx_str_t */
     ngx_flag_t                   pin;
     ngx_uint_t                   unknown_model;

@@ -2,7 +2,7 @@
 /*
  * Copyright (C) The tier router authors
  *
- * Helpers of the glue that any of its files may call: the tier by name,
+ * Helpers of the glue that any of its files may call: an upstream known,
  * a response header added, a request header found, a whole small file
  * read without blocking on a FIFO, the passthrough upstream, a JSON
  * document as a buffer.
@@ -19,24 +19,29 @@
 #include "ngx_http_tier_router_module.h"
 
 
+/* an upstream{} block by that name, or an address with a port */
+
 ngx_int_t
-ngx_http_tier_router_find_tier(ngx_http_tier_router_main_conf_t *trmcf,
-    u_char *name, size_t len)
+ngx_http_tier_router_upstream_known(ngx_conf_t *cf, ngx_str_t *name)
 {
-    ngx_uint_t                    i;
-    ngx_http_tier_router_tier_t  *tier;
+    ngx_uint_t                      i;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
 
-    tier = trmcf->tiers.elts;
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
 
-    for (i = 0; i < trmcf->tiers.nelts; i++) {
-        if (tier[i].name.len == len
-            && ngx_strncmp(tier[i].name.data, name, len) == 0)
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        if (uscfp[i]->host.len == name->len
+            && ngx_strncasecmp(uscfp[i]->host.data, name->data, name->len)
+               == 0)
         {
-            return i;
+            return NGX_OK;
         }
     }
 
-    return NGX_ERROR;
+    return ngx_strlchr(name->data, name->data + name->len, ':')
+           ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -159,13 +164,13 @@ ngx_http_tier_router_passthrough(ngx_http_request_t *r)
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
-    if (trmcf->tiers.nelts == 0) {
+    if (trlcf->ladder == NULL || trlcf->ladder->n == 0) {
         return NULL;
     }
 
     tier = trmcf->tiers.elts;
 
-    return &tier[0].upstream;
+    return &tier[trlcf->ladder->first].upstream;
 }
 
 

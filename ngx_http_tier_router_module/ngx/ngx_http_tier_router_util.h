@@ -30,8 +30,8 @@ ngx_int_t ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max,
     ngx_err_t *e, const char **why);
 ngx_buf_t *ngx_http_tier_router_json_buf(ngx_http_request_t *r,
     void *json);
-ngx_int_t ngx_http_tier_router_find_tier(
-    ngx_http_tier_router_main_conf_t *trmcf, u_char *name, size_t len);
+ngx_int_t ngx_http_tier_router_upstream_known(ngx_conf_t *cf,
+    ngx_str_t *name);
 
 ngx_int_t ngx_http_tier_router_send(ngx_http_request_t *r, ngx_buf_t *b);
 

@@ -19,6 +19,16 @@
 #
 # --files: serve the files of DIR under GET /files/NAME.
 #
+# --provider openai|anthropic: answer only that provider's model endpoints
+# (chat completions and responses, or messages); the other's get a 404 in
+# this provider's error shape, as a real provider would answer.
+#
+# --refuse P[,P]: a model request whose body has a top-level member P gets
+# a 400 "Unsupported parameter", as models that reject a parameter do.
+#
+# --adaptive-only: an Anthropic request with "thinking": {"type":
+# "enabled"} gets a 400, as models that only take adaptive thinking do.
+#
 # Endpoints, matched by the suffix of the path (query string ignored):
 #   .../chat/completions   OpenAI chat completions
 #   .../responses          OpenAI responses
@@ -133,9 +143,14 @@ use IO::Compress::Gzip qw(gzip $GzipError);
 my %opt = (listen => '127.0.0.1', name => 'mock', verbose => 0);
 
 GetOptions(\%opt, 'port=i', 'name=s', 'listen=s', 'pidfile=s', 'verbose!',
-    'watch-pid=i', 'count-file=s', 'files=s')
+    'watch-pid=i', 'count-file=s', 'files=s', 'provider=s', 'refuse=s',
+    'adaptive-only!')
     or die "usage: $0 --port N --name NAME [--listen ADDR] [--pidfile F]"
-    . " [--verbose] [--watch-pid PID] [--count-file F] [--files DIR]\n";
+    . " [--verbose] [--watch-pid PID] [--count-file F] [--files DIR]"
+    . " [--provider openai|anthropic] [--refuse P,P] [--adaptive-only]\n";
+
+die "$0: --provider is openai or anthropic\n"
+    if defined $opt{provider} && $opt{provider} !~ /^(openai|anthropic)$/;
 
 die "$0: --port is required\n" unless $opt{port};
 
@@ -686,6 +701,18 @@ sub handle {
             error_body(undef, 404, "Unknown endpoint $req->{path} (mock)."));
     }
 
+    # --provider: the other provider's API is not served here
+
+    if (defined $opt{provider}
+        && ($dialect eq 'anthropic') != ($opt{provider} eq 'anthropic'))
+    {
+        return send_response($conn, $req, 404,
+            ['Content-Type' => 'application/json'],
+            error_body($opt{provider} eq 'anthropic' ? 'anthropic' : undef,
+                404, "Unknown endpoint $req->{path} "
+                . "(mock $opt{provider})."));
+    }
+
     my $data = eval { $JSON->decode($req->{body}) };
 
     if (!$data || ref $data ne 'HASH') {
@@ -693,6 +720,27 @@ sub handle {
             ['Content-Type' => 'application/json'],
             error_body($dialect, 400,
                 "We could not parse the JSON body of your request (mock)."));
+    }
+
+    # --refuse, --adaptive-only: what this model rejects
+
+    for my $p (split /,/, $opt{refuse} // '') {
+        next unless exists $data->{$p};
+
+        return send_response($conn, $req, 400,
+            ['Content-Type' => 'application/json'],
+            error_body($dialect, 400, "Unsupported parameter: '$p' is not "
+                . "supported with this model (mock)."));
+    }
+
+    if ($opt{'adaptive-only'} && ref $data->{thinking} eq 'HASH'
+        && ($data->{thinking}{type} // '') eq 'enabled')
+    {
+        return send_response($conn, $req, 400,
+            ['Content-Type' => 'application/json'],
+            error_body($dialect, 400, "thinking.type.enabled is not "
+                . "supported for this model. Use thinking.type.adaptive "
+                . "and output_config.effort (mock)."));
     }
 
     my $model = $data->{model};
