@@ -48,6 +48,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                   rc, hint, dups;
+    unsigned              k;
     size_t                len, w;
     json_t               *root, *out, *v;
     unsigned char        *buf;
@@ -139,6 +140,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     edit.thinking_budget = 2048;
     edit.stream_usage = (data[0] & 0x40) && req.features.stream;
     edit.logprobs = (data[0] & 0x80) != 0;
+
+    /* a tier's profile: thinking mode, effort word, drops, a rename */
+
+    k = (unsigned) (len * 31 + (len ? body[len - 1] : 0)) & 0xff;
+    edit.thinking = k & 3;
+    edit.drop = (k >> 2) & ((1u << TR_PARAMS) - 1);
+    edit.effort = (data[0] & 0x20) ? "xhigh" : NULL;
+    edit.rename = (data[0] & 0x10) ? TR_PARAM_MAX_TOKENS : -1;
+    edit.rename_to = "max_completion_tokens";
+
+    tr_rewrite_thinking(&req, &edit);
 
     w = tr_rewrite_size(body, len, &req, &edit);
 

@@ -101,7 +101,7 @@ static int tr_count(tr_parser_t *ps,
     unsigned *n, const char *param);
 static int tr_format(tr_parser_t *ps,
     int nested, const char *param);
-static int tr_effort(tr_parser_t *ps,
+static int tr_effort(tr_parser_t *ps, tr_object_t *obj, int anthropic,
     const char *param);
 static int tr_thinking(tr_parser_t *ps);
 static int tr_stream_options(
@@ -158,6 +158,26 @@ static const unsigned char  tr_class[256] = {
 #define TR_ROOT_TEXT              0x4000
 #define TR_ROOT_STREAM_OPTIONS    0x8000
 #define TR_ROOT_LOGPROBS          0x10000
+#define TR_ROOT_TEMPERATURE       0x20000
+#define TR_ROOT_TOP_P             0x40000
+#define TR_ROOT_TOP_K             0x80000
+#define TR_ROOT_VERBOSITY         0x100000
+#define TR_ROOT_PROMPT_CACHE      0x200000
+#define TR_ROOT_OUTPUT_CONFIG     0x400000
+#define TR_ROOT_OUTPUT_FORMAT     0x800000
+
+
+/* the root keys a tier's profile may drop or rename, by TR_PARAM_* */
+
+const char  *tr_param_names[TR_PARAMS] = {
+    "temperature", "top_p", "top_k", "max_tokens", "verbosity",
+    "prompt_cache_options", "thinking"
+};
+
+static const unsigned  tr_param_bits[TR_PARAMS] = {
+    TR_ROOT_TEMPERATURE, TR_ROOT_TOP_P, TR_ROOT_TOP_K, TR_ROOT_MAX_TOKENS,
+    TR_ROOT_VERBOSITY, TR_ROOT_PROMPT_CACHE, TR_ROOT_THINKING
+};
 
 
 int
@@ -1199,10 +1219,11 @@ tr_is(const unsigned char *s, size_t len, const char *lit)
 static int
 tr_root(tr_parser_t *ps)
 {
-    int            more, t;
+    int            more, t, last;
     long           n;
-    size_t         key_len, len;
-    unsigned       seen, bit, stream;
+    size_t         key_len, len, key_start, value_start, prev_end;
+    unsigned       seen, bit, stream, i;
+    tr_member_t   *m;
     const char    *param;
     unsigned char  key[TR_KEY_LEN];
     tr_request_t  *req;
@@ -1222,11 +1243,24 @@ tr_root(tr_parser_t *ps)
         return 0;
     }
 
+    last = -1;
+    prev_end = 0;
+
     do {
+        tr_ws(ps);
+
+        key_start = ps->p - ps->start;
+
+        if (last >= 0) {
+            req->param[last].next = key_start;
+            last = -1;
+        }
+
         if (tr_key(ps, key, &key_len) != 0) {
             return -1;
         }
 
+        value_start = ps->p - ps->start;
         req->root_members++;
 
         bit = 0;
@@ -1255,6 +1289,13 @@ tr_root(tr_parser_t *ps)
         TR_KEY("text", TR_ROOT_TEXT)
         TR_KEY("stream_options", TR_ROOT_STREAM_OPTIONS)
         TR_KEY("logprobs", TR_ROOT_LOGPROBS)
+        TR_KEY("temperature", TR_ROOT_TEMPERATURE)
+        TR_KEY("top_p", TR_ROOT_TOP_P)
+        TR_KEY("top_k", TR_ROOT_TOP_K)
+        TR_KEY("verbosity", TR_ROOT_VERBOSITY)
+        TR_KEY("prompt_cache_options", TR_ROOT_PROMPT_CACHE)
+        TR_KEY("output_config", TR_ROOT_OUTPUT_CONFIG)
+        TR_KEY("output_format", TR_ROOT_OUTPUT_FORMAT)
 
 #undef TR_KEY
 
@@ -1411,7 +1452,7 @@ tr_root(tr_parser_t *ps)
         case TR_ROOT_REASONING:
             req->reasoning_span.start = ps->p - ps->start;
 
-            if (tr_effort(ps, param) != 0) {
+            if (tr_effort(ps, &req->reasoning_obj, 0, param) != 0) {
                 return -1;
             }
 
@@ -1490,6 +1531,30 @@ tr_root(tr_parser_t *ps)
             req->has_logprobs = 1;
             break;
 
+        case TR_ROOT_OUTPUT_CONFIG:
+
+            /* Anthropic's output settings: "effort", "format" */
+
+            req->output_config_span.start = ps->p - ps->start;
+
+            if (tr_effort(ps, &req->output_config, 1, param) != 0) {
+                return -1;
+            }
+
+            req->output_config_span.end = ps->p - ps->start;
+            req->has_output_config = 1;
+            break;
+
+        case TR_ROOT_OUTPUT_FORMAT:
+
+            /* Anthropic's older name of output_config.format */
+
+            if (tr_format(ps, 0, param) != 0) {
+                return -1;
+            }
+
+            break;
+
         case TR_ROOT_TOOLS:
             if (tr_count(ps, &req->features.tools, param)
                 != 0)
@@ -1539,6 +1604,25 @@ tr_root(tr_parser_t *ps)
                 return -1;
             }
         }
+
+        /* where a member the profile may drop or rename is */
+
+        for (i = 0; bit && i < TR_PARAMS; i++) {
+            if (tr_param_bits[i] == bit) {
+                m = &req->param[i];
+                m->key = key_start;
+                m->value = value_start;
+                m->end = ps->p - ps->start;
+                m->prev_end = prev_end;
+                m->next = 0;
+                m->nth = req->root_members - 1;
+                req->params |= 1u << i;
+                last = (int) i;
+                break;
+            }
+        }
+
+        prev_end = ps->p - ps->start;
 
         if (tr_next(ps, '}', &more) != 0) {
             return -1;
@@ -2151,15 +2235,20 @@ duplicate:
 }
 
 
-/* the responses API's "reasoning": {"effort": ...} */
+/*
+ * The responses API's "reasoning": {"effort": ...}, or Anthropic's
+ * "output_config": {"effort": ..., "format": {...}}: the effort read,
+ * and where the object and its effort are, for a tier's effort to merge
+ * into rather than replace.
+ */
 
 static int
-tr_effort(tr_parser_t *ps,
+tr_effort(tr_parser_t *ps, tr_object_t *obj, int anthropic,
     const char *param)
 {
     int            more, t;
     size_t         key_len, len;
-    unsigned       seen;
+    unsigned       seen, formats;
     unsigned char  key[TR_KEY_LEN], effort[TR_KEY_LEN];
 
     t = tr_type(ps);
@@ -2169,7 +2258,8 @@ tr_effort(tr_parser_t *ps,
     }
 
     if (t != TR_T_OBJECT) {
-        return tr_fail(ps, "'reasoning' must be an object",
+        return tr_fail(ps, anthropic ? "'output_config' must be an object"
+                                     : "'reasoning' must be an object",
                        param);
     }
 
@@ -2178,8 +2268,12 @@ tr_effort(tr_parser_t *ps,
                       "request body is nested too deeply", NULL);
     }
 
+    obj->object = 1;
+    obj->start = ps->p - ps->start;
+
     ps->p++;
     seen = 0;
+    formats = 0;
 
     tr_ws(ps);
 
@@ -2194,15 +2288,18 @@ tr_effort(tr_parser_t *ps,
             return -1;
         }
 
+        obj->members++;
+
         if (tr_is(key, key_len, "effort")) {
 
             if (seen) {
                 return tr_fail(ps,
-                             "duplicate key in 'reasoning': the request is "
-                             "ambiguous", param);
+                             "duplicate key in an object with an effort: "
+                             "the request is ambiguous", param);
             }
 
             seen = 1;
+            obj->effort.start = ps->p - ps->start;
 
             if (tr_short_string(ps, effort, TR_KEY_LEN,
                                 &len, param)
@@ -2211,8 +2308,23 @@ tr_effort(tr_parser_t *ps,
                 return -1;
             }
 
+            obj->effort.end = ps->p - ps->start;
+            obj->has_effort = 1;
+
             ps->req->features.reasoning =
                               tr_effort_level(effort, len);
+
+        } else if (anthropic && tr_is(key, key_len, "format")) {
+
+            if (formats++) {
+                return tr_fail(ps,
+                             "duplicate key in 'output_config': the request "
+                             "is ambiguous", param);
+            }
+
+            if (tr_format(ps, 0, param) != 0) {
+                return -1;
+            }
 
         } else if (tr_skip(ps) != 0) {
             return -1;
@@ -2404,7 +2516,8 @@ static unsigned
 tr_effort_level(const unsigned char *s, size_t len)
 {
     if (tr_is(s, len, "high")
-        || tr_is(s, len, "xhigh"))
+        || tr_is(s, len, "xhigh")
+        || tr_is(s, len, "max"))
     {
         return 3;
     }

@@ -32,6 +32,45 @@ typedef struct {
 } tr_span_t;
 
 
+/* root members a tier's profile may drop or rename (tr_param_names) */
+
+#define TR_PARAM_TEMPERATURE         0
+#define TR_PARAM_TOP_P               1
+#define TR_PARAM_TOP_K               2
+#define TR_PARAM_MAX_TOKENS          3
+#define TR_PARAM_VERBOSITY           4
+#define TR_PARAM_PROMPT_CACHE        5   /* prompt_cache_options */
+#define TR_PARAM_THINKING            6
+#define TR_PARAMS                    7
+
+extern const char  *tr_param_names[TR_PARAMS];
+
+
+/* a root member: offsets of its key, its value's end, its neighbours */
+
+typedef struct {
+    size_t                           key;       /* its key's '"' */
+    size_t                           value;     /* after its ':' */
+    size_t                           end;       /* after its value */
+    size_t                           prev_end;  /* after the previous
+                                                   member's value; 0: none */
+    size_t                           next;      /* the next member's key;
+                                                   0: it is the last */
+    unsigned                         nth;       /* among the root's */
+} tr_member_t;
+
+
+/* an object a tier's effort merges into: reasoning, output_config */
+
+typedef struct {
+    size_t                           start;     /* its '{' */
+    unsigned                         members;
+    unsigned                         object:1;  /* not null */
+    unsigned                         has_effort:1;
+    tr_span_t                        effort;    /* its "effort" value */
+} tr_object_t;
+
+
 typedef struct {
     int                              dialect;     /* in: hint; out: used */
 
@@ -61,6 +100,13 @@ typedef struct {
     tr_span_t      stream_options_span;   /* chat */
     tr_span_t      include_usage_span;    /* its value */
     tr_span_t      logprobs_span;         /* chat */
+    tr_span_t      output_config_span;    /* anthropic */
+    tr_object_t    reasoning_obj;         /* responses */
+    tr_object_t    output_config;         /* anthropic */
+    unsigned       has_output_config:1;
+
+    unsigned       params;                /* 1 << TR_PARAM_*: present */
+    tr_member_t    param[TR_PARAMS];
 
     tr_features_t  features;    /* text points below */
 

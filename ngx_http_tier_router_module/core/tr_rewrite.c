@@ -14,6 +14,13 @@
 
 static size_t tr_print(unsigned char *out, size_t size,
     const char *fmt, const char *effort, long budget);
+static void tr_value(tr_plan_t *pl, tr_splice_t *ins, const tr_span_t *span,
+    const char *key, const char *fmt, const char *effort, long budget);
+static void tr_effort_into(tr_plan_t *pl, tr_splice_t *ins,
+    const tr_object_t *obj, const tr_span_t *span, const char *key,
+    const char *effort);
+static unsigned tr_drop(const tr_request_t *req, unsigned removed,
+    tr_plan_t *pl);
 
 
 static const char  *tr_efforts[] = {
@@ -21,16 +28,19 @@ static const char  *tr_efforts[] = {
 };
 
 
+/* the longest effort word a tier may set ("minimal") */
+
+#define TR_EFFORT_LEN  16
+
+
 void
 tr_rewrite_plan(const tr_request_t *req, const tr_edit_t *edit,
     tr_plan_t *pl)
 {
-    size_t         n;
-    unsigned       i, j;
-    const char    *effort, *fmt;
-    unsigned char  param[TR_SPLICE_LEN];
+    unsigned       i, j, drop, removed, thinking;
+    const char    *effort;
     tr_splice_t   *s, *ins, tmp;
-    const tr_span_t  *span;
+    const tr_member_t  *m;
 
     pl->n = 0;
 
@@ -58,55 +68,78 @@ tr_rewrite_plan(const tr_request_t *req, const tr_edit_t *edit,
         ins->len = edit->model_len + 10;
     }
 
-    if (edit->reasoning > 0 && edit->reasoning <= 3) {
+    effort = edit->effort;
+
+    if (effort == NULL && edit->reasoning > 0 && edit->reasoning <= 3) {
         effort = tr_efforts[edit->reasoning];
-        span = NULL;
+    }
 
-        switch (req->dialect) {
+    if (effort && strlen(effort) >= TR_EFFORT_LEN) {
+        effort = NULL;
+    }
 
-        case TR_OPENAI_RESPONSES:
-            fmt = "{\"effort\":\"%s\"}";
-            span = req->has_reasoning ? &req->reasoning_span : NULL;
-            n = tr_print(param, sizeof(param),
-                         "\"reasoning\":", NULL, 0);
-            break;
+    drop = edit->drop;
 
-        case TR_ANTHROPIC:
-            fmt = "{\"type\":\"enabled\",\"budget_tokens\":%ld}";
-            span = req->has_thinking ? &req->thinking_span : NULL;
-            n = tr_print(param, sizeof(param),
-                         "\"thinking\":", NULL, 0);
-            break;
+    switch (req->dialect) {
 
-        default:
-            fmt = "\"%s\"";
-            span = req->has_reasoning_effort ? &req->reasoning_effort_span
-                                             : NULL;
-            n = tr_print(param, sizeof(param),
-                         "\"reasoning_effort\":", NULL, 0);
-            break;
+    case TR_OPENAI_RESPONSES:
+
+        /* reasoning.effort only: summary and the rest stay */
+
+        if (effort) {
+            tr_effort_into(pl, ins, &req->reasoning_obj,
+                           req->has_reasoning ? &req->reasoning_span : NULL,
+                           "reasoning", effort);
         }
 
-        if (span) {
-            s = &pl->splice[pl->n++];
-            s->start = span->start;
-            s->end = span->end;
-            s->len = tr_print(s->data,
-                          TR_SPLICE_LEN,
-                          fmt, effort,
-                          edit->thinking_budget);
+        break;
 
-        } else {
-            if (ins->len) {
-                ins->data[ins->len++] = ',';
+    case TR_ANTHROPIC:
+        thinking = edit->thinking;
+
+        if (thinking == TR_THINKING_AUTO && effort) {
+            thinking = TR_THINKING_ENABLED;
+        }
+
+        if (thinking == TR_THINKING_ENABLED
+            || thinking == TR_THINKING_ADAPTIVE)
+        {
+            /* the thinking written is never dropped too */
+
+            drop &= ~(1u << TR_PARAM_THINKING);
+        }
+
+        if (thinking == TR_THINKING_ENABLED) {
+            tr_value(pl, ins, req->has_thinking ? &req->thinking_span : NULL,
+                     "thinking",
+                     "{\"type\":\"enabled\",\"budget_tokens\":%ld}", "",
+                     edit->thinking_budget);
+
+        } else if (thinking == TR_THINKING_ADAPTIVE) {
+            tr_value(pl, ins, req->has_thinking ? &req->thinking_span : NULL,
+                     "thinking", "{\"type\":\"adaptive\"}", NULL, 0);
+
+            if (effort) {
+                tr_effort_into(pl, ins, &req->output_config,
+                               req->has_output_config
+                               ? &req->output_config_span : NULL,
+                               "output_config", effort);
             }
 
-            memcpy(ins->data + ins->len, param, n);
-            ins->len += n;
-            ins->len += tr_print(ins->data + ins->len,
-                                    TR_SPLICE_LEN - ins->len,
-                                    fmt, effort, edit->thinking_budget);
+        } else if (thinking == TR_THINKING_OFF) {
+            drop |= 1u << TR_PARAM_THINKING;
         }
+
+        break;
+
+    default:
+        if (effort) {
+            tr_value(pl, ins, req->has_reasoning_effort
+                              ? &req->reasoning_effort_span : NULL,
+                     "reasoning_effort", "\"%s\"", effort, 0);
+        }
+
+        break;
     }
 
     if (edit->stream_usage && !req->include_usage) {
@@ -167,7 +200,26 @@ tr_rewrite_plan(const tr_request_t *req, const tr_edit_t *edit,
         }
     }
 
-    if (ins->len && req->root_members > 0) {
+    /* a member renamed, unless it is dropped */
+
+    removed = drop & req->params;
+
+    if (edit->rename >= 0 && edit->rename < TR_PARAMS && edit->rename_to
+        && (req->params & (1u << edit->rename))
+        && !(removed & (1u << edit->rename))
+        && strlen(edit->rename_to) + 3 < TR_SPLICE_LEN)
+    {
+        m = &req->param[edit->rename];
+        s = &pl->splice[pl->n++];
+        s->start = m->key;
+        s->end = m->value;
+        s->len = tr_print(s->data, TR_SPLICE_LEN, "\"%s\":",
+                          edit->rename_to, 0);
+    }
+
+    i = removed ? tr_drop(req, removed, pl) : 0;
+
+    if (ins->len && req->root_members > i) {
         ins->data[ins->len++] = ',';
     }
 
@@ -182,6 +234,179 @@ tr_rewrite_plan(const tr_request_t *req, const tr_edit_t *edit,
             pl->splice[j - 1] = tmp;
         }
     }
+}
+
+
+/* a root member's new value: in place of the client's, or inserted */
+
+static void
+tr_value(tr_plan_t *pl, tr_splice_t *ins, const tr_span_t *span,
+    const char *key, const char *fmt, const char *effort, long budget)
+{
+    tr_splice_t  *s;
+
+    if (span) {
+        s = &pl->splice[pl->n++];
+        s->start = span->start;
+        s->end = span->end;
+        s->len = tr_print(s->data, TR_SPLICE_LEN, fmt, effort, budget);
+        return;
+    }
+
+    if (ins->len) {
+        ins->data[ins->len++] = ',';
+    }
+
+    ins->len += tr_print(ins->data + ins->len, TR_SPLICE_LEN - ins->len,
+                         "\"%s\":", key, 0);
+    ins->len += tr_print(ins->data + ins->len, TR_SPLICE_LEN - ins->len,
+                         fmt, effort, budget);
+}
+
+
+/*
+ * An effort merged into the object the client sent (its other members,
+ * such as summary or format, stay), written into a null, or the object
+ * inserted.
+ */
+
+static void
+tr_effort_into(tr_plan_t *pl, tr_splice_t *ins, const tr_object_t *obj,
+    const tr_span_t *span, const char *key, const char *effort)
+{
+    tr_splice_t  *s;
+
+    if (obj->object && obj->has_effort) {
+        s = &pl->splice[pl->n++];
+        s->start = obj->effort.start;
+        s->end = obj->effort.end;
+        s->len = tr_print(s->data, TR_SPLICE_LEN, "\"%s\"", effort, 0);
+        return;
+    }
+
+    if (obj->object) {
+        s = &pl->splice[pl->n++];
+        s->start = obj->start + 1;
+        s->end = s->start;
+        s->len = tr_print(s->data, TR_SPLICE_LEN,
+                          obj->members ? "\"effort\":\"%s\","
+                                       : "\"effort\":\"%s\"", effort, 0);
+        return;
+    }
+
+    tr_value(pl, ins, span, key, "{\"effort\":\"%s\"}", effort, 0);
+}
+
+
+/*
+ * Removed members: each with the comma after it, but a run of them at
+ * the end of the root with the comma before it.  Returns how many.
+ */
+
+static unsigned
+tr_drop(const tr_request_t *req, unsigned removed, tr_plan_t *pl)
+{
+    int                 run, lastp;
+    unsigned            i, k, n, nth;
+    tr_splice_t        *s;
+    const tr_member_t  *m;
+
+    n = 0;
+    run = -1;
+    lastp = -1;
+
+    /* the run at the end: members nth, nth - 1, ... that are removed */
+
+    nth = req->root_members - 1;
+
+    for ( ;; ) {
+        for (k = 0; k < TR_PARAMS; k++) {
+            if ((removed & (1u << k)) && req->param[k].nth == nth) {
+                break;
+            }
+        }
+
+        if (k == TR_PARAMS) {
+            break;
+        }
+
+        if (lastp < 0) {
+            lastp = (int) k;
+        }
+
+        run = (int) k;
+
+        if (nth == 0) {
+            break;
+        }
+
+        nth--;
+    }
+
+    for (i = 0; i < TR_PARAMS; i++) {
+        if (!(removed & (1u << i))) {
+            continue;
+        }
+
+        n++;
+        m = &req->param[i];
+
+        if (run >= 0 && m->nth >= req->param[run].nth) {
+            continue;
+        }
+
+        s = &pl->splice[pl->n++];
+        s->start = m->key;
+        s->end = m->next;
+        s->len = 0;
+    }
+
+    if (run >= 0) {
+        m = &req->param[run];
+        s = &pl->splice[pl->n++];
+        s->start = m->prev_end ? m->prev_end : m->key;
+        s->end = req->param[lastp].end;
+        s->len = 0;
+    }
+
+    return n;
+}
+
+
+unsigned
+tr_rewrite_dropped(const tr_request_t *req, const tr_edit_t *edit)
+{
+    unsigned  drop;
+
+    drop = edit->drop;
+
+    if (req->dialect == TR_ANTHROPIC) {
+        if (edit->thinking == TR_THINKING_OFF) {
+            drop |= 1u << TR_PARAM_THINKING;
+
+        } else if (edit->thinking != TR_THINKING_AUTO
+                   || edit->effort || edit->reasoning)
+        {
+            drop &= ~(1u << TR_PARAM_THINKING);
+        }
+    }
+
+    return drop & req->params;
+}
+
+
+int
+tr_rewrite_renamed(const tr_request_t *req, const tr_edit_t *edit)
+{
+    if (edit->rename < 0 || edit->rename >= TR_PARAMS
+        || edit->rename_to == NULL
+        || !(req->params & (1u << edit->rename))
+        || (tr_rewrite_dropped(req, edit) & (1u << edit->rename)))
+    {
+        return -1;
+    }
+
+    return edit->rename;
 }
 
 
@@ -263,7 +488,13 @@ tr_rewrite(const unsigned char *body, size_t len,
 void
 tr_rewrite_thinking(const tr_request_t *req, tr_edit_t *edit)
 {
-    if (edit->reasoning && req->dialect == TR_ANTHROPIC
+    unsigned  enabled;
+
+    enabled = (edit->thinking == TR_THINKING_ENABLED)
+              || (edit->thinking == TR_THINKING_AUTO
+                  && (edit->reasoning || edit->effort));
+
+    if (enabled && req->dialect == TR_ANTHROPIC
         && req->features.max_tokens >= 0
         && req->features.max_tokens <= edit->thinking_budget)
     {
@@ -272,6 +503,8 @@ tr_rewrite_thinking(const tr_request_t *req, tr_edit_t *edit)
 
         } else {
             edit->reasoning = 0;
+            edit->effort = NULL;
+            edit->thinking = TR_THINKING_AUTO;
         }
     }
 }
