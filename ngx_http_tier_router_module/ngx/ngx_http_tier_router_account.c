@@ -515,31 +515,6 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
 }
 
 
-ngx_int_t
-ngx_http_tier_router_append_reason(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, const char *reason)
-{
-    u_char  *p;
-    size_t   len;
-
-    len = ngx_strlen(reason);
-
-    p = ngx_pnalloc(r->pool, ctx->rq->reason.len + 1 + len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(p, ctx->rq->reason.data, ctx->rq->reason.len);
-    p[ctx->rq->reason.len] = ',';
-    ngx_memcpy(p + ctx->rq->reason.len + 1, reason, len);
-
-    ctx->rq->reason.data = p;
-    ctx->rq->reason.len += 1 + len;
-
-    return NGX_OK;
-}
-
-
 /*
  * Another attempt of the request, at ctx->tier (which fallback or
  * escalation chose): its worst case is reserved as admission reserved

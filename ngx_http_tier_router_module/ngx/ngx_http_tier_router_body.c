@@ -14,6 +14,7 @@
 
 #include "ngx_http_tier_router_body.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_util.h"
 
 #include "tr_extract.h"
 #include "tr_rewrite.h"
@@ -25,6 +26,8 @@ typedef struct {
 } ngx_http_tier_router_cursor_t;
 
 
+static ngx_int_t ngx_http_tier_router_profile_reason(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req, tr_edit_t *edit);
 static ngx_int_t ngx_http_tier_router_slice(ngx_http_request_t *r,
     ngx_http_tier_router_cursor_t *cur, ngx_chain_t ***ll, size_t from,
     size_t to);
@@ -193,7 +196,9 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     tr_splice_t                   *sp;
 
     if (req->has_model && tier->reasoning == 0 && !ctx->rq->stream_usage
-        && !logprobs
+        && !logprobs && tier->effort == NULL && tier->thinking == 0
+        && !(tier->drop & req->params)
+        && (tier->rename < 0 || !(req->params & (1u << tier->rename)))
         && req->model_len == tier->model.len
         && ngx_strncmp(req->model, tier->model.data, tier->model.len) == 0)
     {
@@ -203,6 +208,11 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     edit.model = tier->model.data;
     edit.model_len = tier->model.len;
     edit.reasoning = tier->reasoning;
+    edit.effort = tier->effort;
+    edit.thinking = tier->thinking;
+    edit.drop = tier->drop;
+    edit.rename = tier->rename;
+    edit.rename_to = (const char *) tier->rename_to;
     edit.stream_usage = ctx->rq->stream_usage;
     edit.logprobs = logprobs && !req->logprobs;
 
@@ -210,6 +220,10 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     edit.thinking_budget = tier->thinking_budget;
 
     tr_rewrite_thinking(req, &edit);
+
+    if (ngx_http_tier_router_profile_reason(r, ctx, req, &edit) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     tr_rewrite_plan(req, &edit, &plan);
 
@@ -421,4 +435,56 @@ ngx_http_tier_router_slice(ngx_http_request_t *r,
     }
 
     return (from == to) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * What the tier's profile took out of the body or renamed, in the
+ * reason: param_dropped:NAME, param_renamed:NAME (once each, whichever
+ * attempt did it).
+ */
+
+static ngx_int_t
+ngx_http_tier_router_profile_reason(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req, tr_edit_t *edit)
+{
+    int         renamed;
+    u_char      buf[64], *p;
+    unsigned    dropped;
+    ngx_uint_t  k;
+
+    dropped = tr_rewrite_dropped(req, edit);
+    renamed = tr_rewrite_renamed(req, edit);
+
+    for (k = 0; k < TR_PARAMS; k++) {
+
+        if (dropped & (1u << k)) {
+            p = ngx_snprintf(buf, sizeof(buf) - 1, "param_dropped:%s",
+                             tr_param_names[k]);
+
+        } else if (renamed == (int) k) {
+            p = ngx_snprintf(buf, sizeof(buf) - 1, "param_renamed:%s",
+                             tr_param_names[k]);
+
+        } else {
+            continue;
+        }
+
+        *p = '\0';
+
+        if (ngx_strnstr(ctx->rq->reason.data, (char *) buf,
+                        ctx->rq->reason.len)
+            != NULL)
+        {
+            continue;
+        }
+
+        if (ngx_http_tier_router_append_reason(r, ctx, (char *) buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }

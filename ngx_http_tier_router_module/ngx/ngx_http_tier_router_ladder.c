@@ -22,6 +22,7 @@
 
 #include "tr_dialect.h"
 #include "tr_extract.h"
+#include "tr_rewrite.h"
 
 
 static ngx_http_tier_router_ladder_t *ngx_http_tier_router_ladder_new(
@@ -37,9 +38,20 @@ static ngx_int_t ngx_http_tier_router_tier_name(ngx_conf_t *cf,
     ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *name);
 static ngx_int_t ngx_http_tier_router_tier_param(
     ngx_http_tier_router_tier_t *tier, ngx_str_t *arg);
+static ngx_int_t ngx_http_tier_router_params(ngx_str_t *list,
+    ngx_uint_t *bits);
+static ngx_int_t ngx_http_tier_router_rename(
+    ngx_http_tier_router_tier_t *tier, ngx_str_t *arg);
 static char *ngx_http_tier_router_ladder_check(ngx_conf_t *cf,
     ngx_http_tier_router_ladder_t *ladder, ngx_http_tier_router_tier_t *tier);
 static ngx_uint_t ngx_http_tier_router_api_of(ngx_int_t dialect);
+
+
+/* the effort words of the APIs: OpenAI's, and Anthropic's "max" */
+
+static const char  *ngx_http_tier_router_efforts[] = {
+    "none", "minimal", "low", "medium", "high", "xhigh", "max", NULL
+};
 
 
 static ngx_str_t  ngx_http_tier_router_apis[] = {
@@ -248,6 +260,7 @@ ngx_http_tier_router_tier_add(ngx_conf_t *cf,
     tier->name = value[1];
     tier->thinking_budget = 8192;
     tier->share = -1;
+    tier->rename = -1;
     tier->file = cf->conf_file->file.name;
     tier->line = cf->conf_file->line;
 
@@ -419,6 +432,54 @@ ngx_http_tier_router_tier_param(ngx_http_tier_router_tier_t *tier,
         return NGX_OK;
     }
 
+    if (ngx_strncmp(arg->data, "effort=", 7) == 0) {
+        v.data = arg->data + 7;
+        v.len = arg->len - 7;
+
+        for (n = 0; ngx_http_tier_router_efforts[n]; n++) {
+            if (ngx_strlen(ngx_http_tier_router_efforts[n]) == v.len
+                && ngx_strncmp(ngx_http_tier_router_efforts[n], v.data,
+                               v.len) == 0)
+            {
+                tier->effort = ngx_http_tier_router_efforts[n];
+                return NGX_OK;
+            }
+        }
+
+        return NGX_ERROR;
+    }
+
+    if (ngx_strncmp(arg->data, "thinking=", 9) == 0) {
+        v.data = arg->data + 9;
+        v.len = arg->len - 9;
+
+        if (v.len == 7 && ngx_strncmp(v.data, "enabled", 7) == 0) {
+            tier->thinking = TR_THINKING_ENABLED;
+
+        } else if (v.len == 8 && ngx_strncmp(v.data, "adaptive", 8) == 0) {
+            tier->thinking = TR_THINKING_ADAPTIVE;
+
+        } else if (v.len == 3 && ngx_strncmp(v.data, "off", 3) == 0) {
+            tier->thinking = TR_THINKING_OFF;
+
+        } else {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(arg->data, "drop=", 5) == 0) {
+        v.data = arg->data + 5;
+        v.len = arg->len - 5;
+
+        return ngx_http_tier_router_params(&v, &tier->drop);
+    }
+
+    if (ngx_strncmp(arg->data, "rename=", 7) == 0) {
+        return ngx_http_tier_router_rename(tier, arg);
+    }
+
     if (ngx_strncmp(arg->data, "thinking_budget=", 16) == 0) {
         n = ngx_atoi(arg->data + 16, arg->len - 16);
 
@@ -431,6 +492,106 @@ ngx_http_tier_router_tier_param(ngx_http_tier_router_tier_t *tier,
     }
 
     return NGX_ERROR;
+}
+
+
+/* P[,P...]: request members by name (tr_param_names), as bits */
+
+static ngx_int_t
+ngx_http_tier_router_params(ngx_str_t *list, ngx_uint_t *bits)
+{
+    u_char      *p, *last, *comma;
+    size_t       len;
+    ngx_uint_t   k;
+
+    p = list->data;
+    last = list->data + list->len;
+
+    if (p == last) {
+        return NGX_ERROR;
+    }
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+        len = (comma ? comma : last) - p;
+
+        for (k = 0; k < TR_PARAMS; k++) {
+            if (ngx_strlen(tr_param_names[k]) == len
+                && ngx_strncmp(tr_param_names[k], p, len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == TR_PARAMS) {
+            return NGX_ERROR;
+        }
+
+        *bits |= (ngx_uint_t) 1 << k;
+
+        if (comma == NULL) {
+            break;
+        }
+
+        p = comma + 1;
+
+        if (p == last) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* rename=FROM:TO: FROM a member the profile knows, TO a plain key */
+
+static ngx_int_t
+ngx_http_tier_router_rename(ngx_http_tier_router_tier_t *tier,
+    ngx_str_t *arg)
+{
+    u_char      *p, *colon, *last;
+    ngx_str_t    from;
+    ngx_uint_t   bits;
+
+    p = arg->data + 7;
+    last = arg->data + arg->len;
+
+    colon = ngx_strlchr(p, last, ':');
+
+    if (colon == NULL || colon + 1 == last || last - colon > 64) {
+        return NGX_ERROR;
+    }
+
+    from.data = p;
+    from.len = colon - p;
+    bits = 0;
+
+    if (ngx_http_tier_router_params(&from, &bits) != NGX_OK
+        || bits == ((ngx_uint_t) 1 << TR_PARAM_THINKING)
+        || (bits & (bits - 1)))
+    {
+        return NGX_ERROR;
+    }
+
+    for (p = colon + 1; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '_'))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    tier->rename = 0;
+
+    while (!(bits & 1)) {
+        bits >>= 1;
+        tier->rename++;
+    }
+
+    tier->rename_to = colon + 1;
+
+    return NGX_OK;
 }
 
 

@@ -219,6 +219,11 @@ typedef struct {
     double     max_score;
     ngx_uint_t reasoning;
     ngx_int_t  thinking_budget;
+    const char *effort;   /* any API's effort word; NULL: by reasoning */
+    ngx_uint_t thinking;  /* TR_THINKING_* */
+    ngx_uint_t drop;      /* 1 << TR_PARAM_*: removed from the body */
+    ngx_int_t  rename;    /* TR_PARAM_*; -1: none */
+    u_char    *rename_to; /* null-terminated */
     ngx_str_t  file;
     ngx_uint_t line;
     tr_price_t price;

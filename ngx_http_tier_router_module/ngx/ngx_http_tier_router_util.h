@@ -35,5 +35,8 @@ ngx_int_t ngx_http_tier_router_upstream_known(ngx_conf_t *cf,
 
 ngx_int_t ngx_http_tier_router_send(ngx_http_request_t *r, ngx_buf_t *b);
 
+ngx_int_t ngx_http_tier_router_append_reason(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, const char *reason);
+
 
 #endif /* _NGX_HTTP_TIER_ROUTER_UTIL_H_INCLUDED_ */

@@ -1,0 +1,121 @@
+#!/usr/bin/perl
+
+# examples/nginx.conf, as scripts/run-example.sh runs it (the mocks with
+# the same options, only the ports the harness's): each provider's API
+# climbs its own provider's models, and the Opus tier, on a mock that
+# takes only adaptive thinking, answers 200 to a request that asked for
+# the budget form.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use File::Path qw(make_path);
+
+use TierRouter::Test;
+
+my $t = TierRouter::Test->new;
+my $J = JSON::PP->new->utf8->canonical;
+
+# as in scripts/run-example.sh
+my %mocks = (
+    small => [9101, 'openai'], mid => [9102, 'openai'],
+    frontier => [9103, 'openai'],
+    thinking => [9104, 'openai', '--refuse', 'max_tokens,temperature'],
+    haiku => [9111, 'anthropic'], sonnet => [9112, 'anthropic'],
+    opus => [9113, 'anthropic', '--adaptive-only',
+             '--refuse', 'temperature,top_p,top_k'],
+);
+
+my %by_port;
+
+for my $name (sort keys %mocks) {
+    my ($port, $provider, @extra) = @{$mocks{$name}};
+    $t->mock($name, args => ['--provider', $provider, @extra]);
+    $by_port{$port} = $name;
+}
+
+open my $fh, '<', TierRouter::Test::repo() . '/examples/nginx.conf' or die;
+my $conf = do { local $/; <$fh> };
+close $fh;
+
+my $n = 0;
+$n += $conf =~ s/^load_module .*;/load_module %%MODULE%%;/m;
+$n += $conf =~ s/127\.0\.0\.1:(91\d\d)/'127.0.0.1:%%PORT_mock_'
+                                       . ($by_port{$1} \/\/ 'none') . '%%'/ge;
+$n += $conf =~ s/listen  127\.0\.0\.1:8080;/listen 127.0.0.1:%%PORT_main%%;/;
+ok($n >= 9, 'the example has its module, seven mocks and a listener');
+
+# the harness's own pid file and error log
+$conf =~ s/^(pid|error_log)\s.*;\n//mg;
+
+make_path($t->testdir . '/logs');
+make_path($t->testdir . '/state', { mode => 0700 });
+chmod 0700, $t->testdir . '/state';
+
+$t->write_config($conf);
+$t->run;
+
+sub post {
+    my ($path, $body, @h) = @_;
+
+    my $r = $t->http_post($path, $J->encode($body),
+        'Content-Type' => 'application/json', @h);
+    $r->{json} = TierRouter::Test::json_decode($r->{body});
+    return $r;
+}
+
+my $HARD = 'Design a multi-region payment processing service: an API '
+    . 'gateway, an idempotent ledger service with exactly-once semantics '
+    . 'over Kafka, a fraud scoring service and a reconciliation job. Prove '
+    . 'that the ledger stays consistent under network partitions, analyse '
+    . 'the failure modes step by step, compare two-phase commit with the '
+    . 'saga pattern, and write the ledger transfer function in Rust with '
+    . 'tests. Then derive the worst-case latency of a cross-region '
+    . 'transfer and optimise the design for p99 latency under 200 ms.';
+
+my $r = post('/v1/messages',
+    { model => 'auto', max_tokens => 1024,
+      messages => [{ role => 'user', content => 'Why is the sky blue?' }] },
+    'x-api-key' => 'sk-ant-example');
+is($r->{status}, 200, 'messages: 200');
+like($r->{json}{model} // '', qr/^claude-/, 'messages: a Claude model');
+is($r->{json}{type}, 'message', 'messages: from a mock that speaks '
+   . 'Anthropic\'s API');
+
+$r = post('/v1/messages',
+    { model => 'auto', max_tokens => 16000, temperature => 0.7,
+      thinking => { type => 'enabled', budget_tokens => 8000 },
+      messages => [{ role => 'user', content => $HARD }] },
+    'x-api-key' => 'sk-ant-example');
+is($r->{status}, 200, 'hard messages: 200 from the adaptive-only model');
+is($r->{headers}{'x-mock-name'}, 'opus', 'hard messages: the Opus tier');
+is($r->{json}{model}, 'claude-opus-4-5', 'hard messages: its model');
+
+$r = post('/v1/chat/completions',
+    { model => 'auto',
+      messages => [{ role => 'user', content => 'Translate "hi" into '
+                                                 . 'French.' }] },
+    'Authorization' => 'Bearer sk-example');
+is($r->{status}, 200, 'chat: 200');
+like($r->{json}{model} // '', qr/^(gpt-|o3)/, 'chat: an OpenAI model');
+is($r->{json}{object}, 'chat.completion', 'chat: an OpenAI answer');
+
+$r = post('/v1/chat/completions',
+    { model => 'auto', max_tokens => 4000, temperature => 0.5,
+      reasoning_effort => 'high',
+      messages => [{ role => 'user', content => $HARD x 2 }] },
+    'Authorization' => 'Bearer sk-example');
+is($r->{status}, 200, 'hard chat: 200 from the reasoning model that '
+   . 'refuses max_tokens');
+is($r->{headers}{'x-mock-name'}, 'thinking', 'hard chat: the o3 tier');
+
+$r = post('/v1/responses', { model => 'auto', input => 'Say hello.' },
+    'Authorization' => 'Bearer sk-example');
+like($r->{json}{model} // '', qr/^(gpt-|o3)/, 'responses: an OpenAI model');
+
+done_testing;
