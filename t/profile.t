@@ -70,6 +70,16 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        location /esc/v1/messages {
+            tier_router on;
+            tier_router_use claude;
+            tier_router_max_tier opus;
+            tier_router_fallback http_404 http_503;
+            tier_router_escalate length refusal empty;
+            tier_router_attempts 3;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         location /v1/ {
             tier_router on;
             tier_router_use gpt;
@@ -190,12 +200,45 @@ $r = post('/json/v1/messages',
           'X-Mock-For' => 'haiku', 'X-Mock-Text' => 'prose');
 is($r->{headers}{'x-mock-name'}, 'haiku', 'no format asked: prose kept');
 
+# -- what the header or the answer says, and what the operator named --------
+
+my %easy = (model => 'auto', max_tokens => 500, messages => $MSG);
+
+$r = post('/esc/v1/messages', \%easy,
+          'X-Mock-For' => 'haiku', 'X-Mock-Status' => '404');
+is($r->{status}, 200, 'a retired model (404), http_404 named: fell back');
+is($r->{headers}{'x-tier-router-path'}, 'haiku:404 opus', '... the path');
+
+$r = post('/v1/messages', \%easy, 'X-Tier' => 'haiku',
+          'X-Mock-For' => 'haiku', 'X-Mock-Status' => '404');
+is($r->{status}, 404, 'a 404 where http_404 is not named: passed on');
+
+$r = post('/esc/v1/messages', \%easy,
+          'X-Mock-For' => 'haiku', 'X-Mock-Finish' => 'refusal:cyber');
+is($r->{headers}{'x-mock-name'}, 'opus', 'a refusal escalates');
+is($r->{headers}{'x-tier-router-path'}, 'haiku:200:refusal:cyber opus',
+   '... and keeps its category');
+
+$r = post('/esc/v1/messages', \%easy,
+          'X-Mock-For' => 'haiku', 'X-Mock-Finish' => 'pause_turn');
+is($r->{headers}{'x-mock-name'}, 'haiku',
+   'pause_turn, with empty named: kept, it is not empty');
+is($r->{json}{stop_reason}, 'pause_turn', '... the client gets it');
+
+$r = post('/esc/v1/messages', \%easy, 'X-Mock-For' => 'haiku',
+          'X-Mock-Finish' => 'model_context_window_exceeded');
+is($r->{headers}{'x-mock-name'}, 'opus',
+   'model_context_window_exceeded escalates, as length');
+is($r->{headers}{'x-tier-router-path'}, 'haiku:200:length opus',
+   '... the path');
+
 # -- nginx -t -----------------------------------------------------------------
 
 my $c = TierRouter::Test->new;
 
 for my $case (
     [ 'effort=extreme', qr/invalid parameter "effort=extreme"/ ],
+    [ 'drop=temperature rename=top_p:', qr/invalid parameter "rename=top_p:"/ ],
     [ 'thinking=on', qr/invalid parameter "thinking=on"/ ],
     [ 'drop=seed', qr/invalid parameter "drop=seed"/ ],
     [ 'drop=temperature,', qr/invalid parameter "drop=temperature,"/ ],

@@ -240,12 +240,22 @@ tr_judge_says(json_t *root, int dialect, json_t *text)
     if (dialect == TR_ANTHROPIC) {
         s = json_string_value(json_object_get(root, "stop_reason"));
 
-        if (s && strcmp(s, "max_tokens") == 0) {
+        /* out of room: the output limit, or the model's context */
+
+        if (s && (strcmp(s, "max_tokens") == 0
+                  || strcmp(s, "model_context_window_exceeded") == 0))
+        {
             return TR_ANSWER_LENGTH;
         }
 
         if (s && strcmp(s, "refusal") == 0) {
             return TR_ANSWER_REFUSAL;
+        }
+
+        /* a long turn paused (server tools): to be continued, not empty */
+
+        if (s && strcmp(s, "pause_turn") == 0) {
+            return TR_SAYS_TOOL;
         }
 
         parts = json_object_get(root, "content");
@@ -315,4 +325,38 @@ tr_judge_says(json_t *root, int dialect, json_t *text)
     }
 
     return TR_SAYS_TEXT;
+}
+
+
+size_t
+tr_judge_category(const char *body, size_t len, char *out, size_t size)
+{
+    size_t       n;
+    json_t      *root;
+    const char  *s;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    root = json_loadb(body, len, 0, NULL);
+
+    s = json_string_value(json_object_get(json_object_get(root,
+                                                          "stop_details"),
+                                          "category"));
+    n = 0;
+
+    while (s && s[n] && n < size - 1
+           && ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9')
+               || s[n] == '_' || s[n] == '-'))
+    {
+        out[n] = s[n];
+        n++;
+    }
+
+    out[n] = '\0';
+
+    json_decref(root);
+
+    return n;
 }

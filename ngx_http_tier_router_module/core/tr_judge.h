@@ -45,9 +45,11 @@ typedef struct {
 
 
 /*
- * The first signal that holds, in the order length, refusal (a tool call
- * is neither, and is never empty or checked as JSON), empty, json, then
- * logprob; TR_ANSWER_INVALID for a body that is not a JSON object.
+ * The first signal that holds, in the order length (Anthropic's
+ * model_context_window_exceeded too), refusal (a tool call, or an
+ * Anthropic pause_turn, is neither, and is never empty or checked as
+ * JSON), empty, json, then logprob; TR_ANSWER_INVALID for a body that is
+ * not a JSON object.
  */
 
 tr_answer_e tr_judge(const tr_judge_t *j, const char *body, size_t len);
@@ -58,6 +60,15 @@ tr_answer_e tr_judge(const tr_judge_t *j, const char *body, size_t len);
  */
 
 const char *tr_answer_name(tr_answer_e answer);
+
+/*
+ * A refusal's category (Anthropic stop_details.category), up to the
+ * first character other than a-z, 0-9, "_" and "-", cut to size - 1;
+ * returns its length, 0 for none.
+ */
+
+size_t tr_judge_category(const char *body, size_t len, char *out,
+    size_t size);
 
 
 #endif /* _TR_JUDGE_H_INCLUDED_ */

@@ -66,6 +66,7 @@ static ngx_int_t ngx_http_tier_router_attempt_body_filter(
 ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[] = {
     { ngx_string("error"), NGX_HTTP_TIER_ROUTER_FB_ERROR },
     { ngx_string("timeout"), NGX_HTTP_TIER_ROUTER_FB_TIMEOUT },
+    { ngx_string("http_404"), NGX_HTTP_TIER_ROUTER_FB_404 },
     { ngx_string("http_429"), NGX_HTTP_TIER_ROUTER_FB_429 },
     { ngx_string("http_500"), NGX_HTTP_TIER_ROUTER_FB_500 },
     { ngx_string("http_502"), NGX_HTTP_TIER_ROUTER_FB_502 },
@@ -417,6 +418,12 @@ ngx_http_tier_router_attempt_failed(ngx_http_request_t *r,
 
     switch (status) {
 
+    case NGX_HTTP_NOT_FOUND:
+        /* the model's own 404 (model_not_found, not_found_error): the
+         * tier's model is retired or renamed; the next tier's is not */
+        mask = answered ? NGX_HTTP_TIER_ROUTER_FB_404 : 0;
+        break;
+
     case NGX_HTTP_TOO_MANY_REQUESTS:
         mask = NGX_HTTP_TIER_ROUTER_FB_429;
         break;
@@ -700,8 +707,10 @@ ngx_http_tier_router_attempt_commit(ngx_http_request_t *r,
         path.len = 0;
 
         for (i = 0; i < ctx->rq->ntries; i++) {
-            path.len += tier[ctx->rq->tries[i].tier].name.len + 1
-                        + NGX_INT_T_LEN + sizeof(":refusal");
+            path.len += tier[ctx->rq->tries[i].tier].name.len + 2
+                        + NGX_INT_T_LEN
+                        + (ctx->rq->tries[i].why
+                           ? ngx_strlen(ctx->rq->tries[i].why) : 0);
         }
 
         p = ngx_pnalloc(r->pool, path.len);
@@ -910,6 +919,7 @@ static const char *
 ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *actx)
 {
+    u_char                            category[32], *why;
     ngx_uint_t                        esc;
     tr_judge_t                        j;
     tr_answer_e                       answer;
@@ -936,6 +946,19 @@ ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "tier router: out of memory judging an answer: it "
                       "is passed on unjudged");
+    }
+
+    /* a refusal keeps its category: "refusal:cyber" */
+
+    if (answer == TR_ANSWER_REFUSAL
+        && tr_judge_category((char *) actx->run.held->pos,
+                             actx->run.held->last - actx->run.held->pos,
+                             (char *) category, sizeof(category))
+        && (why = ngx_pnalloc(r->pool, sizeof("refusal:") + sizeof(category)))
+           != NULL)
+    {
+        ngx_sprintf(why, "refusal:%s%Z", category);
+        return (const char *) why;
     }
 
     return tr_answer_name(answer);

@@ -48,6 +48,7 @@
 #define NGX_HTTP_TIER_ROUTER_FB_503         0x0040
 #define NGX_HTTP_TIER_ROUTER_FB_504         0x0080
 #define NGX_HTTP_TIER_ROUTER_FB_OFF         0x0100
+#define NGX_HTTP_TIER_ROUTER_FB_404         0x0200  /* a model retired */
 #define NGX_HTTP_TIER_ROUTER_FB_ANY         0x00fe
 
 #define NGX_HTTP_TIER_ROUTER_UP             0

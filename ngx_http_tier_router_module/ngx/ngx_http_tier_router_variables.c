@@ -367,7 +367,9 @@ ngx_http_tier_router_attempts_variable(ngx_http_request_t *r,
     len = NGX_INT_T_LEN;
 
     for (i = 0; data && i < ctx->rq->ntries; i++) {
-        len += tier[ctx->rq->tries[i].tier].name.len + 2 * NGX_INT_T_LEN + 16;
+        len += tier[ctx->rq->tries[i].tier].name.len + 2 * NGX_INT_T_LEN + 16
+               + (ctx->rq->tries[i].why ? ngx_strlen(ctx->rq->tries[i].why)
+                                        : 0);
     }
 
     p = ngx_pnalloc(r->pool, len);

@@ -65,7 +65,10 @@
 #                             status "incomplete", Anthropic stop_reason
 #                             "max_tokens") or refused (chat message.refusal,
 #                             responses content part "refusal", Anthropic
-#                             stop_reason "refusal")
+#                             stop_reason "refusal"); Anthropic also
+#                             refusal:CATEGORY (stop_details.category) and
+#                             any other stop_reason as it is (pause_turn,
+#                             with no content; model_context_window_exceeded)
 #   X-Mock-At-NAME-X: V       X-Mock-X: V for the server NAME only (after
 #                             X-Mock-For), e.g. X-Mock-At-mid-Words: 3000
 #   X-Mock-Gzip: always|never answers are gzip-encoded (JSON and SSE,
@@ -926,6 +929,19 @@ sub full_answer {
 
     $r->{stop_reason} = 'max_tokens' if $a->{finish} eq 'length';
     $r->{stop_reason} = 'refusal' if $a->{finish} eq 'refusal';
+
+    # X-Mock-Finish: any other word is Anthropic's stop_reason as it is
+    # (pause_turn, model_context_window_exceeded), with no text for
+    # pause_turn; refusal:CATEGORY adds stop_details
+    if ($a->{finish} =~ /^refusal:([\w-]+)$/) {
+        $r->{stop_reason} = 'refusal';
+        $r->{stop_details} = { type => 'refusal', category => $1 };
+    } elsif ($a->{finish} =~ /^[a-z_]+$/ && $a->{finish} ne 'length'
+             && $a->{finish} ne 'refusal')
+    {
+        $r->{stop_reason} = $a->{finish};
+        $r->{content} = [] if $a->{finish} eq 'pause_turn';
+    }
 
     $r->{usage} = anthropic_usage($a, $a->{out}) if $a->{usage};
 

@@ -106,6 +106,22 @@ static const judge_case_t  cases[] = {
       "{\"type\":\"message\",\"content\":[],\"stop_reason\":\"refusal\"}",
       TR_ANSWER_REFUSAL, "anthropic: refusal" },
     { TR_ANTHROPIC, ALL, 0,
+      "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":"
+      "\"H\"}],\"stop_reason\":\"model_context_window_exceeded\"}",
+      TR_ANSWER_LENGTH, "anthropic: the context window, like length" },
+    { TR_ANTHROPIC, ALL, 0,
+      "{\"type\":\"message\",\"content\":[{\"type\":\"server_tool_use\","
+      "\"id\":\"s\"}],\"stop_reason\":\"pause_turn\"}", TR_ANSWER_GOOD,
+      "anthropic: pause_turn is not empty" },
+    { TR_ANTHROPIC, ALL, 1,
+      "{\"type\":\"message\",\"content\":[],\"stop_reason\":"
+      "\"pause_turn\"}", TR_ANSWER_GOOD,
+      "anthropic: pause_turn with nothing yet, JSON asked: kept" },
+    { TR_ANTHROPIC, ALL & ~TR_JUDGE_LENGTH, 0,
+      "{\"type\":\"message\",\"content\":[],\"stop_reason\":"
+      "\"model_context_window_exceeded\"}", TR_ANSWER_GOOD,
+      "anthropic: the context window, length not named: kept" },
+    { TR_ANTHROPIC, ALL, 0,
       "{\"type\":\"message\",\"content\":[{\"type\":\"thinking\","
       "\"thinking\":\"hm\"}],\"stop_reason\":\"end_turn\"}",
       TR_ANSWER_EMPTY, "anthropic: thinking only is empty" },
@@ -153,6 +169,19 @@ static const judge_case_t  cases[] = {
 };
 
 
+static void
+category(const char *body, size_t size, const char *want, const char *name)
+{
+    char    out[64];
+    size_t  n;
+
+    n = tr_judge_category(body, strlen(body), out, size);
+
+    UNIT_OK(n == strlen(want) && strcmp(out, want) == 0, "%s ('%s')", name,
+            out);
+}
+
+
 int
 main(void)
 {
@@ -175,6 +204,18 @@ main(void)
     UNIT_OK(tr_answer_name(TR_ANSWER_GOOD) == NULL, "name: none if good");
     UNIT_OK(tr_answer_name(TR_ANSWER_ERROR) == NULL, "name: none if error");
     UNIT_OK(tr_answer_name((tr_answer_e) 99) == NULL, "name: out of range");
+
+    category(" {\"stop_reason\":\"refusal\",\"stop_details\":{\"type\":"
+             "\"refusal\",\"category\":\"cyber\"}}", 32, "cyber",
+             "category: Anthropic stop_details.category");
+    category("{\"stop_details\":{\"category\":\"reasoning_extraction\"}}",
+             10, "reasoning", "category: cut to the room");
+    category("{\"stop_details\":{\"category\":\"bio\\\"; x=1\"}}", 32,
+             "bio", "category: up to the first other character");
+    category("{\"stop_details\":null}", 32, "", "category: none");
+    category("{\"stop_details\":{\"category\":7}}", 32, "",
+             "category: not a string");
+    category("not json", 32, "", "category: not JSON");
 
     return unit_done();
 }
