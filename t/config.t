@@ -104,8 +104,8 @@ EOF
 
 my @bad = (
     [ 'tier_router_fallback: unknown condition', $TIERS,
-      "            tier_router_fallback error http_404;  # MARK\n",
-      'tier_router_fallback', qr/http_404/ ],
+      "            tier_router_fallback error http_418;  # MARK\n",
+      'tier_router_fallback', qr/http_418/ ],
     [ 'tier_router_fallback_direction sideways', $TIERS,
       "            tier_router_fallback_direction sideways;  # MARK\n",
       'tier_router_fallback_direction', qr/sideways/ ],

@@ -80,6 +80,17 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        location /sse/v1/messages {
+            tier_router on;
+            tier_router_use claude;
+            tier_router_max_tier opus;
+            tier_router_fallback stream_error;
+            tier_router_attempts 2;
+            tier_router_override_header X-Tier;
+            proxy_buffering off;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         location /v1/ {
             tier_router on;
             tier_router_use gpt;
@@ -231,6 +242,42 @@ is($r->{headers}{'x-mock-name'}, 'opus',
    'model_context_window_exceeded escalates, as length');
 is($r->{headers}{'x-tier-router-path'}, 'haiku:200:length opus',
    '... the path');
+
+# -- an Anthropic stream: 200, then an error event before any content -------
+
+my %stream = (model => 'auto', max_tokens => 500, stream => JSON::PP::true,
+              messages => $MSG);
+
+$r = post('/sse/v1/messages', \%stream,
+          'X-Mock-For' => 'haiku', 'X-Mock-Stream-Error' => '1');
+is($r->{status}, 200, 'stream error before content, stream_error named: 200');
+is($r->{headers}{'x-mock-name'}, 'opus', '... from the next tier');
+unlike($r->{body}, qr/^event: error/m, '... the error event not passed on');
+like($r->{body}, qr/^event: content_block_delta/m, '... its content');
+like($r->{body}, qr/^event: message_stop/m, '... to the end');
+is(() = $r->{body} =~ /^event: message_start/mg, 1,
+   '... one message_start: nothing of the failed attempt');
+is($r->{headers}{'x-tier-router-path'}, 'haiku:200:stream_error opus',
+   '... the path says why');
+
+$r = post('/sse/v1/messages', \%stream);
+is($r->{headers}{'x-mock-name'}, 'haiku', 'a good stream, stream_error '
+   . 'named: the first tier\'s');
+my @events = $r->{body} =~ /^event: (\w+)/mg;
+is(join(',', @events), 'message_start,content_block_start,ping,'
+   . join(',', ('content_block_delta') x 9) . ',content_block_stop,'
+   . 'message_delta,message_stop', '... every event, in order');
+
+$r = post('/esc/v1/messages', \%stream,
+          'X-Mock-For' => 'haiku', 'X-Mock-Stream-Error' => '1');
+is($r->{headers}{'x-mock-name'}, 'haiku', 'stream_error not named: the '
+   . 'stream as it came');
+like($r->{body}, qr/^event: error/m, '... with its error event');
+
+$r = post('/sse/v1/messages', \%stream, 'X-Tier' => 'opus',
+          'X-Mock-For' => 'opus', 'X-Mock-Stream-Error' => '1');
+like($r->{body}, qr/^event: error/m,
+     'at the top tier, nowhere to go: the error event as it came');
 
 # -- nginx -t -----------------------------------------------------------------
 

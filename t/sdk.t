@@ -87,6 +87,14 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        # an Anthropic stream's error event before content: the next tier
+        location /sfb/ {
+            tier_router_fallback stream_error;
+            proxy_buffering off;
+            rewrite ^/sfb(/.*)$ $1 break;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         # budgets, and the client's Accept-Encoding as it comes
         location /v1/ {
             tier_router_budget zone=tenants key=$http_authorization;
@@ -134,6 +142,23 @@ for my $call (qw(chat-stream responses-stream messages-stream)) {
     $r = sdk($call, '/fb', 'X-Tier' => 'small', 'X-Mock-For' => 'small',
              'X-Mock-Status' => 503, 'X-Mock-At-mid-Break-After' => 3);
     ok(!$r->{ok}, "$call: small 503, then mid broken off: the SDK raises");
+}
+
+# -- an Anthropic stream that answers 200, then an overloaded error ----------
+
+{
+    my $r = sdk('messages-stream', '/fb', 'X-Tier' => 'small',
+                'X-Mock-For' => 'small', 'X-Mock-Stream-Error' => 1);
+    ok(!$r->{ok}, 'messages stream, 200 then an error event, stream_error '
+       . 'not named: the SDK raises (' . ($r->{error} // 'nothing') . ': '
+       . ($r->{message} // '') . ')');
+
+    $r = sdk('messages-stream', '/sfb', 'X-Tier' => 'small',
+             'X-Mock-For' => 'small', 'X-Mock-Stream-Error' => 1);
+    ok($r->{ok} && $r->{chunks} > 3 && length $r->{text},
+       'stream_error named: the SDK reads the next tier\'s stream whole')
+        or diag(explain $r);
+    is($r->{log}{up}, 'mid_up', '... from the next tier');
 }
 
 # -- gzip accepted: the usage chunk never reaches the application -------------

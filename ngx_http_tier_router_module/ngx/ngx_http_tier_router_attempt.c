@@ -61,6 +61,8 @@ static ngx_int_t ngx_http_tier_router_attempt_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_attempt_body_filter(
     ngx_http_request_t *r, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_attempt_sniff(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx, ngx_chain_t *in, ngx_chain_t *rest);
 
 
 ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[] = {
@@ -72,6 +74,7 @@ ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[] = {
     { ngx_string("http_502"), NGX_HTTP_TIER_ROUTER_FB_502 },
     { ngx_string("http_503"), NGX_HTTP_TIER_ROUTER_FB_503 },
     { ngx_string("http_504"), NGX_HTTP_TIER_ROUTER_FB_504 },
+    { ngx_string("stream_error"), NGX_HTTP_TIER_ROUTER_FB_STREAM },
     { ngx_string("off"), NGX_HTTP_TIER_ROUTER_FB_OFF },
     { ngx_null_string, 0 }
 };
@@ -793,6 +796,28 @@ ngx_http_tier_router_attempt_header_filter(ngx_http_request_t *r)
         }
     }
 
+    /*
+     * an Anthropic stream may answer 200 and then an error event (an
+     * overloaded model) before any content: held until its first content
+     */
+
+    if ((trlcf->fallback & NGX_HTTP_TIER_ROUTER_FB_STREAM)
+        && !(trlcf->fallback & NGX_HTTP_TIER_ROUTER_FB_OFF)
+        && ctx->rq->stream && ctx->rq->dialect == TR_ANTHROPIC
+        && status == NGX_HTTP_OK
+        && ngx_http_tier_router_attempt_room(r, ctx, actx->tier, actx->nth))
+    {
+        actx->run.held = ngx_create_temp_buf(r->pool, trlcf->escalate_buffer);
+        if (actx->run.held == NULL) {
+            return NGX_ERROR;
+        }
+
+        actx->run.sniff = 1;
+        r->filter_need_in_memory = 1;
+
+        return NGX_OK;
+    }
+
     /* a complete answer that a higher tier may improve on: held */
 
     if (!(trlcf->escalate & NGX_HTTP_TIER_ROUTER_FB_OFF) && !ctx->rq->stream
@@ -870,6 +895,14 @@ ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
             b->pos = b->last;
         }
 
+        if (actx->run.sniff) {
+            rc = ngx_http_tier_router_attempt_sniff(r, actx, in, cl);
+
+            if (rc != NGX_AGAIN) {
+                return rc;
+            }
+        }
+
         if (cl == NULL) {
             return NGX_OK;
         }
@@ -907,6 +940,120 @@ ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A held Anthropic stream: an error event before any content block is a
+ * failure (the next tier is asked, if the budget covers it); a content
+ * block, the end of the stream, or a full buffer releases what was held
+ * to the client.  NGX_AGAIN: undecided, go on holding.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_attempt_sniff(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *actx, ngx_chain_t *in, ngx_chain_t *rest)
+{
+    u_char                      *p, *last, *eol;
+    ngx_int_t                    rc;
+    ngx_uint_t                   error, content;
+    ngx_chain_t                 *out, *cl;
+    ngx_http_tier_router_ctx_t  *ctx, *next;
+
+    ctx = actx->parent;
+    error = 0;
+    content = 0;
+
+    p = actx->run.held->pos;
+    last = actx->run.held->last;
+
+    /* complete lines only; the first "event:" of note decides */
+
+    while (p < last && !error && !content) {
+        eol = ngx_strlchr(p, last, '\n');
+
+        if (eol == NULL) {
+            break;
+        }
+
+        if (eol - p >= 6 && ngx_strncmp(p, "event:", 6) == 0) {
+            p += 6;
+
+            while (p < eol && *p == ' ') {
+                p++;
+            }
+
+            if (eol - p >= 5 && ngx_strncmp(p, "error", 5) == 0
+                && (eol - p == 5 || p[5] == '\r'))
+            {
+                error = 1;
+
+            } else if (eol - p >= 13
+                       && ngx_strncmp(p, "content_block", 13) == 0)
+            {
+                content = 1;
+            }
+        }
+
+        p = eol + 1;
+    }
+
+    if (error) {
+        next = ngx_http_tier_router_attempt_next(r, actx, 0);
+
+        if (next) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "tier router: a stream answered an error event "
+                          "before any content, trying the next tier");
+
+            actx->run.discard = 1;
+            actx->run.held = NULL;
+            actx->run.why = "stream_error";
+            ctx->rq->pending = next;
+            ctx->rq->tries[actx->nth].why = actx->run.why;
+
+            for (cl = rest; cl; cl = cl->next) {
+                cl->buf->pos = cl->buf->last;
+            }
+
+            return NGX_OK;
+        }
+    }
+
+    if (!error && !content && !actx->complete && rest == NULL) {
+        return NGX_AGAIN;
+    }
+
+    /* the client's: what was held, then the rest as it comes */
+
+    actx->run.sniff = 0;
+
+    rc = ngx_http_tier_router_attempt_commit(r, actx);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    out = ngx_alloc_chain_link(r->pool);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf = actx->run.held;
+    out->next = rest;
+
+    /* the held bytes go now; the end of the stream, if it came, with them */
+
+    out->buf->flush = 1;
+
+    for (cl = in; rest == NULL && cl; cl = cl->next) {
+        out->buf->last_buf |= cl->buf->last_buf;
+        out->buf->last_in_chain |= cl->buf->last_in_chain;
+    }
+
+    actx->run.held = NULL;
+
+    return ngx_http_next_body_filter(r, out);
 }
 
 

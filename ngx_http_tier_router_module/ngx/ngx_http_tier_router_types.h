@@ -49,6 +49,7 @@
 #define NGX_HTTP_TIER_ROUTER_FB_504         0x0080
 #define NGX_HTTP_TIER_ROUTER_FB_OFF         0x0100
 #define NGX_HTTP_TIER_ROUTER_FB_404         0x0200  /* a model retired */
+#define NGX_HTTP_TIER_ROUTER_FB_STREAM      0x0400  /* an error event */
 #define NGX_HTTP_TIER_ROUTER_FB_ANY         0x00fe
 
 #define NGX_HTTP_TIER_ROUTER_UP             0
@@ -420,6 +421,8 @@ typedef struct {
     unsigned                     discard:1;         /* a failure passed on */
     unsigned                     commit:1;          /* the client's answer */
     unsigned                     escalated:1;       /* not good enough */
+    unsigned                     sniff:1;           /* a stream held to
+                                                       its first content */
 } ngx_http_tier_router_run_t;
 
 

@@ -81,6 +81,8 @@
 #                             (no terminator); not streaming: send the
 #                             headers and only N bytes of the body, then close
 #   X-Mock-Event-Delay-Ms: N  streaming: sleep N ms between events
+#   X-Mock-Stream-Error: 1    Anthropic streaming: 200, message_start, ping,
+#                             then an overloaded_error event, no content
 #   X-Mock-Words: N           length of the answer in words (default 9)
 #   X-Mock-Echo: 1            200, Content-Type application/json, the exact
 #                             request body; X-Mock-Request-Length (received
@@ -782,6 +784,7 @@ sub handle {
         cached => $n{cached}, reasoning => $n{reasoning},
         usage => lc($h->{'x-mock-usage'} // '') ne 'none',
         finish => lc($h->{'x-mock-finish'} // ''),
+        stream_error => ($h->{'x-mock-stream-error'} // '') eq '1',
         logprobs => ref $data->{logprobs} && $data->{logprobs}
             ? (($h->{'x-mock-logprob'} // '') =~ /^(-?\d+(?:\.\d+)?)$/
                ? $1 + 0 : -0.05)
@@ -1152,6 +1155,16 @@ sub sse_events {
     $msg->{usage} = anthropic_usage($a, 1) if $a->{usage};
 
     push @ev, $ev->('message_start', { message => $msg });
+
+    # X-Mock-Stream-Error: 200, then an error event before any content,
+    # as an overloaded Anthropic model answers
+    if ($a->{stream_error}) {
+        push @ev, $ev->('ping', {});
+        push @ev, $ev->('error', { error => { type => 'overloaded_error',
+                                              message => 'Overloaded' } });
+        return @ev;
+    }
+
     push @ev, $ev->('content_block_start',
         { index => 0, content_block => { type => 'text', text => '' } });
     push @ev, $ev->('ping', {});
