@@ -40,9 +40,7 @@ worker_processes 2;
 http {
     %%HTTP_DEFAULTS%%
 
-    upstream small_up    { server 127.0.0.1:%%PORT_mock_small%%; }
-    upstream mid_up      { server 127.0.0.1:%%PORT_mock_mid%%; }
-    upstream frontier_up { server 127.0.0.1:%%PORT_mock_frontier%%; }
+    %%UPSTREAMS small mid frontier%%
 
     tier_router_tier small    model=small-model    upstream=small_up;
     tier_router_tier mid      model=mid-model      upstream=mid_up;

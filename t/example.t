@@ -60,14 +60,7 @@ chmod 0700, $t->testdir . '/state';
 $t->write_config($conf);
 $t->run;
 
-sub post {
-    my ($path, $body, @h) = @_;
-
-    my $r = $t->http_post($path, $J->encode($body),
-        'Content-Type' => 'application/json', @h);
-    $r->{json} = TierRouter::Test::json_decode($r->{body});
-    return $r;
-}
+sub post { $t->post_json(@_) }
 
 my $HARD = 'Design a multi-region payment processing service: an API '
     . 'gateway, an idempotent ledger service with exactly-once semantics '

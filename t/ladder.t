@@ -27,12 +27,7 @@ $t->mock($_, args => ['--provider', 'openai']) for qw(nano mini big);
 $t->mock($_, args => ['--provider', 'anthropic']) for qw(haiku sonnet opus);
 
 my $LADDERS = <<'EOF';
-    upstream nano_up   { server 127.0.0.1:%%PORT_mock_nano%%; }
-    upstream mini_up   { server 127.0.0.1:%%PORT_mock_mini%%; }
-    upstream big_up    { server 127.0.0.1:%%PORT_mock_big%%; }
-    upstream haiku_up  { server 127.0.0.1:%%PORT_mock_haiku%%; }
-    upstream sonnet_up { server 127.0.0.1:%%PORT_mock_sonnet%%; }
-    upstream opus_up   { server 127.0.0.1:%%PORT_mock_opus%%; }
+    %%UPSTREAMS nano mini big haiku sonnet opus%%
 
     tier_router_ladder openai api=openai {
         tier nano  model=gpt-nano  upstream=nano_up;

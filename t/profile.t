@@ -31,10 +31,7 @@ $t->write_config(<<'EOF');
 http {
     %%HTTP_DEFAULTS%%
 
-    upstream haiku_up    { server 127.0.0.1:%%PORT_mock_haiku%%; }
-    upstream opus_up     { server 127.0.0.1:%%PORT_mock_opus%%; }
-    upstream mini_up     { server 127.0.0.1:%%PORT_mock_mini%%; }
-    upstream reasoner_up { server 127.0.0.1:%%PORT_mock_reasoner%%; }
+    %%UPSTREAMS haiku opus mini reasoner%%
 
     tier_router_ladder claude api=anthropic {
         tier haiku    model=claude-haiku upstream=haiku_up;
@@ -55,24 +52,22 @@ http {
     server {
         listen 127.0.0.1:%%PORT_main%%;
 
+        # the Claude ladder, but where a location says otherwise
+        tier_router on;
+        tier_router_use claude;
+
         location /v1/messages {
-            tier_router on;
-            tier_router_use claude;
             tier_router_override_header X-Tier;
             proxy_pass http://$tier_router_upstream;
         }
 
         location /json/v1/messages {
-            tier_router on;
-            tier_router_use claude;
             tier_router_max_tier opus;
             tier_router_escalate json;
             proxy_pass http://$tier_router_upstream;
         }
 
         location /esc/v1/messages {
-            tier_router on;
-            tier_router_use claude;
             tier_router_max_tier opus;
             tier_router_fallback http_404 http_503;
             tier_router_escalate length refusal empty;
@@ -81,8 +76,6 @@ http {
         }
 
         location /sse/v1/messages {
-            tier_router on;
-            tier_router_use claude;
             tier_router_max_tier opus;
             tier_router_fallback stream_error;
             tier_router_attempts 2;
@@ -92,7 +85,6 @@ http {
         }
 
         location /v1/ {
-            tier_router on;
             tier_router_use gpt;
             tier_router_override_header X-Tier;
             proxy_pass http://$tier_router_upstream;
@@ -105,14 +97,7 @@ $t->run;
 
 my $MSG = [{ role => 'user', content => 'Say hello.' }];
 
-sub post {
-    my ($path, $body, @h) = @_;
-
-    my $r = $t->http_post($path, $J->encode($body),
-        'Content-Type' => 'application/json', @h);
-    $r->{json} = TierRouter::Test::json_decode($r->{body});
-    return $r;
-}
+sub post { $t->post_json(@_) }
 
 sub reason_of { $_[0]{headers}{'x-tier-router-reason'} // '' }
 

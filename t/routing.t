@@ -27,10 +27,7 @@ $t->write_config(<<'EOF');
 http {
     %%HTTP_DEFAULTS%%
 
-    upstream small_up    { server 127.0.0.1:%%PORT_mock_small%%; }
-    upstream mid_up      { server 127.0.0.1:%%PORT_mock_mid%%; }
-    upstream frontier_up { server 127.0.0.1:%%PORT_mock_frontier%%; }
-    upstream thinking_up { server 127.0.0.1:%%PORT_mock_thinking%%; }
+    %%UPSTREAMS small mid frontier thinking%%
 
     tier_router_tier small    model=small-model    upstream=small_up;
     tier_router_tier mid      model=mid-model      upstream=mid_up;

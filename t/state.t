@@ -53,8 +53,7 @@ worker_processes 2;
 http {
     %%HTTP_DEFAULTS%%
 
-    upstream small_up    { server 127.0.0.1:%%PORT_mock_small%%; }
-    upstream frontier_up { server 127.0.0.1:%%PORT_mock_frontier%%; }
+    %%UPSTREAMS small frontier%%
 
     tier_router_tier small    model=small-model    upstream=small_up;
     tier_router_tier frontier model=frontier-model upstream=frontier_up;

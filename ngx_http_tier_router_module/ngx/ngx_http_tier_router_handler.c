@@ -35,6 +35,8 @@ static void ngx_http_tier_router_body_handler(ngx_http_request_t *r);
 static ngx_http_tier_router_ctx_t *ngx_http_tier_router_ctx_new(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_unrouted(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_refuse_early(ngx_http_request_t *r,
+    ngx_int_t dialect, const char *error);
 static ngx_int_t ngx_http_tier_router_refuse_unread(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static ngx_int_t ngx_http_tier_router_route(ngx_http_request_t *r,
@@ -99,39 +101,17 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
                 return NGX_DECLINED;
             }
 
-            ctx = ngx_http_tier_router_ctx_new(r);
-            if (ctx == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ctx->rq->dialect = dialect;
-            ctx->rq->status = NGX_DECLINED;
-            ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
-            ctx->rq->error = "a request body is read with POST only: this "
-                             "method must not carry one";
-
-            ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
-
-            return ngx_http_tier_router_refuse_unread(r, ctx);
+            return ngx_http_tier_router_refuse_early(r, dialect,
+                             "a request body is read with POST only: this "
+                             "method must not carry one");
         }
 
         /* a location whose ladder speaks the other provider's API */
 
         if (ngx_http_tier_router_ladder_speaks(trlcf, dialect) != NGX_OK) {
-            ctx = ngx_http_tier_router_ctx_new(r);
-            if (ctx == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ctx->rq->dialect = dialect;
-            ctx->rq->status = NGX_DECLINED;
-            ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
-            ctx->rq->error = "this API is not served here: the models of "
-                             "this endpoint speak another provider's API";
-
-            ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
-
-            return ngx_http_tier_router_refuse_unread(r, ctx);
+            return ngx_http_tier_router_refuse_early(r, dialect,
+                             "this API is not served here: the models of "
+                             "this endpoint speak another provider's API");
         }
     }
 
@@ -256,6 +236,30 @@ ngx_http_tier_router_unrouted(ngx_http_request_t *r)
  * The error in ctx, before the body is read: it is discarded, and no
  * "100 Continue" invites the client to send it
  */
+
+/* a 400 before the body is read: the method, or the API, is wrong here */
+
+static ngx_int_t
+ngx_http_tier_router_refuse_early(ngx_http_request_t *r, ngx_int_t dialect,
+    const char *error)
+{
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_tier_router_ctx_new(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->rq->dialect = dialect;
+    ctx->rq->status = NGX_DECLINED;
+    ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
+    ctx->rq->error = error;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_tier_router_module);
+
+    return ngx_http_tier_router_refuse_unread(r, ctx);
+}
+
 
 static ngx_int_t
 ngx_http_tier_router_refuse_unread(ngx_http_request_t *r,

@@ -25,9 +25,6 @@
 #include "tr_rewrite.h"
 
 
-static ngx_http_tier_router_ladder_t *ngx_http_tier_router_ladder_new(
-    ngx_conf_t *cf, ngx_http_tier_router_main_conf_t *trmcf,
-    ngx_str_t *name);
 static char *ngx_http_tier_router_ladder_line(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static char *ngx_http_tier_router_tier_add(ngx_conf_t *cf,
@@ -38,6 +35,8 @@ static ngx_int_t ngx_http_tier_router_tier_name(ngx_conf_t *cf,
     ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *name);
 static ngx_int_t ngx_http_tier_router_tier_param(
     ngx_http_tier_router_tier_t *tier, ngx_str_t *arg);
+static ngx_int_t ngx_http_tier_router_word(ngx_str_t *v,
+    ngx_conf_enum_t *words, ngx_uint_t *value);
 static ngx_int_t ngx_http_tier_router_params(ngx_str_t *list,
     ngx_uint_t *bits);
 static ngx_int_t ngx_http_tier_router_rename(
@@ -47,10 +46,35 @@ static char *ngx_http_tier_router_ladder_check(ngx_conf_t *cf,
 static ngx_uint_t ngx_http_tier_router_api_of(ngx_int_t dialect);
 
 
+/* the words of a tier's parameters, and what each stands for */
+
+static ngx_conf_enum_t  ngx_http_tier_router_levels[] = {
+    { ngx_string("low"), 1 },
+    { ngx_string("medium"), 2 },
+    { ngx_string("high"), 3 },
+    { ngx_null_string, 0 }
+};
+
+
 /* the effort words of the APIs: OpenAI's, and Anthropic's "max" */
 
-static const char  *ngx_http_tier_router_efforts[] = {
-    "none", "minimal", "low", "medium", "high", "xhigh", "max", NULL
+static ngx_conf_enum_t  ngx_http_tier_router_efforts[] = {
+    { ngx_string("none"), 0 },
+    { ngx_string("minimal"), 1 },
+    { ngx_string("low"), 2 },
+    { ngx_string("medium"), 3 },
+    { ngx_string("high"), 4 },
+    { ngx_string("xhigh"), 5 },
+    { ngx_string("max"), 6 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_tier_router_thinking[] = {
+    { ngx_string("enabled"), TR_THINKING_ENABLED },
+    { ngx_string("adaptive"), TR_THINKING_ADAPTIVE },
+    { ngx_string("off"), TR_THINKING_OFF },
+    { ngx_null_string, 0 }
 };
 
 
@@ -92,7 +116,7 @@ ngx_http_tier_router_ladder(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    ladder = ngx_http_tier_router_ladder_new(cf, trmcf, &value[1]);
+    ladder = ngx_http_tier_router_ladder_add(cf, trmcf, &value[1]);
     if (ladder == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -151,8 +175,10 @@ invalid:
 }
 
 
-static ngx_http_tier_router_ladder_t *
-ngx_http_tier_router_ladder_new(ngx_conf_t *cf,
+/* a new ladder; the default one, the first, has no name */
+
+ngx_http_tier_router_ladder_t *
+ngx_http_tier_router_ladder_add(ngx_conf_t *cf,
     ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *name)
 {
     ngx_uint_t                      i;
@@ -160,7 +186,7 @@ ngx_http_tier_router_ladder_new(ngx_conf_t *cf,
 
     ladder = trmcf->ladders.elts;
 
-    for (i = 0; i < trmcf->ladders.nelts; i++) {
+    for (i = 0; name->len && i < trmcf->ladders.nelts; i++) {
         if (ladder[i].name.len == name->len
             && ngx_strncmp(ladder[i].name.data, name->data, name->len) == 0)
         {
@@ -171,7 +197,9 @@ ngx_http_tier_router_ladder_new(ngx_conf_t *cf,
         }
     }
 
-    if (name->len == 0 || name->len >= NGX_HTTP_TIER_ROUTER_TIER_NAME) {
+    if ((name->len == 0 && trmcf->ladders.nelts)
+        || name->len >= NGX_HTTP_TIER_ROUTER_TIER_NAME)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"tier_router_ladder\": the name \"%V\" must "
                            "have 1 to %d characters", name,
@@ -355,9 +383,10 @@ static ngx_int_t
 ngx_http_tier_router_tier_param(ngx_http_tier_router_tier_t *tier,
     ngx_str_t *arg)
 {
-    u_char     *p, *last;
-    ngx_str_t   v;
-    ngx_int_t   n;
+    u_char      *p, *last;
+    ngx_str_t    v;
+    ngx_int_t    n;
+    ngx_uint_t   k;
 
     if (ngx_strncmp(arg->data, "model=", 6) == 0) {
         tier->model.data = arg->data + 6;
@@ -398,20 +427,8 @@ ngx_http_tier_router_tier_param(ngx_http_tier_router_tier_t *tier,
         v.data = arg->data + 10;
         v.len = arg->len - 10;
 
-        if (v.len == 3 && ngx_strncmp(v.data, "low", 3) == 0) {
-            tier->reasoning = 1;
-
-        } else if (v.len == 6 && ngx_strncmp(v.data, "medium", 6) == 0) {
-            tier->reasoning = 2;
-
-        } else if (v.len == 4 && ngx_strncmp(v.data, "high", 4) == 0) {
-            tier->reasoning = 3;
-
-        } else {
-            return NGX_ERROR;
-        }
-
-        return NGX_OK;
+        return ngx_http_tier_router_word(&v, ngx_http_tier_router_levels,
+                                         &tier->reasoning);
     }
 
     if (ngx_strncmp(arg->data, "share=", 6) == 0) {
@@ -436,37 +453,23 @@ ngx_http_tier_router_tier_param(ngx_http_tier_router_tier_t *tier,
         v.data = arg->data + 7;
         v.len = arg->len - 7;
 
-        for (n = 0; ngx_http_tier_router_efforts[n]; n++) {
-            if (ngx_strlen(ngx_http_tier_router_efforts[n]) == v.len
-                && ngx_strncmp(ngx_http_tier_router_efforts[n], v.data,
-                               v.len) == 0)
-            {
-                tier->effort = ngx_http_tier_router_efforts[n];
-                return NGX_OK;
-            }
+        if (ngx_http_tier_router_word(&v, ngx_http_tier_router_efforts, &k)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
-        return NGX_ERROR;
+        tier->effort = (const char *)
+                           ngx_http_tier_router_efforts[k].name.data;
+        return NGX_OK;
     }
 
     if (ngx_strncmp(arg->data, "thinking=", 9) == 0) {
         v.data = arg->data + 9;
         v.len = arg->len - 9;
 
-        if (v.len == 7 && ngx_strncmp(v.data, "enabled", 7) == 0) {
-            tier->thinking = TR_THINKING_ENABLED;
-
-        } else if (v.len == 8 && ngx_strncmp(v.data, "adaptive", 8) == 0) {
-            tier->thinking = TR_THINKING_ADAPTIVE;
-
-        } else if (v.len == 3 && ngx_strncmp(v.data, "off", 3) == 0) {
-            tier->thinking = TR_THINKING_OFF;
-
-        } else {
-            return NGX_ERROR;
-        }
-
-        return NGX_OK;
+        return ngx_http_tier_router_word(&v, ngx_http_tier_router_thinking,
+                                         &tier->thinking);
     }
 
     if (ngx_strncmp(arg->data, "drop=", 5) == 0) {
@@ -489,6 +492,27 @@ ngx_http_tier_router_tier_param(ngx_http_tier_router_tier_t *tier,
 
         tier->thinking_budget = n;
         return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* one of a table's words: its value */
+
+static ngx_int_t
+ngx_http_tier_router_word(ngx_str_t *v, ngx_conf_enum_t *words,
+    ngx_uint_t *value)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; words[i].name.len; i++) {
+        if (words[i].name.len == v->len
+            && ngx_strncmp(words[i].name.data, v->data, v->len) == 0)
+        {
+            *value = words[i].value;
+            return NGX_OK;
+        }
     }
 
     return NGX_ERROR;

@@ -24,6 +24,9 @@ char *ngx_http_tier_router_ladder(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_tier_router_use(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_http_tier_router_ladder_t *ngx_http_tier_router_ladder_add(
+    ngx_conf_t *cf, ngx_http_tier_router_main_conf_t *trmcf,
+    ngx_str_t *name);
 char *ngx_http_tier_router_ladders_init(ngx_conf_t *cf,
     ngx_http_tier_router_main_conf_t *trmcf);
 char *ngx_http_tier_router_ladder_merge(ngx_conf_t *cf,

@@ -445,7 +445,7 @@ ngx_http_tier_router_header_filter(ngx_http_request_t *r)
 static void *
 ngx_http_tier_router_create_main_conf(ngx_conf_t *cf)
 {
-    ngx_http_tier_router_ladder_t     *ladder;
+    ngx_str_t                          name;
     ngx_http_tier_router_main_conf_t  *trmcf;
 
     trmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tier_router_main_conf_t));
@@ -474,17 +474,9 @@ ngx_http_tier_router_create_main_conf(ngx_conf_t *cf)
 
     /* the default ladder: the http block's own tier_router_tier lines */
 
-    ladder = ngx_array_push(&trmcf->ladders);
-    if (ladder == NULL) {
-        return NULL;
-    }
+    ngx_str_null(&name);
 
-    ngx_memzero(ladder, sizeof(ngx_http_tier_router_ladder_t));
-
-    if (ngx_array_init(&ladder->parsed, cf->pool, 4,
-                       sizeof(ngx_http_tier_router_tier_t))
-        != NGX_OK)
-    {
+    if (ngx_http_tier_router_ladder_add(cf, trmcf, &name) == NULL) {
         return NULL;
     }
 

@@ -231,6 +231,14 @@ sub config_text {
 
     $conf =~ s/%%THREE_TIERS%%/$tiers/g;
 
+    # %%UPSTREAMS a b%%: upstream a_up and b_up, on the mocks a and b
+
+    $conf =~ s{%%UPSTREAMS ([\w ]+)%%}{
+        join "\n    ", map { "upstream ${_}_up "
+                             . "{ server 127.0.0.1:%%PORT_mock_$_%%; }" }
+                        split ' ', $1
+    }ge;
+
     unless ($conf =~ s/%%HTTP_DEFAULTS%%/$defaults/g) {
         $conf =~ s/(^\s*http\s*\{)/$1\n    $defaults\n/m;
     }
@@ -617,6 +625,23 @@ sub log_since {
 
 
 # HTTP client
+
+# $t->post_json($path, $data, @headers): $data as a JSON body; the
+# answer with {json}, its body decoded (undef if it is not JSON)
+
+sub post_json {
+    my ($self, $path, $data, @h) = @_;
+
+    require JSON::PP;
+
+    my $r = $self->http_post($path,
+        JSON::PP->new->utf8->canonical->encode($data),
+        'Content-Type' => 'application/json', @h);
+    $r->{json} = json_decode($r->{body});
+
+    return $r;
+}
+
 
 sub http_get {
     my ($self, $path, %opt) = @_;
@@ -1113,6 +1138,10 @@ inserted right after the first C<http {>.
 Placeholders: C<%%PORT_name%%> (a free port, stable per name: C<main>,
 C<mock_small>, ...), C<%%TESTDIR%%>, C<%%MODULE%%>.
 
+C<%%UPSTREAMS a b ...%%> in a configuration becomes one
+C<upstream NAME_up { server 127.0.0.1:PORT; }> per name, on the port of
+the mock started as C<mock(NAME)>.
+
 =head1 METHODS
 
 =over
@@ -1146,6 +1175,11 @@ with a dash are options (C<-port>, C<-timeout>, C<-chunks>,
 C<-chunk_delay>, C<-expect>, C<-content_length>, C<-send_limit>).
 Responses are hashrefs: C<status>, C<headers> (lower-case keys), C<body>,
 C<raw>, C<continue>, C<elapsed>, C<timeout>.
+
+=item post_json($path, $data, @headers)
+
+C<http_post> of C<$data> encoded as JSON (C<Content-Type> set); the
+response also has C<json>, its body decoded.
 
 =item raw($bytes, %opt)
 
