@@ -39,6 +39,8 @@ PIN=${BENCH_PIN:-1}
 LEARNED=${BENCH_LEARNED:-0}     # 1: the learned scorer and tier shares on
 ATTEMPTS=${BENCH_ATTEMPTS:-0}   # budget server: 1 fallback and escalation,
                                 # fallback: fallback only
+SESSION=${BENCH_SESSION:-0}     # 1: the module server keeps sessions (every
+                                # request the same conversation's lookup)
 [ "$NCPU" -ge 2 ] || PIN=0
 
 # the proxy on the last CPU, the load generator and upstream on the rest
@@ -170,6 +172,8 @@ $([ "$LEARNED" = 1 ] && printf '    %s\n    %s\n' \
     tier_router_price  o3            input=2    output=8;
 
     tier_router_budget_zone  zone=bench:1m period=month;
+$([ "$SESSION" = 1 ] && printf '    %s\n' \
+    "tier_router_session_zone zone=sessions:10m;")
 
     proxy_http_version  1.1;
     proxy_set_header    Connection "";
@@ -185,6 +189,8 @@ $([ "$LEARNED" = 1 ] && printf '    %s\n    %s\n' \
         listen  127.0.0.1:$MOD_PORT backlog=4096;
         location / {
             tier_router  on;
+$([ "$SESSION" = 1 ] && printf '            %s\n' \
+    "tier_router_session zone=sessions;")
             proxy_pass   http://\$tier_router_upstream;
         }
     }
@@ -220,6 +226,7 @@ done
 # --- check that both servers answer 200 and that the module routes -------
 
 [ "$LEARNED" = 1 ] && echo "BENCH_LEARNED=1: the learned scorer and tier shares are on"
+[ "$SESSION" = 1 ] && echo "BENCH_SESSION=1: the module server keeps sessions"
 [ "$ATTEMPTS" != 0 ] && echo "BENCH_ATTEMPTS=$ATTEMPTS: the budget server also falls back${ATTEMPTS/#fallback/}${ATTEMPTS/#1/ and escalates}"
 echo "tier router benchmark: plain proxy_pass vs tier_router (and with budgets), nginx $("$NGINX" -v 2>&1 | sed 's|.*/||'), worker_processes 1"
 echo "bodies: OpenAI chat requests built from $src (model \"auto\")"

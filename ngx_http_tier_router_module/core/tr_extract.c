@@ -104,6 +104,7 @@ static int tr_format(tr_parser_t *ps,
 static int tr_effort(tr_parser_t *ps, tr_object_t *obj, int anthropic,
     const char *param);
 static int tr_thinking(tr_parser_t *ps);
+static int tr_metadata(tr_parser_t *ps, const char *param);
 static int tr_stream_options(
     tr_parser_t *ps);
 static unsigned tr_effort_level(const unsigned char *s,
@@ -165,6 +166,9 @@ static const unsigned char  tr_class[256] = {
 #define TR_ROOT_PROMPT_CACHE      0x200000
 #define TR_ROOT_OUTPUT_CONFIG     0x400000
 #define TR_ROOT_OUTPUT_FORMAT     0x800000
+#define TR_ROOT_CACHE_KEY         0x1000000
+#define TR_ROOT_METADATA          0x2000000
+#define TR_ROOT_PREVIOUS          0x4000000
 
 
 /* the root keys a tier's profile may drop or rename, by TR_PARAM_* */
@@ -1223,6 +1227,7 @@ tr_root(tr_parser_t *ps)
     long           n;
     size_t         key_len, len, key_start, value_start, prev_end;
     unsigned       seen, bit, stream, i;
+    tr_span_t     *span;
     tr_member_t   *m;
     const char    *param;
     unsigned char  key[TR_KEY_LEN];
@@ -1296,6 +1301,9 @@ tr_root(tr_parser_t *ps)
         TR_KEY("prompt_cache_options", TR_ROOT_PROMPT_CACHE)
         TR_KEY("output_config", TR_ROOT_OUTPUT_CONFIG)
         TR_KEY("output_format", TR_ROOT_OUTPUT_FORMAT)
+        TR_KEY("prompt_cache_key", TR_ROOT_CACHE_KEY)
+        TR_KEY("metadata", TR_ROOT_METADATA)
+        TR_KEY("previous_response_id", TR_ROOT_PREVIOUS)
 
 #undef TR_KEY
 
@@ -1360,6 +1368,9 @@ tr_root(tr_parser_t *ps)
 
                 ps->user_span.end = ps->p - ps->start;
                 ps->has_user = 1;
+                req->first_user_span = ps->user_span;
+                req->last_user_span = ps->user_span;
+                req->has_first_user = 1;
                 req->features.messages++;
                 req->features.user_turns++;
 
@@ -1550,6 +1561,37 @@ tr_root(tr_parser_t *ps)
             /* Anthropic's older name of output_config.format */
 
             if (tr_format(ps, 0, param) != 0) {
+                return -1;
+            }
+
+            break;
+
+        case TR_ROOT_CACHE_KEY:
+        case TR_ROOT_PREVIOUS:
+
+            /* what names a conversation: its bytes as sent, quoted */
+
+            if (tr_type(ps) != TR_T_STRING) {
+                if (tr_skip(ps) != 0) {
+                    return -1;
+                }
+
+                break;
+            }
+
+            span = (bit == TR_ROOT_CACHE_KEY) ? &req->cache_key_span
+                                              : &req->previous_span;
+            span->start = ps->p - ps->start;
+
+            if (tr_skip(ps) != 0) {
+                return -1;
+            }
+
+            span->end = ps->p - ps->start;
+            break;
+
+        case TR_ROOT_METADATA:
+            if (tr_metadata(ps, param) != 0) {
                 return -1;
             }
 
@@ -1821,7 +1863,12 @@ tr_message(tr_parser_t *ps,
                                       "a message has no 'role'", param);
         }
 
-        /* responses items such as function_call or reasoning */
+        /* responses items such as function_call or reasoning; a
+         * reasoning item (its id, its encrypted_content) is the model's */
+
+        if (type_len && tr_is(type, type_len, "reasoning")) {
+            ps->req->signed_reasoning = 1;
+        }
 
         return 0;
     }
@@ -1832,6 +1879,13 @@ tr_message(tr_parser_t *ps,
         if (content.end) {
             ps->user_span = content;
             ps->has_user = 1;
+
+            if (!ps->req->has_first_user) {
+                ps->req->first_user_span = content;
+                ps->req->has_first_user = 1;
+            }
+
+            ps->req->last_user_span = content;
         }
 
     } else if (tr_is(role, role_len, "system")
@@ -2075,11 +2129,15 @@ tr_part(tr_parser_t *ps,
         ps->req->features.tool_results++;
         ps->anthropic_marks++;
 
-    } else if (tr_is(type, type_len, "tool_use")
-               || tr_is(type, type_len, "thinking")
-               || tr_is(type, type_len,
-                        "redacted_thinking"))
+    } else if (tr_is(type, type_len, "thinking")
+               || tr_is(type, type_len, "redacted_thinking"))
     {
+        /* signed by the model that thought it: valid for that model only */
+
+        ps->req->signed_reasoning = 1;
+        ps->anthropic_marks++;
+
+    } else if (tr_is(type, type_len, "tool_use")) {
         ps->anthropic_marks++;
     }
 
@@ -2325,6 +2383,72 @@ tr_effort(tr_parser_t *ps, tr_object_t *obj, int anthropic,
             if (tr_format(ps, 0, param) != 0) {
                 return -1;
             }
+
+        } else if (tr_skip(ps) != 0) {
+            return -1;
+        }
+
+        if (tr_next(ps, '}', &more) != 0) {
+            return -1;
+        }
+
+    } while (more);
+
+    ps->depth--;
+
+    return 0;
+}
+
+
+/* Anthropic "metadata": {"user_id": ...}: where the user's id is */
+
+static int
+tr_metadata(tr_parser_t *ps, const char *param)
+{
+    int            more;
+    size_t         key_len;
+    unsigned char  key[TR_KEY_LEN];
+
+    if (tr_type(ps) != TR_T_OBJECT) {
+        return tr_skip(ps);
+    }
+
+    if (++ps->depth > TR_MAX_DEPTH) {
+        return tr_fail(ps,
+                      "request body is nested too deeply", NULL);
+    }
+
+    ps->p++;
+
+    tr_ws(ps);
+
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        ps->depth--;
+        return 0;
+    }
+
+    do {
+        if (tr_key(ps, key, &key_len) != 0) {
+            return -1;
+        }
+
+        if (tr_is(key, key_len, "user_id")) {
+
+            if (ps->req->user_id_span.end) {
+                return tr_fail(ps,
+                             "duplicate key in 'metadata': the request is "
+                             "ambiguous", param);
+            }
+
+            tr_ws(ps);
+            ps->req->user_id_span.start = ps->p - ps->start;
+
+            if (tr_skip(ps) != 0) {
+                return -1;
+            }
+
+            ps->req->user_id_span.end = ps->p - ps->start;
 
         } else if (tr_skip(ps) != 0) {
             return -1;

@@ -108,6 +108,16 @@ typedef struct {
     unsigned       params;                /* 1 << TR_PARAM_*: present */
     tr_member_t    param[TR_PARAMS];
 
+    /* what names the conversation, and what ties it to one model */
+    tr_span_t      cache_key_span;        /* prompt_cache_key, quoted */
+    tr_span_t      user_id_span;          /* metadata.user_id, as sent */
+    tr_span_t      previous_span;         /* previous_response_id */
+    tr_span_t      first_user_span;       /* the first user turn */
+    tr_span_t      last_user_span;        /* the last user turn */
+    unsigned       has_first_user:1;
+    unsigned       signed_reasoning:1;    /* thinking blocks, reasoning
+                                             items: one model's own */
+
     tr_features_t  features;    /* text points below */
 
     const char                      *error;       /* NULL: no error */

@@ -17,6 +17,7 @@
 #include "ngx_http_tier_router_handover.h"
 #include "ngx_http_tier_router_module.h"
 #include "ngx_http_tier_router_state.h"
+#include "ngx_http_tier_router_util.h"
 #include "ngx_http_tier_router_zone.h"
 
 #include "tr_hash.h"
@@ -359,9 +360,6 @@ ngx_http_tier_router_budget_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_tier_router_zone_t *ozone = data;
 
     size_t                         len;
-    ssize_t                        n;
-    ngx_fd_t                       fd;
-    ngx_uint_t                     i;
     ngx_time_t                    *tp;
     ngx_slab_pool_t               *shpool;
     ngx_http_tier_router_zone_t   *zone;
@@ -457,19 +455,7 @@ ngx_http_tier_router_budget_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         /* a random secret, kept in the state file (if any) */
 
-        n = 0;
-        fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-        if (fd != NGX_INVALID_FILE) {
-            n = read(fd, zone->hash_key, 16);
-            ngx_close_file(fd);
-        }
-
-        if (n != 16) {
-            for (i = 0; i < 16; i++) {
-                zone->hash_key[i] = (u_char) ngx_random();
-            }
-        }
+        ngx_http_tier_router_random(zone->hash_key, 16);
     }
 
     ngx_memcpy(zone->sh->hash_key, zone->hash_key, 16);

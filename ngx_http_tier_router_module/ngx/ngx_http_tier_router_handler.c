@@ -22,6 +22,7 @@
 #include "ngx_http_tier_router_error.h"
 #include "ngx_http_tier_router_ladder.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_session.h"
 #include "ngx_http_tier_router_shares.h"
 #include "ngx_http_tier_router_util.h"
 
@@ -43,7 +44,7 @@ static ngx_int_t ngx_http_tier_router_route(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static ngx_int_t ngx_http_tier_router_identity(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_choose(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req,
     tr_verdict_t *verdict);
 static ngx_int_t ngx_http_tier_router_forced(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
@@ -386,7 +387,7 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
 
     ctx->rq->score = verdict.score;
 
-    rc = ngx_http_tier_router_choose(r, ctx, req, &verdict);
+    rc = ngx_http_tier_router_choose(r, ctx, &body, req, &verdict);
 
     if (rc != NGX_OK || ctx->rq->error) {
         return rc;
@@ -498,14 +499,14 @@ ngx_http_tier_router_identity(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_tier_router_choose(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req,
     tr_verdict_t *verdict)
 {
     u_char                            *p;
     size_t                             len;
-    ngx_int_t                          index, floor, cap;
+    ngx_int_t                          index, floor, cap, chosen;
     ngx_uint_t                         i, n, unknown;
-    const char                        *decision;
+    const char                        *decision, *session;
     ngx_http_tier_router_tier_t       *tier;
     ngx_http_tier_router_ladder_t     *ladder;
     ngx_http_tier_router_loc_conf_t   *trlcf;
@@ -555,6 +556,22 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
         }
     }
 
+    /* a conversation's tier only moves up; the client's own choice stays */
+
+    chosen = index;
+
+    if (ngx_http_tier_router_session_route(r, ctx, body, req, ladder->first,
+                                           n - 1, &index, &session)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (decision[0] == 'o' || decision[0] == 'p') {
+        index = chosen;
+        session = NULL;
+    }
+
     /* the operator's floor and cap, from variables; the cap wins */
 
     if (ngx_http_tier_router_bound(r, ctx, trlcf->min_tier, &floor)
@@ -566,7 +583,8 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
     }
 
     len = ngx_strlen(decision) + 1 + ngx_strlen(verdict->reasons)
-          + sizeof(",unknown_model,min_tier,max_tier");
+          + sizeof(",unknown_model,min_tier,max_tier")
+          + (session ? 1 + ngx_strlen(session) : 0);
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -583,6 +601,10 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
 
     if (verdict->reasons[0]) {
         p = ngx_sprintf(p, ",%s", verdict->reasons);
+    }
+
+    if (session) {
+        p = ngx_sprintf(p, ",%s", session);
     }
 
     if (floor >= 0 && index < floor) {

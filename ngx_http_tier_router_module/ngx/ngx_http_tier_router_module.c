@@ -23,6 +23,7 @@
 #include "ngx_http_tier_router_catalog.h"
 #include "ngx_http_tier_router_handler.h"
 #include "ngx_http_tier_router_ladder.h"
+#include "ngx_http_tier_router_session.h"
 #include "ngx_http_tier_router_shares.h"
 #include "ngx_http_tier_router_status.h"
 #include "ngx_http_tier_router_usage_filter.h"
@@ -124,6 +125,20 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE12,
       ngx_http_tier_router_ladder,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_session_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tier_router_session_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_session"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tier_router_session,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -532,6 +547,7 @@ ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
     conf->budget_zone = NGX_CONF_UNSET_PTR;
     conf->budget_clock = NGX_CONF_UNSET_PTR;
     conf->budget_soft = NGX_CONF_UNSET_PTR;
+    conf->session_zone = NGX_CONF_UNSET_PTR;
     conf->budget_fit = NGX_CONF_UNSET_UINT;
     conf->budget_status = NGX_CONF_UNSET_UINT;
     conf->budget_on_error = NGX_CONF_UNSET_UINT;
@@ -643,7 +659,9 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_tier_router_budget_soft_merge(cf, conf) != NGX_CONF_OK) {
+    if (ngx_http_tier_router_budget_soft_merge(cf, conf) != NGX_CONF_OK
+        || ngx_http_tier_router_session_merge(cf, prev, conf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

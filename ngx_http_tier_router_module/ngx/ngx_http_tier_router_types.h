@@ -326,6 +326,9 @@ typedef struct {
     size_t                       escalate_buffer;
     ngx_http_tier_router_shares_t  *status_shares;
 
+    ngx_shm_zone_t              *session_zone;      /* NULL: off */
+    ngx_http_complex_value_t    *session_key;
+
     ngx_str_t                    file;              /* where "tier_router" */
     ngx_uint_t                   line;              /* was switched on */
     ngx_str_t                    no_signal_file;
@@ -334,6 +337,11 @@ typedef struct {
 
 
 typedef struct ngx_http_tier_router_ctx_s  ngx_http_tier_router_ctx_t;
+typedef struct ngx_http_tier_router_session_zone_s
+    ngx_http_tier_router_session_zone_t;
+
+/* a session that has no tier yet */
+#define NGX_HTTP_TIER_ROUTER_SESSION_NONE   0xffff
 
 
 /* one attempt, as the access log shows it */

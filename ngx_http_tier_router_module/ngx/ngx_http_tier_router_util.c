@@ -280,3 +280,28 @@ ngx_http_tier_router_append_reason(ngx_http_request_t *r,
 
     return NGX_OK;
 }
+
+
+/* len random bytes, from /dev/urandom (at configuration time only) */
+
+void
+ngx_http_tier_router_random(u_char *buf, size_t len)
+{
+    size_t     i;
+    ssize_t    n;
+    ngx_fd_t   fd;
+
+    n = 0;
+    fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd != NGX_INVALID_FILE) {
+        n = read(fd, buf, len);
+        ngx_close_file(fd);
+    }
+
+    if (n != (ssize_t) len) {
+        for (i = 0; i < len; i++) {
+            buf[i] = (u_char) ngx_random();
+        }
+    }
+}

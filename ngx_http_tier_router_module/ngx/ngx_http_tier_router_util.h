@@ -38,5 +38,7 @@ ngx_int_t ngx_http_tier_router_send(ngx_http_request_t *r, ngx_buf_t *b);
 ngx_int_t ngx_http_tier_router_append_reason(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, const char *reason);
 
+void ngx_http_tier_router_random(u_char *buf, size_t len);
+
 
 #endif /* _NGX_HTTP_TIER_ROUTER_UTIL_H_INCLUDED_ */

@@ -1,0 +1,654 @@
+
+/*
+ * Copyright (C) The tier router authors
+ *
+ * Sessions: the tier a conversation is on, in a shared memory zone
+ * (an rbtree keyed by a keyed hash, least recently used first out, as
+ * limit_req's), so that an agent loop never changes model under its
+ * signed reasoning, keeps its prompt cache warm, and does not ping-pong:
+ * within a session the tier only moves up until the session is idle.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_tier_router_session.h"
+#include "ngx_http_tier_router_account.h"
+#include "ngx_http_tier_router_budget.h"
+#include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_util.h"
+
+#include "tr_extract.h"
+#include "tr_hash.h"
+
+
+/* a session: 96 bytes with its rbtree node, one 128-byte slab chunk */
+
+typedef struct {
+    ngx_rbtree_node_t            node;          /* key: the hash's first 8 */
+    ngx_queue_t                  queue;         /* least recently used */
+    u_char                       hash[TR_HASH_LEN];
+    u_char                       last_user[8];  /* its last user turn */
+    time_t                       last;
+    uint32_t                     turns;
+    uint32_t                     messages;      /* in its last turn */
+    uint16_t                     tier;          /* the highest so far */
+} ngx_http_tier_router_session_t;
+
+
+typedef struct {
+    ngx_rbtree_t                 rbtree;
+    ngx_rbtree_node_t            sentinel;
+    ngx_queue_t                  queue;
+    u_char                       key[16];       /* of the hash */
+    uint64_t                     sessions;
+    uint64_t                     evicted;
+} ngx_http_tier_router_session_sh_t;
+
+
+struct ngx_http_tier_router_session_zone_s {
+    ngx_http_tier_router_session_sh_t  *sh;
+    ngx_slab_pool_t                    *shpool;
+    ngx_shm_zone_t                     *shm_zone;
+    ngx_str_t                           name;
+    time_t                              idle;
+    time_t                              regenerate;
+};
+
+
+static ngx_int_t ngx_http_tier_router_session_init_zone(
+    ngx_shm_zone_t *shm_zone, void *data);
+static void ngx_http_tier_router_session_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_tier_router_session_t *ngx_http_tier_router_session_find(
+    ngx_http_tier_router_session_zone_t *zone, u_char *hash, time_t now);
+static ngx_int_t ngx_http_tier_router_session_key(ngx_http_request_t *r,
+    ngx_http_tier_router_session_zone_t *zone, ngx_str_t *body,
+    tr_request_t *req, u_char *hash);
+
+
+static ngx_str_t  ngx_http_tier_router_session_headers[] = {
+    ngx_string("x-claude-code-session-id"),
+    ngx_string("session_id"),
+    ngx_string("session-id"),
+    ngx_null_string
+};
+
+
+/*
+ * tier_router_session_zone zone=NAME:SIZE [idle=TIME] [regenerate=TIME]
+ */
+
+char *
+ngx_http_tier_router_session_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ssize_t                               size;
+    ngx_str_t                            *value, name, v;
+    ngx_int_t                             t;
+    ngx_uint_t                            i;
+    ngx_shm_zone_t                       *shm_zone;
+    ngx_http_tier_router_session_zone_t  *zone;
+
+    value = cf->args->elts;
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_tier_router_session_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone->idle = 1800;
+    zone->regenerate = 120;
+
+    size = 0;
+    name.len = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            if (ngx_http_tier_router_zone_arg(cf, &value[i], &name, &size)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "idle=", 5) == 0
+            || ngx_strncmp(value[i].data, "regenerate=", 11) == 0)
+        {
+            v.data = ngx_strlchr(value[i].data,
+                                 value[i].data + value[i].len, '=') + 1;
+            v.len = value[i].data + value[i].len - v.data;
+
+            t = ngx_parse_time(&v, 1);
+
+            if (t == NGX_ERROR) {
+                goto invalid;
+            }
+
+            if (value[i].data[0] == 'i') {
+                zone->idle = t;
+
+            } else {
+                zone->regenerate = t;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_tier_router_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone->init = ngx_http_tier_router_session_init_zone;
+    shm_zone->data = zone;
+
+    zone->shm_zone = shm_zone;
+    zone->name = name;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* tier_router_session zone=NAME [key=STRING] | off */
+
+char *
+ngx_http_tier_router_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    ngx_str_t                          *value, name;
+    ngx_uint_t                          i;
+    ngx_shm_zone_t                     *shm_zone;
+    ngx_http_compile_complex_value_t    ccv;
+
+    if (trlcf->session_zone != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        trlcf->session_zone = NULL;
+        return NGX_CONF_OK;
+    }
+
+    name.len = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            name.len = value[i].len - 5;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
+            trlcf->session_key = ngx_palloc(cf->pool,
+                                           sizeof(ngx_http_complex_value_t));
+            if (trlcf->session_key == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            value[i].data += 4;
+            value[i].len -= 4;
+
+            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+            ccv.cf = cf;
+            ccv.value = &value[i];
+            ccv.complex_value = trlcf->session_key;
+
+            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, 0,
+                                     &ngx_http_tier_router_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    trlcf->session_zone = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+/* every tier_router_session names a tier_router_session_zone */
+
+char *
+ngx_http_tier_router_session_merge(ngx_conf_t *cf,
+    ngx_http_tier_router_loc_conf_t *prev,
+    ngx_http_tier_router_loc_conf_t *conf)
+{
+    ngx_shm_zone_t  *shm_zone;
+
+    if (conf->session_zone == NGX_CONF_UNSET_PTR) {
+        conf->session_zone = prev->session_zone;
+        conf->session_key = prev->session_key;
+    }
+
+    if (conf->session_zone == NGX_CONF_UNSET_PTR) {
+        conf->session_zone = NULL;
+    }
+
+    shm_zone = conf->session_zone;
+
+    if (shm_zone
+        && (shm_zone->data == NULL
+            || shm_zone->init != ngx_http_tier_router_session_init_zone))
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"tier_router_session\": no "
+                      "\"tier_router_session_zone\" \"%V\" is defined",
+                      &shm_zone->shm.name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tier_router_session_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_tier_router_session_zone_t  *ozone = data;
+
+    size_t                                len;
+    ngx_http_tier_router_session_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+        return NGX_OK;
+    }
+
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = zone->shpool->data;
+        return NGX_OK;
+    }
+
+    zone->sh = ngx_slab_alloc(zone->shpool,
+                              sizeof(ngx_http_tier_router_session_sh_t));
+    if (zone->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->shpool->data = zone->sh;
+
+    ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
+                    ngx_http_tier_router_session_insert);
+    ngx_queue_init(&zone->sh->queue);
+
+    /* the hash key: this zone's own, never written anywhere */
+
+    ngx_http_tier_router_random(zone->sh->key, sizeof(zone->sh->key));
+
+    len = sizeof(" in tier router session zone \"\"") + shm_zone->shm.name.len;
+
+    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
+    if (zone->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(zone->shpool->log_ctx, " in tier router session zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    zone->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tier_router_session_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t              **p;
+    ngx_http_tier_router_session_t  *s, *st;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            s = (ngx_http_tier_router_session_t *) node;
+            st = (ngx_http_tier_router_session_t *) temp;
+
+            p = (ngx_memcmp(s->hash, st->hash, TR_HASH_LEN) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/* the session by its hash, created if new; NULL: the zone is full */
+
+static ngx_http_tier_router_session_t *
+ngx_http_tier_router_session_find(ngx_http_tier_router_session_zone_t *zone,
+    u_char *hash, time_t now)
+{
+    uint64_t                         key;
+    ngx_uint_t                       tries;
+    ngx_queue_t                     *q;
+    ngx_rbtree_node_t               *node, *sentinel;
+    ngx_http_tier_router_session_t  *s, *old;
+
+    ngx_memcpy(&key, hash, sizeof(key));
+
+    node = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (key != node->key) {
+            node = (key < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        s = (ngx_http_tier_router_session_t *) node;
+
+        if (ngx_memcmp(hash, s->hash, TR_HASH_LEN) == 0) {
+            ngx_queue_remove(&s->queue);
+            ngx_queue_insert_head(&zone->sh->queue, &s->queue);
+            return s;
+        }
+
+        node = (ngx_memcmp(hash, s->hash, TR_HASH_LEN) < 0) ? node->left
+                                                            : node->right;
+    }
+
+    /* full: the least recently used sessions make room, a few at most */
+
+    s = NULL;
+
+    for (tries = 0; tries < 3; tries++) {
+        s = ngx_slab_alloc_locked(zone->shpool,
+                                  sizeof(ngx_http_tier_router_session_t));
+
+        if (s) {
+            break;
+        }
+
+        if (ngx_queue_empty(&zone->sh->queue)) {
+            return NULL;
+        }
+
+        q = ngx_queue_last(&zone->sh->queue);
+        old = ngx_queue_data(q, ngx_http_tier_router_session_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&zone->sh->rbtree, &old->node);
+        ngx_slab_free_locked(zone->shpool, old);
+
+        zone->sh->sessions--;
+        zone->sh->evicted++;
+    }
+
+    if (s == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(s, sizeof(ngx_http_tier_router_session_t));
+
+    s->node.key = key;
+    ngx_memcpy(s->hash, hash, TR_HASH_LEN);
+    s->tier = NGX_HTTP_TIER_ROUTER_SESSION_NONE;
+    s->last = now;
+
+    ngx_rbtree_insert(&zone->sh->rbtree, &s->node);
+    ngx_queue_insert_head(&zone->sh->queue, &s->queue);
+
+    zone->sh->sessions++;
+
+    return s;
+}
+
+
+/*
+ * The session's say in the tier routing chose (*index, in the ladder
+ * [first, last]): its tier, where the history is signed by its model or
+ * continues a stored response, or a pre-warm; one up for the same last
+ * user turn again soon (a regenerate); else never below its tier.  The
+ * session then remembers the result.  *why: what the reason says, or
+ * NULL.
+ */
+
+ngx_int_t
+ngx_http_tier_router_session_route(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req,
+    ngx_uint_t first, ngx_uint_t last, ngx_int_t *index, const char **why)
+{
+    u_char                                hash[TR_HASH_LEN], user[TR_HASH_LEN];
+    time_t                                now;
+    ngx_int_t                             tier;
+    ngx_uint_t                            live, prewarm;
+    ngx_http_tier_router_session_t       *s;
+    ngx_http_tier_router_loc_conf_t      *trlcf;
+    ngx_http_tier_router_session_zone_t  *zone;
+
+    *why = NULL;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->session_zone == NULL) {
+        return NGX_OK;
+    }
+
+    zone = trlcf->session_zone->data;
+
+    if (ngx_http_tier_router_session_key(r, zone, body, req, hash)
+        != NGX_OK)
+    {
+        return NGX_OK;          /* nothing names the conversation */
+    }
+
+    if (req->last_user_span.end) {
+        tr_hash(zone->sh->key, body->data + req->last_user_span.start,
+                req->last_user_span.end - req->last_user_span.start, user);
+
+    } else {
+        ngx_memzero(user, sizeof(user));
+    }
+
+    now = ngx_http_tier_router_clock(r);
+    prewarm = (req->dialect == TR_ANTHROPIC && req->features.max_tokens == 0);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    s = ngx_http_tier_router_session_find(zone, hash, now);
+
+    if (s == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tier router: session zone \"%V\" is full",
+                      &zone->name);
+        return NGX_OK;
+    }
+
+    tier = (s->tier == NGX_HTTP_TIER_ROUTER_SESSION_NONE) ? -1 : s->tier;
+
+    live = (tier >= (ngx_int_t) first && tier <= (ngx_int_t) last
+            && now - s->last <= zone->idle && s->turns > 0);
+
+    if (live) {
+
+        if (req->signed_reasoning || req->previous_span.end || prewarm) {
+            *index = tier;
+            *why = prewarm ? "session_prewarm" : "session_pinned";
+
+        } else if (ngx_memcmp(user, s->last_user, sizeof(s->last_user)) == 0
+                   && req->features.messages <= s->messages
+                   && now - s->last <= zone->regenerate)
+        {
+            *index = ngx_max(*index, ngx_min(tier + 1, (ngx_int_t) last));
+            *why = "session_regenerate";
+
+        } else if (*index < tier) {
+            *index = tier;
+            *why = "session";
+        }
+
+    } else if (tier >= 0) {
+        tier = -1;              /* idle, or another ladder's: anew */
+    }
+
+    s->tier = (uint16_t) ngx_max(*index, tier);
+    s->last = now;
+
+    if (!prewarm) {
+        ngx_memcpy(s->last_user, user, sizeof(s->last_user));
+        s->messages = req->features.messages;
+        s->turns++;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: session tier %i, turn %uD, %s", *index,
+                   s->turns, *why ? *why : "");
+
+    return NGX_OK;
+}
+
+
+/*
+ * What names the conversation, first found: the operator's key, the
+ * agent's session header (Claude Code, Codex), prompt_cache_key,
+ * metadata.user_id, else the system prompt and the first user turn;
+ * as this zone's keyed hash.  NGX_DECLINED: nothing.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_session_key(ngx_http_request_t *r,
+    ngx_http_tier_router_session_zone_t *zone, ngx_str_t *body,
+    tr_request_t *req, u_char *hash)
+{
+    u_char                           *p;
+    size_t                            len;
+    ngx_str_t                         v;
+    ngx_uint_t                        i, k;
+    ngx_list_part_t                  *part;
+    ngx_table_elt_t                  *h;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
+    u_char                            buf[2 * TR_HASH_LEN];
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->session_key) {
+        if (ngx_http_complex_value(r, trlcf->session_key, &v) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        if (v.len) {
+            tr_hash(zone->sh->key, v.data, v.len, hash);
+            return NGX_OK;
+        }
+    }
+
+    for (k = 0; ngx_http_tier_router_session_headers[k].len; k++) {
+        part = &r->headers_in.headers.part;
+        i = 0;
+
+        h = ngx_http_tier_router_next_header(&part, &i,
+                                     &ngx_http_tier_router_session_headers[k]);
+
+        if (h && h->value.len) {
+            tr_hash(zone->sh->key, h->value.data, h->value.len, hash);
+            return NGX_OK;
+        }
+    }
+
+    if (req->cache_key_span.end > req->cache_key_span.start + 2) {
+        tr_hash(zone->sh->key, body->data + req->cache_key_span.start,
+                req->cache_key_span.end - req->cache_key_span.start, hash);
+        return NGX_OK;
+    }
+
+    if (req->user_id_span.end > req->user_id_span.start + 2) {
+        tr_hash(zone->sh->key, body->data + req->user_id_span.start,
+                req->user_id_span.end - req->user_id_span.start, hash);
+        return NGX_OK;
+    }
+
+    if (!req->has_first_user) {
+        return NGX_DECLINED;
+    }
+
+    /* the conversation's opening: its system prompt and first user turn */
+
+    p = body->data + req->first_user_span.start;
+    len = req->first_user_span.end - req->first_user_span.start;
+
+    tr_hash(zone->sh->key, p, len, buf);
+    tr_hash(zone->sh->key, req->features.system, req->features.system_len,
+            buf + TR_HASH_LEN);
+    tr_hash(zone->sh->key, buf, sizeof(buf), hash);
+
+    return NGX_OK;
+}

@@ -1,0 +1,300 @@
+#!/usr/bin/perl
+
+# Sessions: a conversation's tier only moves up; an agent loop whose
+# history carries thinking blocks (or reasoning items, or a stored
+# response) never crosses models; a regenerate goes one tier up; idle
+# sessions start anew; a full zone lets the least recently used go.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+
+use TierRouter::Test;
+
+my $t = TierRouter::Test->new;
+
+$t->mock($_) for qw(small mid frontier);
+
+$t->write_config(<<'EOF');
+http {
+    %%HTTP_DEFAULTS%%
+
+    %%THREE_TIERS%%
+
+    tier_router_session_zone zone=sessions:1m idle=10m regenerate=60s;
+    tier_router_session_zone zone=tiny:32k;
+
+    server {
+        listen 127.0.0.1:%%PORT_main%%;
+
+        tier_router on;
+        tier_router_budget_clock $http_x_clock;
+        tier_router_session zone=sessions;
+
+        location /v1/ {
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /key/v1/ {
+            tier_router_session zone=sessions key=$http_x_conversation;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /tiny/v1/ {
+            tier_router_session zone=tiny;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /off/v1/ {
+            tier_router_session off;
+            proxy_pass http://$tier_router_upstream;
+        }
+    }
+}
+EOF
+
+$t->run;
+
+my $EASY = "Translate 'hello' into French.";
+my $HARD = 'Design a multi-region, event-sourced order management system '
+    . 'with a saga orchestrator, prove exactly-once processing with Kafka '
+    . 'transactions under a network partition, then refactor this Go and '
+    . 'Python code for concurrency safety and explain the invariants, '
+    . 'step by step, comparing three consistency models. ' x 4;
+
+my $T0 = 1794744000;
+
+sub tier_of { $_[0]{headers}{'x-tier-router-tier'} // '' }
+sub reason_of { $_[0]{headers}{'x-tier-router-reason'} // '' }
+
+sub chat {
+    my ($path, $messages, %o) = @_;
+
+    return $t->post_json($path,
+        { model => 'auto', max_tokens => 100, messages => $messages,
+          %{$o{body} // {}} },
+        'X-Clock' => $o{clock} // $T0, @{$o{headers} // []});
+}
+
+sub user { { role => 'user', content => $_[0] } }
+
+# -- an Anthropic agent loop: thinking blocks never cross models ------------
+
+my @sid = ('X-Claude-Code-Session-Id' => 'cc-1');
+
+my $r = chat('/v1/messages', [user($HARD)], headers => \@sid);
+is(tier_of($r), 'frontier', 'agent loop, turn 1 (hard): frontier');
+
+my @loop = (user($HARD),
+    { role => 'assistant', content => [
+        { type => 'thinking', thinking => 'Let me look.',
+          signature => 'EqQBCkgIARABGAIiQL2' },
+        { type => 'tool_use', id => 'tu_1', name => 'read_file',
+          input => { path => 'a.go' } } ] },
+    { role => 'user', content => [
+        { type => 'tool_result', tool_use_id => 'tu_1',
+          content => 'ok' } ] });
+
+$r = chat('/off/v1/messages', \@loop, headers => \@sid);
+is(tier_of($r), 'small', 'control, no session: the tool result alone is '
+   . 'routine, and would cross to small');
+
+for my $turn (2 .. 4) {
+    $r = chat('/v1/messages', \@loop, headers => \@sid);
+    is(tier_of($r), 'frontier', "agent loop, turn $turn: on the model that "
+       . 'signed its thinking');
+    like(reason_of($r), qr/(^|,)session_pinned(,|$)/,
+         "agent loop, turn $turn: the reason says why");
+
+    push @loop,
+        { role => 'assistant', content => [
+            { type => 'redacted_thinking', data => 'EmwKAhgB' },
+            { type => 'tool_use', id => "tu_$turn", name => 'run',
+              input => {} } ] },
+        { role => 'user', content => [
+            { type => 'tool_result', tool_use_id => "tu_$turn",
+              content => 'done' } ] };
+}
+
+# -- a cached conversation stays on its tier; never down ---------------------
+
+$r = chat('/v1/chat/completions', [user($HARD)],
+          body => { prompt_cache_key => 'pk-1' });
+is(tier_of($r), 'frontier', 'prompt_cache_key session, hard: frontier');
+
+$r = chat('/v1/chat/completions', [user($HARD), { role => 'assistant',
+          content => 'Here is a design.' }, user($EASY)],
+          body => { prompt_cache_key => 'pk-1' });
+is(tier_of($r), 'frontier', '... its easy turn stays: the cache is warm');
+like(reason_of($r), qr/(^|,)session(,|$)/, '... reason session');
+
+$r = chat('/v1/chat/completions', [user($EASY)],
+          body => { prompt_cache_key => 'pk-2' });
+is(tier_of($r), 'small', 'another cache key: classified on its own');
+
+# -- no key: the conversation's opening names it -----------------------------
+
+my @open = ({ role => 'system', content => 'You are terse.' }, user($HARD));
+
+$r = chat('/v1/chat/completions', [@open]);
+is(tier_of($r), 'frontier', 'no key, hard opening: frontier');
+
+$r = chat('/v1/chat/completions',
+          [@open, { role => 'assistant', content => 'Sure.' }, user($EASY)]);
+is(tier_of($r), 'frontier', 'the same opening, grown: the same session');
+
+$r = chat('/v1/chat/completions',
+          [{ role => 'system', content => 'You are verbose.' }, user($HARD),
+           { role => 'assistant', content => 'Sure.' }, user($EASY)]);
+is(tier_of($r), 'small', 'another system prompt: another session, not '
+   . 'seen before, classified by its easy last turn');
+
+# -- a regenerate goes one tier up --------------------------------------------
+
+my @conv = ('X-Conversation' => 'regen-1');
+
+$r = chat('/key/v1/chat/completions', [user($EASY)], headers => \@conv);
+is(tier_of($r), 'small', 'regenerate: the first answer, small');
+
+$r = chat('/key/v1/chat/completions', [user($EASY)], headers => \@conv,
+          clock => $T0 + 20);
+is(tier_of($r), 'mid', 'the same turn again within 60 s: one up');
+like(reason_of($r), qr/session_regenerate/, '... the reason says so');
+
+$r = chat('/key/v1/chat/completions', [user($EASY)], headers => \@conv,
+          clock => $T0 + 40);
+is(tier_of($r), 'frontier', 'and again: one more up');
+
+$r = chat('/key/v1/chat/completions',
+          [user($EASY), { role => 'assistant', content => 'Bonjour.' },
+           { role => 'user', content => 'And in German?' }],
+          headers => \@conv, clock => $T0 + 50);
+is(tier_of($r), 'frontier', 'the conversation going on: not down');
+unlike(reason_of($r), qr/regenerate/, '... and not a regenerate');
+
+@conv = ('X-Conversation' => 'regen-2');
+chat('/key/v1/chat/completions', [user($EASY)], headers => \@conv);
+$r = chat('/key/v1/chat/completions', [user($EASY)], headers => \@conv,
+          clock => $T0 + 61);
+is(tier_of($r), 'small', 'the same turn after the window: no escalation');
+
+# an OpenAI tool loop keeps its last user turn: the history grows, so it
+# is no regenerate
+
+@conv = ('X-Conversation' => 'tools-1');
+my @tl = (user($EASY));
+$r = chat('/key/v1/chat/completions', [@tl], headers => \@conv);
+push @tl, { role => 'assistant', content => undef, tool_calls => [
+              { id => 'c1', type => 'function',
+                function => { name => 'f', arguments => '{}' } } ] },
+          { role => 'tool', tool_call_id => 'c1', content => 'ok' };
+$r = chat('/key/v1/chat/completions', [@tl], headers => \@conv,
+          clock => $T0 + 5);
+is(tier_of($r), 'small', 'a tool loop turn: the same last user turn, a '
+   . 'longer history: no regenerate');
+
+# -- reasoning items and stored responses stay on their model ---------------
+
+@conv = ('X-Conversation' => 'resp-1');
+$r = $t->post_json('/key/v1/responses', { model => 'auto', input => $HARD },
+                   'X-Clock' => $T0, @conv);
+is(tier_of($r), 'frontier', 'responses, hard: frontier');
+
+$r = $t->post_json('/key/v1/responses',
+    { model => 'auto', input => 'Thanks!', previous_response_id => 'resp_1' },
+    'X-Clock' => $T0 + 5, @conv);
+is(tier_of($r), 'frontier', 'previous_response_id: on its model');
+like(reason_of($r), qr/session_pinned/, '... pinned');
+
+$r = $t->post_json('/key/v1/responses',
+    { model => 'auto', input => [
+        { type => 'reasoning', id => 'rs_1', summary => [],
+          encrypted_content => 'gAAAAB' },
+        { role => 'user', content => 'Thanks!' } ] },
+    'X-Clock' => $T0 + 6, @conv);
+is(tier_of($r), 'frontier', 'an encrypted reasoning item: on its model');
+
+# -- pre-warm: max_tokens 0 goes to the session's tier -----------------------
+
+$r = chat('/v1/messages', [user($EASY)], headers => \@sid,
+          body => { max_tokens => 0 });
+is(tier_of($r), 'frontier', 'a pre-warm (max_tokens 0): the session\'s tier');
+like(reason_of($r), qr/session_prewarm/, '... the reason says so');
+
+# -- idle: a session forgotten after its idle time ---------------------------
+
+@conv = ('X-Conversation' => 'idle-1');
+chat('/key/v1/chat/completions', [user($HARD)], headers => \@conv);
+
+$r = chat('/key/v1/chat/completions', [user('Thanks, and hi.')],
+          headers => \@conv, clock => $T0 + 9 * 60);
+is(tier_of($r), 'frontier', 'idle 9 minutes of 10: the session holds');
+
+$r = chat('/key/v1/chat/completions', [user('Thanks, and bye.')],
+          headers => \@conv, clock => $T0 + 20 * 60);
+is(tier_of($r), 'small', 'idle 11 minutes: anew');
+
+# -- a full zone: the least recently used go ---------------------------------
+
+$r = chat('/tiny/v1/chat/completions', [user($HARD)],
+          body => { prompt_cache_key => 'first' });
+is(tier_of($r), 'frontier', 'tiny zone: the first session, frontier');
+
+for my $i (1 .. 600) {
+    chat('/tiny/v1/chat/completions', [user($EASY)],
+         body => { prompt_cache_key => "filler-$i" });
+}
+
+$r = chat('/tiny/v1/chat/completions', [user($HARD)],
+          body => { prompt_cache_key => 'last' });
+$r = chat('/tiny/v1/chat/completions', [user($EASY)],
+          body => { prompt_cache_key => 'last' });
+is(tier_of($r), 'frontier', 'after 600 more: a recent session holds');
+
+$r = chat('/tiny/v1/chat/completions', [user($EASY)],
+          body => { prompt_cache_key => 'first' });
+is(tier_of($r), 'small', '... the first was let go, classified anew');
+is($r->{status}, 200, '... and served');
+
+unlike($t->error_log, qr/\[(alert|crit|emerg)\]/,
+       'no alerts in the error log');
+
+# -- nginx -t -----------------------------------------------------------------
+
+my $c = TierRouter::Test->new;
+
+for my $case (
+    [ "tier_router_session zone=nope;", '',
+      qr/"tier_router_session": no "tier_router_session_zone" "nope"/ ],
+    [ "tier_router_session key=\$x;", '', qr/must have "zone" parameter/ ],
+    [ '', 'tier_router_session_zone zone=s:1m idle=soon;',
+      qr/invalid parameter "idle=soon"/ ],
+    [ '', 'tier_router_session_zone zone=s:1k;', qr/is too small/ ],
+) {
+    my ($loc, $http, $re) = @$case;
+
+    $c->write_config(<<"EOF");
+http {
+    tier_router_tier small model=m upstream=127.0.0.1:1;
+    $http
+    server {
+        listen 127.0.0.1:%%PORT_main%%;
+        location / {
+            tier_router on;
+            $loc
+            proxy_pass http://\$tier_router_upstream;
+        }
+    }
+}
+EOF
+    my ($rc, $out) = $c->test_config;
+    isnt($rc, 0, "nginx -t refuses: $loc$http");
+    like($out, $re, '... and says why') or diag($out);
+}
+
+done_testing;
