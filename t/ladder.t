@@ -111,12 +111,8 @@ EOF
 
 $t->run;
 
-my $EASY = "Translate 'hello' into French.";
-my $HARD = 'Design a multi-region, event-sourced order management system '
-    . 'with a saga orchestrator, prove exactly-once processing with Kafka '
-    . 'transactions under a network partition, then refactor this Go and '
-    . 'Python code for concurrency safety and explain the invariants, '
-    . 'step by step, comparing three consistency models.' x 4;
+my $EASY = TierRouter::Test::easy_prompt();
+my $HARD = TierRouter::Test::hard_prompt();
 
 sub anthropic {
     my ($path, $text, %o) = @_;

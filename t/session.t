@@ -24,10 +24,10 @@ $t->write_config(<<'EOF');
 http {
     %%HTTP_DEFAULTS%%
 
-    %%THREE_TIERS%%
-
     tier_router_session_zone zone=sessions:1m idle=10m regenerate=60s;
     tier_router_session_zone zone=tiny:32k;
+
+    %%THREE_TIERS%%
 
     server {
         listen 127.0.0.1:%%PORT_main%%;
@@ -60,12 +60,8 @@ EOF
 
 $t->run;
 
-my $EASY = "Translate 'hello' into French.";
-my $HARD = 'Design a multi-region, event-sourced order management system '
-    . 'with a saga orchestrator, prove exactly-once processing with Kafka '
-    . 'transactions under a network partition, then refactor this Go and '
-    . 'Python code for concurrency safety and explain the invariants, '
-    . 'step by step, comparing three consistency models. ' x 4;
+my $EASY = TierRouter::Test::easy_prompt();
+my $HARD = TierRouter::Test::hard_prompt();
 
 my $T0 = 1794744000;
 

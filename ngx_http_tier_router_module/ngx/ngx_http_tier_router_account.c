@@ -59,8 +59,6 @@ static void ngx_http_tier_router_charge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static void ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
-static char *ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_complex_value_t **cvp);
 
 
 /*
@@ -1189,31 +1187,6 @@ ngx_http_tier_router_budget_clock(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                        "\"tier_router_budget_clock\" is for tests: whoever "
                        "sets \"%V\" chooses the budget period", &value[1]);
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_complex_value_t **cvp)
-{
-    ngx_http_compile_complex_value_t  ccv;
-
-    *cvp = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (*cvp == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = value;
-    ccv.complex_value = *cvp;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
 
     return NGX_CONF_OK;
 }

@@ -96,13 +96,6 @@ ngx_http_tier_router_budget_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if (name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must have \"zone\" parameter",
-                           &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
     zone->name = name;
 
     zp = trmcf->zones.elts;
@@ -117,21 +110,13 @@ ngx_http_tier_router_budget_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_tier_router_module);
+    shm_zone = ngx_http_tier_router_shm_zone(cf, cmd, &name, size,
+                                     ngx_http_tier_router_budget_init_zone,
+                                     zone);
     if (shm_zone == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already used by another module",
-                           &name);
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone->init = ngx_http_tier_router_budget_init_zone;
-    shm_zone->data = zone;
     zone->shm_zone = shm_zone;
     zone->cycle = cf->cycle;
 
@@ -281,6 +266,43 @@ ngx_http_tier_router_zone_arg(ngx_conf_t *cf, ngx_str_t *arg,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A new shared memory zone NAME of SIZE for the directive cmd, with its
+ * init and data; NULL, logged: no name, or the zone is used already.
+ */
+
+ngx_shm_zone_t *
+ngx_http_tier_router_shm_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *name, ssize_t size, ngx_shm_zone_init_pt init, void *data)
+{
+    ngx_shm_zone_t  *shm_zone;
+
+    if (name->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NULL;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, name, size,
+                                     &ngx_http_tier_router_module);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used", name);
+        return NULL;
+    }
+
+    shm_zone->init = init;
+    shm_zone->data = data;
+
+    return shm_zone;
 }
 
 

@@ -29,5 +29,9 @@ ngx_http_tier_router_zone_t *ngx_http_tier_router_budget_find_zone(
 ngx_int_t ngx_http_tier_router_budget_init_process(ngx_cycle_t *cycle);
 void ngx_http_tier_router_budget_exit(ngx_cycle_t *cycle);
 
+ngx_shm_zone_t *ngx_http_tier_router_shm_zone(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *name, ssize_t size,
+    ngx_shm_zone_init_pt init, void *data);
+
 
 #endif /* _NGX_HTTP_TIER_ROUTER_BUDGET_H_INCLUDED_ */

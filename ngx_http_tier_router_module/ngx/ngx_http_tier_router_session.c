@@ -24,7 +24,7 @@
 #include "tr_hash.h"
 
 
-/* a session: 96 bytes with its rbtree node, one 128-byte slab chunk */
+/* a session: 104 bytes with its rbtree node, one 128-byte slab chunk */
 
 typedef struct {
     ngx_rbtree_node_t            node;          /* key: the hash's first 8 */
@@ -60,8 +60,6 @@ struct ngx_http_tier_router_session_zone_s {
 
 static ngx_int_t ngx_http_tier_router_session_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
-static void ngx_http_tier_router_session_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_tier_router_session_t *ngx_http_tier_router_session_find(
     ngx_http_tier_router_session_zone_t *zone, u_char *hash, time_t now);
 static ngx_int_t ngx_http_tier_router_session_key(ngx_http_request_t *r,
@@ -143,27 +141,12 @@ ngx_http_tier_router_session_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         goto invalid;
     }
 
-    if (name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must have \"zone\" parameter",
-                           &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_tier_router_module);
+    shm_zone = ngx_http_tier_router_shm_zone(cf, cmd, &name, size,
+                                     ngx_http_tier_router_session_init_zone,
+                                     zone);
     if (shm_zone == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already used", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone->init = ngx_http_tier_router_session_init_zone;
-    shm_zone->data = zone;
 
     zone->shm_zone = shm_zone;
     zone->name = name;
@@ -185,10 +168,9 @@ ngx_http_tier_router_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tier_router_loc_conf_t *trlcf = conf;
 
-    ngx_str_t                          *value, name;
-    ngx_uint_t                          i;
-    ngx_shm_zone_t                     *shm_zone;
-    ngx_http_compile_complex_value_t    ccv;
+    ngx_str_t       *value, name;
+    ngx_uint_t       i;
+    ngx_shm_zone_t  *shm_zone;
 
     if (trlcf->session_zone != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -212,22 +194,13 @@ ngx_http_tier_router_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
-            trlcf->session_key = ngx_palloc(cf->pool,
-                                           sizeof(ngx_http_complex_value_t));
-            if (trlcf->session_key == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
             value[i].data += 4;
             value[i].len -= 4;
 
-            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-            ccv.cf = cf;
-            ccv.value = &value[i];
-            ccv.complex_value = trlcf->session_key;
-
-            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            if (ngx_http_tier_router_compile(cf, &value[i],
+                                             &trlcf->session_key)
+                != NGX_CONF_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
@@ -324,8 +297,11 @@ ngx_http_tier_router_session_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     zone->shpool->data = zone->sh;
 
+    /* by the hash's first 64 bits: two sessions that share them (one in
+     * about 2^64 / n^2) are looked up as one */
+
     ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
-                    ngx_http_tier_router_session_insert);
+                    ngx_rbtree_insert_value);
     ngx_queue_init(&zone->sh->queue);
 
     /* the hash key: this zone's own, never written anywhere */
@@ -345,44 +321,6 @@ ngx_http_tier_router_session_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zone->shpool->log_nomem = 0;
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_tier_router_session_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t              **p;
-    ngx_http_tier_router_session_t  *s, *st;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            s = (ngx_http_tier_router_session_t *) node;
-            st = (ngx_http_tier_router_session_t *) temp;
-
-            p = (ngx_memcmp(s->hash, st->hash, TR_HASH_LEN) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }
 
 
@@ -418,8 +356,7 @@ ngx_http_tier_router_session_find(ngx_http_tier_router_session_zone_t *zone,
             return s;
         }
 
-        node = (ngx_memcmp(hash, s->hash, TR_HASH_LEN) < 0) ? node->left
-                                                            : node->right;
+        node = node->right;
     }
 
     /* full: the least recently used sessions make room, a few at most */

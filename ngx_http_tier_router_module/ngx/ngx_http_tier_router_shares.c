@@ -100,27 +100,12 @@ ngx_http_tier_router_shares(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
-    if (name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must have \"zone\" parameter",
-                           &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_tier_router_module);
+    shm_zone = ngx_http_tier_router_shm_zone(cf, cmd, &name, size,
+                                     ngx_http_tier_router_shares_init_zone,
+                                     shares);
     if (shm_zone == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is already used", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone->init = ngx_http_tier_router_shares_init_zone;
-    shm_zone->data = shares;
 
     shares->shm_zone = shm_zone;
     shares->name = name;

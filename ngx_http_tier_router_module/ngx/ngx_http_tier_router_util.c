@@ -305,3 +305,30 @@ ngx_http_tier_router_random(u_char *buf, size_t len)
         }
     }
 }
+
+
+/* a directive's value as a complex value (variables allowed) */
+
+char *
+ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t **cvp)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
+    *cvp = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (*cvp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = *cvp;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}

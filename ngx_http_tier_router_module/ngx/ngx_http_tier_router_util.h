@@ -40,5 +40,8 @@ ngx_int_t ngx_http_tier_router_append_reason(ngx_http_request_t *r,
 
 void ngx_http_tier_router_random(u_char *buf, size_t len);
 
+char *ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t **cvp);
+
 
 #endif /* _NGX_HTTP_TIER_ROUTER_UTIL_H_INCLUDED_ */

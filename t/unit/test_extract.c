@@ -166,7 +166,6 @@ static int chance(unsigned pct);
 static void buf_put(buf_t *b, const void *p, size_t n);
 static void buf_puts(buf_t *b, const char *s);
 static void buf_putc(buf_t *b, int c);
-static double now(void);
 
 static void mm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void diag_body(const u_char *body, size_t len, size_t at);
@@ -305,17 +304,6 @@ buf_putc(buf_t *b, int c)
 
     ch = (char) c;
     buf_put(b, &ch, 1);
-}
-
-
-static double
-now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 
@@ -3536,9 +3524,9 @@ test_depth(void)
             nest(&b, paths[path].head, 100000, k & 1, k & 2,
                  paths[path].tail);
 
-            t = now();
+            t = unit_now();
             rc = extract((u_char *) b.d, b.len, AUTO, &req);
-            t = now() - t;
+            t = unit_now() - t;
             worst = t > worst ? t : worst;
 
             UNIT_OK(rc == -1 && req.error != NULL,
@@ -3581,9 +3569,9 @@ test_depth(void)
 
     buf_puts(&b, "}]}");
 
-    t = now();
+    t = unit_now();
     rc = extract((u_char *) b.d, b.len, AUTO, &req);
-    t = now() - t;
+    t = unit_now() - t;
     worst = t > worst ? t : worst;
 
     UNIT_OK(rc == -1 && req.error != NULL,
@@ -4398,7 +4386,7 @@ test_speed(void)
     UNIT_OK(rc == 0, "speed: the %zu-byte chat body is accepted", len);
 
     iters = 0;
-    t = now();
+    t = unit_now();
 
     do {
         for (i = 0; i < 1000; i++) {
@@ -4408,13 +4396,13 @@ test_speed(void)
 
         iters += 1000;
 
-    } while (now() - t < 0.5);
+    } while (unit_now() - t < 0.5);
 
-    t = now() - t;
+    t = unit_now() - t;
     ext_mbs = iters * len / t / 1e6;
 
     iters = 0;
-    t = now();
+    t = unit_now();
 
     do {
         for (i = 0; i < 100; i++) {
@@ -4424,9 +4412,9 @@ test_speed(void)
 
         iters += 100;
 
-    } while (now() - t < 0.5);
+    } while (unit_now() - t < 0.5);
 
-    t = now() - t;
+    t = unit_now() - t;
     jan_mbs = iters * len / t / 1e6;
 
     UNIT_DIAG("speed on a %zu-byte chat body: extractor %.0f MB/s, jansson "

@@ -85,7 +85,6 @@ static int64_t cost(int64_t in_price, int64_t out_price, int64_t cached_price,
 static int fetch_case(const char *name, const char *response, int hang,
     long timeout_ms, size_t max, char *err, size_t errlen);
 static int serve(const char *response, int hang, pid_t *pid);
-static double now(void);
 static void write_file(const char *path, const char *data);
 static char *read_all(const char *path);
 static int no_temp(const char *path);
@@ -647,10 +646,10 @@ test_fetch(void)
 
     /* nothing listens on port 1 */
 
-    t = now();
+    t = unit_now();
     rc = tr_fetch_catalog("http://127.0.0.1:1/x", target,
                           5000, 1 << 20, err, sizeof(err));
-    t = now() - t;
+    t = unit_now() - t;
 
     UNIT_IS_INT(rc, -1, "fetch: a closed port fails");
     UNIT_LT(t, 2.0, "fetch: a closed port fails fast");
@@ -742,9 +741,9 @@ test_fetch(void)
     snprintf(response, sizeof(response),
              "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{");
 
-    t = now();
+    t = unit_now();
     rc = fetch_case("timeout", response, 1, 300, 1 << 20, err, sizeof(err));
-    t = now() - t;
+    t = unit_now() - t;
 
     UNIT_IS_INT(rc, -1, "fetch: a server that stalls times out");
     UNIT_LT(t, 3.0, "fetch: the timeout is kept (%.2f s)", t);
@@ -1001,17 +1000,6 @@ serve(const char *response, int hang, pid_t *pid)
     close(s);
 
     return ntohs(sin.sin_port);
-}
-
-
-static double
-now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 

@@ -10,6 +10,7 @@
  *     UNIT_IS_STR(got, want, "name");          (NULL is allowed)
  *     UNIT_LT(a, b, "name");  UNIT_GT(a, b, "name");   (doubles)
  *     UNIT_DIAG("note %s", s);
+ *     unit_now()                    a monotonic clock, in seconds
  *     return unit_done();           prints the plan "1..N" (at the end,
  *                                   valid TAP); 1 if any test failed
  */
@@ -22,6 +23,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 
 static unsigned  unit_tests;
@@ -34,6 +36,7 @@ static int unit_ok(int ok, const char *file, int line, const char *fmt, ...)
 static void unit_diag(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), unused));
 static int unit_done(void) __attribute__((unused));
+static double unit_now(void) __attribute__((unused));
 
 
 #define UNIT_OK(cond, ...)                                                   \
@@ -154,6 +157,19 @@ unit_done(void)
     fflush(stdout);
 
     return unit_failures ? 1 : 0;
+}
+
+
+/* a monotonic clock, in seconds */
+
+static double
+unit_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 

@@ -626,6 +626,21 @@ sub log_since {
 
 # HTTP client
 
+# a routine prompt and a hard one, as the classifier scores them: the
+# cheapest tier and the top one
+
+sub easy_prompt { "Translate 'hello' into French." }
+
+sub hard_prompt {
+    return ('Design a multi-region, event-sourced order management system '
+        . 'with a saga orchestrator, prove exactly-once processing with '
+        . 'Kafka transactions under a network partition, then refactor this '
+        . 'Go and Python code for concurrency safety and explain the '
+        . 'invariants, step by step, comparing three consistency models. ')
+        x 4;
+}
+
+
 # $t->post_json($path, $data, @headers): $data as a JSON body; the
 # answer with {json}, its body decoded (undef if it is not JSON)
 
@@ -1175,6 +1190,10 @@ with a dash are options (C<-port>, C<-timeout>, C<-chunks>,
 C<-chunk_delay>, C<-expect>, C<-content_length>, C<-send_limit>).
 Responses are hashrefs: C<status>, C<headers> (lower-case keys), C<body>,
 C<raw>, C<continue>, C<elapsed>, C<timeout>.
+
+=item easy_prompt, hard_prompt
+
+A routine prompt (the cheapest tier) and a hard one (the top tier).
 
 =item post_json($path, $data, @headers)
 
