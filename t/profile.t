@@ -253,6 +253,14 @@ is(join(',', @events), 'message_start,content_block_start,ping,'
    . join(',', ('content_block_delta') x 9) . ',content_block_stop,'
    . 'message_delta,message_stop', '... every event, in order');
 
+$r = post('/sse/v1/messages', \%stream,
+          'X-Mock-For' => 'haiku', 'X-Mock-Break-After' => 1);
+is($r->{headers}{'x-mock-name'}, 'opus', 'a held stream broken off before '
+   . 'any content: the next tier');
+like($r->{body}, qr/^event: message_stop/m, '... its stream whole');
+is(() = $r->{body} =~ /^event: message_start/mg, 1,
+   '... nothing of the broken one');
+
 $r = post('/esc/v1/messages', \%stream,
           'X-Mock-For' => 'haiku', 'X-Mock-Stream-Error' => '1');
 is($r->{headers}{'x-mock-name'}, 'haiku', 'stream_error not named: the '

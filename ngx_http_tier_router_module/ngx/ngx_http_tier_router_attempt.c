@@ -944,10 +944,11 @@ ngx_http_tier_router_attempt_body_filter(ngx_http_request_t *r,
 
 
 /*
- * A held Anthropic stream: an error event before any content block is a
+ * A held Anthropic stream: an error event before any content block, or
+ * an end with neither content nor message_stop (broken off), is a
  * failure (the next tier is asked, if the budget covers it); a content
- * block, the end of the stream, or a full buffer releases what was held
- * to the client.  NGX_AGAIN: undecided, go on holding.
+ * block, a whole stream, or a full buffer releases what was held to the
+ * client.  NGX_AGAIN: undecided, go on holding.
  */
 
 static ngx_int_t
@@ -956,13 +957,14 @@ ngx_http_tier_router_attempt_sniff(ngx_http_request_t *r,
 {
     u_char                      *p, *last, *eol;
     ngx_int_t                    rc;
-    ngx_uint_t                   error, content;
+    ngx_uint_t                   error, content, stop;
     ngx_chain_t                 *out, *cl;
     ngx_http_tier_router_ctx_t  *ctx, *next;
 
     ctx = actx->parent;
     error = 0;
     content = 0;
+    stop = 0;
 
     p = actx->run.held->pos;
     last = actx->run.held->last;
@@ -992,10 +994,21 @@ ngx_http_tier_router_attempt_sniff(ngx_http_request_t *r,
                        && ngx_strncmp(p, "content_block", 13) == 0)
             {
                 content = 1;
+
+            } else if (eol - p >= 12
+                       && ngx_strncmp(p, "message_stop", 12) == 0)
+            {
+                stop = 1;
             }
         }
 
         p = eol + 1;
+    }
+
+    /* ended with neither content nor message_stop: broken off */
+
+    if (actx->complete && !content && !stop) {
+        error = 1;
     }
 
     if (error) {
