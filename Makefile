@@ -20,6 +20,7 @@ CORE_LIBS :=	$(CORE_LIB) -ljansson -lm
 FETCH_OBJ :=	$(BUILD)/core/tr_fetch.o
 
 .PHONY: all module cli unit deps test run stop bench clean model validate speed \
+		check-weights \
 		fuzz fuzz-build
 
 all: module cli unit
@@ -41,6 +42,7 @@ $(BUILD)/$(MOD).so: $(BUILD)/nginx/objs/Makefile \
 	cp $(BUILD)/nginx/objs/$(MOD).so $@
 
 cli: $(BUILD)/tier-router-classify $(BUILD)/tier-router-train \
+	$(BUILD)/tier-router-fit \
 	$(BUILD)/tier-router-speed
 
 $(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
@@ -97,6 +99,12 @@ $(BUILD)/test_price: $(FETCH_OBJ)
 model: $(BUILD)/tier-router-train
 	$(BUILD)/tier-router-train t/data/routing/gsm8k_dev.jsonl \
 	    t/data/routing/mmlu_dev.jsonl > models/default.json
+
+# the answer checks' weights on the project's corpus, with the held-out
+# APGR; the numbers go into tr_check_math_default (core/tr_check.c)
+check-weights: $(BUILD)/tier-router-fit
+	perl tools/tier-router-check-corpus > t/data/checks/math.jsonl
+	$(BUILD)/tier-router-fit t/data/checks/math.jsonl
 
 # the classifier and the model per KB, beside a jansson parse
 speed: cli

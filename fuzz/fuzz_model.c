@@ -2,9 +2,10 @@
 /*
  * Copyright (C) The tier router authors
  *
- * libFuzzer target: the learned scorer's weights loader.  Whatever the
- * input, it loads or says why not; a loaded model scores every input in
- * [0,1].
+ * libFuzzer target: the weights loaders, of the learned scorer and of
+ * the answer checks.  Whatever the input, each loads or says why not; a
+ * loaded model scores every input in [0,1].  The same input, read as an
+ * answer and as a prompt, gives checks that are each 0 or 1.
  */
 
 
@@ -13,7 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_check.h"
 #include "tr_model.h"
+
+
+static void fuzz_check(const uint8_t *data, size_t size);
 
 
 int
@@ -24,6 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double      x[TR_MODEL_N], s;
     unsigned    i;
     tr_model_t  m;
+
+    fuzz_check(data, size);
 
     err[0] = '\0';
 
@@ -53,4 +60,43 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     return 0;
+}
+
+
+static void
+fuzz_check(const uint8_t *data, size_t size)
+{
+    int               i;
+    char              err[256];
+    double            f[TR_CHECK_N], p;
+    unsigned          ask;
+    tr_check_model_t  m;
+
+    ask = tr_check_ask((const char *) data, size) | TR_CHECK_ASK_MATH;
+
+    tr_check_math((const char *) data, size, ask, f);
+
+    for (i = 0; i < TR_CHECK_N; i++) {
+        if (f[i] != 0 && f[i] != 1) {
+            abort();
+        }
+    }
+
+    err[0] = '\0';
+
+    if (tr_check_load((const char *) data, size, &m, err, sizeof(err))
+        != 0)
+    {
+        if (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL) {
+            abort();
+        }
+
+        m = tr_check_math_default;
+    }
+
+    p = tr_check_score(&m, 0.5, f);
+
+    if (!(p >= 0 && p <= 1) || !(m.threshold > 0 && m.threshold < 1)) {
+        abort();
+    }
 }

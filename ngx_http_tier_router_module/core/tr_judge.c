@@ -22,7 +22,8 @@
 
 
 static const char  *tr_answers[] = {
-    NULL, "length", "refusal", "empty", "json", "logprob", "invalid", NULL
+    NULL, "length", "refusal", "empty", "json", "logprob", "math", "invalid",
+    NULL
 };
 
 
@@ -140,6 +141,7 @@ static tr_answer_e
 tr_judge_text(const tr_judge_t *j, json_t *text, size_t max)
 {
     char    *buf;
+    double   f[TR_CHECK_N];
     size_t   i, k, len;
     json_t  *doc;
 
@@ -184,6 +186,19 @@ tr_judge_text(const tr_judge_t *j, json_t *text, size_t max)
         }
 
         json_decref(doc);
+    }
+
+    /* a word problem's answer that its own text says is likely wrong */
+
+    if ((j->signals & TR_JUDGE_MATH) && j->math
+        && (j->ask & TR_CHECK_ASK_MATH))
+    {
+        tr_check_math(buf, len, j->ask, f);
+
+        if (tr_check_score(j->math, j->pre, f) >= j->threshold) {
+            free(buf);
+            return TR_ANSWER_MATH;
+        }
     }
 
     free(buf);

@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "tr_check.h"
+
 
 /* the signals, as bits */
 
@@ -22,6 +24,7 @@
 #define TR_JUDGE_REFUSAL   0x04     /* the model refused */
 #define TR_JUDGE_JSON      0x08     /* JSON asked for, and not given */
 #define TR_JUDGE_LOGPROB   0x10     /* chat: a low mean log-probability */
+#define TR_JUDGE_MATH      0x20     /* the answer checks: likely wrong */
 
 
 typedef enum {
@@ -31,6 +34,7 @@ typedef enum {
     TR_ANSWER_EMPTY,
     TR_ANSWER_JSON,
     TR_ANSWER_LOGPROB,
+    TR_ANSWER_MATH,
     TR_ANSWER_INVALID,              /* not a JSON object */
     TR_ANSWER_ERROR                 /* out of memory: not judged */
 } tr_answer_e;
@@ -41,6 +45,12 @@ typedef struct {
     unsigned                     signals;       /* TR_JUDGE_* */
     unsigned                     json_output:1; /* the client asked JSON */
     double                       logprob;       /* a mean below is low */
+
+    /* the answer checks (TR_JUDGE_MATH) */
+    const tr_check_model_t      *math;
+    double                       threshold;     /* P(wrong) that escalates */
+    double                       pre;           /* the classifier's score */
+    unsigned                     ask;           /* TR_CHECK_ASK_* */
 } tr_judge_t;
 
 
@@ -48,14 +58,14 @@ typedef struct {
  * The first signal that holds, in the order length (Anthropic's
  * model_context_window_exceeded too), refusal (a tool call, or an
  * Anthropic pause_turn, is neither, and is never empty or checked as
- * JSON), empty, json, then logprob; TR_ANSWER_INVALID for a body that is
- * not a JSON object.
+ * JSON), empty, json, math (the answer checks of a word problem), then
+ * logprob; TR_ANSWER_INVALID for a body that is not a JSON object.
  */
 
 tr_answer_e tr_judge(const tr_judge_t *j, const char *body, size_t len);
 
 /*
- * "length", "refusal", "empty", "json", "logprob", "invalid"; NULL for
+ * "length", "refusal", "empty", "json", "logprob", "math", "invalid"; NULL for
  * TR_ANSWER_GOOD and TR_ANSWER_ERROR.
  */
 

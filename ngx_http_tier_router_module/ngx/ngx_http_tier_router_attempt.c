@@ -489,7 +489,70 @@ ngx_http_tier_router_attempt_logprobs(ngx_http_request_t *r,
 }
 
 
-/* tier_router_escalate signal ... [logprob=F] | off */
+/* tier_router_escalate_weights FILE: the answer checks' model, read here */
+
+char *
+ngx_http_tier_router_escalate_weights(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tier_router_loc_conf_t *trlcf = conf;
+
+    char               err[256];
+    u_char            *buf;
+    size_t             size;
+    ngx_err_t          e;
+    ngx_int_t          rc;
+    ngx_str_t         *value, name;
+    const char        *why;
+    tr_check_model_t  *m;
+
+    if (trlcf->escalate_weights != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    m = ngx_palloc(cf->pool, sizeof(tr_check_model_t));
+    if (m == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_tier_router_read_whole(&name, 1024 * 1024, 0, cf->log,
+                                         &buf, &size, &e, &why);
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, e,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "weights \"%V\": %s",
+                           &name, why);
+        return NGX_CONF_ERROR;
+    }
+
+    rc = tr_check_load((char *) buf, size, m, err, sizeof(err));
+    ngx_free(buf);
+
+    if (rc != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "weights \"%V\": %s",
+                           &name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    trlcf->escalate_weights = m;
+
+    return NGX_CONF_OK;
+}
+
+
+/* tier_router_escalate signal ... [math[=P]] [logprob=F] | off */
 
 char *
 ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -531,6 +594,31 @@ ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "math", 4) == 0
+            && (value[i].len == 4 || value[i].data[4] == '='))
+        {
+            d = -1;
+
+            if (value[i].len > 4) {
+                p = value[i].data + 5;
+                d = strtod((char *) p, (char **) &end);
+
+                if (end == p || end != value[i].data + value[i].len
+                    || !(d > 0 && d < 1))
+                {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "\"tier_router_escalate\": invalid "
+                                       "\"%V\": the probability is a "
+                                       "number between 0 and 1", &value[i]);
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            trlcf->escalate |= NGX_HTTP_TIER_ROUTER_ESC_MATH;
+            trlcf->escalate_math = d;
+            continue;
+        }
+
         for (m = 0; mask[m].name.len; m++) {
             if (mask[m].name.len == value[i].len
                 && ngx_strcmp(mask[m].name.data, value[i].data) == 0)
@@ -543,7 +631,7 @@ ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"tier_router_escalate\": invalid value "
                                "\"%V\", it must be \"length\", \"empty\", "
-                               "\"refusal\", \"json\", \"logprob=F\" or "
+                               "\"refusal\", \"json\", \"math\", \"logprob=F\" or "
                                "\"off\"", &value[i]);
             return NGX_CONF_ERROR;
         }
@@ -1095,9 +1183,15 @@ ngx_http_tier_router_attempt_judge(ngx_http_request_t *r,
                    ? TR_JUDGE_REFUSAL : 0)
                 | ((esc & NGX_HTTP_TIER_ROUTER_ESC_JSON) ? TR_JUDGE_JSON : 0)
                 | ((esc & NGX_HTTP_TIER_ROUTER_ESC_LOGPROB)
-                   ? TR_JUDGE_LOGPROB : 0);
+                   ? TR_JUDGE_LOGPROB : 0)
+                | ((esc & NGX_HTTP_TIER_ROUTER_ESC_MATH) ? TR_JUDGE_MATH : 0);
     j.json_output = actx->rq->json_output;
     j.logprob = trlcf->escalate_logprob;
+    j.math = trlcf->escalate_weights;
+    j.threshold = (trlcf->escalate_math > 0) ? trlcf->escalate_math
+                                             : j.math->threshold;
+    j.pre = actx->rq->score;
+    j.ask = actx->rq->ask;
 
     answer = tr_judge(&j, (char *) actx->run.held->pos,
                       actx->run.held->last - actx->run.held->pos);

@@ -39,6 +39,8 @@ ngx_int_t ngx_http_tier_router_attempt_wake(ngx_http_request_t *r,
 ngx_int_t ngx_http_tier_router_attempt_init(ngx_conf_t *cf);
 ngx_uint_t ngx_http_tier_router_attempt_logprobs(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_uint_t tier, ngx_uint_t nth);
+char *ngx_http_tier_router_escalate_weights(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 char *ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 extern ngx_conf_bitmask_t  ngx_http_tier_router_fallback_masks[];

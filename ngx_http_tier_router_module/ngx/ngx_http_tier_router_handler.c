@@ -26,6 +26,7 @@
 #include "ngx_http_tier_router_shares.h"
 #include "ngx_http_tier_router_util.h"
 
+#include "tr_check.h"
 #include "tr_classify.h"
 #include "tr_dialect.h"
 #include "tr_extract.h"
@@ -329,9 +330,11 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
     tr_request_t                      *req;
     double                             x[TR_MODEL_N];
     tr_verdict_t                       verdict;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
     ngx_http_tier_router_main_conf_t  *trmcf;
 
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
 
     rc = ngx_http_tier_router_body(r, ctx, &body);
 
@@ -409,6 +412,13 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
     ctx->rq->stream = req->features.stream;
     ctx->rq->json_output = req->features.json_output
                            || req->features.json_schema;
+
+    /* what the answer checks need of the prompt: is it a word problem */
+
+    if (trlcf->escalate & NGX_HTTP_TIER_ROUTER_ESC_MATH) {
+        ctx->rq->ask = tr_check_ask((char *) req->features.text,
+                                    req->features.text_len);
+    }
 
     /* the first attempt's logprobs, if the judge reads them */
 

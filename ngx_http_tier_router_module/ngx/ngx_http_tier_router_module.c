@@ -331,6 +331,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tier_router_escalate_weights"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tier_router_escalate_weights,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tier_router_escalate_buffer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -556,6 +563,7 @@ ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
     conf->fallback_direction = NGX_CONF_UNSET_UINT;
     conf->attempts = NGX_CONF_UNSET_UINT;
     conf->escalate_buffer = NGX_CONF_UNSET_SIZE;
+    conf->escalate_weights = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -637,7 +645,11 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
     if (conf->escalate == 0) {
         conf->escalate = prev->escalate;
         conf->escalate_logprob = prev->escalate_logprob;
+        conf->escalate_math = prev->escalate_math;
     }
+
+    ngx_conf_merge_ptr_value(conf->escalate_weights, prev->escalate_weights,
+                             &tr_check_math_default);
 
     if (conf->escalate == 0) {
         conf->escalate = NGX_CONF_BITMASK_SET|NGX_HTTP_TIER_ROUTER_FB_OFF;

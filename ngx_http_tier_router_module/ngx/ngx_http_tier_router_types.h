@@ -18,6 +18,7 @@
 
 #include "tr_admit.h"
 #include "tr_calibrate.h"
+#include "tr_check.h"
 #include "tr_hash.h"
 #include "tr_model.h"
 #include "tr_price.h"
@@ -61,6 +62,7 @@
 #define NGX_HTTP_TIER_ROUTER_ESC_REFUSAL    0x0008
 #define NGX_HTTP_TIER_ROUTER_ESC_JSON       0x0010
 #define NGX_HTTP_TIER_ROUTER_ESC_LOGPROB    0x0020
+#define NGX_HTTP_TIER_ROUTER_ESC_MATH       0x0040
 
 /* attempts of one request, the first included */
 #define NGX_HTTP_TIER_ROUTER_MAX_ATTEMPTS   4
@@ -323,6 +325,8 @@ typedef struct {
     ngx_uint_t                   attempts;
     ngx_uint_t                   escalate;          /* .._ESC_* bits */
     double                       escalate_logprob;  /* mean below: low */
+    double                       escalate_math;     /* -1: the model's */
+    const tr_check_model_t      *escalate_weights;
     size_t                       escalate_buffer;
     ngx_http_tier_router_shares_t  *status_shares;
 
@@ -397,6 +401,7 @@ typedef struct {
     ngx_int_t                    cap;               /* highest; -1: none */
     unsigned                     stream:1;          /* the client's ask */
     unsigned                     json_output:1;     /* response_format */
+    unsigned                     ask:2;             /* TR_CHECK_ASK_* */
     ngx_chain_t                 *body;              /* the client's body */
     ngx_http_tier_router_ctx_t  *attempt;           /* running or last */
     ngx_http_tier_router_ctx_t  *pending;           /* the next, reserved */

@@ -169,6 +169,47 @@ static const judge_case_t  cases[] = {
 };
 
 
+/* json_output is "the prompt asks how many" here */
+
+#define FALSE_CHAT                                                           \
+    "{\"choices\":[{\"message\":{\"content\":\"3 + 4 = 8.\\nThe answer "   \
+    "is 8.\"},\"finish_reason\":\"stop\"}]}"
+#define RIGHT_CHAT                                                           \
+    "{\"choices\":[{\"message\":{\"content\":\"3 + 4 = 7.\\nThe answer "   \
+    "is 7.\"},\"finish_reason\":\"stop\"}]}"
+
+static const judge_case_t  math_cases[] = {
+    { TR_OPENAI_CHAT, TR_JUDGE_MATH, 1, FALSE_CHAT, TR_ANSWER_MATH,
+      "math: chat, a false equation" },
+    { TR_OPENAI_CHAT, TR_JUDGE_MATH, 1, RIGHT_CHAT, TR_ANSWER_GOOD,
+      "math: chat, a right answer" },
+    { TR_OPENAI_CHAT, TR_JUDGE_MATH, 0, FALSE_CHAT, TR_ANSWER_GOOD,
+      "math: chat, not a word problem" },
+    { TR_OPENAI_CHAT, TR_JUDGE_EMPTY, 1, FALSE_CHAT, TR_ANSWER_GOOD,
+      "math: chat, not named" },
+    { TR_OPENAI_CHAT, TR_JUDGE_MATH, 1,
+      "{\"choices\":[{\"message\":{\"content\":\"It is 12.5 in all. "
+      "The answer is 12.5\"},\"finish_reason\":\"stop\"}]}",
+      TR_ANSWER_MATH, "math: chat, a decimal for how many" },
+    { TR_ANTHROPIC, TR_JUDGE_MATH, 1,
+      "{\"content\":[{\"type\":\"text\",\"text\":\"6 x 7 = 41\\n\"},"
+      "{\"type\":\"text\",\"text\":\"The answer is 41.\"}],"
+      "\"stop_reason\":\"end_turn\"}", TR_ANSWER_MATH,
+      "math: Anthropic, text blocks joined" },
+    { TR_OPENAI_RESPONSES, TR_JUDGE_MATH, 1,
+      "{\"output\":[{\"type\":\"message\",\"content\":[{\"type\":"
+      "\"output_text\",\"text\":\"6 x 7 = 42. The answer is 42.\"}]}],"
+      "\"status\":\"completed\"}", TR_ANSWER_GOOD,
+      "math: responses, a right answer" },
+    { TR_OPENAI_RESPONSES, TR_JUDGE_MATH, 1,
+      "{\"output\":[{\"type\":\"message\",\"content\":[{\"type\":"
+      "\"output_text\",\"text\":\"6 x 7 = 43. The answer is 43.\"}]}],"
+      "\"status\":\"completed\"}", TR_ANSWER_MATH,
+      "math: responses, a false equation" },
+    { 0, 0, 0, NULL, 0, NULL }
+};
+
+
 static void
 category(const char *body, size_t size, const char *want, const char *name)
 {
@@ -188,6 +229,8 @@ main(void)
     tr_judge_t           j;
     const judge_case_t  *c;
 
+    memset(&j, 0, sizeof(j));
+
     for (c = cases; c->name; c++) {
         j.dialect = c->dialect;
         j.signals = c->signals;
@@ -198,6 +241,36 @@ main(void)
                     "%s", c->name);
     }
 
+    /* the answer checks, with the project's weights */
+
+    for (c = math_cases; c->name; c++) {
+        j.dialect = c->dialect;
+        j.signals = c->signals;
+        j.json_output = 0;
+        j.math = &tr_check_math_default;
+        j.threshold = tr_check_math_default.threshold;
+        j.pre = 0.3;
+        j.ask = c->json_output ? TR_CHECK_ASK_MATH | TR_CHECK_ASK_INTEGER
+                               : 0;
+
+        UNIT_IS_INT(tr_judge(&j, c->body, strlen(c->body)), c->want,
+                    "%s", c->name);
+    }
+
+    j.dialect = TR_OPENAI_CHAT;
+    j.signals = TR_JUDGE_MATH;
+    j.ask = TR_CHECK_ASK_MATH;
+    j.threshold = 0.999;
+    UNIT_IS_INT(tr_judge(&j, FALSE_CHAT, strlen(FALSE_CHAT)), TR_ANSWER_GOOD,
+                "math: under the operator's threshold");
+    j.threshold = 0.01;
+    UNIT_IS_INT(tr_judge(&j, RIGHT_CHAT, strlen(RIGHT_CHAT)), TR_ANSWER_MATH,
+                "math: a threshold low enough escalates anything");
+    j.math = NULL;
+    UNIT_IS_INT(tr_judge(&j, FALSE_CHAT, strlen(FALSE_CHAT)), TR_ANSWER_GOOD,
+                "math: no model, no check");
+
+    UNIT_IS_STR(tr_answer_name(TR_ANSWER_MATH), "math", "name: math");
     UNIT_IS_STR(tr_answer_name(TR_ANSWER_LENGTH), "length", "name: length");
     UNIT_IS_STR(tr_answer_name(TR_ANSWER_INVALID), "invalid",
                 "name: invalid");

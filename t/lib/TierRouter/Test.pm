@@ -338,7 +338,10 @@ sub _capture {
 
 
 sub test_config {
-    my ($self) = @_;
+    my ($self, $file) = @_;
+
+    # another file of the test directory, written by write_config(file =>)
+    local $self->{conf} = $file ? "$self->{dir}/$file" : $self->{conf};
 
     return $self->_capture($self->_nginx_cmd('-t'));
 }
@@ -1180,7 +1183,9 @@ and waits until it answers C</health>.
 
 =item run, stop, reload, test_config
 
-C<test_config> returns C<(exit code, output)> of C<nginx -t>.
+C<test_config> returns C<(exit code, output)> of C<nginx -t>, on the
+configuration that C<run> uses, or on C<test_config($file)>, one that
+C<write_config($conf, file =E<gt> $file)> wrote.
 
 =item http($method, $path, %opt), http_get($path, %opt),
 http_post($path, $body, %headers_and_options)
