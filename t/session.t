@@ -215,6 +215,67 @@ $r = $t->post_json('/key/v1/responses',
     'X-Clock' => $T0 + 6, @conv);
 is(tier_of($r), 'frontier', 'an encrypted reasoning item: on its model');
 
+# -- a previous_response_id chain, with nothing else to name it -------------
+
+sub respond {
+    my ($input, $prev, %o) = @_;
+
+    return $t->post_json('/v1/responses',
+        { model => 'auto', input => $input,
+          ($prev ? (previous_response_id => $prev) : ()),
+          %{$o{body} // {}} },
+        'X-Clock' => $o{clock} // $T0);
+}
+
+sub id_of {
+    my ($r) = @_;
+    my $id = (eval { decode_json($r->{body}) } // {})->{id};
+    return $id if $id;
+    return $1 if $r->{body} =~ /"id":"(resp_[^"]+)"/;
+    return '';
+}
+
+$r = respond($HARD);
+is(tier_of($r), 'frontier', 'chain, turn 1 (hard): frontier');
+my $id1 = id_of($r);
+like($id1, qr/^resp_/, '... a stored response');
+
+$r = respond('Thanks!', 'resp_never_seen', clock => $T0 + 1);
+is(tier_of($r), 'small', 'control: an unknown previous_response_id is '
+   . 'routed by its own input');
+
+$r = respond('Thanks!', $id1, clock => $T0 + 2);
+is(tier_of($r), 'frontier', 'chain, turn 2 (easy): on the model that made '
+   . 'the response');
+like(reason_of($r), qr/session_pinned/, '... pinned');
+my $id2 = id_of($r);
+isnt($id2, $id1, '... a new response');
+
+$r = respond('Thanks again!', $id2, clock => $T0 + 3);
+is(tier_of($r), 'frontier', 'chain, turn 3: the new response is kept too');
+
+$r = respond('Thanks!', $id1, clock => $T0 + 4);
+is(tier_of($r), 'frontier', 'a fork from turn 1: on its model');
+
+$r = respond($EASY);
+is(tier_of($r), 'small', 'another chain, turn 1 (easy): small');
+my $id3 = id_of($r);
+
+$r = respond($HARD, $id3, clock => $T0 + 5);
+is(tier_of($r), 'small', 'its turn 2 (hard) stays on small: the chain\'s '
+   . 'state belongs to small');
+
+$r = respond($HARD, undef, body => { stream => JSON::PP::true() });
+is(tier_of($r), 'frontier', 'a streamed chain, turn 1: frontier');
+my $id4 = id_of($r);
+like($id4, qr/^resp_/, '... its id read from the stream');
+
+$r = respond('Thanks!', $id4, clock => $T0 + 6);
+is(tier_of($r), 'frontier', 'the streamed response is kept as well');
+
+$r = respond('Thanks!', $id1, clock => $T0 + 4 + 11 * 60);
+is(tier_of($r), 'small', 'a response idle 11 minutes (idle=10m): anew');
+
 # -- pre-warm: max_tokens 0 goes to the session's tier -----------------------
 
 $r = chat('/v1/messages', [user($EASY)], headers => \@sid,

@@ -53,6 +53,7 @@
 #define TR_F_CHOICES_NONE 0x0080    /* ... and ended empty */
 #define TR_F_DATA         0x0100    /* the event has had a data line */
 #define TR_F_MODEL        0x0200    /* the captured string is the model */
+#define TR_F_ID           0x0400    /* ... the answer's id */
 
 /* roles of the containers in ctx[] */
 
@@ -86,7 +87,8 @@
 #define TR_K_COMPL_DET    16
 #define TR_K_OUTPUT_DET   17
 #define TR_K_MODEL        18
-#define TR_K_TEXT         19    /* and all after it */
+#define TR_K_ID           19
+#define TR_K_TEXT         20    /* and all after it */
 
 
 static void tr_usage_json(
@@ -150,6 +152,7 @@ static tr_usage_key_t  tr_usage_keys[] = {
     { "completion_tokens_details", 0, 0 },
     { "output_tokens_details", 0, 0 },
     { "model", 0, 0 },
+    { "id", 0, 0 },
     { "content", 0, 0 },
     { "text", 0, 0 },
     { "delta", 0, 0 },
@@ -598,7 +601,8 @@ tr_usage_value(tr_usage_parser_t *p,
     switch (c) {
 
     case '"':
-        p->flags &= ~(TR_F_KEY | TR_F_CAPTURE | TR_F_TEXT | TR_F_MODEL);
+        p->flags &= ~(TR_F_KEY | TR_F_CAPTURE | TR_F_TEXT | TR_F_MODEL
+                      | TR_F_ID);
 
         if (p->key_id >= TR_K_TEXT) {
             p->flags |= TR_F_TEXT;
@@ -614,6 +618,15 @@ tr_usage_value(tr_usage_parser_t *p,
         {
             /* the model that answered: the root's, or its wrapper's */
             p->flags |= TR_F_CAPTURE | TR_F_MODEL;
+            p->key_len = 0;
+
+        } else if (p->key_id == TR_K_ID && p->id_len == 0
+                   && (p->depth == 1
+                       || (p->depth == 2
+                           && (p->ctx[1] & ~TR_R_ARRAY) == TR_R_WRAP)))
+        {
+            /* the answer's id (resp_..., msg_...), as the model's */
+            p->flags |= TR_F_CAPTURE | TR_F_ID;
             p->key_len = 0;
         }
 
@@ -753,6 +766,10 @@ tr_usage_string_end(tr_usage_parser_t *p)
     {
         memcpy(p->model, p->key, p->key_len);
         p->model_len = p->key_len;
+
+    } else if ((p->flags & TR_F_ID) && p->key_len <= TR_USAGE_KEY_LEN) {
+        memcpy(p->id, p->key, p->key_len);
+        p->id_len = p->key_len;
 
     } else if (p->flags & TR_F_CAPTURE) {
         for (i = 0; tr_usage_terminal[i]; i++) {

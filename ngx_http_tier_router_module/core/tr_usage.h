@@ -51,6 +51,8 @@ typedef struct {
     unsigned char                model[TR_USAGE_KEY_LEN];
     size_t                       model_len;    /* the answer's "model", the
                                                   first seen; 0: none */
+    unsigned char                id[TR_USAGE_KEY_LEN];
+    size_t                       id_len;       /* its "id", the same way */
 
     /* private */
     int                          dialect;

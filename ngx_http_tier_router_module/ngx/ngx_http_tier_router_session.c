@@ -7,6 +7,8 @@
  * limit_req's), so that an agent loop never changes model under its
  * signed reasoning, keeps its prompt cache warm, and does not ping-pong:
  * within a session the tier only moves up until the session is idle.
+ * A stored response's id is a session of its own, so that a
+ * previous_response_id chain stays on the tier that made the response.
  */
 
 
@@ -20,8 +22,10 @@
 #include "ngx_http_tier_router_module.h"
 #include "ngx_http_tier_router_util.h"
 
+#include "tr_dialect.h"
 #include "tr_extract.h"
 #include "tr_hash.h"
+#include "tr_usage.h"
 
 
 /* a session: 104 bytes with its rbtree node, one 128-byte slab chunk */
@@ -61,7 +65,14 @@ struct ngx_http_tier_router_session_zone_s {
 static ngx_int_t ngx_http_tier_router_session_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
 static ngx_http_tier_router_session_t *ngx_http_tier_router_session_find(
-    ngx_http_tier_router_session_zone_t *zone, u_char *hash, time_t now);
+    ngx_http_tier_router_session_zone_t *zone, u_char *hash, time_t now,
+    ngx_uint_t create);
+static ngx_int_t ngx_http_tier_router_session_chain(ngx_http_request_t *r,
+    ngx_http_tier_router_session_zone_t *zone, ngx_str_t *body,
+    tr_request_t *req, ngx_uint_t first, ngx_uint_t last, ngx_int_t *index);
+static void ngx_http_tier_router_session_id(
+    ngx_http_tier_router_session_zone_t *zone, u_char *id, size_t len,
+    u_char *hash);
 static ngx_int_t ngx_http_tier_router_session_key(ngx_http_request_t *r,
     ngx_http_tier_router_session_zone_t *zone, ngx_str_t *body,
     tr_request_t *req, u_char *hash);
@@ -328,7 +339,7 @@ ngx_http_tier_router_session_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 static ngx_http_tier_router_session_t *
 ngx_http_tier_router_session_find(ngx_http_tier_router_session_zone_t *zone,
-    u_char *hash, time_t now)
+    u_char *hash, time_t now, ngx_uint_t create)
 {
     uint64_t                         key;
     ngx_uint_t                       tries;
@@ -357,6 +368,10 @@ ngx_http_tier_router_session_find(ngx_http_tier_router_session_zone_t *zone,
         }
 
         node = node->right;
+    }
+
+    if (!create) {
+        return NULL;
     }
 
     /* full: the least recently used sessions make room, a few at most */
@@ -438,6 +453,18 @@ ngx_http_tier_router_session_route(ngx_http_request_t *r,
 
     zone = trlcf->session_zone->data;
 
+    /* a stored response's id, kept as the answer passes */
+
+    ctx->rq->session_answer = (req->dialect == TR_OPENAI_RESPONSES);
+
+    if (ngx_http_tier_router_session_chain(r, zone, body, req, first, last,
+                                           index)
+        == NGX_OK)
+    {
+        *why = "session_pinned";
+        return NGX_OK;
+    }
+
     if (ngx_http_tier_router_session_key(r, zone, body, req, hash)
         != NGX_OK)
     {
@@ -457,7 +484,7 @@ ngx_http_tier_router_session_route(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    s = ngx_http_tier_router_session_find(zone, hash, now);
+    s = ngx_http_tier_router_session_find(zone, hash, now, 1);
 
     if (s == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -511,6 +538,120 @@ ngx_http_tier_router_session_route(ngx_http_request_t *r,
                    s->turns, *why ? *why : "");
 
     return NGX_OK;
+}
+
+
+/*
+ * A previous_response_id whose response the zone has seen, on a tier of
+ * this ladder, not idle: *index is that tier.  NGX_DECLINED: none.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_session_chain(ngx_http_request_t *r,
+    ngx_http_tier_router_session_zone_t *zone, ngx_str_t *body,
+    tr_request_t *req, ngx_uint_t first, ngx_uint_t last, ngx_int_t *index)
+{
+    u_char                          hash[TR_HASH_LEN];
+    time_t                          now;
+    ngx_int_t                       rc;
+    ngx_http_tier_router_session_t *s;
+
+    if (req->previous_span.end < req->previous_span.start + 3) {
+        return NGX_DECLINED;
+    }
+
+    /* the id, without its quotes */
+
+    ngx_http_tier_router_session_id(zone,
+                                    body->data + req->previous_span.start + 1,
+                                    req->previous_span.end
+                                    - req->previous_span.start - 2, hash);
+
+    now = ngx_http_tier_router_clock(r);
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    s = ngx_http_tier_router_session_find(zone, hash, now, 0);
+
+    if (s && s->tier >= first && s->tier <= last
+        && now - s->last <= zone->idle)
+    {
+        *index = s->tier;
+        s->last = now;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * A response the client may continue with previous_response_id: its id
+ * is kept, with the tier that made it.
+ */
+
+void
+ngx_http_tier_router_session_answered(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, u_char *id, size_t len)
+{
+    u_char                                hash[TR_HASH_LEN];
+    time_t                                now;
+    ngx_http_tier_router_session_t       *s;
+    ngx_http_tier_router_loc_conf_t      *trlcf;
+    ngx_http_tier_router_session_zone_t  *zone;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->session_zone == NULL || len == 0) {
+        return;
+    }
+
+    zone = trlcf->session_zone->data;
+    now = ngx_http_tier_router_clock(r);
+
+    ngx_http_tier_router_session_id(zone, id, len, hash);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    s = ngx_http_tier_router_session_find(zone, hash, now, 1);
+
+    if (s) {
+        s->tier = (uint16_t) ctx->tier;
+        s->last = now;
+        s->turns = 1;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: response \"%*s\" kept", len, id);
+
+    if (s == NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tier router: session zone \"%V\" is full",
+                      &zone->name);
+    }
+}
+
+
+/* a response id's hash: "r:" before it, so that it names no conversation */
+
+static void
+ngx_http_tier_router_session_id(ngx_http_tier_router_session_zone_t *zone,
+    u_char *id, size_t len, u_char *hash)
+{
+    u_char  buf[2 + TR_USAGE_KEY_LEN];
+
+    len = ngx_min(len, TR_USAGE_KEY_LEN);
+
+    buf[0] = 'r';
+    buf[1] = ':';
+    ngx_memcpy(buf + 2, id, len);
+
+    tr_hash(zone->sh->key, buf, 2 + len, hash);
 }
 
 

@@ -402,6 +402,7 @@ typedef struct {
     unsigned                     stream:1;          /* the client's ask */
     unsigned                     json_output:1;     /* response_format */
     unsigned                     ask:2;             /* TR_CHECK_ASK_* */
+    unsigned                     session_answer:1;  /* keep its id */
     ngx_chain_t                 *body;              /* the client's body */
     ngx_http_tier_router_ctx_t  *attempt;           /* running or last */
     ngx_http_tier_router_ctx_t  *pending;           /* the next, reserved */
@@ -425,6 +426,7 @@ typedef struct {
     unsigned                     strip:1;           /* drop its chunk */
     unsigned                     opaque:1;          /* encoded response */
     unsigned                     passthrough:1;     /* the held event */
+    unsigned                     id_kept:1;         /* in the sessions */
 
     /* an attempt's answer */
     ngx_uint_t                   answered;          /* status, 0: none */

@@ -16,6 +16,7 @@
 
 #include "ngx_http_tier_router_usage_filter.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_session.h"
 
 #include "tr_usage.h"
 
@@ -56,8 +57,10 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
-    if (ctx == NULL || !ctx->run.accounted || ctx->run.settled
-        || ctx->run.usage)
+    /* read for its spend, or for its id (a session's stored response) */
+
+    if (ctx == NULL || (!ctx->run.accounted && !ctx->rq->session_answer)
+        || ctx->run.settled || ctx->run.usage)
     {
         return ngx_http_next_header_filter(r);
     }
@@ -165,6 +168,14 @@ ngx_http_tier_router_observe(ngx_http_request_t *r,
         for (p = b->pos; p < b->last; /* void */) {
             p += tr_usage_feed(ctx->run.usage, p, b->last - p);
         }
+    }
+
+    if (ctx->rq->session_answer && !ctx->run.id_kept
+        && ctx->run.usage->id_len)
+    {
+        ctx->run.id_kept = 1;
+        ngx_http_tier_router_session_answered(r, ctx, ctx->run.usage->id,
+                                              ctx->run.usage->id_len);
     }
 
     return ngx_http_next_body_filter(r, in);

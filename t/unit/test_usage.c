@@ -95,6 +95,7 @@ static void test_keys(void);
 static void test_text(void);
 static void test_json_mode(void);
 static void test_model(void);
+static void test_id(void);
 static void test_prefixes(const case_t *c);
 static void test_random(void);
 static void test_corrupt(const case_t *c);
@@ -279,6 +280,7 @@ main(void)
     test_text();
     test_json_mode();
     test_model();
+    test_id();
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         test_prefixes(&cases[i]);
@@ -342,6 +344,54 @@ test_model(void)
 
         UNIT_OK(j > len, "model: \"%s\" in pieces of every size (%.*s)",
                 cases[i].model, (int) p.model_len, p.model);
+    }
+}
+
+
+/* the answer's own id (a response's, a message's), in pieces of any size */
+
+static void
+test_id(void)
+{
+    size_t    i, j, n, k, len;
+    parser_t  p;
+
+    static const struct {
+        int          dialect;
+        int          sse;
+        const char  *body;
+        const char  *id;
+    } cases[] = {
+        { RESPONSES, 0, responses_json,
+          "resp_67ccd3a9da748190baa7f1570fe91ac604becb25c45c1d41" },
+        { RESPONSES, 1, responses_sse, "resp_1" },
+        { ANTHROPIC, 0, anthropic_json, "msg_013Zva2CMHLNnXjNJJKqJ2EF" },
+        { ANTHROPIC, 1, anthropic_sse, "msg_1nZdL29x" },
+        { RESPONSES, 0, "{\"output\":[{\"id\":\"msg_1\"}],\"usage\":"
+          "{\"input_tokens\":1}}", "" },
+        { RESPONSES, 0, "{\"error\":{\"id\":\"e\",\"message\":\"x\"}}", "" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        len = strlen(cases[i].body);
+
+        for (j = 1; j <= len; j++) {
+            tr_usage_init(&p, cases[i].dialect, cases[i].sse);
+
+            for (n = 0; n < len; n += k) {
+                k = tr_usage_feed(&p, (const u_char *) cases[i].body + n,
+                                  (len - n < j) ? len - n : j);
+            }
+
+            if (p.id_len != strlen(cases[i].id)
+                || memcmp(p.id, cases[i].id, p.id_len) != 0)
+            {
+                break;
+            }
+        }
+
+        UNIT_OK(j > len, "id: \"%s\" in pieces of every size (%.*s)",
+                cases[i].id, (int) p.id_len, p.id);
     }
 }
 
