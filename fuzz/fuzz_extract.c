@@ -22,7 +22,9 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "tr_dialect.h"
 #include "tr_extract.h"
+#include "tr_signed.h"
 #include "tr_rewrite.h"
 
 
@@ -55,6 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned char  *body;
     json_error_t          err;
     tr_edit_t             edit;
+    tr_signed_t           st;
 
     if (size == 0) {
         return 0;
@@ -182,6 +185,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     free(buf);
+
+    /* the signed reasoning stripped: counted as written, still JSON */
+
+    if (req.dialect == TR_ANTHROPIC || req.dialect == TR_OPENAI_RESPONSES) {
+        w = tr_signed_strip(body, len, req.dialect, NULL, &st);
+
+        if (w == TR_SIGNED_FAILED) {
+            abort();    /* refused a body the extractor read */
+        }
+
+        buf = malloc(w + 1);
+        if (buf == NULL) {
+            return 0;
+        }
+
+        if (tr_signed_strip(body, len, req.dialect, buf, &st) != w) {
+            abort();
+        }
+
+        out = json_loadb((const char *) buf, w, JSON_ALLOW_NUL, &err);
+
+        if (out == NULL && !ngx_http_tier_router_fuzz_range(&err)) {
+            abort();    /* the strip broke the body */
+        }
+
+        json_decref(out);
+        free(buf);
+    }
 
     return 0;
 }

@@ -50,6 +50,26 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        location /strip/v1/ {
+            tier_router_session zone=sessions key=$http_x_conversation
+                                signed=strip;
+            tier_router_max_tier $http_x_cap;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /pin/v1/ {
+            tier_router_session zone=sessions key=$http_x_conversation;
+            tier_router_max_tier $http_x_cap;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /fb/v1/ {
+            tier_router_session zone=sessions key=$http_x_conversation
+                                signed=strip;
+            tier_router_fallback http_503;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         location /off/v1/ {
             tier_router_session off;
             proxy_pass http://$tier_router_upstream;
@@ -275,6 +295,143 @@ is(tier_of($r), 'frontier', 'the streamed response is kept as well');
 
 $r = respond('Thanks!', $id1, clock => $T0 + 4 + 11 * 60);
 is(tier_of($r), 'small', 'a response idle 11 minutes (idle=10m): anew');
+
+# -- signed=strip: a deliberate switch strips the signed blocks -------------
+
+sub echoed {
+    my ($r) = @_;
+    return eval { decode_json($r->{body}) } // {};
+}
+
+my @think = (user($HARD),
+    { role => 'assistant', content => [
+        { type => 'thinking', thinking => 'Let me look at a.go.',
+          signature => 'EqQBCkgIARABGAIiQL2' },
+        { type => 'tool_use', id => 'tu_1', name => 'read_file',
+          input => { path => 'a.go' } } ] },
+    { role => 'user', content => [
+        { type => 'tool_result', tool_use_id => 'tu_1', content => 'ok' } ] });
+my %thinking = (thinking => { type => 'enabled', budget_tokens => 2048 },
+                max_tokens => 4096);
+
+for my $loc (qw(strip pin)) {
+    @conv = ('X-Conversation' => "sign-$loc");
+    $r = chat("/$loc/v1/messages", [user($HARD)], headers => \@conv);
+    is(tier_of($r), 'frontier', "$loc: turn 1 (hard) on frontier");
+}
+
+@conv = ('X-Conversation' => 'sign-strip');
+$r = chat('/strip/v1/messages', \@think, headers => [@conv,
+          'X-Mock-Echo' => 1], body => \%thinking);
+my $e = echoed($r);
+is(tier_of($r), 'frontier', 'strip: on the signing model, nothing to do');
+is($e->{messages}[1]{content}[0]{signature}, 'EqQBCkgIARABGAIiQL2',
+   '... the signature goes as it came');
+ok($e->{thinking}, '... and thinking stays on');
+
+$r = chat('/strip/v1/messages', \@think, headers => [@conv, 'X-Cap' => 'mid',
+          'X-Mock-Echo' => 1], body => \%thinking);
+$e = echoed($r);
+is(tier_of($r), 'mid', 'strip: the cap moves it to mid');
+like(reason_of($r), qr/(^|,)session_stripped(,|$)/, '... the reason says so');
+is($e->{model}, 'mid-model', '... mid\'s model');
+is_deeply($e->{messages}[1]{content}[0],
+          { type => 'text', text => 'Let me look at a.go.' },
+          '... the thinking block is its readable text');
+unlike($r->{body}, qr/signature|EqQB/, '... no signature is sent');
+ok(!exists $e->{thinking}, '... thinking is off: the tool loop\'s last '
+   . 'turn lost its thinking');
+is($e->{messages}[1]{content}[1]{type}, 'tool_use', '... the tool call '
+   . 'stays');
+is($r->{headers}{'content-length'}, length $r->{body},
+   '... sent with its own length');
+
+@conv = ('X-Conversation' => 'sign-pin');
+$r = chat('/pin/v1/messages', \@think, headers => [@conv, 'X-Cap' => 'mid',
+          'X-Mock-Echo' => 1], body => \%thinking);
+is(tier_of($r), 'mid', 'pin (the default): the cap wins as well');
+like($r->{body}, qr/EqQBCkgIARABGAIiQL2/, '... but the blocks go as they '
+   . 'are: the operator did not allow a strip');
+
+# a harder turn moves a signed session up, with signed=strip only
+
+for my $loc (qw(strip pin)) {
+    @conv = ('X-Conversation' => "up-$loc");
+    chat("/$loc/v1/messages", [user($EASY)], headers => \@conv);
+
+    my @h = (user($EASY),
+        { role => 'assistant', content => [
+            { type => 'thinking', thinking => 'Easy.', signature => 'sig-s' },
+            { type => 'text', text => 'Bonjour.' } ] },
+        user($HARD));
+
+    $r = chat("/$loc/v1/messages", \@h, headers => [@conv,
+              'X-Mock-Echo' => 1], clock => $T0 + 5);
+
+    if ($loc eq 'strip') {
+        is(tier_of($r), 'frontier', 'strip: a hard turn goes up');
+        unlike($r->{body}, qr/sig-s/, '... without the small model\'s '
+               . 'signature');
+        is_deeply(echoed($r)->{messages}[1]{content},
+                  [{ type => 'text', text => 'Easy.' },
+                   { type => 'text', text => 'Bonjour.' }],
+                  '... its thinking kept readable');
+
+    } else {
+        is(tier_of($r), 'small', 'pin: a hard turn stays on the model that '
+           . 'signed');
+        like($r->{body}, qr/sig-s/, '... its blocks as they came');
+    }
+}
+
+# reasoning items: the summary is kept as the assistant's words
+
+@conv = ('X-Conversation' => 'rs-strip');
+$t->post_json('/strip/v1/responses', { model => 'auto', input => $EASY },
+              'X-Clock' => $T0, @conv);
+$r = $t->post_json('/strip/v1/responses', { model => 'auto', input => [
+        { role => 'user', content => $EASY },
+        { type => 'reasoning', id => 'rs_9', encrypted_content => 'gAAAAB9',
+          summary => [{ type => 'summary_text', text => 'Say bonjour.' }] },
+        { role => 'assistant', content => 'Bonjour.' },
+        { role => 'user', content => $HARD } ] },
+    'X-Clock' => $T0 + 5, 'X-Mock-Echo' => 1, @conv);
+$e = echoed($r);
+is(tier_of($r), 'frontier', 'responses, strip: a hard turn goes up');
+unlike($r->{body}, qr/gAAAAB9|rs_9/, '... no encrypted reasoning is sent');
+is_deeply($e->{input}[1], { type => 'message', role => 'assistant',
+          content => [{ type => 'output_text', text => 'Say bonjour.' }] },
+          '... its summary is');
+
+# a fallback from the signing tier strips the next attempt's body only
+
+@conv = ('X-Conversation' => 'fb-strip');
+chat('/fb/v1/messages', [user($EASY)], headers => \@conv);
+
+my @small_loop = (user($EASY),
+    { role => 'assistant', content => [
+        { type => 'thinking', thinking => 'Look it up.', signature => 'sig-f' },
+        { type => 'tool_use', id => 'tu_f', name => 'lookup', input => {} } ] },
+    { role => 'user', content => [
+        { type => 'tool_result', tool_use_id => 'tu_f', content => 'ok' } ] });
+
+$r = chat('/fb/v1/messages', \@small_loop, clock => $T0 + 5,
+          body => \%thinking, headers => [@conv,
+          'X-Mock-At-small-Status' => 503, 'X-Mock-At-mid-Echo' => 1]);
+$e = echoed($r);
+is($r->{headers}{'x-tier-router-path'}, 'small:503 mid',
+   'fallback: small (which signed) failed, mid answered');
+is($e->{model}, 'mid-model', '... with mid\'s model');
+unlike($r->{body}, qr/sig-f/, '... and a body without small\'s signature');
+is_deeply($e->{messages}[1]{content}[0],
+          { type => 'text', text => 'Look it up.' }, '... its thinking as text');
+ok(!exists $e->{thinking}, '... thinking off for the tool loop');
+
+$r = chat('/fb/v1/messages', \@small_loop, clock => $T0 + 100,
+          body => \%thinking, headers => [@conv, 'X-Mock-Echo' => 1]);
+like($r->{body}, qr/sig-f/, 'no fallback (and past the regenerate window): '
+     . 'small gets its own blocks back');
+ok(echoed($r)->{thinking}, '... and thinking');
 
 # -- pre-warm: max_tokens 0 goes to the session's tier -----------------------
 

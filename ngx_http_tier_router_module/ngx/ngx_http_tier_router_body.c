@@ -14,10 +14,12 @@
 
 #include "ngx_http_tier_router_body.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_session.h"
 #include "ngx_http_tier_router_util.h"
 
 #include "tr_extract.h"
 #include "tr_rewrite.h"
+#include "tr_signed.h"
 
 
 typedef struct {
@@ -28,6 +30,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_tier_router_profile_reason(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, tr_request_t *req, tr_edit_t *edit);
+static ngx_int_t ngx_http_tier_router_length(ngx_http_request_t *r,
+    off_t len);
 static ngx_int_t ngx_http_tier_router_slice(ngx_http_request_t *r,
     ngx_http_tier_router_cursor_t *cur, ngx_chain_t ***ll, size_t from,
     size_t to);
@@ -190,13 +194,13 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     ngx_buf_t                     *b;
     ngx_chain_t                   *out, **ll, *cl;
     ngx_http_tier_router_cursor_t  cur;
-    ngx_table_elt_t               *h;
     tr_plan_t                      plan;
     tr_edit_t                      edit;
     tr_splice_t                   *sp;
 
     if (req->has_model && tier->reasoning == 0 && !ctx->rq->stream_usage
         && !logprobs && tier->effort == NULL && tier->thinking == 0
+        && !ctx->unthink && !ctx->rq->unthink
         && !(tier->drop & req->params)
         && (tier->rename < 0 || !(req->params & (1u << tier->rename)))
         && req->model_len == tier->model.len
@@ -209,7 +213,8 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     edit.model_len = tier->model.len;
     edit.reasoning = tier->reasoning;
     edit.effort = tier->effort;
-    edit.thinking = tier->thinking;
+    edit.thinking = (ctx->unthink || ctx->rq->unthink) ? TR_THINKING_OFF
+                                                       : tier->thinking;
     edit.drop = tier->drop;
     edit.rename = tier->rename;
     edit.rename_to = (const char *) tier->rename_to;
@@ -298,6 +303,91 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
 
     r->request_body->bufs = out;
 
+    return ngx_http_tier_router_length(r, len);
+}
+
+
+/*
+ * The body for another model than the one that signed its history: a
+ * copy in the request's pool without the signed reasoning
+ * (core/tr_signed.c), read again by the extractor, and sent instead of
+ * the client's.  Thinking goes off if its last turn lost blocks: the API
+ * wants a tool loop's last assistant turn to open with one.  NGX_DECLINED:
+ * nothing was stripped, the client's body stays.
+ */
+
+ngx_int_t
+ngx_http_tier_router_unsign(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req)
+{
+    u_char       *p;
+    size_t        n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+    tr_signed_t   st;
+
+    n = tr_signed_strip(body->data, body->len, req->dialect, NULL, &st);
+
+    if (n == TR_SIGNED_FAILED || st.stripped == 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tier router: the signed reasoning of a body cannot "
+                      "be stripped: it is sent as it is");
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, n);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) tr_signed_strip(body->data, body->len, req->dialect, p, &st);
+
+    if (tr_extract(p, n, req) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tier router: a body without its signed reasoning "
+                      "cannot be read: the client's is sent");
+        return NGX_DECLINED;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    cl = ngx_alloc_chain_link(r->pool);
+    if (b == NULL || cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = p;
+    b->last = p + n;
+    b->start = p;
+    b->end = b->last;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    r->request_body->bufs = cl;
+
+    body->data = p;
+    body->len = n;
+
+    ctx->unthink = (req->dialect == TR_ANTHROPIC && st.last_turn);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tier router: %ui signed blocks stripped, %ui kept as "
+                   "text, thinking %s", (ngx_uint_t) st.stripped,
+                   (ngx_uint_t) st.kept, ctx->unthink ? "off" : "as asked");
+
+    return ngx_http_tier_router_length(r, n);
+}
+
+
+/* the Content-Length of the body sent upstream */
+
+static ngx_int_t
+ngx_http_tier_router_length(ngx_http_request_t *r, off_t len)
+{
+    ngx_table_elt_t  *h;
+
     r->headers_in.content_length_n = len;
 
     h = r->headers_in.content_length;
@@ -361,6 +451,12 @@ ngx_http_tier_router_retarget(ngx_http_request_t *r, ngx_http_request_t *sr,
     /* the same bytes as the first time: this cannot fail but is checked */
 
     if (tr_extract(body.data, body.len, req) != 0) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tier_router_session_strip(r, ctx, req, actx->tier)
+        && ngx_http_tier_router_unsign(sr, actx, &body, req) == NGX_ERROR)
+    {
         return NGX_ERROR;
     }
 

@@ -4,7 +4,9 @@
  *
  * The request body: one contiguous view of what the client sent (memory
  * or temp file), and the body sent upstream, the client's own buffers
- * sliced around the splices that put the tier's model in it.
+ * sliced around the splices that put the tier's model in it; or, for
+ * another model than the one that signed its history, a copy without
+ * its signed reasoning.
  */
 
 
@@ -29,6 +31,8 @@ ngx_int_t ngx_http_tier_router_body(ngx_http_request_t *r,
 ngx_int_t ngx_http_tier_router_replace(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req,
     ngx_http_tier_router_tier_t *tier, ngx_uint_t logprobs);
+ngx_int_t ngx_http_tier_router_unsign(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req);
 void ngx_http_tier_router_exit_process(ngx_cycle_t *cycle);
 extern tr_request_t  ngx_http_tier_router_req;
 

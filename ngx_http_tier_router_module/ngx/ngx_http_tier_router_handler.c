@@ -408,6 +408,23 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
     tier = trmcf->tiers.elts;
     tier = &tier[ctx->tier];
 
+    /* a switch away from the model that signed the history */
+
+    if (ngx_http_tier_router_session_strip(r, ctx, req, ctx->tier)) {
+        rc = ngx_http_tier_router_unsign(r, ctx, &body, req);
+
+        if (rc == NGX_ERROR
+            || (rc == NGX_OK
+                && ngx_http_tier_router_append_reason(r, ctx,
+                                                      "session_stripped")
+                   != NGX_OK))
+        {
+            return NGX_ERROR;
+        }
+
+        ctx->rq->unthink = ctx->unthink;
+    }
+
     ctx->rq->body = r->request_body ? r->request_body->bufs : NULL;
     ctx->rq->stream = req->features.stream;
     ctx->rq->json_output = req->features.json_output

@@ -172,7 +172,7 @@ invalid:
 }
 
 
-/* tier_router_session zone=NAME [key=STRING] | off */
+/* tier_router_session zone=NAME [key=STRING] [signed=pin|strip] | off */
 
 char *
 ngx_http_tier_router_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -201,6 +201,13 @@ ngx_http_tier_router_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
             name.data = value[i].data + 5;
             name.len = value[i].len - 5;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "signed=pin") == 0
+            || ngx_strcmp(value[i].data, "signed=strip") == 0)
+        {
+            trlcf->session_strip = (value[i].data[7] == 's');
             continue;
         }
 
@@ -254,6 +261,7 @@ ngx_http_tier_router_session_merge(ngx_conf_t *cf,
     if (conf->session_zone == NGX_CONF_UNSET_PTR) {
         conf->session_zone = prev->session_zone;
         conf->session_key = prev->session_key;
+        conf->session_strip = prev->session_strip;
     }
 
     if (conf->session_zone == NGX_CONF_UNSET_PTR) {
@@ -500,9 +508,15 @@ ngx_http_tier_router_session_route(ngx_http_request_t *r,
     live = (tier >= (ngx_int_t) first && tier <= (ngx_int_t) last
             && now - s->last <= zone->idle && s->turns > 0);
 
+    if (live && req->signed_reasoning) {
+        ctx->rq->signer = tier + 1;         /* its model signed them */
+    }
+
     if (live) {
 
-        if (req->signed_reasoning || req->previous_span.end || prewarm) {
+        if (prewarm || req->previous_span.end
+            || (req->signed_reasoning && !trlcf->session_strip))
+        {
             *index = tier;
             *why = prewarm ? "session_prewarm" : "session_pinned";
 
@@ -538,6 +552,37 @@ ngx_http_tier_router_session_route(ngx_http_request_t *r,
                    s->turns, *why ? *why : "");
 
     return NGX_OK;
+}
+
+
+/*
+ * Must the body to tier lose its signed reasoning?  With signed=strip,
+ * when the session knows the model that signed it, and tier's is
+ * another: the cap, a regenerate, a harder turn or a fallback moved it.
+ */
+
+ngx_uint_t
+ngx_http_tier_router_session_strip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req, ngx_uint_t tier)
+{
+    ngx_http_tier_router_tier_t       *t;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (!trlcf->session_strip || ctx->rq->signer == 0
+        || !req->signed_reasoning || tier == ctx->rq->signer - 1)
+    {
+        return 0;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    t = trmcf->tiers.elts;
+
+    return t[tier].model.len != t[ctx->rq->signer - 1].model.len
+           || ngx_strncmp(t[tier].model.data, t[ctx->rq->signer - 1].model.data,
+                          t[tier].model.len) != 0;
 }
 
 

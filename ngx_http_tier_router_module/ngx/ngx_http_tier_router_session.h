@@ -31,6 +31,8 @@ char *ngx_http_tier_router_session_merge(ngx_conf_t *cf,
 ngx_int_t ngx_http_tier_router_session_route(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req,
     ngx_uint_t first, ngx_uint_t last, ngx_int_t *index, const char **why);
+ngx_uint_t ngx_http_tier_router_session_strip(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, tr_request_t *req, ngx_uint_t tier);
 void ngx_http_tier_router_session_answered(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, u_char *id, size_t len);
 

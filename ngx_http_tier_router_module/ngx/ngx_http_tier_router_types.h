@@ -332,6 +332,7 @@ typedef struct {
 
     ngx_shm_zone_t              *session_zone;      /* NULL: off */
     ngx_http_complex_value_t    *session_key;
+    ngx_uint_t                   session_strip;     /* signed=strip */
 
     ngx_str_t                    file;              /* where "tier_router" */
     ngx_uint_t                   line;              /* was switched on */
@@ -403,6 +404,11 @@ typedef struct {
     unsigned                     json_output:1;     /* response_format */
     unsigned                     ask:2;             /* TR_CHECK_ASK_* */
     unsigned                     session_answer:1;  /* keep its id */
+    unsigned                     unthink:1;         /* its body stripped:
+                                                       see the run's */
+    ngx_uint_t                   signer;            /* the tier whose
+                                                       model signed the
+                                                       history, + 1 */
     ngx_chain_t                 *body;              /* the client's body */
     ngx_http_tier_router_ctx_t  *attempt;           /* running or last */
     ngx_http_tier_router_ctx_t  *pending;           /* the next, reserved */
@@ -453,6 +459,9 @@ struct ngx_http_tier_router_ctx_s {
     ngx_uint_t                   nth;               /* in tries[] */
     unsigned                     complete:1;        /* and all of it came */
     unsigned                     logprobs:1;        /* we asked for them */
+    unsigned                     unthink:1;         /* Anthropic thinking
+                                                       off: its last turn's
+                                                       blocks were stripped */
 
     ngx_http_tier_router_run_t   run;
 };
