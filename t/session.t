@@ -433,6 +433,79 @@ like($r->{body}, qr/sig-f/, 'no fallback (and past the regenerate window): '
      . 'small gets its own blocks back');
 ok(echoed($r)->{thinking}, '... and thinking');
 
+# -- an agent loop against models that check their signatures, as the
+#    providers do (the mock signs thinking with its model's name and
+#    refuses another's with a 400)
+
+sub agent_loop {
+    my ($path, $key, %o) = @_;
+    my @msgs = (user($HARD));
+    my @seen;
+
+    for my $turn (1 .. 4) {
+        my @h = ('X-Conversation' => $key);
+        push @h, 'X-Cap' => $o{cap} if $o{cap_from} && $turn >= $o{cap_from};
+
+        my $r = chat($path, [@msgs], headers => \@h, body => \%thinking,
+                     clock => $T0 + 100 * $turn);
+        push @seen, "$r->{status}:" . tier_of($r);
+        last unless $r->{status} == 200;
+
+        push @msgs, { role => 'assistant', content => echoed($r)->{content} },
+                    user("Thanks. Now step $turn, briefly.");
+    }
+
+    return join ' ', @seen;
+}
+
+is(agent_loop('/off/v1/messages', 'al-off'), '200:frontier 400:small',
+   'control, no session: turn 2 crosses to small, which refuses '
+   . 'frontier\'s signature');
+is(agent_loop('/pin/v1/messages', 'al-pin'),
+   '200:frontier 200:frontier 200:frontier 200:frontier',
+   'a session: four turns, never across models');
+is(agent_loop('/pin/v1/messages', 'al-pin-cap', cap => 'mid', cap_from => 3),
+   '200:frontier 200:frontier 400:mid',
+   'signed=pin and a cap at turn 3: the cap wins, and mid refuses');
+is(agent_loop('/strip/v1/messages', 'al-strip', cap => 'mid',
+              cap_from => 3),
+   '200:frontier 200:frontier 200:mid 200:mid',
+   'signed=strip and a cap at turn 3: mid answers, from then on on its '
+   . 'own signatures');
+
+# the same for OpenAI reasoning items
+
+sub reasoning_loop {
+    my ($path, $key, %o) = @_;
+    my @input = (user($HARD));
+    my @seen;
+
+    for my $turn (1 .. 3) {
+        my @h = ('X-Conversation' => $key, 'X-Clock' => $T0 + 100 * $turn);
+        push @h, 'X-Cap' => $o{cap} if $o{cap_from} && $turn >= $o{cap_from};
+
+        my $r = $t->post_json($path, { model => 'auto', input => [@input],
+            include => ['reasoning.encrypted_content'], store => \0 }, @h);
+        push @seen, "$r->{status}:" . tier_of($r);
+        last unless $r->{status} == 200;
+
+        push @input, @{ echoed($r)->{output} },
+                     user("Thanks. Now step $turn, briefly.");
+    }
+
+    return join ' ', @seen;
+}
+
+is(reasoning_loop('/off/v1/responses', 'rl-off'), '200:frontier 400:small',
+   'responses, no session: crosses, and is refused');
+is(reasoning_loop('/pin/v1/responses', 'rl-pin'),
+   '200:frontier 200:frontier 200:frontier', 'responses, a session: never '
+   . 'across');
+is(reasoning_loop('/strip/v1/responses', 'rl-strip', cap => 'small',
+                  cap_from => 2),
+   '200:frontier 200:small 200:small',
+   'responses, signed=strip and a cap: small answers');
+
 # -- pre-warm: max_tokens 0 goes to the session's tier -----------------------
 
 $r = chat('/v1/messages', [user($EASY)], headers => \@sid,

@@ -46,6 +46,14 @@
 #                          response, an embedding, a token count, a batch)
 #   anything else          404, OpenAI-shaped JSON error
 #
+# Signed reasoning as the providers have it: an Anthropic answer to a
+# request with thinking on opens with a thinking block whose signature is
+# "sig-MODEL-ID"; a Responses answer to a request that includes
+# "reasoning.encrypted_content" opens with a reasoning item whose
+# encrypted_content is "enc-MODEL-ID".  A request whose history carries
+# one made for another model gets the providers' 400 ("Invalid
+# `signature` in `thinking` block", "invalid_encrypted_content").
+#
 # Every answer carries X-Mock-Name: <--name>, and the model that the request
 # body asked for.  Usage: input tokens = int(body bytes / 4) (at least 1),
 # output tokens = number of words in the answer.  "stream": true answers
@@ -583,6 +591,47 @@ sub other_endpoint {
 }
 
 
+sub signed_elsewhere {
+    my ($dialect, $data, $model) = @_;
+
+    if ($dialect eq 'anthropic' && ref $data->{messages} eq 'ARRAY') {
+        my $m = 0;
+
+        for my $msg (@{$data->{messages}}) {
+            my $c = ref $msg eq 'HASH' ? $msg->{content} : undef;
+            my $b = 0;
+
+            for my $block (ref $c eq 'ARRAY' ? @$c : ()) {
+                my $sig = ref $block eq 'HASH'
+                    && ($block->{type} // '') eq 'thinking'
+                    ? $block->{signature} // '' : '';
+
+                return "messages.$m.content.$b: Invalid `signature` in "
+                    . "`thinking` block (mock)"
+                    if $sig =~ /^sig-/ && $sig !~ /^sig-\Q$model\E-/;
+                $b++;
+            }
+
+            $m++;
+        }
+    }
+
+    if ($dialect eq 'openai_responses' && ref $data->{input} eq 'ARRAY') {
+        for my $item (@{$data->{input}}) {
+            my $enc = ref $item eq 'HASH'
+                && ($item->{type} // '') eq 'reasoning'
+                ? $item->{encrypted_content} // '' : '';
+
+            return "The encrypted content for item $item->{id} could not "
+                . "be verified. (invalid_encrypted_content, mock)"
+                if $enc =~ /^enc-/ && $enc !~ /^enc-\Q$model\E-/;
+        }
+    }
+
+    return undef;
+}
+
+
 sub error_body {
     my ($dialect, $status, $message) = @_;
 
@@ -750,6 +799,19 @@ sub handle {
 
     my $model = $data->{model};
     $model = 'unknown' unless defined $model && !ref $model;
+
+    # signed reasoning, as the providers check it: a thinking block's
+    # signature or a reasoning item's encrypted_content that this mock
+    # made names its model; another model's is a 400 no retry fixes
+    # (signatures that do not start "sig-" / "enc-" are not checked)
+
+    my $foreign = signed_elsewhere($dialect, $data, $model);
+
+    if ($foreign) {
+        return send_response($conn, $req, 400,
+            ['Content-Type' => 'application/json'],
+            error_body($dialect, 400, $foreign));
+    }
 
     my $nwords = 9;
     if (($h->{'x-mock-words'} // '') =~ /^(\d+)$/ && $1 > 0) {
@@ -930,6 +992,14 @@ sub full_answer {
         stop_sequence => undef,
     };
 
+    # thinking on: a thinking block first, signed with this model's name
+    my $th = $a->{data}{thinking};
+    if (ref $th eq 'HASH' && ($th->{type} // '') =~ /^(enabled|adaptive)$/) {
+        unshift @{$r->{content}}, { type => 'thinking',
+            thinking => "Thinking as $a->{model} (mock).",
+            signature => "sig-$a->{model}-$a->{id}" };
+    }
+
     $r->{stop_reason} = 'max_tokens' if $a->{finish} eq 'length';
     $r->{stop_reason} = 'refusal' if $a->{finish} eq 'refusal';
 
@@ -1018,6 +1088,18 @@ sub responses_object {
         model => $a->{model},
         output => $done ? [ message_item($a, 'completed') ] : [],
     };
+
+    # asked for its encrypted reasoning: a reasoning item first, sealed
+    # with this model's name
+    if ($done && ref $a->{data}{include} eq 'ARRAY'
+        && grep { $_ eq 'reasoning.encrypted_content' } @{$a->{data}{include}})
+    {
+        unshift @{$r->{output}}, { type => 'reasoning',
+            id => "rs_mock$a->{id}",
+            summary => [{ type => 'summary_text',
+                          text => "Thought as $a->{model} (mock)." }],
+            encrypted_content => "enc-$a->{model}-$a->{id}" };
+    }
 
     $r->{usage} = $done ? responses_usage($a) : undef if $a->{usage};
 
