@@ -631,7 +631,8 @@ ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"tier_router_escalate\": invalid value "
                                "\"%V\", it must be \"length\", \"empty\", "
-                               "\"refusal\", \"json\", \"math\", \"logprob=F\" or "
+                               "\"refusal\", \"json\", \"math\", "
+                               "\"logprob=F\" or "
                                "\"off\"", &value[i]);
             return NGX_CONF_ERROR;
         }

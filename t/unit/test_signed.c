@@ -36,7 +36,8 @@ typedef struct {
 
 static const signed_case_t  cases[] = {
 
-    { A, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Go\"},"
+    { A, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+      "\"content\":\"Go\"},"
       "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\","
       "\"thinking\":\"Read a.go.\",\"signature\":\"EqQB\"},{\"type\":"
       "\"tool_use\",\"id\":\"t1\",\"name\":\"read\",\"input\":{}}]},"
