@@ -89,6 +89,27 @@ is($r->{status}, 200, 'hard messages: 200 from the adaptive-only model');
 is($r->{headers}{'x-mock-name'}, 'opus', 'hard messages: the Opus tier');
 is($r->{json}{model}, 'claude-opus-4-5', 'hard messages: its model');
 
+# a Claude Code session: its easy next turn stays on Opus, whose signed
+# thinking it carries
+
+my @sid = ('x-api-key' => 'sk-ant-example',
+           'X-Claude-Code-Session-Id' => 'example-1');
+my %think = (max_tokens => 16000,
+             thinking => { type => 'enabled', budget_tokens => 8000 });
+
+$r = post('/v1/messages', { model => 'auto', %think,
+    messages => [{ role => 'user', content => $HARD }] }, @sid);
+is($r->{headers}{'x-mock-name'}, 'opus', 'session, turn 1: Opus');
+is($r->{json}{content}[0]{type}, 'thinking', '... which thought');
+
+$r = post('/v1/messages', { model => 'auto', %think, messages => [
+    { role => 'user', content => $HARD },
+    { role => 'assistant', content => $r->{json}{content} },
+    { role => 'user', content => 'Thanks. Which part first?' } ] }, @sid);
+is($r->{status}, 200, 'session, turn 2 (easy): 200');
+is($r->{headers}{'x-mock-name'}, 'opus', '... still on Opus, which signed '
+   . 'the thinking it carries');
+
 $r = post('/v1/chat/completions',
     { model => 'auto',
       messages => [{ role => 'user', content => 'Translate "hi" into '
