@@ -110,11 +110,10 @@ tr_admit_worst(const tr_price_t *p, int64_t input, int64_t output)
 
     q.reasoning = -1;
 
+    tr_usage_none(&u);
+
     u.input = input;
     u.output = output;
-    u.cached = -1;
-    u.cache_write = -1;
-    u.reasoning = -1;
 
     cost = tr_price_cost(&q, &u);
 

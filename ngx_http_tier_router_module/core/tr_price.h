@@ -31,13 +31,40 @@
 #define TR_AMOUNT_MAX  ((int64_t) 9007199254740991LL)
 
 
+/*
+ * A model's price: per million tokens, per thousand server tool calls,
+ * and the multipliers of the service tiers and of a region (in millionths:
+ * 500000 is 0.5x).  -1 is unset, and an unset part has the default in its
+ * comment.
+ */
+
 typedef struct {
     int64_t                      input;        /* -1: unset */
     int64_t                      output;       /* -1: unset */
     int64_t                      cached;       /* -1: input's */
-    int64_t                      cache_write;  /* -1: input's */
+    int64_t                      cache_write;  /* -1: 1.25 x input's */
+    int64_t                      cache_write_1h;  /* -1: 2 x input's */
     int64_t                      reasoning;    /* -1: output's */
+
+    /* a request whose input is over above tokens: all of it at these */
+    int64_t                      above;        /* -1: none */
+    int64_t                      above_input;  /* -1: input's */
+    int64_t                      above_output; /* -1: output's */
+    int64_t                      above_cached; /* -1: cached's */
+
+    /* per 1000 calls */
+    int64_t                      web_search;   /* -1: $10 */
+    int64_t                      web_fetch;    /* -1: $0 */
+
+    /* multipliers, in millionths */
+    int64_t                      flex;         /* -1: 0.5 */
+    int64_t                      priority;     /* -1: 2 */
+    int64_t                      batch;        /* -1: 0.5 */
+    int64_t                      region;       /* -1: 1 */
 } tr_price_t;
+
+
+#define TR_PRICE_FACTOR_MAX  100000000     /* 100x */
 
 
 /*
@@ -50,12 +77,19 @@ typedef struct {
 
 int64_t tr_price_parse(const unsigned char *s, size_t len);
 
+/* every part unset */
+
+void tr_price_init(tr_price_t *p);
+
 /*
  * The cost of the usage at the price, in micro-dollars, rounded up once
- * at the end.  Counts of -1 are 0; cached and cache_write are charged at
- * their prices and the rest of input (at least 0) at input's; reasoning at
- * its price and the rest of output (at least 0) at output's.  An unset
- * input or output price is 0.  Saturates at INT64_MAX.
+ * at the end.  Counts of -1 are 0; cached and cache_write (its 1-hour
+ * part at cache_write_1h) are charged at their prices and the rest of
+ * input (at least 0) at input's; reasoning at its price and the rest of
+ * output (at least 0) at output's; an input over "above" tokens puts the
+ * whole request at the "above" prices; server tool calls per thousand;
+ * then the service tier's multiplier and the region's.  An unset input or
+ * output price is 0.  Saturates at INT64_MAX.
  */
 
 int64_t tr_price_cost(const tr_price_t *p,

@@ -54,6 +54,7 @@
 #define TR_F_DATA         0x0100    /* the event has had a data line */
 #define TR_F_MODEL        0x0200    /* the captured string is the model */
 #define TR_F_ID           0x0400    /* ... the answer's id */
+#define TR_F_TIER         0x0800    /* ... its service tier */
 
 /* roles of the containers in ctx[] */
 
@@ -64,6 +65,8 @@
 #define TR_R_IN_DETAILS   4
 #define TR_R_OUT_DETAILS  5
 #define TR_R_CHOICES      6
+#define TR_R_CACHE_CREATE 7     /* usage.cache_creation */
+#define TR_R_SERVER_TOOLS 8     /* usage.server_tool_use */
 #define TR_R_ARRAY        0x80
 
 /* raw counts */
@@ -74,6 +77,12 @@
 #define TR_CACHE_READ     3
 #define TR_CACHE_WRITE    4
 #define TR_REASONING      5
+#define TR_CACHE_5M       6
+#define TR_CACHE_1H       7
+#define TR_WEB_SEARCH     8
+#define TR_WEB_FETCH      9
+#define TR_CACHE_WRITE_OA 10    /* OpenAI's cache_write_tokens: in input */
+#define TR_RAW            11
 
 /* keys: the index in tr_usage_keys[] plus 1 */
 
@@ -86,9 +95,12 @@
 #define TR_K_INPUT_DET    15
 #define TR_K_COMPL_DET    16
 #define TR_K_OUTPUT_DET   17
-#define TR_K_MODEL        18
-#define TR_K_ID           19
-#define TR_K_TEXT         20    /* and all after it */
+#define TR_K_CACHE_CREATE 23
+#define TR_K_SERVER_TOOLS 24
+#define TR_K_SERVICE_TIER 25
+#define TR_K_MODEL        26
+#define TR_K_ID           27
+#define TR_K_TEXT         28    /* and all after it */
 
 
 static void tr_usage_json(
@@ -112,6 +124,7 @@ static void tr_usage_capture(
 static unsigned tr_usage_key(const unsigned char *key,
     size_t len);
 static int tr_usage_hex(unsigned char c);
+static int tr_usage_tier(const unsigned char *s, size_t len);
 static void tr_usage_data(
     tr_usage_parser_t *p, const unsigned char *data,
     size_t len);
@@ -151,6 +164,14 @@ static tr_usage_key_t  tr_usage_keys[] = {
     { "input_tokens_details", 0, 0 },
     { "completion_tokens_details", 0, 0 },
     { "output_tokens_details", 0, 0 },
+    { "cache_write_tokens", TR_R_IN_DETAILS, TR_CACHE_WRITE_OA },
+    { "ephemeral_5m_input_tokens", TR_R_CACHE_CREATE, TR_CACHE_5M },
+    { "ephemeral_1h_input_tokens", TR_R_CACHE_CREATE, TR_CACHE_1H },
+    { "web_search_requests", TR_R_SERVER_TOOLS, TR_WEB_SEARCH },
+    { "web_fetch_requests", TR_R_SERVER_TOOLS, TR_WEB_FETCH },
+    { "cache_creation", 0, 0 },
+    { "server_tool_use", 0, 0 },
+    { "service_tier", 0, 0 },
     { "model", 0, 0 },
     { "id", 0, 0 },
     { "content", 0, 0 },
@@ -193,9 +214,24 @@ tr_usage_init(tr_usage_parser_t *p,
     p->dialect = dialect;
     p->sse = sse ? 1 : 0;
 
-    for (i = 0; i < 8; i++) {
+    for (i = 0; i < TR_RAW; i++) {
         p->raw[i] = -1;
     }
+}
+
+
+void
+tr_usage_none(tr_usage_t *u)
+{
+    u->input = -1;
+    u->output = -1;
+    u->cached = -1;
+    u->cache_write = -1;
+    u->cache_write_1h = -1;
+    u->reasoning = -1;
+    u->web_search = -1;
+    u->web_fetch = -1;
+    u->service_tier = TR_SERVICE_DEFAULT;
 }
 
 
@@ -354,6 +390,18 @@ tr_usage_result(
     u->output = raw[TR_OUT];
     u->reasoning = raw[TR_REASONING];
     u->cache_write = raw[TR_CACHE_WRITE];
+    u->cache_write_1h = raw[TR_CACHE_1H];
+    u->web_search = raw[TR_WEB_SEARCH];
+    u->web_fetch = raw[TR_WEB_FETCH];
+    u->service_tier = p->service_tier;
+
+    /* the writes as a total, or only as their 5-minute and 1-hour parts */
+
+    if (u->cache_write < 0 && (raw[TR_CACHE_5M] >= 0 || raw[TR_CACHE_1H] >= 0))
+    {
+        u->cache_write = (raw[TR_CACHE_5M] > 0 ? raw[TR_CACHE_5M] : 0)
+                         + (raw[TR_CACHE_1H] > 0 ? raw[TR_CACHE_1H] : 0);
+    }
 
     if (anthropic) {
         /* Anthropic's input_tokens leaves out cache reads and writes */
@@ -362,7 +410,7 @@ tr_usage_result(
 
         if (u->input >= 0) {
             u->input += (raw[TR_CACHE_READ] > 0 ? raw[TR_CACHE_READ] : 0)
-                        + (raw[TR_CACHE_WRITE] > 0 ? raw[TR_CACHE_WRITE] : 0);
+                        + (u->cache_write > 0 ? u->cache_write : 0);
         }
 
         u->cached = raw[TR_CACHE_READ] >= 0 ? raw[TR_CACHE_READ]
@@ -372,6 +420,10 @@ tr_usage_result(
         u->input = raw[TR_IN];
         u->cached = raw[TR_CACHED] >= 0 ? raw[TR_CACHED]
                                         : raw[TR_CACHE_READ];
+
+        /* OpenAI's cache writes are a part of its input count */
+
+        u->cache_write = raw[TR_CACHE_WRITE_OA];
     }
 
     return 0;
@@ -602,7 +654,7 @@ tr_usage_value(tr_usage_parser_t *p,
 
     case '"':
         p->flags &= ~(TR_F_KEY | TR_F_CAPTURE | TR_F_TEXT | TR_F_MODEL
-                      | TR_F_ID);
+                      | TR_F_ID | TR_F_TIER);
 
         if (p->key_id >= TR_K_TEXT) {
             p->flags |= TR_F_TEXT;
@@ -627,6 +679,16 @@ tr_usage_value(tr_usage_parser_t *p,
         {
             /* the answer's id (resp_..., msg_...), as the model's */
             p->flags |= TR_F_CAPTURE | TR_F_ID;
+            p->key_len = 0;
+
+        } else if (p->key_id == TR_K_SERVICE_TIER
+                   && (p->depth == 1
+                       || (p->depth && (p->ctx[p->depth - 1] == TR_R_USAGE
+                                        || p->ctx[p->depth - 1]
+                                           == TR_R_WRAP))))
+        {
+            /* the tier it ran on: the root's, the wrapper's, the usage's */
+            p->flags |= TR_F_CAPTURE | TR_F_TIER;
             p->key_len = 0;
         }
 
@@ -704,6 +766,12 @@ tr_usage_push(tr_usage_parser_t *p,
         if (p->key_id == TR_K_PROMPT_DET || p->key_id == TR_K_INPUT_DET) {
             role = TR_R_IN_DETAILS;
 
+        } else if (p->key_id == TR_K_CACHE_CREATE) {
+            role = TR_R_CACHE_CREATE;
+
+        } else if (p->key_id == TR_K_SERVER_TOOLS) {
+            role = TR_R_SERVER_TOOLS;
+
         } else if (p->key_id == TR_K_COMPL_DET
                    || p->key_id == TR_K_OUTPUT_DET)
         {
@@ -770,6 +838,9 @@ tr_usage_string_end(tr_usage_parser_t *p)
     } else if ((p->flags & TR_F_ID) && p->key_len <= TR_USAGE_KEY_LEN) {
         memcpy(p->id, p->key, p->key_len);
         p->id_len = p->key_len;
+
+    } else if (p->flags & TR_F_TIER) {
+        p->service_tier = tr_usage_tier(p->key, p->key_len);
 
     } else if (p->flags & TR_F_CAPTURE) {
         for (i = 0; tr_usage_terminal[i]; i++) {
@@ -854,6 +925,27 @@ tr_usage_key(const unsigned char *key, size_t len)
     }
 
     return 0;
+}
+
+
+/* "flex", "priority", "batch"; anything else is the default */
+
+static int
+tr_usage_tier(const unsigned char *s, size_t len)
+{
+    if (len == 4 && memcmp(s, "flex", 4) == 0) {
+        return TR_SERVICE_FLEX;
+    }
+
+    if (len == 8 && memcmp(s, "priority", 8) == 0) {
+        return TR_SERVICE_PRIORITY;
+    }
+
+    if (len == 5 && memcmp(s, "batch", 5) == 0) {
+        return TR_SERVICE_BATCH;
+    }
+
+    return TR_SERVICE_DEFAULT;
 }
 
 

@@ -20,8 +20,11 @@
 /*
  * Normalised counts (-1: not reported).  input counts every input token,
  * cached and cache_write are the parts of it read from and written to the
- * provider's prompt cache; output counts every output token, reasoning is
- * the part of it spent thinking.
+ * provider's prompt cache (cache_write_1h the part of the writes kept for
+ * an hour); output counts every output token, reasoning is the part of it
+ * spent thinking; web_search and web_fetch count the server tools' calls
+ * (Anthropic's server_tool_use).  The last value of each field read wins:
+ * Anthropic's message_delta repeats message_start's, cumulatively.
  */
 
 typedef struct {
@@ -29,8 +32,26 @@ typedef struct {
     int64_t                      output;
     int64_t                      cached;
     int64_t                      cache_write;
+    int64_t                      cache_write_1h;  /* of cache_write: kept an
+                                                     hour (Anthropic) */
     int64_t                      reasoning;
+    int64_t                      web_search;      /* server tool requests */
+    int64_t                      web_fetch;
+    int                          service_tier;    /* TR_SERVICE_* */
 } tr_usage_t;
+
+
+/* the service tier an answer says it ran on */
+
+#define TR_SERVICE_DEFAULT   0      /* default, standard, auto, absent */
+#define TR_SERVICE_FLEX      1
+#define TR_SERVICE_PRIORITY  2
+#define TR_SERVICE_BATCH     3
+
+
+/* a usage of nothing: every count -1, the default tier */
+
+void tr_usage_none(tr_usage_t *u);
 
 
 #define TR_USAGE_KEY_LEN    128
@@ -70,7 +91,8 @@ typedef struct {
     unsigned                     ndigits;      /* literal in progress */
     unsigned                     field;        /* "data" matched so far */
     unsigned                     done_pos;     /* "[DONE]" matched so far */
-    int64_t                      raw[8];
+    int                          service_tier;
+    int64_t                      raw[12];
 } tr_usage_parser_t;
 
 

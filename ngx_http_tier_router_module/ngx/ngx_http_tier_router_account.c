@@ -57,6 +57,8 @@ static void ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static void ngx_http_tier_router_charge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
+static tr_price_t *ngx_http_tier_router_answered(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_tier_t *tier);
 static void ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 
@@ -783,11 +785,7 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
 
     u = &ctx->run.counts;
 
-    u->input = -1;
-    u->output = -1;
-    u->cached = -1;
-    u->cache_write = -1;
-    u->reasoning = -1;
+    tr_usage_none(u);
 
     status = r->upstream ? r->upstream->headers_in.status_n : 0;
     sent = r->upstream ? r->upstream->request_sent : 0;
@@ -840,7 +838,8 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         return;
     }
 
-    ctx->run.cost = ngx_min(tr_price_cost(&tier->price, u),
+    ctx->run.cost = ngx_min(tr_price_cost(ngx_http_tier_router_answered(r,
+                                              ctx, tier), u),
                             TR_AMOUNT_MAX);
 
     /*
@@ -852,6 +851,46 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
     if (ctx->run.opaque && status < 400 && ctx->run.cost < ctx->run.reserved) {
         ctx->run.cost = ctx->run.reserved;
     }
+}
+
+
+/*
+ * The price of the model that answered, as the answer names it, where it
+ * is priced and not the tier's own; else the tier's.  A directive's price
+ * wins over a catalog's: a tier priced by the operator is not charged a
+ * catalog's list price for the dated name its answers give.
+ */
+
+static tr_price_t *
+ngx_http_tier_router_answered(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_tier_t *tier)
+{
+    ngx_str_t                          model;
+    ngx_uint_t                         here;
+    tr_price_t                        *price;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    if (ctx->run.usage == NULL || ctx->run.usage->model_len == 0
+        || (ctx->run.usage->model_len == tier->model.len
+            && ngx_strncmp(ctx->run.usage->model, tier->model.data,
+                           tier->model.len) == 0))
+    {
+        return &tier->price;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+
+    model.data = ctx->run.usage->model;
+    model.len = ctx->run.usage->model_len;
+
+    here = 0;
+    price = ngx_http_tier_router_price_of(trmcf, &model, &here);
+
+    if (price == NULL || (tier->priced_here && !here)) {
+        return &tier->price;
+    }
+
+    return price;
 }
 
 
@@ -898,7 +937,7 @@ ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
     model.data = ctx->run.usage->model;
     model.len = ctx->run.usage->model_len;
 
-    price = ngx_http_tier_router_price_of(trmcf, &model);
+    price = ngx_http_tier_router_price_of(trmcf, &model, NULL);
 
     if (price) {
         ctx->run.cost = ngx_min(tr_price_cost(price, u),

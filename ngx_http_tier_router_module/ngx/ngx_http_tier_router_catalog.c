@@ -23,6 +23,8 @@
 #define NGX_HTTP_TIER_ROUTER_CATALOG_MAX  (64 * 1024 * 1024)
 
 
+static ngx_int_t ngx_http_tier_router_price_hash(ngx_conf_t *cf,
+    ngx_http_tier_router_main_conf_t *trmcf);
 static ngx_http_tier_router_model_price_t *ngx_http_tier_router_price_find(
     ngx_array_t *a, ngx_str_t *model);
 static int ngx_http_tier_router_catalog_add(void *data, const char *model,
@@ -33,18 +35,76 @@ static ngx_int_t ngx_http_tier_router_catalog_read(ngx_conf_t *cf,
 
 /*
  * tier_router_price MODEL input=D output=D [cached_input=D]
- *     [cache_write=D] [reasoning=D]              (dollars per million)
+ *     [cache_write=D] [cache_write_1h=D] [reasoning=D]
+ *     [above=TOKENS [above_input=D] [above_output=D] [above_cached=D]]
+ *     [web_search=D] [web_fetch=D]             (dollars per thousand calls)
+ *     [flex=X] [priority=X] [batch=X] [region=X]          (multipliers)
  */
+
+#define NGX_HTTP_TIER_ROUTER_PER_M    0       /* dollars per million */
+#define NGX_HTTP_TIER_ROUTER_PER_K    1       /* dollars per thousand */
+#define NGX_HTTP_TIER_ROUTER_TIMES    2       /* a multiplier */
+#define NGX_HTTP_TIER_ROUTER_TOKENS   3
+
+static struct {
+    ngx_str_t     name;
+    size_t        offset;
+    ngx_uint_t    unit;
+} ngx_http_tier_router_price_parts[] = {
+    { ngx_string("input="), offsetof(tr_price_t, input),
+      NGX_HTTP_TIER_ROUTER_PER_M },
+    { ngx_string("output="), offsetof(tr_price_t, output),
+      NGX_HTTP_TIER_ROUTER_PER_M },
+    { ngx_string("cached_input="), offsetof(tr_price_t, cached),
+      NGX_HTTP_TIER_ROUTER_PER_M },
+    { ngx_string("cache_write="), offsetof(tr_price_t, cache_write),
+      NGX_HTTP_TIER_ROUTER_PER_M },
+    { ngx_string("cache_write_1h="), offsetof(tr_price_t, cache_write_1h),
+      NGX_HTTP_TIER_ROUTER_PER_M },
+    { ngx_string("reasoning="), offsetof(tr_price_t, reasoning),
+      NGX_HTTP_TIER_ROUTER_PER_M },
+    { ngx_string("above="), offsetof(tr_price_t, above),
+      NGX_HTTP_TIER_ROUTER_TOKENS },
+    { ngx_string("above_input="), offsetof(tr_price_t, above_input),
+      NGX_HTTP_TIER_ROUTER_PER_M },
+    { ngx_string("above_output="), offsetof(tr_price_t, above_output),
+      NGX_HTTP_TIER_ROUTER_PER_M },
+    { ngx_string("above_cached="), offsetof(tr_price_t, above_cached),
+      NGX_HTTP_TIER_ROUTER_PER_M },
+    { ngx_string("web_search="), offsetof(tr_price_t, web_search),
+      NGX_HTTP_TIER_ROUTER_PER_K },
+    { ngx_string("web_fetch="), offsetof(tr_price_t, web_fetch),
+      NGX_HTTP_TIER_ROUTER_PER_K },
+    { ngx_string("flex="), offsetof(tr_price_t, flex),
+      NGX_HTTP_TIER_ROUTER_TIMES },
+    { ngx_string("priority="), offsetof(tr_price_t, priority),
+      NGX_HTTP_TIER_ROUTER_TIMES },
+    { ngx_string("batch="), offsetof(tr_price_t, batch),
+      NGX_HTTP_TIER_ROUTER_TIMES },
+    { ngx_string("region="), offsetof(tr_price_t, region),
+      NGX_HTTP_TIER_ROUTER_TIMES },
+    { ngx_null_string, 0, 0 }
+};
+
 
 char *
 ngx_http_tier_router_price(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tier_router_main_conf_t *trmcf = conf;
 
-    int64_t                             v, *field;
+    u_char                             *p;
+    size_t                              n;
+    int64_t                             v;
     ngx_str_t                          *value;
-    ngx_uint_t                          i;
+    ngx_uint_t                          i, k, unit;
     ngx_http_tier_router_model_price_t *mp;
+
+    static const char  *why[] = {
+        "dollars per million tokens, as \"2.50\"",
+        "dollars per thousand calls, as \"10\"",
+        "a multiplier up to 100, as \"0.5\"",
+        "a number of input tokens, as \"200000\""
+    };
 
     value = cf->args->elts;
 
@@ -60,59 +120,69 @@ ngx_http_tier_router_price(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mp->model = value[1];
-    mp->price.input = -1;
-    mp->price.output = -1;
-    mp->price.cached = -1;
-    mp->price.cache_write = -1;
-    mp->price.reasoning = -1;
+    tr_price_init(&mp->price);
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "input=", 6) == 0) {
-            field = &mp->price.input;
-            v = tr_price_parse(value[i].data + 6,
-                               value[i].len - 6);
+        for (k = 0; ngx_http_tier_router_price_parts[k].name.len; k++) {
+            n = ngx_http_tier_router_price_parts[k].name.len;
 
-        } else if (ngx_strncmp(value[i].data, "output=", 7) == 0) {
-            field = &mp->price.output;
-            v = tr_price_parse(value[i].data + 7,
-                               value[i].len - 7);
+            if (value[i].len >= n
+                && ngx_strncmp(value[i].data,
+                               ngx_http_tier_router_price_parts[k].name.data,
+                               n) == 0)
+            {
+                break;
+            }
+        }
 
-        } else if (ngx_strncmp(value[i].data, "cached_input=", 13) == 0) {
-            field = &mp->price.cached;
-            v = tr_price_parse(value[i].data + 13,
-                               value[i].len - 13);
-
-        } else if (ngx_strncmp(value[i].data, "cache_write=", 12) == 0) {
-            field = &mp->price.cache_write;
-            v = tr_price_parse(value[i].data + 12,
-                               value[i].len - 12);
-
-        } else if (ngx_strncmp(value[i].data, "reasoning=", 10) == 0) {
-            field = &mp->price.reasoning;
-            v = tr_price_parse(value[i].data + 10,
-                               value[i].len - 10);
-
-        } else {
+        if (ngx_http_tier_router_price_parts[k].name.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
         }
 
+        unit = ngx_http_tier_router_price_parts[k].unit;
+        p = value[i].data + n;
+
+        if (unit == NGX_HTTP_TIER_ROUTER_TOKENS) {
+            v = ngx_atoof(p, value[i].len - n);
+            v = (v > 0) ? v : -1;
+
+        } else {
+            v = tr_price_parse(p, value[i].len - n);
+
+            if (unit == NGX_HTTP_TIER_ROUTER_TIMES && v > TR_PRICE_FACTOR_MAX)
+            {
+                v = -1;
+            }
+        }
+
         if (v < 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid price \"%V\": dollars per million "
-                               "tokens, as \"2.50\"", &value[i]);
+                               "invalid price \"%V\": %s", &value[i],
+                               why[unit]);
             return NGX_CONF_ERROR;
         }
 
-        *field = v;
+        *(int64_t *) ((u_char *) &mp->price
+                      + ngx_http_tier_router_price_parts[k].offset) = v;
     }
 
     if (mp->price.input < 0 || mp->price.output < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "the price of \"%V\" needs \"input=\" and "
                            "\"output=\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (mp->price.above < 0
+        && (mp->price.above_input >= 0 || mp->price.above_output >= 0
+            || mp->price.above_cached >= 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the long context prices of \"%V\" need "
+                           "\"above=\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -363,28 +433,83 @@ ngx_http_tier_router_price_find(ngx_array_t *a, ngx_str_t *model)
 
 /*
  * The price of a model by name, as an answer names it: a directive's,
- * else a catalog's; NULL if neither has it.  A linear search, bounded by
- * the catalog's size (some thousands of names), for unrouted requests
- * only.
+ * else a catalog's; NULL if neither has it.  One hash lookup (the hash is
+ * built once the configuration is read).
  */
 
 tr_price_t *
 ngx_http_tier_router_price_of(ngx_http_tier_router_main_conf_t *trmcf,
-    ngx_str_t *model)
+    ngx_str_t *model, ngx_uint_t *here)
 {
     ngx_http_tier_router_model_price_t  *mp;
 
-    if (model->len == 0) {
+    if (model->len == 0 || trmcf->price_hash.buckets == NULL) {
         return NULL;
     }
 
-    mp = ngx_http_tier_router_price_find(&trmcf->prices, model);
+    mp = ngx_hash_find(&trmcf->price_hash,
+                       ngx_hash_key(model->data, model->len), model->data,
+                       model->len);
 
-    if (mp == NULL) {
-        mp = ngx_http_tier_router_price_find(&trmcf->catalog, model);
+    if (here && mp) {
+        *here = (mp >= (ngx_http_tier_router_model_price_t *) trmcf->prices.elts
+                 && mp < (ngx_http_tier_router_model_price_t *)
+                         trmcf->prices.elts + trmcf->prices.nelts);
     }
 
     return mp ? &mp->price : NULL;
+}
+
+
+/* every priced model by name: the directives' first, then the catalogs' */
+
+static ngx_int_t
+ngx_http_tier_router_price_hash(ngx_conf_t *cf,
+    ngx_http_tier_router_main_conf_t *trmcf)
+{
+    ngx_int_t                            rc;
+    ngx_uint_t                           i, k;
+    ngx_array_t                         *a[2];
+    ngx_hash_init_t                      hinit;
+    ngx_hash_keys_arrays_t               ha;
+    ngx_http_tier_router_model_price_t  *mp;
+
+    ngx_memzero(&ha, sizeof(ngx_hash_keys_arrays_t));
+
+    ha.pool = cf->pool;
+    ha.temp_pool = cf->temp_pool;
+
+    if (ngx_hash_keys_array_init(&ha, NGX_HASH_LARGE) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    a[0] = &trmcf->prices;
+    a[1] = &trmcf->catalog;
+
+    for (k = 0; k < 2; k++) {
+        mp = a[k]->elts;
+
+        for (i = 0; i < a[k]->nelts; i++) {
+            rc = ngx_hash_add_key(&ha, &mp[i].model, &mp[i],
+                                  NGX_HASH_READONLY_KEY);
+
+            /* NGX_BUSY: a directive's name, or a catalog's again */
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    hinit.hash = &trmcf->price_hash;
+    hinit.key = ngx_hash_key;
+    hinit.max_size = 65536;
+    hinit.bucket_size = ngx_align(256, ngx_cacheline_size);
+    hinit.name = "tier_router_price_hash";
+    hinit.pool = cf->pool;
+    hinit.temp_pool = NULL;
+
+    return ngx_hash_init(&hinit, ha.keys.elts, ha.keys.nelts);
 }
 
 
@@ -407,6 +532,8 @@ ngx_http_tier_router_price_tiers(ngx_conf_t *cf,
 
         mp = ngx_http_tier_router_price_find(&trmcf->prices, &tier[i].model);
 
+        tier[i].priced_here = (mp != NULL);
+
         if (mp == NULL) {
             mp = ngx_http_tier_router_price_find(&trmcf->catalog,
                                                  &tier[i].model);
@@ -418,6 +545,8 @@ ngx_http_tier_router_price_tiers(ngx_conf_t *cf,
             continue;
         }
 
+        tr_price_init(&tier[i].price);
+
         if (trmcf->zones.nelts) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"tier_router_tier\" \"%V\": no price for model "
@@ -426,6 +555,10 @@ ngx_http_tier_router_price_tiers(ngx_conf_t *cf,
                           &tier[i].model, &tier[i].file, tier[i].line);
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (ngx_http_tier_router_price_hash(cf, trmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     /* by index, as admission reads them */

@@ -28,7 +28,8 @@ char *ngx_http_tier_router_price_catalog_conf(ngx_conf_t *cf,
 char *ngx_http_tier_router_price_tiers(ngx_conf_t *cf,
     ngx_http_tier_router_main_conf_t *trmcf);
 tr_price_t *ngx_http_tier_router_price_of(
-    ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *model);
+    ngx_http_tier_router_main_conf_t *trmcf, ngx_str_t *model,
+    ngx_uint_t *here);
 
 
 #endif /* _NGX_HTTP_TIER_ROUTER_CATALOG_H_INCLUDED_ */

@@ -235,6 +235,7 @@ typedef struct {
     ngx_uint_t ladder;    /* in the main conf's ladders */
     unsigned   max_score_set:1;
     unsigned   priced:1;
+    unsigned   priced_here:1;       /* by a directive, not a catalog */
 } ngx_http_tier_router_tier_t;
 
 
@@ -283,6 +284,7 @@ typedef struct {
     ngx_array_t                  prices;    /* .._model_price_t, directives */
     tr_price_t                  *tier_prices;       /* each tier's */
     ngx_array_t                  catalog;   /* .._model_price_t, catalogs */
+    ngx_hash_t                   price_hash;    /* both, by name */
 } ngx_http_tier_router_main_conf_t;
 
 

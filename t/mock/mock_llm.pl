@@ -113,6 +113,20 @@
 #                             and input_tokens reduced by N (at least 0), as
 #                             Anthropic counts cache reads apart, in the
 #                             answer and in the stream's message_start
+#   X-Mock-Cache-Write-Tokens: N  N of the input tokens were written to the
+#                             cache: OpenAI *_tokens_details
+#                             .cache_write_tokens (in the input count);
+#                             Anthropic cache_creation_input_tokens and
+#                             cache_creation (5-minute writes), input_tokens
+#                             reduced by N
+#   X-Mock-Cache-1h-Tokens: N  Anthropic: N of those writes for an hour
+#                             (cache_creation.ephemeral_1h_input_tokens)
+#   X-Mock-Web-Search: N      Anthropic usage.server_tool_use
+#                             .web_search_requests
+#   X-Mock-Service-Tier: T    the answer ran on T: OpenAI "service_tier" in
+#                             the answer (every chat chunk, the response
+#                             object), Anthropic usage.service_tier
+#   X-Mock-Answer-Model: M    the answer's "model" is M, not the request's
 #   X-Mock-Reasoning-Tokens: N  OpenAI chat usage.completion_tokens_details
 #                             .reasoning_tokens, responses usage
 #                             .output_tokens_details.reasoning_tokens; the
@@ -822,10 +836,12 @@ sub handle {
     my @words = map { $base[$_ % @base] } 0 .. $nwords - 1;
 
     my %n;
-    for my $k (qw(input output cached reasoning)) {
+    for my $k (qw(input output cached reasoning cache-write cache-1h)) {
         my $v = $h->{"x-mock-$k-tokens"} // '';
         $n{$k} = $1 + 0 if $v =~ /^(\d+)$/;
     }
+
+    $n{search} = $1 + 0 if ($h->{'x-mock-web-search'} // '') =~ /^(\d+)$/;
 
     # Anthropic has no reasoning token count: thinking is output
 
@@ -841,7 +857,10 @@ sub handle {
     $stream = ref $stream ? $$stream : $stream;
 
     my $ans = {
-        dialect => $dialect, model => $model, words => \@words,
+        dialect => $dialect, words => \@words,
+        model => $h->{'x-mock-answer-model'} // $model,
+        write => $n{'cache-write'}, write_1h => $n{'cache-1h'},
+        search => $n{search}, service_tier => $h->{'x-mock-service-tier'},
         text => $text, in => $in, out => $out, data => $data,
         cached => $n{cached}, reasoning => $n{reasoning},
         usage => lc($h->{'x-mock-usage'} // '') ne 'none',
@@ -933,6 +952,8 @@ sub full_answer {
             object => 'chat.completion',
             created => $a->{created},
             model => $a->{model},
+            (defined $a->{service_tier}
+             ? (service_tier => $a->{service_tier}) : ()),
             choices => [{
                 index => 0,
                 message => {
@@ -1035,6 +1056,8 @@ sub chat_usage {
 
     $u->{prompt_tokens_details} = { cached_tokens => $a->{cached} }
         if defined $a->{cached};
+    $u->{prompt_tokens_details}{cache_write_tokens} = $a->{write}
+        if defined $a->{write};
     $u->{completion_tokens_details} = { reasoning_tokens => $a->{reasoning} }
         if defined $a->{reasoning};
 
@@ -1053,6 +1076,8 @@ sub responses_usage {
 
     $u->{input_tokens_details} = { cached_tokens => $a->{cached} }
         if defined $a->{cached};
+    $u->{input_tokens_details}{cache_write_tokens} = $a->{write}
+        if defined $a->{write};
     $u->{output_tokens_details} = { reasoning_tokens => $a->{reasoning} }
         if defined $a->{reasoning};
 
@@ -1066,10 +1091,22 @@ sub anthropic_usage {
     my ($a, $out) = @_;
 
     my $c = $a->{cached};
-    my $in = $a->{in} - ($c // 0);
+    my $w = $a->{write};
+    my $in = $a->{in} - ($c // 0) - ($w // 0);
 
     my $u = { input_tokens => $in > 0 ? $in : 0, output_tokens => $out };
     $u->{cache_read_input_tokens} = $c if defined $c;
+
+    if (defined $w) {
+        my $h1 = $a->{write_1h} // 0;
+        $u->{cache_creation_input_tokens} = $w;
+        $u->{cache_creation} = { ephemeral_5m_input_tokens => $w - $h1,
+                                 ephemeral_1h_input_tokens => $h1 };
+    }
+
+    $u->{server_tool_use} = { web_search_requests => $a->{search} }
+        if defined $a->{search};
+    $u->{service_tier} = $a->{service_tier} if defined $a->{service_tier};
 
     return $u;
 }
@@ -1087,6 +1124,8 @@ sub responses_object {
         status => $status,
         model => $a->{model},
         output => $done ? [ message_item($a, 'completed') ] : [],
+        (defined $a->{service_tier} ? (service_tier => $a->{service_tier})
+                                    : ()),
     };
 
     # asked for its encrypted reasoning: a reasoning item first, sealed
@@ -1140,6 +1179,8 @@ sub sse_events {
                 object => 'chat.completion.chunk',
                 created => $a->{created},
                 model => $a->{model},
+                (defined $a->{service_tier}
+                 ? (service_tier => $a->{service_tier}) : ()),
                 system_fingerprint => 'fp_mock',
                 choices => $choices,
             };

@@ -15,12 +15,18 @@
 #include "unit.h"
 
 
+/* a price of input, output and reasoning, every other part unset */
+
+#define PRICE(in, out, reasoning)                                            \
+    { in, out, -1, -1, -1, reasoning, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 }
+
+
 /* three tiers at $1/$2, $10/$20 and $100/$200 per million tokens */
 
 static tr_price_t  prices[3] = {
-    { 1000000, 2000000, -1, -1, -1 },
-    { 10000000, 20000000, -1, -1, -1 },
-    { 100000000, 200000000, -1, -1, 400000000 }
+    PRICE(1000000, 2000000, -1),
+    PRICE(10000000, 20000000, -1),
+    PRICE(100000000, 200000000, 400000000)
 };
 
 
@@ -124,7 +130,7 @@ test_fit(void)
     /* a free tier always fits */
 
     setup(&a, 600000, 0, 500000);
-    a.prices = (tr_price_t[]) { { 0, 0, -1, -1, -1 }, prices[1], prices[2] };
+    a.prices = (tr_price_t[]) { PRICE(0, 0, -1), prices[1], prices[2] };
     tr_admit(&a, &res);
     UNIT_IS_INT(res.verdict, TR_ADMIT_OK, "a spent tenant: the free tier");
     UNIT_IS_INT(res.tier, 0, "... tier 0");
@@ -215,7 +221,7 @@ test_refusals(void)
 static void
 test_worst(void)
 {
-    tr_price_t  p = { 1000000, 2000000, -1, -1, 1000000 };
+    tr_price_t  p = PRICE(1000000, 2000000, 1000000);
 
     UNIT_IS_INT(tr_admit_worst(&p, 1000, 1000), 3000,
                 "worst: a cheaper reasoning price is not used");

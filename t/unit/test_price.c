@@ -73,6 +73,8 @@ static void test_print(void);
 static void test_add(void);
 static void test_catalog(void);
 static void test_catalog_errors(void);
+static void test_invoice(void);
+static void test_invoice_catalog(void);
 static void test_fetch(void);
 static int collect(void *data, const char *model, size_t len,
     const price_t *p);
@@ -199,6 +201,8 @@ main(int argc, char **argv)
     test_add();
     test_catalog();
     test_catalog_errors();
+    test_invoice();
+    test_invoice_catalog();
     test_fetch();
 
     return unit_done();
@@ -307,11 +311,16 @@ test_cost(void)
                      10000, 700, 6000, 2000, -1),
                 25800, "cost: Anthropic-like, cache reads and writes");
 
-    /* cache prices unset: the input price */
+    /*
+     * cache prices unset: reads at the input price (never less than the
+     * provider's), writes at 1.25 times it (its 5-minute write):
+     * 18000 + 7500 + 6000 + 10500
+     */
 
     UNIT_IS_INT(cost(3000000, 15000000, -1, -1, -1,
                      10000, 700, 6000, 2000, -1),
-                40500, "cost: cache prices unset are the input price");
+                42000, "cost: cache prices unset: reads at input's, "
+                "writes at 1.25x");
 
     /* a reasoning price of its own: 300 * 3.50 + 700 * 0.60 + 0 input */
 
@@ -376,17 +385,14 @@ test_cost(void)
 
     /* the structures as the module fills them */
 
+    tr_price_init(&p);
+    tr_usage_none(&u);
+
     p.input = 2500000;
     p.output = 10000000;
-    p.cached = -1;
-    p.cache_write = -1;
-    p.reasoning = -1;
 
     u.input = 123;
     u.output = 45;
-    u.cached = -1;
-    u.cache_write = -1;
-    u.reasoning = -1;
 
     /* 123 * 2.5 + 45 * 10 = 307.5 + 450 = 757.5 -> 758 */
 
@@ -459,6 +465,216 @@ test_print(void)
     n = tr_price_print(INT64_MIN, out);
     UNIT_IS_STR(out, "-9223372036854.775808", "print: INT64_MIN");
     UNIT_IS_INT(n, 21, "print: INT64_MIN's length");
+}
+
+
+/* every part of the invoice, to the micro-dollar */
+
+static void
+test_invoice(void)
+{
+    price_t  p;
+    usage_t  u;
+
+    /*
+     * OpenAI: $2.50 in, $1.25 cached, $10 out; 5000 input of which 1000
+     * cached and 3000 written (at 1.25 x 2.50 = 3.125): 1250 + 9375 +
+     * 2500 + 200 out
+     */
+
+    tr_price_init(&p);
+    tr_usage_none(&u);
+    p.input = 2500000;
+    p.cached = 1250000;
+    p.output = 10000000;
+    u.input = 5000;
+    u.cached = 1000;
+    u.cache_write = 3000;
+    u.output = 20;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 13325,
+                "invoice: OpenAI cache writes at 1.25x input");
+
+    u.service_tier = TR_SERVICE_FLEX;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 6663,
+                "invoice: flex at 0.5x, rounded up (6662.5)");
+
+    p.flex = 600000;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 7995, "invoice: flex=0.6");
+
+    /*
+     * Anthropic: $3 in, $0.30 read, $15 out; 3510 input: 500 read, 3000
+     * written of which 2000 for an hour (2 x 3 = 6): 150 + 3750 + 12000 +
+     * 30 + 1200 out = 17130; 3 web searches at $10 per 1000: 30000; 2
+     * fetches free
+     */
+
+    tr_price_init(&p);
+    tr_usage_none(&u);
+    p.input = 3000000;
+    p.cached = 300000;
+    p.output = 15000000;
+    u.input = 3510;
+    u.cached = 500;
+    u.cache_write = 3000;
+    u.cache_write_1h = 2000;
+    u.output = 80;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 17130,
+                "invoice: 5-minute writes at 1.25x, 1-hour at 2x");
+
+    u.web_search = 3;
+    u.web_fetch = 2;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 47130,
+                "invoice: web searches at $10 per 1000, fetches free");
+
+    p.web_fetch = 5000000;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 57130,
+                "invoice: web_fetch=5 per 1000");
+
+    u.service_tier = TR_SERVICE_PRIORITY;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 114260, "invoice: priority at 2x");
+
+    u.service_tier = TR_SERVICE_BATCH;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 28565, "invoice: batch at 0.5x");
+
+    p.cache_write = 4000000;
+    p.cache_write_1h = 7000000;
+    u.service_tier = TR_SERVICE_DEFAULT;
+    u.web_search = -1;
+    u.web_fetch = -1;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 19380,
+                "invoice: cache_write=4 and cache_write_1h=7 as set");
+
+    /* more hours than writes: no more than the writes */
+
+    u.cache_write_1h = 9999;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 22380,
+                "invoice: 1-hour writes are at most the writes");
+
+    /*
+     * a long context: over 200000 input the whole request at $6 / $22.50
+     * (reads at $0.60)
+     */
+
+    tr_price_init(&p);
+    tr_usage_none(&u);
+    p.input = 3000000;
+    p.output = 15000000;
+    p.cached = 300000;
+    p.above = 200000;
+    p.above_input = 6000000;
+    p.above_output = 22500000;
+    p.above_cached = 600000;
+    u.input = 200000;
+    u.output = 1000;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 615000,
+                "invoice: 200000 input is not over 200000");
+
+    u.input = 250000;
+    u.cached = 50000;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 1252500,
+                "invoice: 250000 input: all of it at the long prices");
+
+    p.above_cached = -1;
+    p.cached = -1;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 1522500,
+                "invoice: no cached price: reads at the long input price");
+
+    /* a region's uplift, after the tier's */
+
+    tr_price_init(&p);
+    tr_usage_none(&u);
+    p.input = 1000000;
+    p.output = 2000000;
+    p.region = 1100000;
+    u.input = 1000;
+    u.output = 1000;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 3300, "invoice: region=1.1");
+
+    u.service_tier = TR_SERVICE_FLEX;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 1650, "invoice: flex, then region");
+
+    /* the one rounding stays up through the multipliers */
+
+    p.input = 500000;
+    p.region = -1;
+    u.input = 1;
+    u.output = 0;
+    UNIT_IS_INT(tr_price_cost(&p, &u), 1, "invoice: 0.25 rounds up to 1");
+
+    /* saturation through a multiplier */
+
+    p.input = TR_PRICE_MAX;
+    p.output = TR_PRICE_MAX;
+    p.priority = TR_PRICE_FACTOR_MAX;
+    u.input = INT64_MAX;
+    u.output = INT64_MAX;
+    u.web_search = INT64_MAX;
+    u.service_tier = TR_SERVICE_PRIORITY;
+    UNIT_IS_INT(tr_price_cost(&p, &u), INT64_MAX,
+                "invoice: everything at its largest saturates");
+}
+
+
+/* LiteLLM's names for the invoice's parts */
+
+static void
+test_invoice_catalog(void)
+{
+    int             n;
+    char            err[256];
+    models_t        ms;
+    const model_t  *m;
+
+    static const char  catalog[] =
+        "{\"claude-sonnet-4-5\":{\"input_cost_per_token\":3e-06,"
+        "\"output_cost_per_token\":1.5e-05,"
+        "\"cache_read_input_token_cost\":3e-07,"
+        "\"cache_creation_input_token_cost\":3.75e-06,"
+        "\"cache_creation_input_token_cost_above_1hr\":6e-06,"
+        "\"input_cost_per_token_above_200k_tokens\":6e-06,"
+        "\"output_cost_per_token_above_200k_tokens\":2.25e-05,"
+        "\"cache_read_input_token_cost_above_200k_tokens\":6e-07,"
+        "\"search_context_cost_per_query\":{"
+        "\"search_context_size_low\":0.01,"
+        "\"search_context_size_medium\":0.01,"
+        "\"search_context_size_high\":0.01},"
+        "\"input_cost_per_token_priority\":5.25e-06},"
+        "\"gpt-5\":{\"input_cost_per_token\":1.25e-06,"
+        "\"output_cost_per_token\":1e-05,"
+        "\"input_cost_per_token_flex\":6.25e-07,"
+        "\"output_cost_per_token_flex\":5e-06,"
+        "\"input_cost_per_token_priority\":2.5e-06,"
+        "\"output_cost_per_token_priority\":2e-05,"
+        "\"input_cost_per_token_batches\":6.25e-07,"
+        "\"search_context_cost_per_query\":{"
+        "\"search_context_size_low\":0.025,"
+        "\"search_context_size_high\":0.05}},"
+        "\"bad-search\":{\"input_cost_per_token\":1e-06,"
+        "\"output_cost_per_token\":1e-06,"
+        "\"search_context_cost_per_query\":{\"x\":\"a\"}}}";
+
+    memset(&ms, 0, sizeof(models_t));
+    ms.stop_at = -1;
+
+    n = tr_price_catalog(catalog, sizeof(catalog) - 1, collect, &ms, err,
+                         sizeof(err));
+    UNIT_IS_INT(n, 2, "invoice catalog: 2 models, a bad one skipped");
+
+    m = find(&ms, "claude-sonnet-4-5");
+    UNIT_OK(m && m->p.cache_write == 3750000 && m->p.cache_write_1h == 6000000
+            && m->p.above == 200000 && m->p.above_input == 6000000
+            && m->p.above_output == 22500000 && m->p.above_cached == 600000
+            && m->p.web_search == 10000000 && m->p.priority == 1750000
+            && m->p.flex == -1 && m->p.batch == -1 && m->p.region == -1,
+            "invoice catalog: Sonnet's 1-hour writes, long context, web "
+            "search and priority (1.75x)");
+
+    m = find(&ms, "gpt-5");
+    UNIT_OK(m && m->p.flex == 500000 && m->p.priority == 2000000
+            && m->p.batch == 500000 && m->p.web_search == 50000000
+            && m->p.above == -1,
+            "invoice catalog: GPT-5's flex, priority, batch and its "
+            "dearest search");
 }
 
 
@@ -849,6 +1065,9 @@ cost(int64_t in_price, int64_t out_price, int64_t cached_price,
 {
     price_t  p;
     usage_t  u;
+
+    tr_price_init(&p);
+    tr_usage_none(&u);
 
     p.input = in_price;
     p.output = out_price;

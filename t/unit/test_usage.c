@@ -96,6 +96,7 @@ static void test_text(void);
 static void test_json_mode(void);
 static void test_model(void);
 static void test_id(void);
+static void test_invoice(void);
 static void test_prefixes(const case_t *c);
 static void test_random(void);
 static void test_corrupt(const case_t *c);
@@ -281,6 +282,7 @@ main(void)
     test_json_mode();
     test_model();
     test_id();
+    test_invoice();
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         test_prefixes(&cases[i]);
@@ -392,6 +394,125 @@ test_id(void)
 
         UNIT_OK(j > len, "id: \"%s\" in pieces of every size (%.*s)",
                 cases[i].id, (int) p.id_len, p.id);
+    }
+}
+
+
+/*
+ * The invoice's parts: cache writes (OpenAI's, in its input; Anthropic's
+ * 5-minute and 1-hour), server tool calls, the service tier; and
+ * Anthropic's message_delta, whose cumulative counts win over
+ * message_start's.  In JSON and in every stream format, in pieces of any
+ * size.
+ */
+
+static void
+test_invoice(void)
+{
+    size_t      i, j, n, k, len;
+    parser_t    p;
+    usage_t     u;
+    int         rc;
+
+    static const struct {
+        int          dialect;
+        int          sse;
+        const char  *body;
+        int64_t      want[8];   /* input, output, cached, cache_write,
+                                   cache_write_1h, web_search, web_fetch,
+                                   service tier */
+        const char  *name;
+    } cases[] = {
+        { CHAT, 0, "{\"service_tier\":\"flex\",\"usage\":{"
+          "\"prompt_tokens\":5000,\"completion_tokens\":20,"
+          "\"prompt_tokens_details\":{\"cached_tokens\":1000,"
+          "\"cache_write_tokens\":3000}}}",
+          { 5000, 20, 1000, 3000, -1, -1, -1, TR_SERVICE_FLEX },
+          "chat JSON: cache writes in the input, flex" },
+        { CHAT, 1, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}],"
+          "\"service_tier\":\"priority\"}\n\n"
+          "data: {\"choices\":[],\"service_tier\":\"priority\","
+          "\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":7,"
+          "\"prompt_tokens_details\":{\"cache_write_tokens\":64}}}\n\n"
+          "data: [DONE]\n\n",
+          { 100, 7, -1, 64, -1, -1, -1, TR_SERVICE_PRIORITY },
+          "chat stream: priority" },
+        { RESPONSES, 1, "event: response.completed\ndata: {\"type\":"
+          "\"response.completed\",\"response\":{\"service_tier\":"
+          "\"flex\",\"usage\":{\"input_tokens\":900,"
+          "\"input_tokens_details\":{\"cached_tokens\":100,"
+          "\"cache_write_tokens\":200},\"output_tokens\":50}}}\n\n",
+          { 900, 50, 100, 200, -1, -1, -1, TR_SERVICE_FLEX },
+          "responses stream: in the wrapper" },
+        { ANTHROPIC, 0, "{\"usage\":{\"input_tokens\":10,"
+          "\"cache_creation_input_tokens\":3000,"
+          "\"cache_read_input_tokens\":500,\"cache_creation\":{"
+          "\"ephemeral_5m_input_tokens\":1000,"
+          "\"ephemeral_1h_input_tokens\":2000},\"output_tokens\":80,"
+          "\"server_tool_use\":{\"web_search_requests\":3,"
+          "\"web_fetch_requests\":2},\"service_tier\":\"priority\"}}",
+          { 3510, 80, 500, 3000, 2000, 3, 2, TR_SERVICE_PRIORITY },
+          "Anthropic JSON: 1-hour writes, server tools, priority" },
+        { ANTHROPIC, 0, "{\"usage\":{\"input_tokens\":10,"
+          "\"cache_creation\":{\"ephemeral_5m_input_tokens\":100,"
+          "\"ephemeral_1h_input_tokens\":20},\"output_tokens\":1,"
+          "\"service_tier\":\"standard\"}}",
+          { 130, 1, -1, 120, 20, -1, -1, TR_SERVICE_DEFAULT },
+          "Anthropic JSON: writes as their parts only" },
+        { ANTHROPIC, 1, "event: message_start\ndata: {\"type\":"
+          "\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,"
+          "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+          "\"output_tokens\":1,\"service_tier\":\"batch\"}}}\n\n"
+          "event: message_delta\ndata: {\"type\":\"message_delta\","
+          "\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{"
+          "\"input_tokens\":30,\"cache_creation_input_tokens\":400,"
+          "\"cache_read_input_tokens\":50,\"output_tokens\":90,"
+          "\"server_tool_use\":{\"web_search_requests\":1}}}\n\n"
+          "event: message_delta\ndata: {\"type\":\"message_delta\","
+          "\"delta\":{},\"usage\":{\"output_tokens\":120,"
+          "\"server_tool_use\":{\"web_search_requests\":2}}}\n\n"
+          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+          { 480, 120, 50, 400, -1, 2, -1, TR_SERVICE_BATCH },
+          "Anthropic stream: the last value of each field wins" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        len = strlen(cases[i].body);
+
+        for (j = 1; j <= len; j++) {
+            tr_usage_init(&p, cases[i].dialect, cases[i].sse);
+
+            for (n = 0; n < len; n += k) {
+                k = tr_usage_feed(&p, (const u_char *) cases[i].body + n,
+                                  (len - n < j) ? len - n : j);
+            }
+
+            rc = tr_usage_result(&p, &u);
+
+            if (rc != 0 || u.input != cases[i].want[0]
+                || u.output != cases[i].want[1]
+                || u.cached != cases[i].want[2]
+                || u.cache_write != cases[i].want[3]
+                || u.cache_write_1h != cases[i].want[4]
+                || u.web_search != cases[i].want[5]
+                || u.web_fetch != cases[i].want[6]
+                || u.service_tier != cases[i].want[7])
+            {
+                break;
+            }
+        }
+
+        UNIT_OK(j > len, "invoice: %s, in pieces of every size", cases[i].name);
+
+        if (j <= len) {
+            UNIT_DIAG("pieces of %zu: rc %d in %lld out %lld cached %lld "
+                      "write %lld 1h %lld search %lld fetch %lld tier %d",
+                      j, rc, (long long) u.input, (long long) u.output,
+                      (long long) u.cached, (long long) u.cache_write,
+                      (long long) u.cache_write_1h,
+                      (long long) u.web_search, (long long) u.web_fetch,
+                      u.service_tier);
+        }
     }
 }
 

@@ -1,0 +1,189 @@
+#!/usr/bin/perl
+
+# Spend that matches the invoice, through nginx + the module + mock
+# models: every part of a bill the providers send (cache writes, for 5
+# minutes and for an hour, web searches, long-context prices, service
+# tiers, a region's uplift, the model that actually answered), to the
+# micro-dollar, in a JSON answer and in each of the three stream formats.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+
+use TierRouter::Test;
+
+my $t = TierRouter::Test->new;
+
+$t->mock($_) for qw(gpt claude);
+
+$t->write_config(<<'EOF');
+worker_processes 1;
+
+http {
+    %%HTTP_DEFAULTS%%
+
+    upstream gpt_up { server 127.0.0.1:%%PORT_mock_gpt%%; }
+    upstream claude_up { server 127.0.0.1:%%PORT_mock_claude%%; }
+
+    tier_router_ladder openai api=openai {
+        tier gpt model=gpt-x upstream=gpt_up;
+    }
+
+    tier_router_ladder anthropic api=anthropic {
+        tier claude model=claude-x upstream=claude_up;
+    }
+
+    # $2.50 in, $1.25 cached, $10 out; flex and priority as the provider's
+    tier_router_price gpt-x input=2.50 cached_input=1.25 output=10
+                      flex=0.5 priority=2;
+
+    # a dated snapshot the provider answers as, dearer
+    tier_router_price gpt-x-2026-01-01 input=5 output=20;
+
+    # $3 in, $0.30 read, $15 out; long context over 200000 at $6 / $22.50;
+    # searches at $10 per 1000; an EU region at 1.1x
+    tier_router_price claude-x input=3 cached_input=0.30 output=15
+                      above=200000 above_input=6 above_output=22.50
+                      web_search=10 region=1.1;
+
+    tier_router_budget_zone zone=tenants:1m period=total;
+
+    log_format inv 'I id=$http_x_id cost=$tier_router_cost '
+                   'in=$tier_router_input_tokens out=$tier_router_output_tokens';
+    access_log %%TESTDIR%%/inv.log inv;
+
+    server {
+        listen 127.0.0.1:%%PORT_main%%;
+
+        tier_router_budget zone=tenants key=$http_authorization;
+
+        location /v1/messages {
+            tier_router on;
+            tier_router_use anthropic;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /v1/ {
+            tier_router on;
+            tier_router_use openai;
+            proxy_pass http://$tier_router_upstream;
+        }
+    }
+}
+EOF
+
+$t->run;
+
+my $n = 0;
+
+sub cost_of {
+    my ($path, $body, @h) = @_;
+    my $id = 'i' . ++$n;
+
+    my $max = $path =~ /responses/ ? 'max_output_tokens' : 'max_tokens';
+    my $r = $t->post_json($path, { $max => 100, %$body },
+        'Authorization' => 'Bearer sk-inv', 'X-Id' => $id, @h);
+    my $e = $t->log_entry('inv.log', 'I', $id);
+
+    return ($e->{cost} // 'none', $r);
+}
+
+my %chat = (model => 'auto', messages => [{ role => 'user',
+                                            content => 'Say hi.' }]);
+my %resp = (model => 'auto', input => 'Say hi.');
+my %msgs = %chat;
+
+my @cases = (
+
+    # OpenAI: 5000 in, 1000 cached ($1.25), 3000 written (1.25 x 2.50), 20
+    # out: 1250 + 9375 + 2500 + 200 = 13325
+
+    ['chat: cache writes at 1.25x input', '/v1/chat/completions', \%chat,
+     [qw(X-Mock-Input-Tokens 5000 X-Mock-Cached-Tokens 1000
+         X-Mock-Cache-Write-Tokens 3000 X-Mock-Output-Tokens 20)],
+     '0.013325'],
+    ['chat: flex at 0.5x', '/v1/chat/completions', \%chat,
+     [qw(X-Mock-Input-Tokens 5000 X-Mock-Cached-Tokens 1000
+         X-Mock-Cache-Write-Tokens 3000 X-Mock-Output-Tokens 20
+         X-Mock-Service-Tier flex)],
+     '0.006663'],
+    ['responses: priority at 2x', '/v1/responses', \%resp,
+     [qw(X-Mock-Input-Tokens 5000 X-Mock-Cached-Tokens 1000
+         X-Mock-Cache-Write-Tokens 3000 X-Mock-Output-Tokens 20
+         X-Mock-Service-Tier priority)],
+     '0.026650'],
+    ['chat: default tier at 1x', '/v1/chat/completions', \%chat,
+     [qw(X-Mock-Input-Tokens 1000 X-Mock-Output-Tokens 100
+         X-Mock-Service-Tier default)],
+     '0.003500'],
+
+    # the model that answered: 1000 in at $5, 100 out at $20
+
+    ['chat: charged at the model that answered', '/v1/chat/completions',
+     \%chat, [qw(X-Mock-Input-Tokens 1000 X-Mock-Output-Tokens 100
+                 X-Mock-Answer-Model gpt-x-2026-01-01)],
+     '0.007000'],
+    ['chat: an unpriced answering model: the tier\'s price',
+     '/v1/chat/completions', \%chat,
+     [qw(X-Mock-Input-Tokens 1000 X-Mock-Output-Tokens 100
+         X-Mock-Answer-Model gpt-x-unknown)],
+     '0.003500'],
+
+    # Anthropic: 3510 in: 500 read ($0.30), 3000 written of which 2000 for
+    # an hour ($3.75 / $6), 10 plain; 80 out: 150 + 3750 + 12000 + 30 +
+    # 1200 = 17130, x 1.1 = 18843
+
+    ['messages: 5-minute and 1-hour writes, in the EU', '/v1/messages',
+     \%msgs, [qw(X-Mock-Input-Tokens 3510 X-Mock-Cached-Tokens 500
+                 X-Mock-Cache-Write-Tokens 3000 X-Mock-Cache-1h-Tokens 2000
+                 X-Mock-Output-Tokens 80)],
+     '0.018843'],
+
+    # + 3 searches at $0.01: 47130 x 1.1 = 51843
+
+    ['messages: web searches', '/v1/messages', \%msgs,
+     [qw(X-Mock-Input-Tokens 3510 X-Mock-Cached-Tokens 500
+         X-Mock-Cache-Write-Tokens 3000 X-Mock-Cache-1h-Tokens 2000
+         X-Mock-Output-Tokens 80 X-Mock-Web-Search 3)],
+     '0.051843'],
+
+    # long context: 250000 in at $6, 1000 out at $22.50: 1522500 x 1.1
+
+    ['messages: over 200000 input, all of it at the long prices',
+     '/v1/messages', \%msgs,
+     [qw(X-Mock-Input-Tokens 250000 X-Mock-Output-Tokens 1000)],
+     '1.674750'],
+    ['messages: 200000 input, not over', '/v1/messages', \%msgs,
+     [qw(X-Mock-Input-Tokens 200000 X-Mock-Output-Tokens 1000)],
+     '0.676500'],
+
+    # batch at the default 0.5x: 1000 x 3 + 100 x 15 = 4500, x 0.5 x 1.1
+
+    ['messages: batch at 0.5x', '/v1/messages', \%msgs,
+     [qw(X-Mock-Input-Tokens 1000 X-Mock-Output-Tokens 100
+         X-Mock-Service-Tier batch)],
+     '0.002475'],
+);
+
+for my $c (@cases) {
+    my ($name, $path, $body, $h, $want) = @$c;
+
+    for my $stream (0, 1) {
+        my %b = %$body;
+        $b{stream} = JSON::PP::true() if $stream;
+        $b{stream_options} = { include_usage => JSON::PP::true() }
+            if $stream && $path =~ /chat/;
+
+        my ($cost, $r) = cost_of($path, \%b, @$h);
+        is($r->{status}, 200, "$name" . ($stream ? ', streamed' : '')
+           . ': 200');
+        is($cost, $want, "$name" . ($stream ? ', streamed' : '') . ": $want");
+    }
+}
+
+done_testing;
