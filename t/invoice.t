@@ -34,6 +34,10 @@ http {
         tier gpt model=gpt-x upstream=gpt_up;
     }
 
+    tier_router_ladder small api=openai {
+        tier gpt-small model=gpt-s upstream=gpt_up;
+    }
+
     tier_router_ladder anthropic api=anthropic {
         tier claude model=claude-x upstream=claude_up;
     }
@@ -41,6 +45,9 @@ http {
     # $2.50 in, $1.25 cached, $10 out; flex and priority as the provider's
     tier_router_price gpt-x input=2.50 cached_input=1.25 output=10
                       flex=0.5 priority=2;
+
+    # a model with a context window of 10000 tokens
+    tier_router_price gpt-s input=2.50 output=10 context=10000;
 
     # a dated snapshot the provider answers as, dearer
     tier_router_price gpt-x-2026-01-01 input=5 output=20;
@@ -60,7 +67,21 @@ http {
     server {
         listen 127.0.0.1:%%PORT_main%%;
 
-        tier_router_budget zone=tenants key=$http_authorization;
+        tier_router_budget zone=tenants key=$http_authorization
+                           limit=$http_x_limit;
+
+        location /bg/v1/ {
+            tier_router on;
+            tier_router_use openai;
+            tier_router_budget_background worst;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /small/v1/ {
+            tier_router on;
+            tier_router_use small;
+            proxy_pass http://$tier_router_upstream;
+        }
 
         location /v1/messages {
             tier_router on;
@@ -185,5 +206,85 @@ for my $c (@cases) {
         is($cost, $want, "$name" . ($stream ? ', streamed' : '') . ": $want");
     }
 }
+
+# -- what the body's size does not bound --------------------------------------
+
+sub status_of {
+    my ($path, $body, @h) = @_;
+    my $max = $path =~ /responses/ ? 'max_output_tokens' : 'max_tokens';
+
+    return $t->post_json($path, { $max => 1000, %$body },
+        'Authorization' => 'Bearer sk-bound-' . ++$n, @h);
+}
+
+# a fresh tenant with $0.10: a request that fits is reserved 1000 out at
+# $10 plus its body at $2.50; a stored input fills the context window
+# (200000 tokens by default: $0.50)
+
+my $r = status_of('/v1/responses', { %resp }, 'X-Limit' => '0.10');
+is($r->{status}, 200, 'a request the body bounds: reserved, answered');
+
+for my $c (
+    ['a previous_response_id', { %resp, previous_response_id => 'resp_1' }],
+    ['a conversation', { %resp, conversation => 'conv_1' }],
+    ['a stored prompt', { model => 'auto',
+                          prompt => { id => 'pmpt_1', version => '2' } }],
+    ['a file by id', { model => 'auto', input => [{ role => 'user',
+        content => [{ type => 'input_file', file_id => 'file-1' },
+                    { type => 'input_text', text => 'Sum it up.' }] }] }],
+    ['an image by URL', { model => 'auto', input => [{ role => 'user',
+        content => [{ type => 'input_image',
+                      image_url => 'https://example.com/a.png' }] }] }],
+) {
+    $r = status_of('/v1/responses', $c->[1], 'X-Limit' => '0.10');
+    is($r->{status}, 429, "$c->[0]: its input is not in the body, the "
+       . 'context window is reserved, and $0.10 cannot cover it');
+}
+
+$r = status_of('/small/v1/responses',
+               { %resp, previous_response_id => 'resp_1' }, 'X-Limit' => '0.10');
+is($r->{status}, 200, 'context=10000: the model\'s own window is reserved '
+   . '($0.025), and fits');
+
+$r = status_of('/v1/responses', { model => 'auto', input => [
+    { role => 'user', content => [{ type => 'input_image',
+      image_url => 'data:image/png;base64,' . ('A' x 2000) }] }] },
+    'X-Limit' => '0.10');
+is($r->{status}, 200, 'an image inline: its bytes bound it');
+
+# n choices: n times the output
+
+$r = status_of('/v1/chat/completions', { %chat, n => 3, max_tokens => 4000 },
+               'X-Limit' => '0.10');
+is($r->{status}, 429, 'n=3: three times 4000 out at $10 is $0.12: refused');
+
+$r = status_of('/v1/chat/completions', { %chat, n => 2, max_tokens => 4000 },
+               'X-Limit' => '0.10');
+is($r->{status}, 200, 'n=2: $0.08 fits');
+
+$r = status_of('/v1/chat/completions', { %chat, n => 'x' });
+is($r->{status}, 400, 'n not a number: 400');
+
+# background responses: billed later, out of sight
+
+$r = status_of('/v1/responses', { %resp, background => JSON::PP::true() });
+is($r->{status}, 400, 'background: refused by default');
+like($r->{body}, qr/background responses are not metered here/,
+     '... saying why');
+is(eval { decode_json($r->{body}) }->{error}{param}, 'background',
+   '... and naming the parameter');
+
+$r = status_of('/v1/responses', { %resp, background => JSON::PP::false() });
+is($r->{status}, 200, 'background false: as any request');
+
+my $id = 'bg' . ++$n;
+$r = $t->post_json('/bg/v1/responses', { %resp, max_output_tokens => 1000,
+                   background => JSON::PP::true() },
+                   'Authorization' => 'Bearer sk-bg', 'X-Id' => $id,
+                   'X-Mock-Input-Tokens' => 10, 'X-Mock-Output-Tokens' => 5);
+my $e = $t->log_entry('inv.log', 'I', $id);
+is($r->{status}, 200, 'tier_router_budget_background worst: passed on');
+cmp_ok($e->{cost}, '>=', 0.010, "... and charged its worst case, not the "
+       . "0.000075 its first answer reports ($e->{cost})");
 
 done_testing;

@@ -41,6 +41,8 @@ typedef struct {
     unsigned              has_user:1;
     unsigned              has_system:1;
     unsigned              text_not_object:1;
+    unsigned              stored_input:1;   /* the responses API's input
+                                               may be stored */
 } tr_parser_t;
 
 
@@ -169,6 +171,10 @@ static const unsigned char  tr_class[256] = {
 #define TR_ROOT_CACHE_KEY         0x1000000
 #define TR_ROOT_METADATA          0x2000000
 #define TR_ROOT_PREVIOUS          0x4000000
+#define TR_ROOT_CONVERSATION      0x8000000
+#define TR_ROOT_PROMPT            0x10000000
+#define TR_ROOT_N                 0x20000000
+#define TR_ROOT_BACKGROUND        0x40000000
 
 
 /* the root keys a tier's profile may drop or rename, by TR_PARAM_* */
@@ -264,7 +270,9 @@ tr_extract(const unsigned char *body, size_t len,
                                       "a format must be an object", "text");
         }
 
-        if (!req->has_input) {
+        /* a stored prompt or conversation may be the whole input */
+
+        if (!req->has_input && !ps.stored_input) {
             return tr_fail(&ps,
                              "missing required parameter: 'input'", "input");
         }
@@ -1170,8 +1178,10 @@ tr_uint(tr_parser_t *ps, long *value,
     }
 
     if (t != TR_T_NUMBER) {
-        return tr_fail(ps,
-                       "a token limit must be a non-negative integer", param);
+        return tr_fail(ps, param[1] == '\0'
+                           ? "'n' must be a non-negative integer"
+                           : "a token limit must be a non-negative integer",
+                       param);
     }
 
     if (tr_number(ps, &n, &integer) != 0) {
@@ -1179,8 +1189,10 @@ tr_uint(tr_parser_t *ps, long *value,
     }
 
     if (!integer || n < 0 || n > INT_MAX) {
-        return tr_fail(ps,
-                       "a token limit must be a non-negative integer", param);
+        return tr_fail(ps, param[1] == '\0'
+                           ? "'n' must be a non-negative integer"
+                           : "a token limit must be a non-negative integer",
+                       param);
     }
 
     *value = n;
@@ -1205,10 +1217,12 @@ tr_bool(tr_parser_t *ps,
         return tr_literal(ps, "null", 4);
 
     default:
-        return tr_fail(ps, param[6] == '\0'
-                                 ? "'stream' must be a boolean"
-                                 : "'stream_options.include_usage' must be "
-                                   "a boolean", param);
+        return tr_fail(ps, strcmp(param, "stream") == 0
+                           ? "'stream' must be a boolean"
+                           : strcmp(param, "background") == 0
+                             ? "'background' must be a boolean"
+                             : "'stream_options.include_usage' must be "
+                               "a boolean", param);
     }
 }
 
@@ -1304,6 +1318,10 @@ tr_root(tr_parser_t *ps)
         TR_KEY("prompt_cache_key", TR_ROOT_CACHE_KEY)
         TR_KEY("metadata", TR_ROOT_METADATA)
         TR_KEY("previous_response_id", TR_ROOT_PREVIOUS)
+        TR_KEY("conversation", TR_ROOT_CONVERSATION)
+        TR_KEY("prompt", TR_ROOT_PROMPT)
+        TR_KEY("n", TR_ROOT_N)
+        TR_KEY("background", TR_ROOT_BACKGROUND)
 
 #undef TR_KEY
 
@@ -1582,6 +1600,8 @@ tr_root(tr_parser_t *ps)
             span = (bit == TR_ROOT_CACHE_KEY) ? &req->cache_key_span
                                               : &req->previous_span;
             span->start = ps->p - ps->start;
+            req->stored |= (bit == TR_ROOT_PREVIOUS);
+            ps->stored_input |= (bit == TR_ROOT_PREVIOUS);
 
             if (tr_skip(ps) != 0) {
                 return -1;
@@ -1595,6 +1615,38 @@ tr_root(tr_parser_t *ps)
                 return -1;
             }
 
+            break;
+
+        case TR_ROOT_CONVERSATION:
+        case TR_ROOT_PROMPT:
+
+            /* the input of a stored conversation or prompt, not here */
+
+            req->stored |= (tr_type(ps) != TR_T_NULL);
+            ps->stored_input |= (tr_type(ps) != TR_T_NULL);
+
+            if (tr_skip(ps) != 0) {
+                return -1;
+            }
+
+            break;
+
+        case TR_ROOT_N:
+            n = -1;
+
+            if (tr_uint(ps, &n, param) != 0) {
+                return -1;
+            }
+
+            req->n = (n > 0) ? n : 0;
+            break;
+
+        case TR_ROOT_BACKGROUND:
+            if (tr_bool(ps, &stream, param) != 0) {
+                return -1;
+            }
+
+            req->background = stream;
             break;
 
         case TR_ROOT_TOOLS:
@@ -1975,16 +2027,24 @@ tr_content(tr_parser_t *ps,
 #define TR_PART_TEXT     0x02
 #define TR_PART_CONTENT  0x04
 
+/*
+ * an image, a file or a document part shorter than this names its data
+ * (a URL, a file id) rather than carrying it: its tokens are not in the
+ * body's size
+ */
+#define TR_PART_INLINE   1024
+
 
 static int
 tr_part(tr_parser_t *ps,
     const char *param)
 {
-    int            more, t;
-    size_t         key_len, type_len;
-    unsigned       seen, bit;
-    unsigned char  key[TR_KEY_LEN], type[TR_KEY_LEN];
-    tr_sink_t      sink;
+    int                   more, t;
+    size_t                key_len, type_len;
+    unsigned              seen, bit;
+    unsigned char         key[TR_KEY_LEN], type[TR_KEY_LEN];
+    tr_sink_t             sink;
+    const unsigned char  *start;
 
     t = tr_type(ps);
 
@@ -2002,6 +2062,7 @@ tr_part(tr_parser_t *ps,
                       "request body is nested too deeply", NULL);
     }
 
+    start = ps->p;
     ps->p++;
     seen = 0;
     type_len = 0;
@@ -2118,11 +2179,13 @@ tr_part(tr_parser_t *ps,
         || tr_is(type, type_len, "input_audio"))
     {
         ps->req->features.images++;
+        ps->req->stored |= (ps->p - start < TR_PART_INLINE);
 
     } else if (tr_is(type, type_len, "image")
                || tr_is(type, type_len, "document"))
     {
         ps->req->features.images++;
+        ps->req->stored |= (ps->p - start < TR_PART_INLINE);
         ps->anthropic_marks++;
 
     } else if (tr_is(type, type_len, "tool_result")) {

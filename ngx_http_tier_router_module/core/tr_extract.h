@@ -118,6 +118,15 @@ typedef struct {
     unsigned       signed_reasoning:1;    /* thinking blocks, reasoning
                                              items: one model's own */
 
+    /* what the body's size does not bound */
+    long           n;                     /* chat "n", 0: absent */
+    unsigned       background:1;          /* responses "background" */
+    unsigned       stored:1;              /* input kept elsewhere: a
+                                             previous_response_id, a
+                                             conversation, a stored
+                                             prompt, a file or image by
+                                             reference */
+
     tr_features_t  features;    /* text points below */
 
     const char                      *error;       /* NULL: no error */

@@ -124,6 +124,7 @@ tr_price_init(tr_price_t *p)
     p->priority = -1;
     p->batch = -1;
     p->region = -1;
+    p->context = -1;
 }
 
 
@@ -454,6 +455,12 @@ tr_price_entry(json_t *entry,
     p->flex = tr_price_ratio(p, flex);
     p->priority = tr_price_ratio(p, priority);
     p->batch = tr_price_ratio(p, batch);
+
+    x = json_object_get(entry, "max_input_tokens");
+
+    if (json_is_integer(x) && json_integer_value(x) > 0) {
+        p->context = json_integer_value(x);
+    }
 
     /* dollars per query: 1000 of them a price per thousand calls */
 

@@ -61,7 +61,15 @@ typedef struct {
     int64_t                      priority;     /* -1: 2 */
     int64_t                      batch;        /* -1: 0.5 */
     int64_t                      region;       /* -1: 1 */
+
+    /* not a price: the most input the model takes, in tokens */
+    int64_t                      context;      /* -1: TR_CONTEXT */
 } tr_price_t;
+
+
+/* a context window for a model of unknown size, in tokens */
+
+#define TR_CONTEXT  200000
 
 
 #define TR_PRICE_FACTOR_MAX  100000000     /* 100x */

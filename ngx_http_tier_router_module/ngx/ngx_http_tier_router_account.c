@@ -57,6 +57,8 @@ static void ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static void ngx_http_tier_router_charge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
+static int64_t ngx_http_tier_router_context(
+    ngx_http_tier_router_main_conf_t *trmcf, ngx_uint_t index);
 static tr_price_t *ngx_http_tier_router_answered(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_tier_t *tier);
 static void ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
@@ -93,14 +95,47 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
 
     /*
+     * a background response is answered "queued", and billed when it is
+     * done, out of the module's sight: refused, or charged its worst case
+     */
+
+    if (req->background) {
+        if (trlcf->budget_background == NGX_HTTP_TIER_ROUTER_BACKGROUND_REFUSE)
+        {
+            ctx->rq->error_status = NGX_HTTP_BAD_REQUEST;
+            ctx->rq->error = "background responses are not metered here: "
+                             "send the request without \"background\"";
+            ctx->rq->error_param = "background";
+            return NGX_OK;
+        }
+
+        ctx->rq->background = 1;
+    }
+
+    /*
      * the worst case: every byte of the body a third of a token (JSON's
-     * own bytes make real prompts cheaper), and every output token asked
+     * own bytes make real prompts cheaper), and every output token asked,
+     * n times for n choices; an input kept elsewhere (a stored response,
+     * a conversation, a prompt, a file by reference) fills the largest
+     * context of the tiers
      */
 
     ctx->rq->input_estimate = (int64_t) (body_len / 3) + 1;
     ctx->rq->output_max = (req->features.max_tokens >= 0)
                           ? req->features.max_tokens
                           : (int64_t) trlcf->budget_max_output;
+
+    if (req->stored) {
+        ctx->rq->input_estimate = ngx_max(ctx->rq->input_estimate,
+                                          ngx_http_tier_router_context(trmcf,
+                                                                 ctx->tier));
+    }
+
+    if (req->n > 1) {
+        ctx->rq->output_max = (ctx->rq->output_max > TR_AMOUNT_MAX / req->n)
+                              ? TR_AMOUNT_MAX
+                              : ctx->rq->output_max * req->n;
+    }
 
     t = ngx_http_tier_router_enter(r, ctx, &rc);
 
@@ -851,6 +886,45 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
     if (ctx->run.opaque && status < 400 && ctx->run.cost < ctx->run.reserved) {
         ctx->run.cost = ctx->run.reserved;
     }
+
+    /* a background response's bill comes later: its worst case now */
+
+    if (ctx->rq->background && status < 400
+        && ctx->run.cost < ctx->run.reserved)
+    {
+        ctx->run.cost = ctx->run.reserved;
+        ctx->run.estimated = 1;
+    }
+}
+
+
+/* the largest context window of the tiers of tier's ladder, in tokens */
+
+static int64_t
+ngx_http_tier_router_context(ngx_http_tier_router_main_conf_t *trmcf,
+    ngx_uint_t index)
+{
+    int64_t                         max, context;
+    ngx_uint_t                      i;
+    ngx_http_tier_router_tier_t    *tier;
+    ngx_http_tier_router_ladder_t  *ladder;
+
+    tier = trmcf->tiers.elts;
+    ladder = trmcf->ladders.elts;
+    ladder = &ladder[tier[index].ladder];
+    max = 0;
+
+    for (i = ladder->first; i < ladder->first + ladder->n; i++) {
+        context = tier[i].price.context;
+
+        if (context <= 0) {
+            context = TR_CONTEXT;
+        }
+
+        max = ngx_max(max, context);
+    }
+
+    return max;
 }
 
 

@@ -39,6 +39,7 @@ static ngx_int_t ngx_http_tier_router_catalog_read(ngx_conf_t *cf,
  *     [above=TOKENS [above_input=D] [above_output=D] [above_cached=D]]
  *     [web_search=D] [web_fetch=D]             (dollars per thousand calls)
  *     [flex=X] [priority=X] [batch=X] [region=X]          (multipliers)
+ *     [context=TOKENS]
  */
 
 #define NGX_HTTP_TIER_ROUTER_PER_M    0       /* dollars per million */
@@ -83,6 +84,8 @@ static struct {
       NGX_HTTP_TIER_ROUTER_TIMES },
     { ngx_string("region="), offsetof(tr_price_t, region),
       NGX_HTTP_TIER_ROUTER_TIMES },
+    { ngx_string("context="), offsetof(tr_price_t, context),
+      NGX_HTTP_TIER_ROUTER_TOKENS },
     { ngx_null_string, 0, 0 }
 };
 

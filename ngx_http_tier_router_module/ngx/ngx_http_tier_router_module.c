@@ -93,6 +93,13 @@ static ngx_conf_enum_t  ngx_http_tier_router_on_errors[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_tier_router_backgrounds[] = {
+    { ngx_string("refuse"), NGX_HTTP_TIER_ROUTER_BACKGROUND_REFUSE },
+    { ngx_string("worst"), NGX_HTTP_TIER_ROUTER_BACKGROUND_WORST },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_tier_router_empty_keys[] = {
     { ngx_string("refuse"), NGX_HTTP_TIER_ROUTER_EMPTY_REFUSE },
     { ngx_string("allow"), NGX_HTTP_TIER_ROUTER_EMPTY_ALLOW },
@@ -302,6 +309,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tier_router_loc_conf_t, budget_max_output),
       NULL },
+
+    { ngx_string("tier_router_budget_background"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, budget_background),
+      &ngx_http_tier_router_backgrounds },
 
     { ngx_string("tier_router_fallback"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -560,6 +574,7 @@ ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
     conf->budget_on_error = NGX_CONF_UNSET_UINT;
     conf->budget_empty_key = NGX_CONF_UNSET_UINT;
     conf->budget_max_output = NGX_CONF_UNSET_UINT;
+    conf->budget_background = NGX_CONF_UNSET_UINT;
     conf->fallback_direction = NGX_CONF_UNSET_UINT;
     conf->attempts = NGX_CONF_UNSET_UINT;
     conf->escalate_buffer = NGX_CONF_UNSET_SIZE;
@@ -628,6 +643,9 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
     ngx_conf_merge_uint_value(conf->budget_max_output,
                               prev->budget_max_output, 4096);
+    ngx_conf_merge_uint_value(conf->budget_background,
+                              prev->budget_background,
+                              NGX_HTTP_TIER_ROUTER_BACKGROUND_REFUSE);
 
     ngx_conf_merge_bitmask_value(conf->fallback, prev->fallback,
                                  (NGX_CONF_BITMASK_SET

@@ -40,6 +40,10 @@
 #define NGX_HTTP_TIER_ROUTER_EMPTY_REFUSE   0
 #define NGX_HTTP_TIER_ROUTER_EMPTY_ALLOW    1
 
+/* tier_router_budget_background */
+#define NGX_HTTP_TIER_ROUTER_BACKGROUND_REFUSE   0
+#define NGX_HTTP_TIER_ROUTER_BACKGROUND_WORST    1
+
 /* tier_router_fallback: what sends a request on to the next tier */
 #define NGX_HTTP_TIER_ROUTER_FB_ERROR       0x0002
 #define NGX_HTTP_TIER_ROUTER_FB_TIMEOUT     0x0004
@@ -320,6 +324,7 @@ typedef struct {
     ngx_uint_t                   budget_empty_key;
     ngx_str_t                    passthrough;       /* empty: tier 0's */
     ngx_uint_t                   budget_max_output;
+    ngx_uint_t                   budget_background; /* .._BACKGROUND_* */
     ngx_http_tier_router_zone_t *status_zone;
 
     ngx_uint_t                   fallback;          /* .._FB_* bits */
@@ -399,6 +404,7 @@ typedef struct {
     unsigned                     routed:1;
     unsigned                     stream_usage:1;    /* we asked for it */
     unsigned                     metered:1;         /* unrouted, charged */
+    unsigned                     background:1;      /* charged its worst */
 
     /* attempts across tiers */
     ngx_int_t                    cap;               /* highest; -1: none */

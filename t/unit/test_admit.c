@@ -18,7 +18,8 @@
 /* a price of input, output and reasoning, every other part unset */
 
 #define PRICE(in, out, reasoning)                                            \
-    { in, out, -1, -1, -1, reasoning, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 }
+    { in, out, -1, -1, -1, reasoning, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  \
+      -1 }
 
 
 /* three tiers at $1/$2, $10/$20 and $100/$200 per million tokens */

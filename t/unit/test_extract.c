@@ -81,6 +81,8 @@ typedef struct {
     int          has_thinking;
     int          has_messages;
     int          has_input;
+    int          stored_input;      /* a stored response, conversation,
+                                       prompt */
     int          has_system;
     json_t      *model;
     json_t      *re;
@@ -856,6 +858,27 @@ ref_root(ref_t *r, json_t *root, int hint)
                 return ref_fail(r, "stream is not a boolean");
             }
 
+        } else if (key_is(key, len, "background")) {
+            if (!json_is_boolean(v) && !json_is_null(v)) {
+                return ref_fail(r, "background is not a boolean");
+            }
+
+        } else if (key_is(key, len, "n")) {
+            n = -1;
+
+            if (ref_uint(r, v, &n, key) != 0) {
+                return -1;
+            }
+
+        } else if (key_is(key, len, "previous_response_id")
+                   || key_is(key, len, "conversation")
+                   || key_is(key, len, "prompt"))
+        {
+            /* a stored input: the responses API needs no other */
+
+            r->stored_input |= key_is(key, len, "previous_response_id")
+                               ? json_is_string(v) : !json_is_null(v);
+
         } else if (key_is(key, len, "max_tokens")
                    || key_is(key, len, "max_completion_tokens")
                    || key_is(key, len, "max_output_tokens"))
@@ -979,7 +1002,9 @@ ref_root(ref_t *r, json_t *root, int hint)
         return ref_fail(r, "text is not an object");
     }
 
-    if (r->dialect == RESPONSES ? !r->has_input : !r->has_messages) {
+    if (r->dialect == RESPONSES ? !r->has_input && !r->stored_input
+                                : !r->has_messages)
+    {
         return ref_fail(r, "missing messages or input for the dialect");
     }
 
@@ -2231,6 +2256,26 @@ gen_responses(void)
 
     if (chance(15)) {
         add(&ms, "store", json_false());
+    }
+
+    /* what the body's size does not bound, valid and not */
+
+    if (chance(8)) {
+        add(&ms, "background", chance(80) ? json_boolean(chance(50))
+                                          : json_string("yes"));
+    }
+
+    if (chance(8)) {
+        add(&ms, "conversation", chance(80) ? json_string("conv_1")
+                                            : json_null());
+    }
+
+    if (chance(5)) {
+        add(&ms, "prompt", json_pack("{s:s}", "id", "pmpt_1"));
+    }
+
+    if (chance(8)) {
+        add(&ms, "n", chance(80) ? json_integer(rnd(4)) : json_real(1.5));
     }
 
     if (chance(10)) {
