@@ -59,6 +59,7 @@ http {
                       web_search=10 region=1.1;
 
     tier_router_budget_zone zone=tenants:1m period=total;
+    tier_router_budget_zone zone=monthly:1m period=month;
 
     log_format inv 'I id=$http_x_id cost=$tier_router_cost '
                    'in=$tier_router_input_tokens out=$tier_router_output_tokens';
@@ -69,6 +70,17 @@ http {
 
         tier_router_budget zone=tenants key=$http_authorization
                            limit=$http_x_limit;
+
+        # each tenant's own budget, as the budget here names it
+        location = /v1/budget {
+            tier_router_balance;
+        }
+
+        location = /monthly/budget {
+            tier_router_budget zone=monthly key=$http_authorization;
+            tier_router_budget_clock $http_x_clock;
+            tier_router_balance;
+        }
 
         location /bg/v1/ {
             tier_router on;
@@ -286,5 +298,57 @@ my $e = $t->log_entry('inv.log', 'I', $id);
 is($r->{status}, 200, 'tier_router_budget_background worst: passed on');
 cmp_ok($e->{cost}, '>=', 0.010, "... and charged its worst case, not the "
        . "0.000075 its first answer reports ($e->{cost})");
+
+# -- a tenant's own budget ------------------------------------------------------
+
+my $spent = 0;
+for my $c (@cases) {
+    (my $m = $c->[4]) =~ s/\.//;
+    $spent += 2 * $m;
+}
+
+$r = $t->http_get('/v1/budget', headers => ['Authorization' => 'Bearer sk-inv',
+                                            'X-Limit' => '5']);
+my $b = eval { decode_json($r->{body}) } // {};
+is($r->{status}, 200, 'balance: 200');
+is($b->{spent_micro_usd}, $spent, "balance: the tenant's spend, the sum of "
+   . "its requests to the micro-dollar ($spent)");
+is($b->{limit_micro_usd}, 5000000, 'balance: its limit, as the location '
+   . 'sets it');
+is($b->{remaining_micro_usd}, 5000000 - $spent, 'balance: what is left');
+is($b->{reserved_micro_usd}, 0, 'balance: nothing in flight');
+is($b->{requests}, 2 * @cases, 'balance: its requests');
+is($b->{period}, 'total', 'balance: the period');
+ok(exists $b->{resets_at} && !defined $b->{resets_at},
+   'balance: a total never resets');
+is($r->{headers}{'cache-control'}, 'no-store', 'balance: not cached');
+unlike($r->{body}, qr/sk-inv|hash|label/, 'balance: no key, hash or label '
+   . 'in it');
+
+$r = $t->http_get('/v1/budget', headers => ['Authorization' => 'Bearer sk-new']);
+$b = eval { decode_json($r->{body}) } // {};
+is($b->{spent_micro_usd}, 0, 'balance: another key sees only its own: '
+   . 'nothing spent');
+ok(!defined $b->{limit_micro_usd} && !defined $b->{remaining_micro_usd},
+   'balance: no limit, nothing to subtract from');
+
+$r = $t->http_get('/v1/budget');
+is($r->{status}, 401, 'balance: no key, 401');
+like($r->{body}, qr/no API key/, '... in the shape of the API\'s errors');
+
+$r = $t->http_post('/v1/budget', '{}', 'Authorization' => 'Bearer sk-inv');
+is($r->{status}, 405, 'balance: GET only');
+
+# a monthly zone resets at the start of the next month, in UTC
+
+use Time::Local qw(timegm);
+my $now = timegm(0, 0, 12, 4, 11, 2026);
+
+$r = $t->http_get('/monthly/budget', headers => [
+    'Authorization' => 'Bearer sk-inv', 'X-Clock' => $now]);
+$b = eval { decode_json($r->{body}) } // {};
+is($b->{period}, 'month', 'balance: a monthly zone');
+is($b->{period_start}, timegm(0, 0, 0, 1, 11, 2026), '... from December 1');
+is($b->{resets_at}, timegm(0, 0, 0, 1, 0, 2027), '... to January 1');
 
 done_testing;

@@ -35,8 +35,6 @@
 #define NGX_HTTP_TIER_ROUTER_RESERVED_RETRY   1
 
 
-static ngx_int_t ngx_http_tier_router_account_key(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *label);
 static ngx_int_t ngx_http_tier_router_refuse(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_tenant_t *t,
     ngx_uint_t why);
@@ -361,7 +359,7 @@ ngx_http_tier_router_no_room(ngx_http_request_t *r,
 
 /* the tenant's hash, its limit and label, from the operator's variables */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tier_router_account_key(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *label)
 {

@@ -18,6 +18,7 @@
 #include "ngx_http_tier_router_module.h"
 #include "ngx_http_tier_router_account.h"
 #include "ngx_http_tier_router_attempt.h"
+#include "ngx_http_tier_router_balance.h"
 #include "ngx_http_tier_router_body.h"
 #include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_catalog.h"
@@ -308,6 +309,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tier_router_loc_conf_t, budget_max_output),
+      NULL },
+
+    { ngx_string("tier_router_balance"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tier_router_balance,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("tier_router_budget_background"),
@@ -690,7 +698,8 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     if (ngx_http_tier_router_budget_soft_merge(cf, conf) != NGX_CONF_OK
-        || ngx_http_tier_router_session_merge(cf, prev, conf) != NGX_CONF_OK)
+        || ngx_http_tier_router_session_merge(cf, prev, conf) != NGX_CONF_OK
+        || ngx_http_tier_router_balance_merge(cf, conf) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }

@@ -326,6 +326,7 @@ typedef struct {
     ngx_uint_t                   budget_max_output;
     ngx_uint_t                   budget_background; /* .._BACKGROUND_* */
     ngx_http_tier_router_zone_t *status_zone;
+    ngx_flag_t                   balance;           /* tier_router_balance */
 
     ngx_uint_t                   fallback;          /* .._FB_* bits */
     ngx_uint_t                   fallback_direction;
