@@ -32,6 +32,7 @@ http {
 
     tier_router_ladder openai api=openai {
         tier gpt model=gpt-x upstream=gpt_up;
+        tier big model=gpt-big upstream=gpt_up;
     }
 
     tier_router_ladder small api=openai {
@@ -49,6 +50,9 @@ http {
     # a model with a context window of 10000 tokens
     tier_router_price gpt-s input=2.50 output=10 context=10000;
 
+    # the ladder's top: what an "auto" request is compared with
+    tier_router_price gpt-big input=20 output=80;
+
     # a dated snapshot the provider answers as, dearer
     tier_router_price gpt-x-2026-01-01 input=5 output=20;
 
@@ -62,6 +66,7 @@ http {
     tier_router_budget_zone zone=monthly:1m period=month;
 
     log_format inv 'I id=$http_x_id cost=$tier_router_cost '
+                   'base=$tier_router_baseline_cost '
                    'in=$tier_router_input_tokens out=$tier_router_output_tokens';
     access_log %%TESTDIR%%/inv.log inv;
 
@@ -80,6 +85,17 @@ http {
             tier_router_budget zone=monthly key=$http_authorization;
             tier_router_budget_clock $http_x_clock;
             tier_router_balance;
+        }
+
+        location = /status {
+            tier_router_status tenants;
+        }
+
+        location /base/v1/ {
+            tier_router on;
+            tier_router_use openai;
+            tier_router_baseline gpt;
+            proxy_pass http://$tier_router_upstream;
         }
 
         location /bg/v1/ {
@@ -219,6 +235,52 @@ for my $c (@cases) {
     }
 }
 
+# -- what routing saved: the same answer at the baseline's price --------------
+
+sub logged {
+    my ($path, $body, @h) = @_;
+    my $id = 'b' . ++$n;
+    my $max = $path =~ /responses/ ? 'max_output_tokens' : 'max_tokens';
+
+    $t->post_json($path, { $max => 100, %$body },
+        'Authorization' => 'Bearer sk-save', 'X-Id' => $id, @h);
+    return $t->log_entry('inv.log', 'I', $id);
+}
+
+my $e = logged('/v1/chat/completions', \%chat,
+               qw(X-Mock-Input-Tokens 1000 X-Mock-Output-Tokens 100));
+is($e->{cost}, '0.003500', 'savings: routed to gpt at $2.50 / $10');
+is($e->{base}, '0.028000', 'savings: the baseline, the ladder\'s top tier '
+   . '(gpt-big at $20 / $80), for the same tokens');
+
+$e = logged('/v1/chat/completions', { %chat, stream => JSON::PP::true(),
+            stream_options => { include_usage => JSON::PP::true() } },
+            qw(X-Mock-Input-Tokens 1000 X-Mock-Output-Tokens 100));
+is($e->{base}, '0.028000', 'savings: streamed, the same');
+
+$e = logged('/base/v1/chat/completions', \%chat,
+            qw(X-Mock-Input-Tokens 1000 X-Mock-Output-Tokens 100));
+is($e->{base}, '0.003500', 'tier_router_baseline gpt: compared with gpt '
+   . 'itself, nothing saved');
+
+my $st = eval { decode_json($t->http_get('/status')->{body}) } // {};
+my ($save) = grep { $_->{label} eq '' && $_->{spent_micro_usd} == 10500 }
+             @{ $st->{tenants} // [] };
+is($save->{baseline_micro_usd}, 28000 * 2 + 3500,
+   'status: the tenant\'s baseline, summed (59500)');
+my ($gpt) = grep { $_->{name} eq 'gpt' } @{ $st->{tiers} // [] };
+cmp_ok($gpt->{baseline_micro_usd}, '>=', 59500,
+       'status: the tier\'s baseline, summed');
+cmp_ok($st->{baseline_micro_usd}, '>=', 59500, 'status: the zone\'s');
+
+my $prom = $t->http_get('/status?format=prometheus')->{body};
+like($prom, qr/^tier_router_zone_baseline_dollars\{zone="tenants"\} \d+\.\d{6}$/m,
+     'prometheus: the zone\'s baseline');
+like($prom, qr/^tier_router_tier_baseline_dollars_total\{zone="tenants",tier="gpt"\} \d+\.\d{6}$/m,
+     'prometheus: the tier\'s');
+like($prom, qr/^tier_router_tenant_baseline_dollars\{zone="tenants",tenant="[^"]+"\} 0\.059500$/m,
+     'prometheus: the tenant\'s, 0.059500');
+
 # -- what the body's size does not bound --------------------------------------
 
 sub status_of {
@@ -294,7 +356,7 @@ $r = $t->post_json('/bg/v1/responses', { %resp, max_output_tokens => 1000,
                    background => JSON::PP::true() },
                    'Authorization' => 'Bearer sk-bg', 'X-Id' => $id,
                    'X-Mock-Input-Tokens' => 10, 'X-Mock-Output-Tokens' => 5);
-my $e = $t->log_entry('inv.log', 'I', $id);
+$e = $t->log_entry('inv.log', 'I', $id);
 is($r->{status}, 200, 'tier_router_budget_background worst: passed on');
 cmp_ok($e->{cost}, '>=', 0.010, "... and charged its worst case, not the "
        . "0.000075 its first answer reports ($e->{cost})");

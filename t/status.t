@@ -169,8 +169,8 @@ is($requests, $json->{requests}, 'Prometheus: the zone\'s requests as in '
 
 $r = $t->http_get('/status?format=prometheus&limit=0');
 is($r->{status}, 200, 'Prometheus, no tenants: 200');
-is(scalar(() = $r->{body} =~ /^tier_router_tier_\w+\{/mg), 16 * 7,
-   'Prometheus, no tenants: 112 tier lines');
+is(scalar(() = $r->{body} =~ /^tier_router_tier_\w+\{/mg), 16 * 8,
+   'Prometheus, no tenants: 128 tier lines (8 metrics, 16 tiers)');
 
 # names the directives refuse
 

@@ -25,13 +25,20 @@ const char  *tr_state_fields[] = {
 static const char  *tr_state_zone_fields[] = {
     "period_start", "spent", "total", "requests", "refused", "capped",
     "estimated", "full", "evicted", "unaccounted", "unsettled",
-    "unsettled_micro_usd", NULL
+    "unsettled_micro_usd", "baseline", NULL
+};
+
+
+/* a tenant's counts that came with later saves */
+
+static const char  *tr_state_tenant_optional[] = {
+    "baseline", NULL
 };
 
 
 static const char  *tr_state_tier_fields[] = {
     "requests", "input_tokens", "output_tokens", "estimated", "fell_back",
-    "escalated", "cost", NULL
+    "escalated", "cost", "baseline", NULL
 };
 
 
@@ -176,6 +183,11 @@ tr_state_valid(json_t *root, const char *key_check,
 
         if (v && !json_is_string(v)) {
             *error = "a tenant with a \"label\" that is not a string";
+            return -1;
+        }
+
+        if (tr_state_counts(t, tr_state_tenant_optional) != 0) {
+            *error = "a tenant with a negative, invalid or too large count";
             return -1;
         }
     }

@@ -55,6 +55,8 @@ static void ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static void ngx_http_tier_router_charge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
+static tr_price_t *ngx_http_tier_router_baseline_price(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
 static int64_t ngx_http_tier_router_context(
     ngx_http_tier_router_main_conf_t *trmcf, ngx_uint_t index);
 static tr_price_t *ngx_http_tier_router_answered(ngx_http_request_t *r,
@@ -738,6 +740,11 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
         t->inflight -= (t->inflight > 0);
         ngx_http_tier_router_add(t->spent, ctx->run.cost);
         ngx_http_tier_router_add(t->total, ctx->run.cost);
+
+        if (!ctx->run.discard) {
+            ngx_http_tier_router_add(t->baseline, ctx->run.baseline);
+        }
+
         ngx_http_tier_router_inc32(t->requests);
 
         if (ctx->run.estimated) {
@@ -754,6 +761,13 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     zone->sh->reserved -= ngx_min(zone->sh->reserved, ctx->run.reserved);
     ngx_http_tier_router_add(zone->sh->spent, ctx->run.cost);
     ngx_http_tier_router_add(zone->sh->total, ctx->run.cost);
+
+    /* what it replaced: the answer the client got only, once */
+
+    if (!ctx->run.discard) {
+        ngx_http_tier_router_add(zone->sh->baseline, ctx->run.baseline);
+    }
+
     ngx_http_tier_router_add(zone->sh->requests, 1);
     ngx_http_tier_router_add(zone->sh->estimated, ctx->run.estimated);
     zone->sh->generation++;
@@ -776,6 +790,11 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
                                      ctx->run.discard && !ctx->run.escalated);
             ngx_http_tier_router_add(st->escalated, ctx->run.escalated);
             ngx_http_tier_router_add(st->cost, ctx->run.cost);
+
+            if (!ctx->run.discard) {
+                ngx_http_tier_router_add(st->baseline, ctx->run.baseline);
+            }
+
             break;
         }
     }
@@ -868,8 +887,15 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
 
     if (ctx->rq->metered) {
         ngx_http_tier_router_charge_metered(r, ctx);
+        ctx->run.baseline = ctx->run.cost;
         return;
     }
+
+    ctx->run.baseline = ngx_min(tr_price_cost(
+                                    ngx_http_tier_router_baseline_price(r,
+                                                                        ctx),
+                                    u),
+                                TR_AMOUNT_MAX);
 
     ctx->run.cost = ngx_min(tr_price_cost(ngx_http_tier_router_answered(r,
                                               ctx, tier), u),
@@ -893,6 +919,53 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         ctx->run.cost = ctx->run.reserved;
         ctx->run.estimated = 1;
     }
+}
+
+
+/*
+ * What a request is compared with, to show what routing saved: the price
+ * of the model the client asked for, where it has one; else the
+ * location's tier_router_baseline tier's; else the top tier's of the
+ * request's ladder.
+ */
+
+static tr_price_t *
+ngx_http_tier_router_baseline_price(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_int_t                          i;
+    tr_price_t                        *price;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_ladder_t     *ladder;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    price = ngx_http_tier_router_price_of(trmcf, &ctx->rq->requested_model,
+                                          NULL);
+    if (price) {
+        return price;
+    }
+
+    tier = trmcf->tiers.elts;
+    ladder = trmcf->ladders.elts;
+    ladder = &ladder[tier[ctx->tier].ladder];
+
+    i = -1;
+
+    if (trlcf->baseline.len) {
+        i = ngx_http_tier_router_find_tier(trmcf, ladder,
+                                           trlcf->baseline.data,
+                                           trlcf->baseline.len);
+    }
+
+    if (i < 0) {
+        i = ladder->first + ladder->n - 1;
+    }
+
+    return &tier[i].price;
 }
 
 

@@ -360,6 +360,11 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
 
     if (actx->run.accounted) {
         ngx_http_tier_router_add(ctx->run.cost, actx->run.cost);
+
+        if (!actx->run.discard) {
+            ctx->run.baseline = actx->run.baseline;
+        }
+
         ngx_http_tier_router_add(ctx->run.counts.input,
                                  actx->run.counts.input);
         ngx_http_tier_router_add(ctx->run.counts.output,

@@ -311,6 +311,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       offsetof(ngx_http_tier_router_loc_conf_t, budget_max_output),
       NULL },
 
+    { ngx_string("tier_router_baseline"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, baseline),
+      NULL },
+
     { ngx_string("tier_router_balance"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_tier_router_balance,
@@ -651,6 +658,7 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
     ngx_conf_merge_uint_value(conf->budget_max_output,
                               prev->budget_max_output, 4096);
+    ngx_conf_merge_str_value(conf->baseline, prev->baseline, "");
     ngx_conf_merge_uint_value(conf->budget_background,
                               prev->budget_background,
                               NGX_HTTP_TIER_ROUTER_BACKGROUND_REFUSE);

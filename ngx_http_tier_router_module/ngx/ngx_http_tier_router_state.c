@@ -149,6 +149,7 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     rc |= json_object_set_new(root, "total",
                   json_integer(tr_amount_add(sh.total,
                                                 final ? sh.reserved : 0)));
+    rc |= json_object_set_new(root, "baseline", json_integer(sh.baseline));
     rc |= json_object_set_new(root, "requests", json_integer(sh.requests));
     rc |= json_object_set_new(root, "refused", json_integer(sh.refused));
     rc |= json_object_set_new(root, "capped", json_integer(sh.capped));
@@ -170,8 +171,9 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
     }
 
     for (i = 0; i < sh.ntiers; i++) {
-        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                       "name", (char *) sh.tiers[i].name,
+                      "baseline", (json_int_t) sh.tiers[i].baseline,
                       "requests", (json_int_t) sh.tiers[i].requests,
                       "input_tokens", (json_int_t) sh.tiers[i].input_tokens,
                       "output_tokens",
@@ -482,9 +484,10 @@ ngx_http_tier_router_state_tenant(ngx_http_tier_router_snapshot_t *s,
     ngx_http_tier_router_state_hex(hex, s->hash, 16);
 
     t = json_pack("{s:s, s:s%, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                  "s:I, s:I, s:I}",
+                  "s:I, s:I, s:I, s:I}",
                   "hash", (char *) hex,
                   "label", (char *) s->label, s->label_len,
+                  "baseline", (json_int_t) s->baseline,
                   "spent", (json_int_t) tr_amount_add(
                                        s->spent, final ? s->reserved : 0),
                   "total", (json_int_t) tr_amount_add(
@@ -681,6 +684,12 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
     (void) tr_state_number(root, "spent", &sh->spent);
     (void) tr_state_number(root, "total", &sh->total);
 
+    sh->baseline = 0;
+
+    if (!other) {
+        (void) tr_state_number(root, "baseline", &sh->baseline);
+    }
+
     /* the zone's counters: checked, and absent from older files */
 
     for (j = 0; j < 9; j++) {
@@ -713,6 +722,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
 
             (void) tr_state_number(t, "cost",
                                                   &sh->tiers[k].cost);
+            (void) tr_state_number(t, "baseline", &sh->tiers[k].baseline);
             sh->tiers[k].requests =
                        (uint64_t) json_integer_value(json_object_get(t,
                                                              "requests"));
@@ -779,6 +789,14 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         tn->estimated = (uint32_t) v[8];
         tn->refused = (uint32_t) v[9];
         tn->capped = (uint32_t) v[10];
+
+        /* the period's, so only from a file of this period */
+
+        tn->baseline = 0;
+
+        if (!other) {
+            (void) tr_state_number(t, "baseline", &tn->baseline);
+        }
 
         s = json_string_value(json_object_get(t, "label"));
         len = s ? ngx_min(ngx_strlen(s), NGX_HTTP_TIER_ROUTER_LABEL_LEN) : 0;

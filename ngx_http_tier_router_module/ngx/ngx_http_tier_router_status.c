@@ -280,12 +280,13 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
 
     for (i = 0; rc == 0 && i < sh->ntiers; i++) {
         st = &sh->tiers[i];
-        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        t = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                       "name", (char *) st->name,
                       "requests", (json_int_t) st->requests,
                       "input_tokens", (json_int_t) st->input_tokens,
                       "output_tokens", (json_int_t) st->output_tokens,
                       "cost_micro_usd", (json_int_t) st->cost,
+                      "baseline_micro_usd", (json_int_t) st->baseline,
                       "estimated", (json_int_t) st->estimated,
                       "fell_back", (json_int_t) st->failed,
                       "escalated", (json_int_t) st->escalated);
@@ -308,10 +309,11 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
         hex[32] = '\0';
 
         t = json_pack("{s:s, s:s%, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                      "s:I, s:I, s:I, s:I}",
+                      "s:I, s:I, s:I, s:I, s:I}",
                       "hash", (char *) hex,
                       "label", (char *) s[i].label, s[i].label_len,
                       "spent_micro_usd", (json_int_t) s[i].spent,
+                      "baseline_micro_usd", (json_int_t) s[i].baseline,
                       "reserved_micro_usd", (json_int_t) s[i].reserved,
                       "limit_micro_usd", (json_int_t) s[i].limit,
                       "total_micro_usd", (json_int_t) s[i].total,
@@ -363,6 +365,8 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
         }
 
         if (t) {
+            rc |= json_object_set_new(t, "baseline_micro_usd",
+                                      json_integer(sh->baseline));
             rc |= json_object_set_new(t, "evicted",
                                       json_integer(sh->evicted));
             rc |= json_object_set_new(t, "unaccounted",
@@ -429,9 +433,9 @@ ngx_http_tier_router_status_state(ngx_http_tier_router_zone_t *zone,
 
 #define NGX_HTTP_TIER_ROUTER_PROM_HELP     256   /* a HELP and TYPE pair */
 #define NGX_HTTP_TIER_ROUTER_PROM_LINE     128   /* a line but its labels */
-#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     16
-#define NGX_HTTP_TIER_ROUTER_PROM_TIER     7
-#define NGX_HTTP_TIER_ROUTER_PROM_TENANT   4
+#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     17
+#define NGX_HTTP_TIER_ROUTER_PROM_TIER     8
+#define NGX_HTTP_TIER_ROUTER_PROM_TENANT   5
 
 
 static ngx_buf_t *
@@ -504,6 +508,9 @@ ngx_http_tier_router_status_prom_zone(u_char *p, u_char *last,
     p = ngx_http_tier_router_status_money(p, last, sh->reserved);
     TR_ZONE("counter", "spend_dollars_total", "Spend in all periods.");
     p = ngx_http_tier_router_status_money(p, last, sh->total);
+    TR_ZONE("gauge", "baseline_dollars",
+            "What the period's answers would have cost at the baseline.");
+    p = ngx_http_tier_router_status_money(p, last, sh->baseline);
     TR_ZONE("gauge", "tenants", "Tenants in the zone.");
     p = ngx_slprintf(p, last, "%uL\n", sh->tenants);
     TR_ZONE("counter", "requests_total", "Requests settled.");
@@ -565,7 +572,9 @@ ngx_http_tier_router_status_prom_tiers(u_char *p, u_char *last,
         { "fell_back_total", "counter",
           "Attempts per tier that failed and went to another tier." },
         { "escalated_total", "counter",
-          "Answers per tier not good enough, sent to a higher tier." }
+          "Answers per tier not good enough, sent to a higher tier." },
+        { "baseline_dollars_total", "counter",
+          "What the tier's answers would have cost at the baseline." }
     };
 
     for (k = 0; k < NGX_HTTP_TIER_ROUTER_PROM_TIER; k++) {
@@ -605,6 +614,9 @@ ngx_http_tier_router_status_prom_tiers(u_char *p, u_char *last,
             case 5:
                 p = ngx_slprintf(p, last, "%uL\n", st->failed);
                 break;
+            case 7:
+                p = ngx_http_tier_router_status_money(p, last, st->baseline);
+                break;
             default:
                 p = ngx_slprintf(p, last, "%uL\n", st->escalated);
                 break;
@@ -640,6 +652,15 @@ ngx_http_tier_router_status_prom_tenants(u_char *p, u_char *last,
     for (i = offset; i < offset + shown; i++) {
         TR_TENANT_LINE("spend_dollars");
         p = ngx_http_tier_router_status_money(p, last, s[i].spent);
+    }
+
+    TR_TENANT("gauge", "baseline_dollars",
+              "What the tenant's answers in the period would have cost at "
+              "the baseline.");
+
+    for (i = offset; i < offset + shown; i++) {
+        TR_TENANT_LINE("baseline_dollars");
+        p = ngx_http_tier_router_status_money(p, last, s[i].baseline);
     }
 
     TR_TENANT("gauge", "limit_dollars", "Tenant budget for the period.");

@@ -106,6 +106,8 @@ typedef struct {
     int64_t                      reserved;       /* admitted, not settled */
     int64_t                      limit;          /* last seen; -1: none */
     int64_t                      total;          /* all periods */
+    int64_t                      baseline;       /* in the period, at the
+                                                    baseline's price */
     int64_t                      input_tokens;   /* in the period */
     int64_t                      output_tokens;  /* in the period */
     time_t                       period_start;
@@ -130,6 +132,7 @@ typedef struct {
     uint64_t                     failed;         /* and fell back */
     uint64_t                     escalated;      /* answered, not enough */
     int64_t                      cost;
+    int64_t                      baseline;       /* what it replaced */
 } ngx_http_tier_router_tier_stat_t;
 
 
@@ -144,6 +147,7 @@ typedef struct {
     int64_t                      spent;          /* zone, in the period */
     int64_t                      reserved;
     int64_t                      total;
+    int64_t                      baseline;       /* in the period */
     uint64_t                     tenants;
     uint64_t                     requests;
     uint64_t                     refused;
@@ -208,6 +212,7 @@ typedef struct {
     int64_t                      reserved;
     int64_t                      limit;
     int64_t                      total;
+    int64_t                      baseline;
     int64_t                      input_tokens;
     int64_t                      output_tokens;
     time_t                       period_start;
@@ -324,6 +329,7 @@ typedef struct {
     ngx_uint_t                   budget_empty_key;
     ngx_str_t                    passthrough;       /* empty: tier 0's */
     ngx_uint_t                   budget_max_output;
+    ngx_str_t                    baseline;          /* a tier's name */
     ngx_uint_t                   budget_background; /* .._BACKGROUND_* */
     ngx_http_tier_router_zone_t *status_zone;
     ngx_flag_t                   balance;           /* tier_router_balance */
@@ -429,6 +435,8 @@ typedef struct {
 typedef struct {
     int64_t                      reserved;
     int64_t                      cost;
+    int64_t                      baseline;          /* the same usage at
+                                                       the baseline price */
     tr_usage_parser_t           *usage;
     tr_usage_t                   counts;            /* what was charged */
     ngx_buf_t                   *hold;              /* a partial event */

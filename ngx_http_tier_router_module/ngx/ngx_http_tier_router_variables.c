@@ -33,6 +33,7 @@
 #define NGX_HTTP_TIER_ROUTER_VAR_OUTPUT     2
 #define NGX_HTTP_TIER_ROUTER_VAR_SPEND      3
 #define NGX_HTTP_TIER_ROUTER_VAR_REMAINING  4
+#define NGX_HTTP_TIER_ROUTER_VAR_BASELINE   8
 #define NGX_HTTP_TIER_ROUTER_VAR_ESTIMATED  5
 #define NGX_HTTP_TIER_ROUTER_VAR_TENANT     6
 
@@ -77,6 +78,10 @@ static ngx_http_variable_t  ngx_http_tier_router_vars[] = {
 
     { ngx_string("tier_router_cost"), NULL,
       ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_COST,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_baseline_cost"), NULL,
+      ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_BASELINE,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("tier_router_input_tokens"), NULL,
@@ -312,6 +317,10 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
 
         case NGX_HTTP_TIER_ROUTER_VAR_COST:
             p += tr_price_print(ctx->run.cost, (char *) p);
+            break;
+
+        case NGX_HTTP_TIER_ROUTER_VAR_BASELINE:
+            p += tr_price_print(ctx->run.baseline, (char *) p);
             break;
 
         case NGX_HTTP_TIER_ROUTER_VAR_INPUT:

@@ -299,6 +299,7 @@ ngx_http_tier_router_budget_roll(ngx_http_tier_router_zone_t *zone,
     if (zone->sh->period_start < start) {
         zone->sh->period_start = start;
         zone->sh->spent = 0;
+        zone->sh->baseline = 0;
         zone->sh->generation++;
     }
 
@@ -308,6 +309,7 @@ ngx_http_tier_router_budget_roll(ngx_http_tier_router_zone_t *zone,
 
     t->period_start = start;
     t->spent = 0;
+    t->baseline = 0;
     t->requests = 0;
     t->estimated = 0;
     t->refused = 0;
@@ -368,6 +370,7 @@ ngx_http_tier_router_budget_snapshot(ngx_http_tier_router_zone_t *zone,
         s[n].reserved = t->reserved;
         s[n].limit = t->limit;
         s[n].total = t->total;
+        s[n].baseline = t->baseline;
         s[n].input_tokens = t->input_tokens;
         s[n].output_tokens = t->output_tokens;
         s[n].period_start = t->period_start;
