@@ -50,6 +50,9 @@ http {
     # a model with a context window of 10000 tokens
     tier_router_price gpt-s input=2.50 output=10 context=10000;
 
+    # what a client of the shadow location asks for by name
+    tier_router_price gpt-named input=20 output=80;
+
     # the ladder's top: what an "auto" request is compared with
     tier_router_price gpt-big input=20 output=80;
 
@@ -67,6 +70,9 @@ http {
 
     log_format inv 'I id=$http_x_id cost=$tier_router_cost '
                    'base=$tier_router_baseline_cost '
+                   'shadow=$tier_router_shadow_cost tier=$tier_router_tier '
+                   'model=$tier_router_model reason=$tier_router_reason '
+                   'in=$tier_router_input_tokens '
                    'in=$tier_router_input_tokens out=$tier_router_output_tokens';
     access_log %%TESTDIR%%/inv.log inv;
 
@@ -89,6 +95,19 @@ http {
 
         location = /status {
             tier_router_status tenants;
+        }
+
+        # what routing would do, and nothing done
+        location /shadow/v1/ {
+            tier_router on;
+            tier_router_use openai;
+            tier_router_shadow on;
+            tier_router_unknown_model route;
+            proxy_pass http://gpt_up;
+        }
+
+        location = /shadow/budget {
+            tier_router_balance;
         }
 
         location /base/v1/ {
@@ -280,6 +299,32 @@ like($prom, qr/^tier_router_tier_baseline_dollars_total\{zone="tenants",tier="gp
      'prometheus: the tier\'s');
 like($prom, qr/^tier_router_tenant_baseline_dollars\{zone="tenants",tenant="[^"]+"\} 0\.059500$/m,
      'prometheus: the tenant\'s, 0.059500');
+
+# -- shadow: the decision logged, nothing done ----------------------------------
+
+$e = logged('/shadow/v1/chat/completions', { %chat, model => 'gpt-named' },
+            qw(X-Mock-Input-Tokens 1000 X-Mock-Output-Tokens 100));
+is($e->{tier}, 'gpt', 'shadow: the tier it would have chosen');
+is($e->{model}, 'gpt-x', '... and its model');
+like($e->{reason}, qr/(^|,)shadow(,|$)/, '... the reason says shadow');
+is($e->{base}, '0.028000', '... what the answer cost, at the model asked '
+   . 'for ($20 / $80)');
+is($e->{shadow}, '0.003500', '... what it would have cost routed');
+is($e->{cost}, '-', '... nothing charged');
+is($e->{in}, '1000', '... its tokens, read from the answer');
+
+my $echo = $t->post_json('/shadow/v1/chat/completions',
+    { %chat, model => 'gpt-named', max_tokens => 100 },
+    'Authorization' => 'Bearer sk-shadow', 'X-Mock-Echo' => 1);
+is(eval { decode_json($echo->{body}) }->{model}, 'gpt-named',
+   'shadow: the body goes as the client sent it');
+ok(!grep({ /^x-tier-router/ } keys %{ $echo->{headers} }),
+   'shadow: the answer carries no header of the router');
+
+my $bal = eval { decode_json($t->http_get('/shadow/budget',
+    headers => ['Authorization' => 'Bearer sk-shadow'])->{body}) } // {};
+is($bal->{spent_micro_usd}, 0, 'shadow: the tenant is charged nothing');
+is($bal->{requests}, 0, '... and nothing is reserved or counted');
 
 # -- what the body's size does not bound --------------------------------------
 

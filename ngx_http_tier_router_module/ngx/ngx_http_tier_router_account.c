@@ -55,6 +55,8 @@ static void ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static void ngx_http_tier_router_charge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
+static void ngx_http_tier_router_shadow(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
 static tr_price_t *ngx_http_tier_router_baseline_price(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static int64_t ngx_http_tier_router_context(
@@ -686,7 +688,65 @@ ngx_http_tier_router_log_handler(ngx_http_request_t *r)
         ngx_http_tier_router_settle(r, ctx);
     }
 
+    if (ctx && ctx->rq->shadow && !ctx->run.settled) {
+        ngx_http_tier_router_shadow(r, ctx);
+    }
+
     return NGX_OK;
+}
+
+
+/*
+ * A shadow request's answer, priced twice and charged nothing: at the
+ * model that answered (what it cost) and at the tier the router chose
+ * (what it would have)
+ */
+
+static void
+ngx_http_tier_router_shadow(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_str_t                          model;
+    tr_usage_t                        *u;
+    tr_price_t                        *price;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    ctx->run.settled = 1;
+    ctx->run.baseline = -1;
+
+    u = &ctx->run.counts;
+    tr_usage_none(u);
+
+    if (ctx->run.usage == NULL || ctx->run.opaque
+        || tr_usage_result(ctx->run.usage, u) != 0)
+    {
+        return;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+
+    model.data = ctx->run.usage->model;
+    model.len = ctx->run.usage->model_len;
+
+    price = ngx_http_tier_router_price_of(trmcf, &model, NULL);
+
+    if (price == NULL) {
+        price = ngx_http_tier_router_price_of(trmcf,
+                                              &ctx->rq->requested_model,
+                                              NULL);
+    }
+
+    if (price) {
+        ctx->run.baseline = ngx_min(tr_price_cost(price, u), TR_AMOUNT_MAX);
+    }
+
+    if (tier[ctx->tier].priced) {
+        ctx->rq->shadow_cost = ngx_min(tr_price_cost(&tier[ctx->tier].price,
+                                                     u),
+                                       TR_AMOUNT_MAX);
+    }
 }
 
 

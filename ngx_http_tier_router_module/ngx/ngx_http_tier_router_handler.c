@@ -396,6 +396,23 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
         return rc;
     }
 
+    /*
+     * shadow: the decision is logged, and nothing is done: no reservation,
+     * no rewrite, the request goes where it would without the router;
+     * its answer is read to price it at the chosen tier
+     */
+
+    if (trlcf->shadow) {
+        ctx->rq->shadow = 1;
+        ctx->rq->shadow_cost = -1;
+
+        if (ngx_http_tier_router_append_reason(r, ctx, "shadow") != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_tier_router_identity(r);
+    }
+
     /* the budget checks the tier actually chosen, and may lower it */
 
     rc = ngx_http_tier_router_admit(r, ctx, req, body.len);

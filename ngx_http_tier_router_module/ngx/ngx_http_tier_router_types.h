@@ -333,6 +333,7 @@ typedef struct {
     ngx_uint_t                   budget_background; /* .._BACKGROUND_* */
     ngx_http_tier_router_zone_t *status_zone;
     ngx_flag_t                   balance;           /* tier_router_balance */
+    ngx_flag_t                   shadow;            /* tier_router_shadow */
 
     ngx_uint_t                   fallback;          /* .._FB_* bits */
     ngx_uint_t                   fallback_direction;
@@ -412,6 +413,10 @@ typedef struct {
     unsigned                     stream_usage:1;    /* we asked for it */
     unsigned                     metered:1;         /* unrouted, charged */
     unsigned                     background:1;      /* charged its worst */
+    unsigned                     shadow:1;          /* only what it would
+                                                       do, nothing done */
+    int64_t                      shadow_cost;       /* at the chosen tier;
+                                                       -1: not known */
 
     /* attempts across tiers */
     ngx_int_t                    cap;               /* highest; -1: none */

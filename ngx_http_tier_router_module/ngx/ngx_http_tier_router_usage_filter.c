@@ -59,7 +59,9 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
 
     /* read for its spend, or for its id (a session's stored response) */
 
-    if (ctx == NULL || (!ctx->run.accounted && !ctx->rq->session_answer)
+    if (ctx == NULL
+        || (!ctx->run.accounted && !ctx->rq->session_answer
+            && !ctx->rq->shadow)
         || ctx->run.settled || ctx->run.usage)
     {
         return ngx_http_next_header_filter(r);

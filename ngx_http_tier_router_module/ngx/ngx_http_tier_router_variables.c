@@ -34,12 +34,16 @@
 #define NGX_HTTP_TIER_ROUTER_VAR_SPEND      3
 #define NGX_HTTP_TIER_ROUTER_VAR_REMAINING  4
 #define NGX_HTTP_TIER_ROUTER_VAR_BASELINE   8
+#define NGX_HTTP_TIER_ROUTER_VAR_SHADOW     9
 #define NGX_HTTP_TIER_ROUTER_VAR_ESTIMATED  5
 #define NGX_HTTP_TIER_ROUTER_VAR_TENANT     6
 
 
 static ngx_int_t ngx_http_tier_router_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tier_router_shadow_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_http_tier_router_ctx_t *ctx,
+    uintptr_t data);
 static ngx_int_t ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tier_router_attempts_variable(
@@ -78,6 +82,10 @@ static ngx_http_variable_t  ngx_http_tier_router_vars[] = {
 
     { ngx_string("tier_router_cost"), NULL,
       ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_COST,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_shadow_cost"), NULL,
+      ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_SHADOW,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("tier_router_baseline_cost"), NULL,
@@ -181,9 +189,12 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    /* a request the budget refused keeps its reason, and says why */
+    /*
+     * a request the budget refused keeps its reason, and says why; a
+     * shadow one what it would have been routed to
+     */
 
-    if (ctx == NULL || (!ctx->rq->routed
+    if (ctx == NULL || (!ctx->rq->routed && !ctx->rq->shadow
                         && data != NGX_HTTP_TIER_ROUTER_VAR_DIALECT
                         && data != NGX_HTTP_TIER_ROUTER_VAR_REQUESTED
                         && (data != NGX_HTTP_TIER_ROUTER_VAR_REASON
@@ -278,7 +289,15 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
 
     v->not_found = 1;
 
-    if (ctx == NULL || ctx->rq->zone == NULL) {
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    if (ctx->rq->shadow) {
+        return ngx_http_tier_router_shadow_variable(r, v, ctx, data);
+    }
+
+    if (ctx->rq->zone == NULL) {
         return NGX_OK;
     }
 
@@ -333,6 +352,71 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
         default: /* NGX_HTTP_TIER_ROUTER_VAR_ESTIMATED */
             *p++ = ctx->run.estimated ? '1' : '0';
         }
+    }
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Under tier_router_shadow nothing is charged: $tier_router_baseline_cost
+ * is what the answer cost at the model that answered,
+ * $tier_router_shadow_cost what it would have at the tier chosen, and
+ * the token counts are the answer's; empty where not known.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_shadow_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_http_tier_router_ctx_t *ctx,
+    uintptr_t data)
+{
+    u_char   *p;
+    int64_t   n;
+
+    if (!ctx->run.settled) {
+        return NGX_OK;
+    }
+
+    switch (data) {
+    case NGX_HTTP_TIER_ROUTER_VAR_BASELINE:
+        n = ctx->run.baseline;
+        break;
+    case NGX_HTTP_TIER_ROUTER_VAR_SHADOW:
+        n = ctx->rq->shadow_cost;
+        break;
+    case NGX_HTTP_TIER_ROUTER_VAR_INPUT:
+        n = ctx->run.counts.input;
+        break;
+    case NGX_HTTP_TIER_ROUTER_VAR_OUTPUT:
+        n = ctx->run.counts.output;
+        break;
+    default:
+        return NGX_OK;
+    }
+
+    if (n < 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    if (data == NGX_HTTP_TIER_ROUTER_VAR_BASELINE
+        || data == NGX_HTTP_TIER_ROUTER_VAR_SHADOW)
+    {
+        p += tr_price_print(n, (char *) p);
+
+    } else {
+        p = ngx_sprintf(p, "%L", n);
     }
 
     v->len = p - v->data;
