@@ -35,6 +35,7 @@
 #include "tr_classify.h"
 #include "tr_dialect.h"
 #include "tr_extract.h"
+#include "tr_fit.h"
 
 
 #define K  (2 + TR_CHECK_N)         /* bias, score, the checks */
@@ -63,7 +64,6 @@ static int ngx_http_tier_router_fit_solve(ngx_http_tier_router_rows_t *rows,
 static double ngx_http_tier_router_fit_apgr(ngx_http_tier_router_row_t **v,
     size_t n);
 static int ngx_http_tier_router_fit_cmp(const void *a, const void *b);
-static unsigned long ngx_http_tier_router_fit_hash(const char *s);
 
 
 static tr_request_t  ngx_http_tier_router_req;
@@ -304,7 +304,7 @@ ngx_http_tier_router_fit_file(const char *name,
                                                       "weak_correct"));
         x->strong = (double) json_integer_value(json_object_get(row,
                                                         "strong_correct"));
-        x->fold = ngx_http_tier_router_fit_hash(id) & 1;
+        x->fold = tr_fit_hash(id) & 1;
         x->x[0] = 1;
 
         if (score) {
@@ -362,8 +362,8 @@ ngx_http_tier_router_fit_solve(ngx_http_tier_router_rows_t *rows, int fold,
     double lambda, double *b)
 {
     int                          it;
-    size_t                       i, j, c, k, piv;
-    double                       a[K][K + 1], z, p, y, t, wt;
+    size_t                       i, j, k;
+    double                       a[K][K + 1], step[K], z, p, y, wt;
     ngx_http_tier_router_row_t  *x;
 
     memset(b, 0, K * sizeof(double));
@@ -408,38 +408,12 @@ ngx_http_tier_router_fit_solve(ngx_http_tier_router_rows_t *rows, int fold,
             }
         }
 
-        for (c = 0; c < K; c++) {
-            piv = c;
-
-            for (i = c + 1; i < K; i++) {
-                if (fabs(a[i][c]) > fabs(a[piv][c])) {
-                    piv = i;
-                }
-            }
-
-            if (fabs(a[piv][c]) < 1e-12) {
-                return -1;
-            }
-
-            for (j = 0; j <= K; j++) {
-                t = a[c][j];
-                a[c][j] = a[piv][j];
-                a[piv][j] = t;
-            }
-
-            for (i = 0; i < K; i++) {
-                if (i != c) {
-                    t = a[i][c] / a[c][c];
-
-                    for (j = c; j <= K; j++) {
-                        a[i][j] -= t * a[c][j];
-                    }
-                }
-            }
+        if (tr_fit_solve(&a[0][0], K, step) != 0) {
+            return -1;
         }
 
         for (i = 0; i < K; i++) {
-            b[i] -= a[i][K] / a[i][i];
+            b[i] -= step[i];
         }
     }
 
@@ -526,19 +500,4 @@ ngx_http_tier_router_fit_cmp(const void *a, const void *b)
     }
 
     return x < y ? -1 : x > y;
-}
-
-
-static unsigned long
-ngx_http_tier_router_fit_hash(const char *s)
-{
-    unsigned long  h;
-
-    h = 2166136261UL;
-
-    while (*s) {
-        h = ((h ^ (unsigned char) *s++) * 16777619UL) & 0xffffffffUL;
-    }
-
-    return h;
 }

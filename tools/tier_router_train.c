@@ -33,6 +33,7 @@
 #include "tr_extract.h"
 #include "tr_classify.h"
 #include "tr_model.h"
+#include "tr_fit.h"
 
 
 #define N  TR_MODEL_N
@@ -54,7 +55,6 @@ static int ngx_http_tier_router_train_file(const char *name, int holdout,
 static int ngx_http_tier_router_train_solve(ngx_http_tier_router_fit_t *fit,
     double lambda, double *w);
 static int ngx_http_tier_router_train_cmp(const void *a, const void *b);
-static unsigned long ngx_http_tier_router_train_hash(const char *s);
 
 
 static tr_request_t  ngx_http_tier_router_req;
@@ -258,7 +258,7 @@ ngx_http_tier_router_train_file(const char *name, int holdout,
         }
 
         if (holdout >= 0
-            && (int) (ngx_http_tier_router_train_hash(id) & 1) == holdout)
+            && (int) (tr_fit_hash(id) & 1) == holdout)
         {
             json_decref(row);
             continue;
@@ -354,8 +354,8 @@ static int
 ngx_http_tier_router_train_solve(ngx_http_tier_router_fit_t *fit,
     double lambda, double *w)
 {
-    double  m[N][N + 1], t, f;
-    size_t  i, j, k, piv;
+    double  m[N][N + 1];
+    size_t  i, j;
 
     for (i = 0; i < N; i++) {
         for (j = 0; j < N; j++) {
@@ -365,49 +365,7 @@ ngx_http_tier_router_train_solve(ngx_http_tier_router_fit_t *fit,
         m[i][N] = fit->b[i];
     }
 
-    for (i = 0; i < N; i++) {
-        piv = i;
-
-        for (k = i + 1; k < N; k++) {
-            if (fabs(m[k][i]) > fabs(m[piv][i])) {
-                piv = k;
-            }
-        }
-
-        if (fabs(m[piv][i]) < 1e-12) {
-            return -1;
-        }
-
-        for (j = 0; j <= N; j++) {
-            t = m[i][j];
-            m[i][j] = m[piv][j];
-            m[piv][j] = t;
-        }
-
-        f = m[i][i];
-
-        for (j = 0; j <= N; j++) {
-            m[i][j] /= f;
-        }
-
-        for (k = 0; k < N; k++) {
-            if (k == i || m[k][i] == 0) {
-                continue;
-            }
-
-            f = m[k][i];
-
-            for (j = 0; j <= N; j++) {
-                m[k][j] -= f * m[i][j];
-            }
-        }
-    }
-
-    for (i = 0; i < N; i++) {
-        w[i] = m[i][N];
-    }
-
-    return 0;
+    return tr_fit_solve(&m[0][0], N, w);
 }
 
 
@@ -424,18 +382,3 @@ ngx_http_tier_router_train_cmp(const void *a, const void *b)
 
 
 /* FNV-1a: the split, the same on every machine */
-
-static unsigned long
-ngx_http_tier_router_train_hash(const char *s)
-{
-    unsigned long  h;
-
-    h = 2166136261UL;
-
-    while (*s) {
-        h ^= (unsigned char) *s++;
-        h = (h * 16777619UL) & 0xffffffffUL;
-    }
-
-    return h;
-}

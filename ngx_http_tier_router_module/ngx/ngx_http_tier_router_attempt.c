@@ -505,10 +505,8 @@ ngx_http_tier_router_escalate_weights(ngx_conf_t *cf, ngx_command_t *cmd,
     char               err[256];
     u_char            *buf;
     size_t             size;
-    ngx_err_t          e;
     ngx_int_t          rc;
     ngx_str_t         *value, name;
-    const char        *why;
     tr_check_model_t  *m;
 
     if (trlcf->escalate_weights != NGX_CONF_UNSET_PTR) {
@@ -518,27 +516,15 @@ ngx_http_tier_router_escalate_weights(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     name = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
     m = ngx_palloc(cf->pool, sizeof(tr_check_model_t));
     if (m == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    rc = ngx_http_tier_router_read_whole(&name, 1024 * 1024, 0, cf->log,
-                                         &buf, &size, &e, &why);
-
-    if (rc == NGX_DECLINED) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, e,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "weights \"%V\": %s",
-                           &name, why);
+    if (ngx_http_tier_router_conf_file(cf, &name, 1024 * 1024, "weights",
+                                       &buf, &size)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -568,7 +554,7 @@ ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
     double               d;
     u_char              *p, *end;
     ngx_str_t           *value;
-    ngx_uint_t           i, m;
+    ngx_uint_t           i, m, logprob;
     ngx_conf_bitmask_t  *mask;
 
     if (trlcf->escalate) {
@@ -580,47 +566,44 @@ ngx_http_tier_router_escalate(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "logprob=", 8) == 0) {
-            p = value[i].data + 8;
-            d = strtod((char *) p, (char **) &end);
+        /* logprob=F, math and math=P: a signal with its number */
 
-            if (end == p || end != value[i].data + value[i].len || d > 0
-                || d < -100)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"tier_router_escalate\": invalid "
-                                   "\"%V\": the mean log-probability is a "
-                                   "number from -100 to 0", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            trlcf->escalate |= NGX_HTTP_TIER_ROUTER_ESC_LOGPROB;
-            trlcf->escalate_logprob = d;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "math", 4) == 0
-            && (value[i].len == 4 || value[i].data[4] == '='))
+        if (ngx_strncmp(value[i].data, "logprob=", 8) == 0
+            || (ngx_strncmp(value[i].data, "math", 4) == 0
+                && (value[i].len == 4 || value[i].data[4] == '=')))
         {
             d = -1;
+            logprob = (value[i].data[0] == 'l');
+            p = ngx_strlchr(value[i].data, value[i].data + value[i].len,
+                            '=');
 
-            if (value[i].len > 4) {
-                p = value[i].data + 5;
+            if (p) {
+                p++;
                 d = strtod((char *) p, (char **) &end);
 
                 if (end == p || end != value[i].data + value[i].len
-                    || !(d > 0 && d < 1))
+                    || (logprob ? (d > 0 || d < -100) : !(d > 0 && d < 1)))
                 {
                     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                        "\"tier_router_escalate\": invalid "
-                                       "\"%V\": the probability is a "
-                                       "number between 0 and 1", &value[i]);
+                                       "\"%V\": %s", &value[i],
+                                       logprob ? "the mean log-probability "
+                                                 "is a number from -100 to 0"
+                                               : "the probability is a "
+                                                 "number between 0 and 1");
                     return NGX_CONF_ERROR;
                 }
             }
 
-            trlcf->escalate |= NGX_HTTP_TIER_ROUTER_ESC_MATH;
-            trlcf->escalate_math = d;
+            if (logprob) {
+                trlcf->escalate |= NGX_HTTP_TIER_ROUTER_ESC_LOGPROB;
+                trlcf->escalate_logprob = d;
+
+            } else {
+                trlcf->escalate |= NGX_HTTP_TIER_ROUTER_ESC_MATH;
+                trlcf->escalate_math = d;
+            }
+
             continue;
         }
 

@@ -87,11 +87,7 @@ ngx_http_tier_router_balance_handler(ngx_http_request_t *r)
     ngx_http_tier_router_tenant_t    *t;
     ngx_http_tier_router_loc_conf_t  *trlcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_tier_router_get_only(r);
 
     if (rc != NGX_OK) {
         return rc;

@@ -1030,10 +1030,8 @@ ngx_http_tier_router_model_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     char         err[512];
     u_char      *buf;
     size_t       size;
-    ngx_err_t    e;
     ngx_int_t    rc;
     ngx_str_t   *value, name;
-    const char  *why;
 
     if (trmcf->model) {
         return "is duplicate";
@@ -1042,29 +1040,16 @@ ngx_http_tier_router_model_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     name = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
     trmcf->model = ngx_palloc(cf->pool,
                               sizeof(tr_model_t));
     if (trmcf->model == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    rc = ngx_http_tier_router_read_whole(&name, 16 * 1024 * 1024, 0,
-                                         cf->log, &buf, &size, &e, &why);
-
-    if (rc == NGX_DECLINED) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, e,
-                           "model: " ngx_open_file_n " \"%V\" failed",
-                           &name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "model \"%V\": %s",
-                           &name, why);
+    if (ngx_http_tier_router_conf_file(cf, &name, 16 * 1024 * 1024, "model",
+                                       &buf, &size)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

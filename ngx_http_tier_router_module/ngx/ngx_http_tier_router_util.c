@@ -72,6 +72,57 @@ ngx_http_tier_router_add_header(ngx_http_request_t *r, char *name,
  * file is bad) or NGX_ABORT (no memory) with the reason in *why.
  */
 
+/* a GET or a HEAD, its body discarded: NGX_OK, else what to answer */
+
+ngx_int_t
+ngx_http_tier_router_get_only(ngx_http_request_t *r)
+{
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    return ngx_http_discard_request_body(r);
+}
+
+
+/*
+ * A file a directive names, read whole at configuration time (its name
+ * relative to the prefix); what says what it is in the message that
+ * stops nginx when it cannot be read.  The caller frees *buf.
+ */
+
+ngx_int_t
+ngx_http_tier_router_conf_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
+    const char *what, u_char **buf, size_t *len)
+{
+    ngx_err_t    e;
+    ngx_int_t    rc;
+    const char  *why;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_tier_router_read_whole(name, max, 0, cf->log, buf, len,
+                                         &e, &why);
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, e,
+                           "%s: " ngx_open_file_n " \"%V\" failed", what,
+                           name);
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s \"%V\": %s", what, name,
+                           why);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max,
     ngx_uint_t nofollow, ngx_log_t *log, u_char **buf, size_t *len,

@@ -28,6 +28,9 @@ ngx_str_t *ngx_http_tier_router_passthrough(ngx_http_request_t *r);
 ngx_int_t ngx_http_tier_router_read_whole(ngx_str_t *path, size_t max,
     ngx_uint_t nofollow, ngx_log_t *log, u_char **buf, size_t *len,
     ngx_err_t *e, const char **why);
+ngx_int_t ngx_http_tier_router_get_only(ngx_http_request_t *r);
+ngx_int_t ngx_http_tier_router_conf_file(ngx_conf_t *cf, ngx_str_t *name,
+    size_t max, const char *what, u_char **buf, size_t *len);
 ngx_buf_t *ngx_http_tier_router_json_buf(ngx_http_request_t *r,
     void *json);
 ngx_int_t ngx_http_tier_router_upstream_known(ngx_conf_t *cf,

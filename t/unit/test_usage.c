@@ -97,6 +97,8 @@ static void test_json_mode(void);
 static void test_model(void);
 static void test_id(void);
 static void test_invoice(void);
+static void feed_pieces(parser_t *p, int dialect, int sse, const char *body,
+    size_t piece);
 static void test_prefixes(const case_t *c);
 static void test_random(void);
 static void test_corrupt(const case_t *c);
@@ -300,7 +302,7 @@ main(void)
 static void
 test_model(void)
 {
-    size_t    i, j, n, len;
+    size_t    i, j, len;
     parser_t  p;
 
     static const struct {
@@ -328,14 +330,7 @@ test_model(void)
         len = strlen(cases[i].body);
 
         for (j = 1; j <= len; j++) {
-            tr_usage_init(&p, cases[i].dialect,
-                          cases[i].sse);
-
-            for (n = 0; n < len; n += j) {
-                (void) tr_usage_feed(&p,
-                           (const u_char *) cases[i].body + n,
-                           (len - n < j) ? len - n : j);
-            }
+            feed_pieces(&p, cases[i].dialect, cases[i].sse, cases[i].body, j);
 
             if (p.model_len != strlen(cases[i].model)
                 || memcmp(p.model, cases[i].model, p.model_len) != 0)
@@ -355,7 +350,7 @@ test_model(void)
 static void
 test_id(void)
 {
-    size_t    i, j, n, k, len;
+    size_t    i, j, len;
     parser_t  p;
 
     static const struct {
@@ -378,12 +373,7 @@ test_id(void)
         len = strlen(cases[i].body);
 
         for (j = 1; j <= len; j++) {
-            tr_usage_init(&p, cases[i].dialect, cases[i].sse);
-
-            for (n = 0; n < len; n += k) {
-                k = tr_usage_feed(&p, (const u_char *) cases[i].body + n,
-                                  (len - n < j) ? len - n : j);
-            }
+            feed_pieces(&p, cases[i].dialect, cases[i].sse, cases[i].body, j);
 
             if (p.id_len != strlen(cases[i].id)
                 || memcmp(p.id, cases[i].id, p.id_len) != 0)
@@ -409,7 +399,7 @@ test_id(void)
 static void
 test_invoice(void)
 {
-    size_t      i, j, n, k, len;
+    size_t      i, j, len;
     parser_t    p;
     usage_t     u;
     int         rc;
@@ -480,12 +470,7 @@ test_invoice(void)
         len = strlen(cases[i].body);
 
         for (j = 1; j <= len; j++) {
-            tr_usage_init(&p, cases[i].dialect, cases[i].sse);
-
-            for (n = 0; n < len; n += k) {
-                k = tr_usage_feed(&p, (const u_char *) cases[i].body + n,
-                                  (len - n < j) ? len - n : j);
-            }
+            feed_pieces(&p, cases[i].dialect, cases[i].sse, cases[i].body, j);
 
             rc = tr_usage_result(&p, &u);
 
@@ -518,6 +503,25 @@ test_invoice(void)
 
 
 /* -- small tools ---------------------------------------------------------- */
+
+
+/* a body fed in pieces of at most piece bytes, each fed again from where
+ * the reader stopped (the end of an event) */
+
+static void
+feed_pieces(parser_t *p, int dialect, int sse, const char *body,
+    size_t piece)
+{
+    size_t  n, k, len;
+
+    len = strlen(body);
+    tr_usage_init(p, dialect, sse);
+
+    for (n = 0; n < len; n += k) {
+        k = tr_usage_feed(p, (const u_char *) body + n,
+                          (len - n < piece) ? len - n : piece);
+    }
+}
 
 
 static uint64_t
