@@ -97,6 +97,29 @@ http {
             tier_router_status tenants;
         }
 
+        # the cost back to the caller, in the answer's usage
+        location /report/v1/messages {
+            tier_router on;
+            tier_router_use anthropic;
+            tier_router_report_cost on;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /report/v1/ {
+            tier_router on;
+            tier_router_use openai;
+            tier_router_report_cost on;
+            proxy_pass http://$tier_router_upstream;
+        }
+
+        location /report-fb/v1/ {
+            tier_router on;
+            tier_router_use openai;
+            tier_router_report_cost on;
+            tier_router_fallback http_503;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         # what routing would do, and nothing done
         location /shadow/v1/ {
             tier_router on;
@@ -300,6 +323,66 @@ like($prom, qr/^tier_router_tier_baseline_dollars_total\{zone="tenants",tier="gp
 like($prom, qr/^tier_router_tenant_baseline_dollars\{zone="tenants",tenant="[^"]+"\} 0\.059500$/m,
      'prometheus: the tenant\'s, 0.059500');
 
+# -- the cost back to the caller: usage.cost ---------------------------------
+
+sub sse_json {
+    my ($body) = @_;
+    return map { eval { decode_json($_) } // () }
+           $body =~ /^data: (\{.*\})$/mg;
+}
+
+my @tok = qw(X-Mock-Input-Tokens 1000 X-Mock-Output-Tokens 100);
+my $r;
+
+for my $loc ('/report/v1/', '/report-fb/v1/') {
+    my $id = 'rc' . ++$n;
+    $r = $t->post_json("${loc}chat/completions", { %chat, max_tokens => 100 },
+        'Authorization' => 'Bearer sk-report', 'X-Id' => $id, @tok);
+    my $j = eval { decode_json($r->{body}) } // {};
+    my $l = $t->log_entry('inv.log', 'I', $id);
+    is($j->{usage}{cost}, 0.0035, "$loc chat: usage.cost, in dollars");
+    is(sprintf('%.6f', $j->{usage}{cost} // 0), $l->{cost},
+       "$loc chat: ... what the tenant is charged");
+    is($j->{usage}{prompt_tokens}, 1000, "$loc chat: the usage as it was");
+    ok(!defined $r->{headers}{'content-length'}
+       || $r->{headers}{'content-length'} == length $r->{body},
+       "$loc chat: a length that is the body's");
+}
+
+$r = $t->post_json('/report/v1/chat/completions', { %chat, max_tokens => 100,
+    stream => JSON::PP::true(),
+    stream_options => { include_usage => JSON::PP::true() } },
+    'Authorization' => 'Bearer sk-report', @tok);
+my ($last) = grep { $_->{usage} } sse_json($r->{body});
+is($last->{usage}{cost}, 0.0035, 'chat stream: the usage chunk has the cost');
+
+$r = $t->post_json('/report/v1/responses', { %resp, max_output_tokens => 100,
+    stream => JSON::PP::true() }, 'Authorization' => 'Bearer sk-report',
+    @tok);
+my ($done) = grep { ($_->{type} // '') eq 'response.completed' }
+             sse_json($r->{body});
+is($done->{response}{usage}{cost}, 0.0035,
+   'responses stream: response.completed has the cost');
+
+$r = $t->post_json('/report/v1/messages', { %msgs, max_tokens => 100 },
+    'Authorization' => 'Bearer sk-report', @tok);
+is((eval { decode_json($r->{body}) } // {})->{usage}{cost}, 0.00495,
+   'messages: usage.cost (1000 x $3 + 100 x $15, the EU at 1.1x: $0.00495)')
+    or diag $r->{body};
+
+$r = $t->post_json('/report/v1/messages', { %msgs, max_tokens => 100,
+    stream => JSON::PP::true() }, 'Authorization' => 'Bearer sk-report',
+    @tok);
+my @u = map { $_->{usage} // $_->{message}{usage} // () } sse_json($r->{body});
+ok(@u >= 2, 'messages stream: message_start and message_delta');
+is($u[-1]{cost}, 0.00495, 'messages stream: the last usage has the whole '
+   . 'cost');
+
+$r = $t->post_json('/v1/chat/completions', { %chat, max_tokens => 100 },
+    'Authorization' => 'Bearer sk-report', @tok);
+ok(!exists((eval { decode_json($r->{body}) } // {})->{usage}{cost}),
+   'without tier_router_report_cost the answer is as it came');
+
 # -- shadow: the decision logged, nothing done ----------------------------------
 
 $e = logged('/shadow/v1/chat/completions', { %chat, model => 'gpt-named' },
@@ -340,7 +423,7 @@ sub status_of {
 # $10 plus its body at $2.50; a stored input fills the context window
 # (200000 tokens by default: $0.50)
 
-my $r = status_of('/v1/responses', { %resp }, 'X-Limit' => '0.10');
+$r = status_of('/v1/responses', { %resp }, 'X-Limit' => '0.10');
 is($r->{status}, 200, 'a request the body bounds: reserved, answered');
 
 for my $c (

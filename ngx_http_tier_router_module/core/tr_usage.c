@@ -244,6 +244,7 @@ tr_usage_feed(tr_usage_parser_t *p,
 
     p->event_end = 0;
     p->usage_only = 0;
+    p->feed_base = data;
 
     if (!p->sse) {
         tr_usage_json(p, data, len);
@@ -517,6 +518,14 @@ tr_usage_json(tr_usage_parser_t *p,
             } else if ((p->state == TR_J_KEY && c == '}')
                        || (p->state == TR_J_AFTER && (c == '}' || c == ']')))
             {
+                /* where the answer's usage object ends, for a report */
+
+                if (c == '}' && p->ctx[p->depth - 1] == TR_R_USAGE) {
+                    p->usage_closed = 1;
+                    p->usage_empty = (p->state == TR_J_KEY);
+                    p->usage_end = p->bytes + (pos - p->feed_base);
+                }
+
                 tr_usage_pop(p, c);
 
             } else {

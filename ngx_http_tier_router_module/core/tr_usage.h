@@ -74,6 +74,12 @@ typedef struct {
                                                   first seen; 0: none */
     unsigned char                id[TR_USAGE_KEY_LEN];
     size_t                       id_len;       /* its "id", the same way */
+    unsigned                     usage_closed:1;  /* a usage object of the
+                                                     answer ended in the
+                                                     last feed() */
+    unsigned                     usage_empty:1;   /* ... and had nothing */
+    uint64_t                     usage_end;    /* the offset of its "}" in
+                                                  the body (as bytes) */
 
     /* private */
     int                          dialect;
@@ -92,6 +98,7 @@ typedef struct {
     unsigned                     field;        /* "data" matched so far */
     unsigned                     done_pos;     /* "[DONE]" matched so far */
     int                          service_tier;
+    const unsigned char         *feed_base;    /* of the current feed() */
     int64_t                      raw[12];
 } tr_usage_parser_t;
 

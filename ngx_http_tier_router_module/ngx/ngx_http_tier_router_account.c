@@ -983,6 +983,43 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
 
 
 /*
+ * What the request has cost so far, for the client: the attempts before
+ * this run, and this run's usage read up to now at the price of the model
+ * that answers; -1 when nothing can be said.
+ */
+
+int64_t
+ngx_http_tier_router_cost_now(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    int64_t                            cost;
+    tr_usage_t                         u;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    tr_usage_none(&u);
+
+    if (ctx->run.usage == NULL || tr_usage_result(ctx->run.usage, &u) != 0) {
+        return -1;
+    }
+
+    trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
+    tier = trmcf->tiers.elts;
+
+    cost = ngx_min(tr_price_cost(ngx_http_tier_router_answered(r, ctx,
+                                                        &tier[ctx->tier]),
+                                 &u),
+                   TR_AMOUNT_MAX);
+
+    if (ctx->parent) {
+        cost = tr_amount_add(cost, ctx->parent->run.cost);
+    }
+
+    return cost;
+}
+
+
+/*
  * What a request is compared with, to show what routing saved: the price
  * of the model the client asked for, where it has one; else the
  * location's tier_router_baseline tier's; else the top tier's of the

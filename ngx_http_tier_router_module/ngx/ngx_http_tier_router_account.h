@@ -38,6 +38,8 @@ char *ngx_http_tier_router_budget_soft_merge(ngx_conf_t *cf,
 char *ngx_http_tier_router_budget_clock(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 time_t ngx_http_tier_router_clock(ngx_http_request_t *r);
+int64_t ngx_http_tier_router_cost_now(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
 ngx_int_t ngx_http_tier_router_account_key(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *label);
 ngx_int_t ngx_http_tier_router_account_again(ngx_http_request_t *r,

@@ -127,6 +127,8 @@ ngx_http_tier_router_price(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 2; i < cf->args->nelts; i++) {
 
+        n = 0;
+
         for (k = 0; ngx_http_tier_router_price_parts[k].name.len; k++) {
             n = ngx_http_tier_router_price_parts[k].name.len;
 

@@ -311,6 +311,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       offsetof(ngx_http_tier_router_loc_conf_t, budget_max_output),
       NULL },
 
+    { ngx_string("tier_router_report_cost"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tier_router_loc_conf_t, report_cost),
+      NULL },
+
     { ngx_string("tier_router_shadow"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -598,6 +605,7 @@ ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
     conf->budget_max_output = NGX_CONF_UNSET_UINT;
     conf->budget_background = NGX_CONF_UNSET_UINT;
     conf->shadow = NGX_CONF_UNSET;
+    conf->report_cost = NGX_CONF_UNSET;
     conf->fallback_direction = NGX_CONF_UNSET_UINT;
     conf->attempts = NGX_CONF_UNSET_UINT;
     conf->escalate_buffer = NGX_CONF_UNSET_SIZE;
@@ -668,6 +676,7 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               prev->budget_max_output, 4096);
     ngx_conf_merge_str_value(conf->baseline, prev->baseline, "");
     ngx_conf_merge_value(conf->shadow, prev->shadow, 0);
+    ngx_conf_merge_value(conf->report_cost, prev->report_cost, 0);
     ngx_conf_merge_uint_value(conf->budget_background,
                               prev->budget_background,
                               NGX_HTTP_TIER_ROUTER_BACKGROUND_REFUSE);

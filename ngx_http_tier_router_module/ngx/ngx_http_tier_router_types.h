@@ -334,6 +334,7 @@ typedef struct {
     ngx_http_tier_router_zone_t *status_zone;
     ngx_flag_t                   balance;           /* tier_router_balance */
     ngx_flag_t                   shadow;            /* tier_router_shadow */
+    ngx_flag_t                   report_cost;       /* .._report_cost */
 
     ngx_uint_t                   fallback;          /* .._FB_* bits */
     ngx_uint_t                   fallback_direction;
@@ -455,6 +456,7 @@ typedef struct {
     unsigned                     opaque:1;          /* encoded response */
     unsigned                     passthrough:1;     /* the held event */
     unsigned                     id_kept:1;         /* in the sessions */
+    unsigned                     report:1;          /* usage.cost added */
 
     /* an attempt's answer */
     ngx_uint_t                   answered;          /* status, 0: none */

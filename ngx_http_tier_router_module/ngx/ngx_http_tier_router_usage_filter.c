@@ -16,8 +16,10 @@
 
 #include "ngx_http_tier_router_usage_filter.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_account.h"
 #include "ngx_http_tier_router_session.h"
 
+#include "tr_price.h"
 #include "tr_usage.h"
 
 
@@ -31,12 +33,20 @@ static ngx_int_t ngx_http_tier_router_account_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_account_body_filter(
     ngx_http_request_t *r, ngx_chain_t *in);
+static ngx_int_t ngx_http_tier_router_report(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *text);
+static ngx_buf_t *ngx_http_tier_router_splice(ngx_http_request_t *r,
+    ngx_buf_t *b, u_char **at, ngx_str_t *text, ngx_uint_t n);
 static ngx_int_t ngx_http_tier_router_observe(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tier_router_strip(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tier_router_unstrip(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in);
+
+
+/* the most usage objects that one buffer reports the cost in */
+#define NGX_HTTP_TIER_ROUTER_REPORTS  8
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -52,8 +62,9 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_int_t
 ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
 {
-    ngx_http_upstream_t         *u;
-    ngx_http_tier_router_ctx_t  *ctx;
+    ngx_http_upstream_t              *u;
+    ngx_http_tier_router_ctx_t       *ctx;
+    ngx_http_tier_router_loc_conf_t  *trlcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
@@ -98,6 +109,21 @@ ngx_http_tier_router_account_header_filter(ngx_http_request_t *r)
                       "although identity was asked for: its usage cannot "
                       "be read, it is charged its worst case",
                       &r->headers_out.content_encoding->value);
+    }
+
+    /* the cost in the answer's usage: the body's length changes */
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+
+    if (trlcf->report_cost && ctx->run.accounted && !ctx->run.opaque
+        && !ctx->rq->metered && u->headers_in.status_n >= 200
+        && u->headers_in.status_n < 300)
+    {
+        ctx->run.report = 1;
+
+        ngx_http_clear_content_length(r);
+        ngx_http_clear_accept_ranges(r);
+        ngx_http_weak_etag(r);
     }
 
     if (ctx->rq->stream_usage && ctx->run.usage->sse && !ctx->run.opaque) {
@@ -149,27 +175,80 @@ ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
     return ngx_http_tier_router_observe(r, ctx, in);
 }
 
-/* the usage is read as the buffers pass on untouched */
+/*
+ * The usage is read as the buffers pass on untouched; with
+ * tier_router_report_cost, a buffer where a usage object ends passes on
+ * as a copy with "cost" in it (and the client's buffer is consumed).
+ */
 
 static ngx_int_t
 ngx_http_tier_router_observe(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_chain_t *in)
 {
-    u_char       *p;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    u_char       *p, *at[NGX_HTTP_TIER_ROUTER_REPORTS];
+    uint64_t      base;
+    ngx_buf_t    *b, *nb;
+    ngx_uint_t    n;
+    ngx_chain_t  *cl, *out, **ll;
+    ngx_str_t     text[NGX_HTTP_TIER_ROUTER_REPORTS];
+
+    out = NULL;
+    ll = &out;
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
+        nb = NULL;
 
         if (!ngx_buf_in_memory(b) || ctx->run.opaque) {
             ctx->run.usage->bytes += ngx_buf_size(b);
-            continue;
+            goto next;
         }
 
+        base = ctx->run.usage->bytes;
+        n = 0;
+
         for (p = b->pos; p < b->last; /* void */) {
+            ctx->run.usage->usage_closed = 0;
+
             p += tr_usage_feed(ctx->run.usage, p, b->last - p);
+
+            if (ctx->run.report && ctx->run.usage->usage_closed
+                && n < NGX_HTTP_TIER_ROUTER_REPORTS)
+            {
+                at[n] = b->pos + (ctx->run.usage->usage_end - base);
+
+                if (ngx_http_tier_router_report(r, ctx, &text[n]) != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                n++;
+            }
         }
+
+        if (n) {
+            nb = ngx_http_tier_router_splice(r, b, at, text, n);
+            if (nb == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+    next:
+
+        if (ctx->run.report) {
+            *ll = ngx_alloc_chain_link(r->pool);
+            if (*ll == NULL) {
+                return NGX_ERROR;
+            }
+
+            (*ll)->buf = nb ? nb : b;
+            ll = &(*ll)->next;
+        }
+    }
+
+    if (ctx->run.report) {
+        *ll = NULL;
+        in = out;
     }
 
     if (ctx->rq->session_answer && !ctx->run.id_kept
@@ -182,6 +261,90 @@ ngx_http_tier_router_observe(ngx_http_request_t *r,
 
     return ngx_http_next_body_filter(r, in);
 }
+
+/*
+ * The cost so far, as the members of a usage object end: ,"cost":0.001234
+ * (dollars, as OpenRouter's usage.cost), without the comma in an empty one
+ */
+
+static ngx_int_t
+ngx_http_tier_router_report(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *text)
+{
+    u_char   *p;
+    int64_t   cost;
+
+    cost = ngx_http_tier_router_cost_now(r, ctx);
+
+    p = ngx_pnalloc(r->pool, sizeof(",\"cost\":") + 32);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->data = p;
+
+    if (!ctx->run.usage->usage_empty) {
+        *p++ = ',';
+    }
+
+    p = ngx_cpymem(p, "\"cost\":", sizeof("\"cost\":") - 1);
+
+    if (cost < 0) {
+        p = ngx_cpymem(p, "null", 4);
+
+    } else {
+        p += tr_price_print(cost, (char *) p);
+    }
+
+    text->len = p - text->data;
+
+    return NGX_OK;
+}
+
+
+/* a copy of b with text[i] before at[i], in order; b is consumed */
+
+static ngx_buf_t *
+ngx_http_tier_router_splice(ngx_http_request_t *r, ngx_buf_t *b, u_char **at,
+    ngx_str_t *text, ngx_uint_t n)
+{
+    u_char     *p, *from;
+    size_t      size;
+    ngx_buf_t  *nb;
+    ngx_uint_t  i;
+
+    size = b->last - b->pos;
+
+    for (i = 0; i < n; i++) {
+        size += text[i].len;
+    }
+
+    nb = ngx_create_temp_buf(r->pool, size);
+    if (nb == NULL) {
+        return NULL;
+    }
+
+    p = nb->pos;
+    from = b->pos;
+
+    for (i = 0; i < n; i++) {
+        p = ngx_cpymem(p, from, at[i] - from);
+        p = ngx_cpymem(p, text[i].data, text[i].len);
+        from = at[i];
+    }
+
+    nb->last = ngx_cpymem(p, from, b->last - from);
+
+    nb->last_buf = b->last_buf;
+    nb->last_in_chain = b->last_in_chain;
+    nb->flush = b->flush;
+    nb->sync = b->sync;
+
+    b->pos = b->last;
+
+    return nb;
+}
+
 
 /*
  * A chat stream whose client did not ask for the usage chunk: events pass

@@ -399,7 +399,7 @@ test_id(void)
 static void
 test_invoice(void)
 {
-    size_t      i, j, len;
+    size_t      i, j, n, k, len, ends, bad;
     parser_t    p;
     usage_t     u;
     int         rc;
@@ -412,13 +412,14 @@ test_invoice(void)
                                    cache_write_1h, web_search, web_fetch,
                                    service tier */
         const char  *name;
+        unsigned     usage_objects;
     } cases[] = {
         { CHAT, 0, "{\"service_tier\":\"flex\",\"usage\":{"
           "\"prompt_tokens\":5000,\"completion_tokens\":20,"
           "\"prompt_tokens_details\":{\"cached_tokens\":1000,"
           "\"cache_write_tokens\":3000}}}",
           { 5000, 20, 1000, 3000, -1, -1, -1, TR_SERVICE_FLEX },
-          "chat JSON: cache writes in the input, flex" },
+          "chat JSON: cache writes in the input, flex", 1 },
         { CHAT, 1, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}],"
           "\"service_tier\":\"priority\"}\n\n"
           "data: {\"choices\":[],\"service_tier\":\"priority\","
@@ -426,14 +427,14 @@ test_invoice(void)
           "\"prompt_tokens_details\":{\"cache_write_tokens\":64}}}\n\n"
           "data: [DONE]\n\n",
           { 100, 7, -1, 64, -1, -1, -1, TR_SERVICE_PRIORITY },
-          "chat stream: priority" },
+          "chat stream: priority", 1 },
         { RESPONSES, 1, "event: response.completed\ndata: {\"type\":"
           "\"response.completed\",\"response\":{\"service_tier\":"
           "\"flex\",\"usage\":{\"input_tokens\":900,"
           "\"input_tokens_details\":{\"cached_tokens\":100,"
           "\"cache_write_tokens\":200},\"output_tokens\":50}}}\n\n",
           { 900, 50, 100, 200, -1, -1, -1, TR_SERVICE_FLEX },
-          "responses stream: in the wrapper" },
+          "responses stream: in the wrapper", 1 },
         { ANTHROPIC, 0, "{\"usage\":{\"input_tokens\":10,"
           "\"cache_creation_input_tokens\":3000,"
           "\"cache_read_input_tokens\":500,\"cache_creation\":{"
@@ -442,13 +443,13 @@ test_invoice(void)
           "\"server_tool_use\":{\"web_search_requests\":3,"
           "\"web_fetch_requests\":2},\"service_tier\":\"priority\"}}",
           { 3510, 80, 500, 3000, 2000, 3, 2, TR_SERVICE_PRIORITY },
-          "Anthropic JSON: 1-hour writes, server tools, priority" },
+          "Anthropic JSON: 1-hour writes, server tools, priority", 1 },
         { ANTHROPIC, 0, "{\"usage\":{\"input_tokens\":10,"
           "\"cache_creation\":{\"ephemeral_5m_input_tokens\":100,"
           "\"ephemeral_1h_input_tokens\":20},\"output_tokens\":1,"
           "\"service_tier\":\"standard\"}}",
           { 130, 1, -1, 120, 20, -1, -1, TR_SERVICE_DEFAULT },
-          "Anthropic JSON: writes as their parts only" },
+          "Anthropic JSON: writes as their parts only", 1 },
         { ANTHROPIC, 1, "event: message_start\ndata: {\"type\":"
           "\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,"
           "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
@@ -463,7 +464,7 @@ test_invoice(void)
           "\"server_tool_use\":{\"web_search_requests\":2}}}\n\n"
           "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
           { 480, 120, 50, 400, -1, 2, -1, TR_SERVICE_BATCH },
-          "Anthropic stream: the last value of each field wins" },
+          "Anthropic stream: the last value of each field wins", 3 },
     };
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -488,6 +489,33 @@ test_invoice(void)
         }
 
         UNIT_OK(j > len, "invoice: %s, in pieces of every size", cases[i].name);
+
+        /* where each usage object ends, for a cost report: a "}" */
+
+        for (j = 1; j <= len; j += (j < 16) ? 1 : 37) {
+            tr_usage_init(&p, cases[i].dialect, cases[i].sse);
+            ends = 0;
+            bad = 0;
+
+            for (n = 0; n < len; n += k) {
+                p.usage_closed = 0;
+                k = tr_usage_feed(&p, (const u_char *) cases[i].body + n,
+                                  (len - n < j) ? len - n : j);
+
+                if (p.usage_closed) {
+                    ends++;
+                    bad += (p.usage_end >= len
+                            || cases[i].body[p.usage_end] != '}');
+                }
+            }
+
+            if (bad || ends != cases[i].usage_objects) {
+                break;
+            }
+        }
+
+        UNIT_OK(j > len, "invoice: %s: its %u usage objects end where the "
+                "reader says", cases[i].name, cases[i].usage_objects);
 
         if (j <= len) {
             UNIT_DIAG("pieces of %zu: rc %d in %lld out %lld cached %lld "
