@@ -95,6 +95,14 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        # the cost back to the caller, in the usage
+        location /rc/ {
+            tier_router_budget zone=tenants key=$http_authorization;
+            tier_router_report_cost on;
+            rewrite ^/rc(/.*)$ $1 break;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         # budgets, and the client's Accept-Encoding as it comes
         location /v1/ {
             tier_router_budget zone=tenants key=$http_authorization;
@@ -124,6 +132,18 @@ sub sdk {
     $r->{log} = $t->log_entry('sdk.log', 'S', $id);
 
     return $r;
+}
+
+# -- the cost the module reports, as the SDKs give it to the application -----
+
+for my $call (qw(chat-cost chat-stream-cost messages-cost)) {
+    my $r = sdk($call, '/rc', 'X-Tier' => 'small',
+                'X-Mock-Input-Tokens' => 1000, 'X-Mock-Output-Tokens' => 500);
+    ok($r->{ok}, "$call: answered") or diag(explain $r);
+    is($r->{cost}, 0.002, "$call: usage.cost reaches the application "
+       . '(1000 x $1 + 500 x $2 per million)');
+    is(sprintf('%.6f', $r->{cost} // 0), $r->{log}{cost},
+       "$call: ... as the tenant is charged");
 }
 
 # -- a stream broken off reaches the application broken ----------------------

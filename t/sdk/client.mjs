@@ -70,6 +70,29 @@ async function messagesStream() {
 }
 
 const calls = {
+    // the cost the module puts in the usage, as the application reads it
+    'chat-cost': async () => {
+        const r = await openai.chat.completions.create({
+            model: 'auto', messages, max_tokens: 100 });
+        out.cost = r.usage.cost;
+    },
+    'chat-stream-cost': async () => {
+        const s = await openai.chat.completions.create({
+            model: 'auto', messages, max_tokens: 100, stream: true,
+            stream_options: { include_usage: true } });
+
+        for await (const c of s) {
+            if (c.usage) {
+                out.cost = c.usage.cost;
+            }
+        }
+    },
+    'messages-cost': async () => {
+        const r = await anthropic.messages.create({
+            model: 'auto', messages, max_tokens: 100 });
+        out.cost = r.usage.cost;
+    },
+
     'chat-stream': chatStream,
     'responses-stream': responsesStream,
     'messages-stream': messagesStream,
