@@ -62,6 +62,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_tier_router_fuzz_feed(&whole, data + 2, size - 2, 0);
     ngx_http_tier_router_fuzz_feed(&parts, data + 2, size - 2, data[1]);
 
+    /* the padding too: the results are compared as bytes */
+
+    memset(&a, 0, sizeof(tr_usage_t));
+    memset(&b, 0, sizeof(tr_usage_t));
+
     r1 = tr_usage_result(&whole, &a);
     r2 = tr_usage_result(&parts, &b);
 
