@@ -409,6 +409,19 @@ my $bal = eval { decode_json($t->http_get('/shadow/budget',
 is($bal->{spent_micro_usd}, 0, 'shadow: the tenant is charged nothing');
 is($bal->{requests}, 0, '... and nothing is reserved or counted');
 
+# a baseline that is no tier of the location's ladder stops nginx
+
+{
+    my $c = $t->read_file('nginx.conf');
+    $c =~ s/tier_router_baseline gpt;/tier_router_baseline claude;/;
+    $t->write_file('bad.conf', $c);
+    my ($rc, $out) = $t->test_config('bad.conf');
+    isnt($rc, 0, 'nginx -t refuses tier_router_baseline claude in an '
+         . 'openai location');
+    like($out, qr/"tier_router_baseline": no tier "claude" in the ladder/,
+         '... and says why');
+}
+
 # -- what the body's size does not bound --------------------------------------
 
 sub status_of {

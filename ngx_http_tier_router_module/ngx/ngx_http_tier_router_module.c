@@ -723,6 +723,22 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
         return NGX_CONF_ERROR;
     }
 
+    /* a baseline is one of the tiers the location routes to */
+
+    if (conf->enable && conf->baseline.len
+        && ngx_http_tier_router_find_tier(
+               ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_tier_router_module),
+               conf->ladder, conf->baseline.data, conf->baseline.len)
+           < 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tier_router_baseline\": no tier \"%V\" in "
+                           "the ladder this location routes with",
+                           &conf->baseline);
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_tier_router_budget_soft_merge(cf, conf) != NGX_CONF_OK
         || ngx_http_tier_router_session_merge(cf, prev, conf) != NGX_CONF_OK
         || ngx_http_tier_router_balance_merge(cf, conf) != NGX_CONF_OK)
