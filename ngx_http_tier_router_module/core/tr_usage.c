@@ -55,6 +55,7 @@
 #define TR_F_MODEL        0x0200    /* the captured string is the model */
 #define TR_F_ID           0x0400    /* ... the answer's id */
 #define TR_F_TIER         0x0800    /* ... its service tier */
+#define TR_F_MINUS        0x1000    /* a number with a sign: only -0 */
 
 /* roles of the containers in ctx[] */
 
@@ -719,8 +720,8 @@ tr_usage_value(tr_usage_parser_t *p,
 
     default:
         if (c == '-' || (c >= '0' && c <= '9')) {
-            p->flags &= ~TR_F_BAD_NUMBER;
-            p->flags |= (c == '-') ? TR_F_BAD_NUMBER : 0;
+            p->flags &= ~(TR_F_BAD_NUMBER | TR_F_MINUS);
+            p->flags |= (c == '-') ? TR_F_MINUS : 0;
             p->number = (c == '-') ? 0 : c - '0';
             p->ndigits = (c == '-') ? 0 : 1;
             p->state = TR_J_NUMBER;
@@ -875,7 +876,8 @@ tr_usage_number_end(tr_usage_parser_t *p)
 
     if (p->key_id && k->role && p->depth
         && k->role == p->ctx[p->depth - 1]
-        && !(p->flags & TR_F_BAD_NUMBER) && p->ndigits && p->ndigits <= 15)
+        && !(p->flags & TR_F_BAD_NUMBER) && p->ndigits && p->ndigits <= 15
+        && (!(p->flags & TR_F_MINUS) || p->number == 0))
     {
         p->raw[k->slot] = p->number;
         p->seen = 1;
