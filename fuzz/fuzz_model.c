@@ -19,6 +19,7 @@
 
 
 static void fuzz_check(const uint8_t *data, size_t size);
+static void fuzz_said_why(const char *err, size_t size);
 
 
 int
@@ -38,10 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        sizeof(err));
 
     if (rc != 0) {
-        if (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL) {
-            abort();
-        }
-
+        fuzz_said_why(err, sizeof(err));
         return 0;
     }
 
@@ -87,16 +85,24 @@ fuzz_check(const uint8_t *data, size_t size)
     if (tr_check_load((const char *) data, size, &m, err, sizeof(err))
         != 0)
     {
-        if (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL) {
-            abort();
-        }
-
+        fuzz_said_why(err, sizeof(err));
         m = tr_check_math_default;
     }
 
     p = tr_check_score(&m, 0.5, f);
 
     if (!(p >= 0 && p <= 1) || !(m.threshold > 0 && m.threshold < 1)) {
+        abort();
+    }
+}
+
+
+/* a loader that refused says why, in a NUL-terminated message */
+
+static void
+fuzz_said_why(const char *err, size_t size)
+{
+    if (err[0] == '\0' || memchr(err, '\0', size) == NULL) {
         abort();
     }
 }

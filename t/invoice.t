@@ -383,6 +383,13 @@ $r = $t->post_json('/v1/chat/completions', { %chat, max_tokens => 100 },
 ok(!exists((eval { decode_json($r->{body}) } // {})->{usage}{cost}),
    'without tier_router_report_cost the answer is as it came');
 
+$r = $t->post_json('/report/v1/chat/completions', { %chat, max_tokens => 100 },
+    'Authorization' => 'Bearer sk-report', 'X-Mock-Status' => 503);
+is($r->{status}, 503, 'report_cost, an upstream error: passed on');
+unlike($r->{body}, qr/"cost"/, '... as it came, no cost in it');
+is($r->{headers}{'content-length'}, length $r->{body},
+   '... with its own Content-Length');
+
 # -- shadow: the decision logged, nothing done ----------------------------------
 
 $e = logged('/shadow/v1/chat/completions', { %chat, model => 'gpt-named' },

@@ -771,6 +771,7 @@ static void
 ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx)
 {
+    int64_t                            baseline;
     ngx_uint_t                         i;
     ngx_http_tier_router_tier_t       *tier;
     ngx_http_tier_router_zone_t       *zone;
@@ -781,6 +782,10 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     ctx->run.settled = 1;
 
     ngx_http_tier_router_charge(r, ctx);
+
+    /* what it replaced: only the answer the client got, once */
+
+    baseline = ctx->run.discard ? 0 : ctx->run.baseline;
 
     zone = ctx->rq->zone;
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
@@ -800,10 +805,7 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
         t->inflight -= (t->inflight > 0);
         ngx_http_tier_router_add(t->spent, ctx->run.cost);
         ngx_http_tier_router_add(t->total, ctx->run.cost);
-
-        if (!ctx->run.discard) {
-            ngx_http_tier_router_add(t->baseline, ctx->run.baseline);
-        }
+        ngx_http_tier_router_add(t->baseline, baseline);
 
         ngx_http_tier_router_inc32(t->requests);
 
@@ -822,11 +824,7 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_add(zone->sh->spent, ctx->run.cost);
     ngx_http_tier_router_add(zone->sh->total, ctx->run.cost);
 
-    /* what it replaced: the answer the client got only, once */
-
-    if (!ctx->run.discard) {
-        ngx_http_tier_router_add(zone->sh->baseline, ctx->run.baseline);
-    }
+    ngx_http_tier_router_add(zone->sh->baseline, baseline);
 
     ngx_http_tier_router_add(zone->sh->requests, 1);
     ngx_http_tier_router_add(zone->sh->estimated, ctx->run.estimated);
@@ -850,10 +848,7 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
                                      ctx->run.discard && !ctx->run.escalated);
             ngx_http_tier_router_add(st->escalated, ctx->run.escalated);
             ngx_http_tier_router_add(st->cost, ctx->run.cost);
-
-            if (!ctx->run.discard) {
-                ngx_http_tier_router_add(st->baseline, ctx->run.baseline);
-            }
+            ngx_http_tier_router_add(st->baseline, baseline);
 
             break;
         }
