@@ -32,7 +32,7 @@ static const char  *tr_state_zone_fields[] = {
 /* a tenant's counts that came with later saves */
 
 static const char  *tr_state_tenant_optional[] = {
-    "baseline", NULL
+    "baseline", "alerted", NULL
 };
 
 

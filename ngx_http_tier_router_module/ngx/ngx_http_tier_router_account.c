@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_tier_router_account.h"
+#include "ngx_http_tier_router_alert.h"
 #include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_catalog.h"
 #include "ngx_http_tier_router_ladder.h"
@@ -772,7 +773,7 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx)
 {
     int64_t                            baseline;
-    ngx_uint_t                         i;
+    ngx_uint_t                         i, alerts;
     ngx_http_tier_router_tier_t       *tier;
     ngx_http_tier_router_zone_t       *zone;
     ngx_http_tier_router_tenant_t     *t;
@@ -791,6 +792,8 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
     tier = trmcf->tiers.elts;
     tier = &tier[ctx->tier];
+
+    alerts = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -818,6 +821,9 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
         ngx_http_tier_router_budget_idle(zone, t);
 
         ctx->spent = t->spent;
+
+        alerts = ngx_http_tier_router_alert_check(zone, t, ctx->rq->now,
+                                                  r->connection->log);
     }
 
     zone->sh->reserved -= ngx_min(zone->sh->reserved, ctx->run.reserved);
@@ -855,6 +861,10 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (alerts) {
+        ngx_http_tier_router_alert_kick(zone);
+    }
 
     if (t == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,

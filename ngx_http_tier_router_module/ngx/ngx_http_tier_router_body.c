@@ -54,7 +54,7 @@ static size_t        ngx_http_tier_router_scratch_size;
 /* the worker's copy buffer goes with it (a clean exit for LeakSanitizer) */
 
 void
-ngx_http_tier_router_exit_process(ngx_cycle_t *cycle)
+ngx_http_tier_router_body_exit(ngx_cycle_t *cycle)
 {
     if (ngx_http_tier_router_scratch) {
         ngx_free(ngx_http_tier_router_scratch);

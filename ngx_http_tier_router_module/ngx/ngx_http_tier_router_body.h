@@ -33,7 +33,7 @@ ngx_int_t ngx_http_tier_router_replace(ngx_http_request_t *r,
     ngx_http_tier_router_tier_t *tier, ngx_uint_t logprobs);
 ngx_int_t ngx_http_tier_router_unsign(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req);
-void ngx_http_tier_router_exit_process(ngx_cycle_t *cycle);
+void ngx_http_tier_router_body_exit(ngx_cycle_t *cycle);
 extern tr_request_t  ngx_http_tier_router_req;
 
 

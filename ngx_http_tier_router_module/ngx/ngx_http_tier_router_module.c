@@ -17,6 +17,7 @@
 
 #include "ngx_http_tier_router_module.h"
 #include "ngx_http_tier_router_account.h"
+#include "ngx_http_tier_router_alert.h"
 #include "ngx_http_tier_router_attempt.h"
 #include "ngx_http_tier_router_balance.h"
 #include "ngx_http_tier_router_body.h"
@@ -62,6 +63,8 @@ static char *ngx_http_tier_router_attempts(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tier_router_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tier_router_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tier_router_init_process(ngx_cycle_t *cycle);
+static void ngx_http_tier_router_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_tier_router_dialects[] = {
@@ -255,6 +258,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tier_router_budget_alert"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_tier_router_budget_alert,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tier_router_budget"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_tier_router_budget,
@@ -442,7 +452,7 @@ ngx_module_t  ngx_http_tier_router_module = {
     NGX_HTTP_MODULE,                        /* module type */
     NULL,                                   /* init master */
     NULL,                                   /* init module */
-    ngx_http_tier_router_budget_init_process, /* init process */
+    ngx_http_tier_router_init_process,      /* init process */
     NULL,                                   /* init thread */
     NULL,                                   /* exit thread */
     ngx_http_tier_router_exit_process,      /* exit process */
@@ -1141,4 +1151,27 @@ ngx_http_tier_router_init(ngx_conf_t *cf)
     tr_classify_init();
 
     return NGX_OK;
+}
+
+
+/* a worker's start: the state file's saver, the alerts' sender */
+
+static ngx_int_t
+ngx_http_tier_router_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_tier_router_budget_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tier_router_alert_init_process(cycle);
+}
+
+
+/* a worker's end: alerts in flight back to the queue, buffers freed */
+
+static void
+ngx_http_tier_router_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tier_router_alert_exit_process(cycle);
+    ngx_http_tier_router_body_exit(cycle);
 }

@@ -504,6 +504,15 @@ ngx_http_tier_router_state_tenant(ngx_http_tier_router_snapshot_t *s,
                   "refused", (json_int_t) s->refused,
                   "capped", (json_int_t) s->capped);
 
+    /* the thresholds alerted in the period: not alerted again */
+
+    if (t && s->alerted
+        && json_object_set_new(t, "alerted", json_integer(s->alerted)) != 0)
+    {
+        json_decref(t);
+        return NULL;
+    }
+
     return t;
 }
 
@@ -628,7 +637,7 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
 {
     size_t                          i, n, len;
     u_char                          hash[16], check[33];
-    int64_t                         v[12];
+    int64_t                         v[12], alerted;
     json_t                         *tenants, *t, *tiers;
     ngx_uint_t                      j, k, other;
     const char                     *s;
@@ -793,9 +802,14 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
         /* the period's, so only from a file of this period */
 
         tn->baseline = 0;
+        tn->alerted = 0;
 
         if (!other) {
             (void) tr_state_number(t, "baseline", &tn->baseline);
+
+            if (tr_state_number(t, "alerted", &alerted) == 0) {
+                tn->alerted = (u_char) ngx_min(alerted, 255);
+            }
         }
 
         s = json_string_value(json_object_get(t, "label"));

@@ -33,6 +33,8 @@
 
 static int ngx_libc_cdecl ngx_http_tier_router_status_cmp(const void *a,
     const void *b);
+static json_t *ngx_http_tier_router_status_alerts(
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh);
 static json_t *ngx_http_tier_router_status_state(
     ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh);
 static ngx_int_t ngx_http_tier_router_status_arg(ngx_http_request_t *r,
@@ -326,6 +328,11 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
             rc = json_object_set_new(t, "limit_micro_usd", json_null());
         }
 
+        if (t && zone->alert) {
+            rc |= json_object_set_new(t, "alerted_percent",
+                                      json_integer(s[i].alerted));
+        }
+
         rc |= (t == NULL) ? -1 : json_array_append_new(tenants, t);
     }
 
@@ -373,6 +380,8 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
                                       json_integer(sh->unsettled_cost));
             rc |= json_object_set_new(t, "state",
                               ngx_http_tier_router_status_state(zone, sh));
+            rc |= json_object_set_new(t, "alerts",
+                              ngx_http_tier_router_status_alerts(zone, sh));
         }
 
         rc |= (t == NULL) ? -1 : 0;
@@ -385,6 +394,44 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
     json_decref(tenants);
 
     return b;
+}
+
+
+/* the budget alerts' webhook, or null without one; never its url */
+
+static json_t *
+ngx_http_tier_router_status_alerts(ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_budget_sh_t *sh)
+{
+    json_t      *at, *j;
+    ngx_uint_t   i;
+
+    if (zone->alert == NULL) {
+        return json_null();
+    }
+
+    at = json_array();
+
+    for (i = 0; at && i < zone->alert->nat; i++) {
+        if (json_array_append_new(at, json_integer(zone->alert->at[i])) != 0)
+        {
+            json_decref(at);
+            return NULL;
+        }
+    }
+
+    j = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                  "at_percent", at,
+                  "queued", (json_int_t) sh->alerts_queued,
+                  "sent", (json_int_t) sh->alerts_sent,
+                  "failed", (json_int_t) sh->alerts_failed,
+                  "retried", (json_int_t) sh->alerts_retried,
+                  "dropped", (json_int_t) sh->alerts_dropped,
+                  "pending", (json_int_t) sh->alerts_pending,
+                  "last_sent", (json_int_t) sh->alert_last_sent,
+                  "last_failure", (json_int_t) sh->alert_last_failure);
+
+    return j;
 }
 
 
@@ -429,7 +476,7 @@ ngx_http_tier_router_status_state(ngx_http_tier_router_zone_t *zone,
 
 #define NGX_HTTP_TIER_ROUTER_PROM_HELP     256   /* a HELP and TYPE pair */
 #define NGX_HTTP_TIER_ROUTER_PROM_LINE     128   /* a line but its labels */
-#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     17
+#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     22
 #define NGX_HTTP_TIER_ROUTER_PROM_TIER     8
 #define NGX_HTTP_TIER_ROUTER_PROM_TENANT   5
 
@@ -540,6 +587,24 @@ ngx_http_tier_router_status_prom_zone(u_char *p, u_char *last,
         TR_ZONE("gauge", "state_last_save_timestamp_seconds",
                 "When the state file was last saved.");
         p = ngx_slprintf(p, last, "%T\n", sh->last_save);
+    }
+
+    if (zone->alert) {
+        TR_ZONE("counter", "alerts_sent_total",
+                "Budget alerts the webhook took.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->alerts_sent);
+        TR_ZONE("counter", "alerts_failed_total",
+                "Budget alerts given up after their retries.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->alerts_failed);
+        TR_ZONE("counter", "alerts_retried_total",
+                "Budget alert tries that failed and were tried again.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->alerts_retried);
+        TR_ZONE("counter", "alerts_dropped_total",
+                "Budget alerts dropped, the queue full.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->alerts_dropped);
+        TR_ZONE("gauge", "alerts_pending",
+                "Budget alerts queued and not sent yet.");
+        p = ngx_slprintf(p, last, "%uL\n", (uint64_t) sh->alerts_pending);
     }
 
 #undef TR_ZONE

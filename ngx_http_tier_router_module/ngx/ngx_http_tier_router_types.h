@@ -86,6 +86,50 @@
     ((a) += ((a) < 0xffffffff))
 
 
+/* tier_router_budget_alert: at most this many thresholds */
+#define NGX_HTTP_TIER_ROUTER_ALERT_AT      8
+
+#define NGX_HTTP_TIER_ROUTER_ALERT_FREE     0
+#define NGX_HTTP_TIER_ROUTER_ALERT_PENDING  1
+#define NGX_HTTP_TIER_ROUTER_ALERT_SENDING  2
+
+
+/*
+ * A threshold alert waiting for its webhook, in the zone's queue: any
+ * worker sends it; one that is sending holds it until "next" (its lease),
+ * so the alert of a worker that died is sent by another.
+ */
+
+typedef struct {
+    u_char                       state;
+    u_char                       percent;
+    u_char                       label_len;
+    u_char                       attempts;
+    uint32_t                     seq;            /* tells a reused slot */
+    u_char                       hash[TR_HASH_LEN];
+    u_char                       label[NGX_HTTP_TIER_ROUTER_LABEL_LEN];
+    int64_t                      spent;
+    int64_t                      limit;
+    time_t                       period_start;
+    time_t                       at;             /* crossed, by the clock
+                                                    of the request */
+    int64_t                      next;           /* ms since the epoch */
+} ngx_http_tier_router_alert_t;
+
+
+/* tier_router_budget_alert */
+
+typedef struct {
+    ngx_str_t                    url;            /* null-terminated */
+    ngx_uint_t                   at[NGX_HTTP_TIER_ROUTER_ALERT_AT];
+    ngx_uint_t                   nat;            /* ascending */
+    ngx_msec_t                   timeout;
+    ngx_msec_t                   backoff;
+    ngx_uint_t                   retries;
+    ngx_uint_t                   queue;
+} ngx_http_tier_router_alert_conf_t;
+
+
 /*
  * A tenant, from the rbtree node's color byte on (as limit_req's nodes):
  * 32 + 192 bytes, one 256-byte slab chunk.  Money in micro-dollars.  A
@@ -95,7 +139,9 @@
 
 typedef struct {
     u_char                       color;
-    u_char                       dummy;
+    u_char                       alerted;        /* the highest threshold
+                                                    alerted in the period,
+                                                    a percentage */
     u_char                       label_len;
     u_char                       idle;           /* in the idle queue */
     uint32_t                     requests;       /* in the period */
@@ -168,6 +214,18 @@ typedef struct {
     u_char                       save_error[NGX_HTTP_TIER_ROUTER_SAVE_ERROR];
     ngx_uint_t                   ntiers;
     ngx_http_tier_router_tier_stat_t  tiers[NGX_HTTP_TIER_ROUTER_MAX_TIERS];
+    ngx_http_tier_router_alert_t *alerts;        /* the webhook queue, or
+                                                    NULL until the first */
+    ngx_uint_t                   nalerts;
+    ngx_uint_t                   alerts_pending; /* queued, not ended */
+    uint32_t                     alert_seq;
+    uint64_t                     alerts_queued;
+    uint64_t                     alerts_sent;
+    uint64_t                     alerts_failed;  /* retries exhausted */
+    uint64_t                     alerts_retried;
+    uint64_t                     alerts_dropped; /* the queue was full */
+    time_t                       alert_last_sent;
+    time_t                       alert_last_failure;
 } ngx_http_tier_router_budget_sh_t;
 
 
@@ -191,6 +249,9 @@ typedef struct {
     time_t                       full_logged;    /* this worker's last */
     time_t                       unaccounted_logged;
     ngx_event_t                  save_event;
+    ngx_http_tier_router_alert_conf_t  *alert;   /* NULL: none */
+    ngx_event_t                  alert_event;    /* this worker's sender */
+    time_t                       dropped_logged; /* this worker's last */
     unsigned                     hash_key_set:1;
 } ngx_http_tier_router_zone_t;
 
@@ -222,6 +283,7 @@ typedef struct {
     uint32_t                     inflight;
     uint32_t                     refused;
     uint32_t                     capped;
+    ngx_uint_t                   alerted;
 } ngx_http_tier_router_snapshot_t;
 
 

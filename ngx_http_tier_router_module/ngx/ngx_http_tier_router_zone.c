@@ -170,6 +170,7 @@ ngx_http_tier_router_budget_tenant(ngx_http_tier_router_zone_t *zone,
                 - offsetof(ngx_http_tier_router_tenant_t, label_len));
 
     ngx_memcpy(t->hash, hash, TR_HASH_LEN);
+    t->alerted = 0;
     t->limit = -1;
     t->period_start = tr_period_start(zone->sh->period, now);
     t->last = now;
@@ -316,6 +317,7 @@ ngx_http_tier_router_budget_roll(ngx_http_tier_router_zone_t *zone,
     t->capped = 0;
     t->input_tokens = 0;
     t->output_tokens = 0;
+    t->alerted = 0;
 
     ngx_http_tier_router_budget_idle(zone, t);
 
@@ -380,6 +382,7 @@ ngx_http_tier_router_budget_snapshot(ngx_http_tier_router_zone_t *zone,
         s[n].inflight = t->inflight;
         s[n].refused = t->refused;
         s[n].capped = t->capped;
+        s[n].alerted = t->alerted;
         n++;
     }
 

@@ -99,7 +99,7 @@ sub mock {
     my ($self, $name, %opt) = @_;
 
     my $port = $self->port("mock_$name");
-    my $script = "$REPO/t/mock/mock_llm.pl";
+    my $script = "$REPO/t/mock/" . ($opt{script} // 'mock_llm.pl');
     my $pidfile = "$self->{dir}/mock_$name.pid";
 
     my @cmd = ($^X, $script, '--port', $port, '--name', $name,
@@ -134,6 +134,51 @@ sub mock {
     }
 
     die "mock $name did not answer /health on port $port\n";
+}
+
+
+# $t->webhook($name, @args): a webhook receiver (t/mock/webhook.pl) on the
+# port "mock_$name", logging to $name.log in the test directory; args as
+# the script takes them (--fail N, --hang-ms N)
+
+sub webhook {
+    my ($self, $name, @args) = @_;
+
+    return $self->mock($name, script => 'webhook.pl',
+        args => ['--log', "$self->{dir}/$name.log", @args]);
+}
+
+
+# $t->webhook_posts($name): what the receiver $name took, in order: one
+# hash per POST, as the script logs it
+
+sub webhook_posts {
+    my ($self, $name) = @_;
+
+    require JSON::PP;
+
+    my $text = $self->read_file("$name.log") // '';
+
+    return [map { JSON::PP->new->utf8->decode($_) } grep { /\S/ }
+            split /\n/, $text];
+}
+
+
+# $t->wait_for(sub { ... }, $seconds): calls the sub until it returns
+# true (and returns that), or until $seconds (default 10) have passed
+# (and returns false)
+
+sub wait_for {
+    my ($self, $cond, $secs) = @_;
+
+    my $deadline = time + ($secs // 10);
+
+    while (1) {
+        my $v = $cond->();
+        return $v if $v;
+        return undef if time > $deadline;
+        sleep 0.05;
+    }
 }
 
 
