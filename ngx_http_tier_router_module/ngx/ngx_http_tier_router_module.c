@@ -23,6 +23,7 @@
 #include "ngx_http_tier_router_body.h"
 #include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_catalog.h"
+#include "ngx_http_tier_router_cost_header.h"
 #include "ngx_http_tier_router_handler.h"
 #include "ngx_http_tier_router_ladder.h"
 #include "ngx_http_tier_router_session.h"
@@ -328,6 +329,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
       offsetof(ngx_http_tier_router_loc_conf_t, report_cost),
       NULL },
 
+    { ngx_string("tier_router_cost_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_tier_router_cost_header,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tier_router_shadow"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -616,6 +624,8 @@ ngx_http_tier_router_create_loc_conf(ngx_conf_t *cf)
     conf->budget_background = NGX_CONF_UNSET_UINT;
     conf->shadow = NGX_CONF_UNSET;
     conf->report_cost = NGX_CONF_UNSET;
+    conf->cost_header = NGX_CONF_UNSET;
+    conf->cost_header_buffer = NGX_CONF_UNSET_SIZE;
     conf->fallback_direction = NGX_CONF_UNSET_UINT;
     conf->attempts = NGX_CONF_UNSET_UINT;
     conf->escalate_buffer = NGX_CONF_UNSET_SIZE;
@@ -687,6 +697,9 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_str_value(conf->baseline, prev->baseline, "");
     ngx_conf_merge_value(conf->shadow, prev->shadow, 0);
     ngx_conf_merge_value(conf->report_cost, prev->report_cost, 0);
+    ngx_conf_merge_value(conf->cost_header, prev->cost_header, 0);
+    ngx_conf_merge_size_value(conf->cost_header_buffer,
+                              prev->cost_header_buffer, 256 * 1024);
     ngx_conf_merge_uint_value(conf->budget_background,
                               prev->budget_background,
                               NGX_HTTP_TIER_ROUTER_BACKGROUND_REFUSE);
@@ -1129,7 +1142,8 @@ ngx_http_tier_router_init(ngx_conf_t *cf)
      * runs first): the accounting filters read the usage of what the
      * upstream sent (account.c), the routing headers are added
      * (below), and the attempts' filters, nearest the output, pass on or
-     * hold what each attempt answered (attempt.c).  The log phase
+     * hold what each attempt answered (attempt.c).  Between the first
+     * two, an answer waits for its cost header (cost_header.c).  The log phase
      * handler that settles spend runs first of the log phase.
      */
 
@@ -1140,7 +1154,8 @@ ngx_http_tier_router_init(ngx_conf_t *cf)
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_tier_router_header_filter;
 
-    if (ngx_http_tier_router_usage_filter_init(cf) != NGX_OK
+    if (ngx_http_tier_router_cost_header_init(cf) != NGX_OK
+        || ngx_http_tier_router_usage_filter_init(cf) != NGX_OK
         || ngx_http_tier_router_account_init(cf) != NGX_OK)
     {
         return NGX_ERROR;

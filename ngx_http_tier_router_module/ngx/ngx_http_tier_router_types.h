@@ -397,6 +397,8 @@ typedef struct {
     ngx_flag_t                   balance;           /* tier_router_balance */
     ngx_flag_t                   shadow;            /* tier_router_shadow */
     ngx_flag_t                   report_cost;       /* .._report_cost */
+    ngx_flag_t                   cost_header;       /* .._cost_header */
+    size_t                       cost_header_buffer;
 
     ngx_uint_t                   fallback;          /* .._FB_* bits */
     ngx_uint_t                   fallback_direction;
@@ -519,6 +521,8 @@ typedef struct {
     unsigned                     passthrough:1;     /* the held event */
     unsigned                     id_kept:1;         /* in the sessions */
     unsigned                     report:1;          /* usage.cost added */
+    void                        *cost_held;         /* the answer held for
+                                                       its cost header */
 
     /* an attempt's answer */
     ngx_uint_t                   answered;          /* status, 0: none */

@@ -138,6 +138,9 @@
 #                             "usage": null in its chunks, no usage in the
 #                             responses stream's response objects, none in
 #                             Anthropic's message_start and message_delta
+#   X-Mock-Chunked: 1         a JSON answer to an HTTP/1.1 request is sent
+#                             chunked, without Content-Length (in pieces
+#                             of X-Mock-Split, if given)
 #   X-Mock-Split: N           write the body (each event of a stream, or the
 #                             JSON body) in pieces of at most N bytes, 2 ms
 #                             apart, so that a proxy reads it in many reads;
@@ -474,12 +477,16 @@ sub send_response {
         $head .= "$headers->[$i]: $headers->[$i + 1]\r\n";
     }
 
-    $head .= "Content-Length: " . length($body) . "\r\n";
+    my $break = $req->{headers}{'x-mock-break-after'};
+    my $chunked = $ver eq '1.1' && !defined $break
+                  && ($req->{headers}{'x-mock-chunked'} // '') eq '1';
+
+    $head .= $chunked ? "Transfer-Encoding: chunked\r\n"
+                      : "Content-Length: " . length($body) . "\r\n";
     $head .= $keep ? ($ver eq '1.0' ? "Connection: keep-alive\r\n" : '')
                    : "Connection: close\r\n";
     $head .= "\r\n";
 
-    my $break = $req->{headers}{'x-mock-break-after'};
     my $split = split_size($req);
 
     $body = '' if $req->{method} eq 'HEAD';
@@ -489,7 +496,13 @@ sub send_response {
         $keep = 0;
     }
 
-    if ($split) {
+    if ($chunked) {
+        $conn->{pieces} = 0;
+        write_all($conn, $head);
+        write_split($conn, $body, $split, 1);
+        write_all($conn, "0\r\n\r\n");
+
+    } elsif ($split) {
         $conn->{pieces} = 0;
         write_all($conn, $head);
         write_split($conn, $body, $split, 0);
