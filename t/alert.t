@@ -26,6 +26,7 @@ $t->webhook('hook');
 $t->webhook('flaky', '--fail', 2);
 $t->webhook('slow', '--hang-ms', 2500);
 $t->webhook('reload', '--hang-ms', 1500);
+$t->webhook('tiny', '--hang-ms', 1000);
 
 # a port nobody listens on: the "dead" receiver
 $t->port('dead');
@@ -73,6 +74,10 @@ http {
         url=http://127.0.0.1:%%PORT_mock_reload%%/reload at=50
         timeout=10s;
 
+    tier_router_budget_zone zone=tiny:1m;
+    tier_router_budget_alert zone=tiny
+        url=http://127.0.0.1:%%PORT_mock_tiny%%/tiny at=50 queue=1;
+
     tier_router_budget_zone zone=none:1m;
 
     server {
@@ -98,6 +103,18 @@ http {
 
         location = /reload/status {
             tier_router_status reload;
+        }
+
+        location = /tiny/status {
+            tier_router_status tiny;
+        }
+
+        location /tiny/ {
+            tier_router on;
+            tier_router_use openai;
+            tier_router_budget zone=tiny key=$http_authorization
+                               limit=$http_x_limit;
+            proxy_pass http://$tier_router_upstream;
         }
 
         location = /none/status {
@@ -378,6 +395,24 @@ is(scalar @$p, 2, 'reload: sent again, once');
 is($p->[0]{idempotency_key}, $p->[1]{idempotency_key},
    'reload: the same alert, the same key');
 is(status('reload')->{alerts}{failed}, 0, 'reload: not a failure');
+
+# a queue of one, taken by an alert in flight: the next is dropped,
+# counted, logged, and its threshold stays marked
+
+spend(zone => 'tiny', key => 'Bearer sk-tiny-1', in => 6000, out => 0);
+ok(wait_posts('tiny', 1), 'queue=1: the first alert is in flight');
+spend(zone => 'tiny', key => 'Bearer sk-tiny-2', in => 6000, out => 0);
+$s = status('tiny');
+is($s->{alerts}{dropped}, 1, 'queue=1: the second is dropped');
+is($s->{alerts}{queued}, 1, 'queue=1: one queued');
+is((grep { $_->{alerted_percent} == 50 } @{$s->{tenants}}) + 0, 2,
+   'queue=1: both tenants marked');
+like($t->error_log, qr/the alert queue of zone "tiny" is full/,
+     'queue=1: logged');
+ok(wait_status('tiny', sub { $_[0]{sent} == 1 }), 'queue=1: the first sent');
+spend(zone => 'tiny', key => 'Bearer sk-tiny-2', in => 10, out => 0);
+pause(0.3);
+is(scalar @{posts('tiny')}, 1, 'queue=1: the dropped one is not sent late');
 
 # the marks survive a restart through the state file: no alert twice
 
