@@ -33,6 +33,9 @@ my %mocks = (
 
 my %by_port;
 
+# the budget alerts' receiver, as the script starts it on 9200
+$t->webhook('alerts');
+
 for my $name (sort keys %mocks) {
     my ($port, $provider, @extra) = @{$mocks{$name}};
     $t->mock($name, args => ['--provider', $provider, @extra]);
@@ -48,7 +51,9 @@ $n += $conf =~ s/^load_module .*;/load_module %%MODULE%%;/m;
 $n += $conf =~ s/127\.0\.0\.1:(91\d\d)/'127.0.0.1:%%PORT_mock_'
                                        . ($by_port{$1} \/\/ 'none') . '%%'/ge;
 $n += $conf =~ s/listen  127\.0\.0\.1:8080;/listen 127.0.0.1:%%PORT_main%%;/;
-ok($n >= 9, 'the example has its module, seven mocks and a listener');
+$n += $conf =~ s{127\.0\.0\.1:9200/}{127.0.0.1:%%PORT_mock_alerts%%/};
+ok($n >= 10, 'the example has its module, seven mocks, the alerts\' '
+   . 'receiver and a listener');
 
 # the harness's own pid file and error log
 $conf =~ s/^(pid|error_log)\s.*;\n//mg;
@@ -131,5 +136,20 @@ is($r->{headers}{'x-mock-name'}, 'thinking', 'hard chat: the o3 tier');
 $r = post('/v1/responses', { model => 'auto', input => 'Say hello.' },
     'Authorization' => 'Bearer sk-example');
 like($r->{json}{model} // '', qr/^(gpt-|o3)/, 'responses: an OpenAI model');
+like($r->{headers}{'x-tier-router-cost'} // '', qr/^0\.\d{6}$/,
+     'responses: its cost in a header');
+
+# a trial tenant ($0.01) past its budget: three alerts
+
+$r = post('/v1/chat/completions',
+    { model => 'auto', messages => [{ role => 'user', content => 'Hi.' }] },
+    'Authorization' => 'Bearer sk-example-trial', 'X-Plan' => 'trial',
+    'X-Mock-Output-Tokens' => 30000);
+is($r->{status}, 200, 'trial: 200');
+ok($t->wait_for(sub { @{$t->webhook_posts('alerts')} >= 3 }),
+   'trial: the receiver took three alerts');
+is_deeply([map { $_->{body}{threshold_percent} }
+           @{$t->webhook_posts('alerts')}], [80, 90, 100],
+          'trial: at 80, 90 and 100%');
 
 done_testing;
