@@ -29,6 +29,17 @@ fi
 
 mkdir -p "$B"
 
+# Debian's nginx source: a deb-src line for the archive the machine
+# installs from, if it has none
+if [ -z "$(apt-cache showsrc nginx 2>/dev/null)" ] \
+   && [ -f /etc/apt/sources.list.d/debian.sources ] \
+   && ! grep -q deb-src /etc/apt/sources.list.d/debian.sources
+then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+        > /etc/apt/sources.list.d/tier-router-src.sources
+    apt-get update -q > /dev/null
+fi
+
 # -- nginx and the module, from Debian's source ------------------------------
 
 # a module that gained or lost a file needs nginx configured again
