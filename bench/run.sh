@@ -41,6 +41,9 @@ ATTEMPTS=${BENCH_ATTEMPTS:-0}   # budget server: 1 fallback and escalation,
                                 # fallback: fallback only
 SESSION=${BENCH_SESSION:-0}     # 1: the module server keeps sessions (every
                                 # request the same conversation's lookup)
+REDIS=${BENCH_REDIS:-0}         # 1: a fourth server, budgets in a shared
+                                # Redis ledger (redis-server on port +5)
+REDIS_PORT=$((PORT + 5)) LEDGER_PORT=$((PORT + 4))
 [ "$NCPU" -ge 2 ] || PIN=0
 
 # the proxy on the last CPU, the load generator and upstream on the rest
@@ -76,13 +79,16 @@ stop_nginx() {                  # pidfile
 cleanup() {
     stop_nginx "$WORK/upstream.pid"
     stop_nginx "$WORK/proxy.pid"
+    stop_nginx "$WORK/redis.pid"
 }
 
 cleanup                         # left over from an interrupted run
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for p in $UP_PORT $PLAIN_PORT $MOD_PORT $BUDGET_PORT; do
+ports="$UP_PORT $PLAIN_PORT $MOD_PORT $BUDGET_PORT"
+[ "$REDIS" = 1 ] && ports="$ports $LEDGER_PORT $REDIS_PORT"
+for p in $ports; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         die "port $p is in use (set BENCH_PORT)"
     fi
@@ -91,6 +97,20 @@ done
 rm -rf "$WORK/bodies" "$WORK/tmp" "$WORK/logs"
 mkdir -p "$WORK/logs" "$WORK/tmp" "$WORK/bodies"
 chmod 755 "$WORK" "$WORK/tmp"
+
+if [ "$REDIS" = 1 ]; then
+    command -v redis-server > /dev/null \
+        || die "redis-server is not installed (scripts/deps.sh --tests)"
+    mkdir -p "$WORK/redis"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" \
+        --save '' --appendonly no --daemonize yes \
+        --pidfile "$WORK/redis.pid" --logfile "$WORK/logs/redis.log"
+    printf 'a benchmark hash key, 32 bytes.' > "$WORK/hash.key"
+    for _ in $(seq 50); do
+        redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break
+        sleep 0.1
+    done
+fi
 
 # --- request bodies ------------------------------------------------------
 
@@ -172,6 +192,9 @@ $([ "$LEARNED" = 1 ] && printf '    %s\n    %s\n' \
     tier_router_price  o3            input=2    output=8;
 
     tier_router_budget_zone  zone=bench:1m period=month;
+$([ "$REDIS" = 1 ] && printf '    %s\n    %s\n' \
+    "tier_router_budget_zone zone=fleet:1m period=month hash_key=$WORK/hash.key;" \
+    "tier_router_budget_redis zone=fleet server=127.0.0.1:$REDIS_PORT;")
 $([ "$SESSION" = 1 ] && printf '    %s\n' \
     "tier_router_session_zone zone=sessions:10m;")
 
@@ -208,6 +231,21 @@ $([ "$ATTEMPTS" = 1 ] && printf '            %s\n' \
             proxy_pass          http://\$tier_router_upstream;
         }
     }
+$([ "$REDIS" = 1 ] && cat <<EOR
+    server {
+        listen  127.0.0.1:$LEDGER_PORT backlog=4096;
+        location = /status {
+            tier_router_status  fleet;
+        }
+        location / {
+            tier_router         on;
+            tier_router_budget  zone=fleet key=\$http_authorization
+                                limit=100000;
+            proxy_pass          http://\$tier_router_upstream;
+        }
+    }
+EOR
+)
 }
 EOF
 } > "$WORK/proxy.conf"
@@ -348,13 +386,15 @@ median() {
 
 : > "$WORK/wrk.log"
 results=()
+REDIS_RESULTS=()
 for s in $SIZES; do
     body=$WORK/bodies/body-$s.json
     # warm up both servers and the upstream keepalive connections
     run_wrk "$PLAIN_PORT" "$body" 1
     run_wrk "$MOD_PORT" "$body" 1
     run_wrk "$BUDGET_PORT" "$body" 1
-    plain=() mod=() bud=() pcpu=() mcpu=() bcpu=()
+    [ "$REDIS" = 1 ] && run_wrk "$LEDGER_PORT" "$body" 1
+    plain=() mod=() bud=() pcpu=() mcpu=() bcpu=() red=()
     for _ in $(seq "$REPEAT"); do
         run_wrk "$PLAIN_PORT" "$body" "$DURATION"
         plain+=("$RPS") pcpu+=("$CPU_US")
@@ -362,7 +402,14 @@ for s in $SIZES; do
         mod+=("$RPS") mcpu+=("$CPU_US")
         run_wrk "$BUDGET_PORT" "$body" "$DURATION"
         bud+=("$RPS") bcpu+=("$CPU_US")
+        if [ "$REDIS" = 1 ]; then
+            run_wrk "$LEDGER_PORT" "$body" "$DURATION"
+            red+=("$RPS")
+        fi
     done
+    if [ "$REDIS" = 1 ]; then
+        REDIS_RESULTS+=("$s $(median "${bud[@]}") $(median "${red[@]}")")
+    fi
     p=$(median "${plain[@]}") m=$(median "${mod[@]}") b=$(median "${bud[@]}")
     pc=$(cpu_median "${pcpu[@]}") mc=$(cpu_median "${mcpu[@]}")
     bc=$(cpu_median "${bcpu[@]}")
@@ -392,5 +439,22 @@ echo
 echo "ratio: RPS / plain RPS (medians); us/req: the proxy worker's CPU time"
 echo "per request (user + system, medians), and what the module and the"
 echo "module with budgets add to it"
+echo
+if [ "$REDIS" = 1 ]; then
+    echo
+    echo "budgets in a shared Redis ledger (tier_router_budget_redis), beside"
+    echo "the same budget in shared memory only:"
+    printf '%-5s %9s %9s %6s\n' body budget redis ratio
+    for line in "${REDIS_RESULTS[@]}"; do
+        read -r s b r <<< "$line"
+        printf '%-5s %9s %9s %6s\n' "$s" "$b" "$r" "$(ratio "$r" "$b")"
+    done
+    curl -s "http://127.0.0.1:$LEDGER_PORT/status?limit=0" | perl -MJSON::PP \
+        -0777 -ne 'my $s = decode_json($_); my $l = $s->{ledger};
+            printf "redis round trips per request: %.5f (%d commands: %d " .
+                "leases, %d batches, heartbeats; %d requests)\n",
+                $l->{commands} / ($s->{requests} || 1), $l->{commands},
+                $l->{leases_asked}, $l->{batches}, $s->{requests}'
+fi
 echo
 echo "wrk output: $WORK/wrk.log"

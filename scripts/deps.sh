@@ -24,19 +24,19 @@ if ! installed build-essential; then
     done
 fi
 
-for p in nginx nginx-dev libjansson-dev libcurl4-openssl-dev perl curl wrk \
-         ca-certificates
+for p in nginx nginx-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev \
+         perl curl wrk ca-certificates
 do
     installed "$p" || missing+=("$p")
 done
 
 # --tests: also clang and its libFuzzer runtime, for the fuzz targets
-# (t/fuzz.t, make fuzz), node and npm (t/sdk.t installs the official
+# (t/fuzz.t, make fuzz), redis-server (t/redis.t), node and npm (t/sdk.t installs the official
 # SDKs from the npm registry); --nginx-src: PCRE2 and zlib for nginx itself;
 # --dates: libfaketime
 for arg in "$@"; do
     case $arg in
-    --tests) want="clang libclang-rt-14-dev"
+    --tests) want="clang libclang-rt-14-dev redis-server"
              # node and npm for the official SDKs (t/sdk.t), unless there
              command -v node > /dev/null && command -v npm > /dev/null \
                  || want="$want nodejs npm" ;;

@@ -55,7 +55,8 @@ tr_admit(const tr_admit_t *a, tr_admission_t *res)
 
         if (worst == 0
             || (tr_admit_fits(&a->tenant, worst)
-                && tr_admit_fits(&a->zone, worst)))
+                && tr_admit_fits(&a->zone, worst)
+                && tr_admit_fits(&a->lease, worst)))
         {
             res->verdict = TR_ADMIT_OK;
             return;

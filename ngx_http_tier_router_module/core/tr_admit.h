@@ -43,6 +43,10 @@ typedef struct {
 typedef struct {
     tr_balance_t                 tenant;
     tr_balance_t                 zone;
+    tr_balance_t                 lease;      /* what this node holds of
+                                                the tenant's budget, with
+                                                a shared ledger; limit -1:
+                                                none */
     const tr_price_t            *prices;     /* each tier's, by index */
     unsigned                     tier;       /* what routing chose */
     unsigned                     floor;      /* the lowest allowed */

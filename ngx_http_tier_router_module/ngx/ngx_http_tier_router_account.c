@@ -19,6 +19,7 @@
 #include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_catalog.h"
 #include "ngx_http_tier_router_ladder.h"
+#include "ngx_http_tier_router_ledger.h"
 #include "ngx_http_tier_router_module.h"
 #include "ngx_http_tier_router_util.h"
 #include "ngx_http_tier_router_zone.h"
@@ -57,6 +58,13 @@ static void ngx_http_tier_router_settle(ngx_http_request_t *r,
 static void ngx_http_tier_router_charge(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static void ngx_http_tier_router_shadow(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static ngx_int_t ngx_http_tier_router_admit_ledger(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_tenant_t *t,
+    tr_admit_t *a);
+static ngx_int_t ngx_http_tier_router_ledger_refuse(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+static ngx_int_t ngx_http_tier_router_ledger_lost(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static tr_price_t *ngx_http_tier_router_baseline_price(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
@@ -153,15 +161,32 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
     a.nsoft = trlcf->budget_soft ? trlcf->budget_soft->nelts : 0;
     a.reject = (trlcf->budget_fit == NGX_HTTP_TIER_ROUTER_FIT_REJECT);
 
+    if (zone->ledger) {
+        rc = ngx_http_tier_router_admit_ledger(r, ctx, t, &a);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     tr_admit(&a, &res);
 
     worst = res.worst;
 
     if (res.verdict != TR_ADMIT_OK) {
+        if (ctx->rq->ledger_failed && a.lease.limit >= 0) {
+            return ngx_http_tier_router_ledger_refuse(r, ctx);
+        }
+
         return ngx_http_tier_router_refuse(r, ctx, t, res.verdict);
     }
 
     ngx_http_tier_router_reserve(zone, t, worst);
+
+    if (a.lease.limit >= 0) {
+        t->lease -= worst;
+        ctx->run.leased = 1;
+    }
 
     if (res.tier != (unsigned) ctx->tier) {
         ngx_http_tier_router_inc32(t->capped);
@@ -202,6 +227,161 @@ ngx_http_tier_router_admit(ngx_http_request_t *r,
 }
 
 
+/*
+ * Under the zone's lock, with a shared ledger: the tenant's lease bounds
+ * admission.  A request the lease does not cover asks Redis for more,
+ * once: the lock is let go and NGX_AGAIN returned, and admission runs
+ * again when Redis answered.  Redis out of reach: on_error=open admits
+ * by this node's view alone, closed by the lease alone.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_admit_ledger(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_tenant_t *t,
+    tr_admit_t *a)
+{
+    time_t                         start;
+    int64_t                        lease, ask, keep;
+    ngx_int_t                      rc;
+    ngx_uint_t                     sync;
+    tr_admission_t                 res;
+    ngx_http_tier_router_zone_t   *zone;
+
+    zone = ctx->rq->zone;
+
+    if (ctx->rq->limit < 0) {
+
+        /* no limit: nothing to lease, the spend is sent all the same */
+
+        return NGX_OK;
+    }
+
+    lease = ngx_http_tier_router_ledger_lease(zone, t);
+
+    if (!ctx->rq->ledger_asked && !ctx->rq->ledger_failed) {
+
+        tr_admit(a, &res);
+
+        if (res.verdict != TR_ADMIT_OK || res.worst <= lease) {
+            a->lease.limit = lease;
+            return NGX_OK;
+        }
+
+        sync = (t->unsynced != 0);
+        start = t->period_start;
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        /*
+         * the spend not sent goes first, on the same connection, so Redis
+         * has it before the lease: a node never holds more than a lease
+         * of spend that Redis has not seen
+         */
+
+        if (sync) {
+            ngx_http_tier_router_ledger_send(zone);
+        }
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        t = ngx_http_tier_router_budget_lookup(zone, ctx->rq->hash);
+
+        if (t == NULL) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            ctx->rq->ledger_failed = 1;
+            return ngx_http_tier_router_ledger_lost(r, ctx);
+        }
+
+        ngx_http_tier_router_ledger_need(zone, t, ctx->rq->limit, res.worst,
+                                         &ask, &keep);
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ctx->rq->ledger_asked = 1;
+
+        rc = ngx_http_tier_router_ledger_ask(r, zone, start, ctx->rq->limit,
+                                             ask, keep);
+        if (rc == NGX_OK) {
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        /* out of reach: decided now, as if Redis had not answered */
+
+        ctx->rq->ledger_failed = 1;
+
+        return ngx_http_tier_router_ledger_lost(r, ctx);
+    }
+
+    if (ctx->rq->ledger_failed
+        && zone->ledger->fail == NGX_HTTP_TIER_ROUTER_FAIL_OPEN)
+    {
+        /* this node's view of the tenant's spend, and nothing else */
+
+        zone->sh->ledger_open++;
+
+        if (zone->sh->ledger_logged != ngx_time()) {
+            zone->sh->ledger_logged = ngx_time();
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "tier router: zone \"%V\": redis out of reach: "
+                          "admitted by this node's budgets alone",
+                          &zone->name);
+        }
+
+        return NGX_OK;
+    }
+
+    a->lease.limit = lease;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The lock let go and Redis out of reach: admission once more, with
+ * ledger_failed set, as a request whose lease Redis did not answer.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_ledger_lost(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ctx->rq->ledger_waiting = 0;
+
+    return NGX_AGAIN;
+}
+
+
+/* closed, Redis out of reach, the lease short: a 503 to retry */
+
+static ngx_int_t
+ngx_http_tier_router_ledger_refuse(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    ngx_http_tier_router_zone_t  *zone;
+
+    zone = ctx->rq->zone;
+
+    zone->sh->ledger_closed++;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ctx->rq->error_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    ctx->rq->error_type = (ctx->rq->dialect == TR_ANTHROPIC)
+                          ? "api_error" : "server_error";
+    ctx->rq->error = "the shared budget ledger is out of reach: retry "
+                     "shortly";
+    ctx->rq->error_code = "budget_unavailable";
+    ctx->rq->retry_after = NGX_HTTP_TIER_ROUTER_RESERVED_RETRY;
+    ctx->rq->retryable = 1;
+
+    return ngx_http_tier_router_append_reason(r, ctx, "budget_unavailable");
+}
+
+
 /* a reservation of worst in the tenant's and the zone's balances */
 
 static void
@@ -231,6 +411,7 @@ ngx_http_tier_router_balances(tr_admit_t *a, ngx_http_tier_router_zone_t *zone,
     a->zone.spent = zone->sh->spent;
     a->zone.reserved = zone->sh->reserved;
     a->zone.limit = zone->limit;
+    a->lease.limit = -1;
     a->prices = trmcf->tier_prices;
     a->tier = (unsigned) ctx->tier;
     a->floor = a->tier;
@@ -528,8 +709,12 @@ ngx_http_tier_router_refuse(ngx_http_request_t *r,
      */
 
     if (why == TR_ADMIT_RESERVED) {
-        ctx->rq->error = "the budget left in this period is held by requests "
-                         "in flight: retry shortly";
+        ctx->rq->error = zone->ledger
+                         ? "the budget left in this period is held by "
+                           "requests in flight, here or on other nodes: "
+                           "retry shortly"
+                         : "the budget left in this period is held by "
+                           "requests in flight: retry shortly";
         ctx->rq->error_code = "budget_reserved";
         ctx->rq->retry_after = NGX_HTTP_TIER_ROUTER_RESERVED_RETRY;
         ctx->rq->retryable = 1;
@@ -603,6 +788,15 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
     a.floor = (unsigned) ctx->tier;
     a.reject = 1;
 
+    /* another attempt never waits for Redis: what the lease covers */
+
+    if (zone->ledger && ctx->rq->limit >= 0
+        && !(ctx->rq->ledger_failed
+             && zone->ledger->fail == NGX_HTTP_TIER_ROUTER_FAIL_OPEN))
+    {
+        a.lease.limit = ngx_http_tier_router_ledger_lease(zone, t);
+    }
+
     tr_admit(&a, &res);
 
     worst = res.worst;
@@ -613,6 +807,11 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
     }
 
     ngx_http_tier_router_reserve(zone, t, worst);
+
+    if (a.lease.limit >= 0) {
+        t->lease -= worst;
+        ctx->run.leased = 1;
+    }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -653,6 +852,7 @@ ngx_http_tier_router_account_hand_over(ngx_http_request_t *sr,
 
     actx->run.accounted = 1;
     actx->run.reserved = ctx->run.reserved;
+    actx->run.leased = ctx->run.leased;
     actx->request = sr;
 
     cln->handler = ngx_http_tier_router_cleanup;
@@ -806,6 +1006,18 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     if (t) {
         t->reserved -= ngx_min(t->reserved, ctx->run.reserved);
         t->inflight -= (t->inflight > 0);
+
+        /* with a ledger: what the lease did not spend goes back to it */
+
+        if (ctx->run.leased) {
+            t->lease += ctx->run.reserved - ctx->run.cost;
+        }
+
+        if (zone->ledger) {
+            ngx_http_tier_router_add(t->unsynced, ctx->run.cost);
+            ngx_http_tier_router_add(zone->sh->unsynced, ctx->run.cost);
+        }
+
         ngx_http_tier_router_add(t->spent, ctx->run.cost);
         ngx_http_tier_router_add(t->total, ctx->run.cost);
         ngx_http_tier_router_add(t->baseline, baseline);

@@ -416,26 +416,20 @@ ngx_http_tier_router_alert_kick(ngx_http_tier_router_zone_t *zone)
 ngx_int_t
 ngx_http_tier_router_alert_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                         i;
-    ngx_event_t                       *ev;
-    ngx_http_tier_router_zone_t      **zp;
-    ngx_http_tier_router_main_conf_t  *trmcf;
+    ngx_uint_t                    i;
+    ngx_event_t                  *ev;
+    ngx_array_t                  *zones;
+    ngx_http_tier_router_zone_t **zp;
 
-    if (ngx_process != NGX_PROCESS_WORKER
-        || cycle->conf_ctx[ngx_http_module.index] == NULL)
-    {
+    zones = ngx_http_tier_router_budget_zones(cycle);
+
+    if (ngx_process != NGX_PROCESS_WORKER || zones == NULL) {
         return NGX_OK;
     }
 
-    trmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                                ngx_http_tier_router_module);
-    if (trmcf == NULL) {
-        return NGX_OK;
-    }
+    zp = zones->elts;
 
-    zp = trmcf->zones.elts;
-
-    for (i = 0; i < trmcf->zones.nelts; i++) {
+    for (i = 0; i < zones->nelts; i++) {
 
         if (zp[i]->alert == NULL) {
             continue;

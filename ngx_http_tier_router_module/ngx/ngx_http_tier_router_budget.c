@@ -545,30 +545,46 @@ ngx_http_tier_router_budget_tiers(ngx_http_tier_router_zone_t *zone)
 }
 
 
+/* the budget zones of a cycle's configuration, or NULL for none */
+
+ngx_array_t *
+ngx_http_tier_router_budget_zones(ngx_cycle_t *cycle)
+{
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    if (cycle->conf_ctx == NULL
+        || cycle->conf_ctx[ngx_http_module.index] == NULL)
+    {
+        return NULL;
+    }
+
+    trmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                ngx_http_tier_router_module);
+
+    return trmcf ? &trmcf->zones : NULL;
+}
+
+
 /* the state file: written by worker 0 now and then, by the master at exit */
 
 ngx_int_t
 ngx_http_tier_router_budget_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                         i;
-    ngx_http_tier_router_zone_t      **zp;
-    ngx_http_tier_router_main_conf_t  *trmcf;
+    ngx_uint_t                    i;
+    ngx_array_t                  *zones;
+    ngx_http_tier_router_zone_t **zp;
+
+    zones = ngx_http_tier_router_budget_zones(cycle);
 
     if (ngx_process != NGX_PROCESS_WORKER || ngx_worker != 0
-        || cycle->conf_ctx[ngx_http_module.index] == NULL)
+        || zones == NULL)
     {
         return NGX_OK;
     }
 
-    trmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                                ngx_http_tier_router_module);
-    if (trmcf == NULL) {
-        return NGX_OK;
-    }
+    zp = zones->elts;
 
-    zp = trmcf->zones.elts;
-
-    for (i = 0; i < trmcf->zones.nelts; i++) {
+    for (i = 0; i < zones->nelts; i++) {
 
         if (zp[i]->state.len == 0) {
             continue;
@@ -612,25 +628,19 @@ ngx_http_tier_router_budget_save_handler(ngx_event_t *ev)
 void
 ngx_http_tier_router_budget_exit(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                         i;
-    ngx_http_tier_router_zone_t      **zp;
-    ngx_http_tier_router_main_conf_t  *trmcf;
+    ngx_uint_t                    i;
+    ngx_array_t                  *zones;
+    ngx_http_tier_router_zone_t **zp;
 
-    if (cycle->conf_ctx == NULL
-        || cycle->conf_ctx[ngx_http_module.index] == NULL)
-    {
+    zones = ngx_http_tier_router_budget_zones(cycle);
+
+    if (zones == NULL) {
         return;
     }
 
-    trmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                                ngx_http_tier_router_module);
-    if (trmcf == NULL) {
-        return;
-    }
+    zp = zones->elts;
 
-    zp = trmcf->zones.elts;
-
-    for (i = 0; i < trmcf->zones.nelts; i++) {
+    for (i = 0; i < zones->nelts; i++) {
         if (zp[i]->state.len && zp[i]->sh) {
             (void) ngx_http_tier_router_handover_merge(zp[i], cycle->log);
             (void) ngx_http_tier_router_state_save(zp[i], cycle->log);

@@ -34,6 +34,11 @@
 
 
 static void ngx_http_tier_router_body_handler(ngx_http_request_t *r);
+static void ngx_http_tier_router_resume(ngx_http_request_t *r);
+static void ngx_http_tier_router_routed(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_tier_router_route_admit(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *bodyp, tr_request_t *req);
 static ngx_http_tier_router_ctx_t *ngx_http_tier_router_ctx_new(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_tier_router_unrouted(ngx_http_request_t *r);
@@ -287,11 +292,86 @@ ngx_http_tier_router_refuse_unread(ngx_http_request_t *r,
 static void
 ngx_http_tier_router_body_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                    rc;
     ngx_http_tier_router_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
-    if (ngx_http_tier_router_route(r, ctx) != NGX_OK) {
+    rc = ngx_http_tier_router_route(r, ctx);
+
+    if (rc == NGX_AGAIN) {
+
+        /*
+         * the shared ledger answers, then ngx_http_tier_router_resume;
+         * out of reach, admission goes on at once without it
+         */
+
+        r->write_event_handler = ngx_http_tier_router_resume;
+
+        if (!ctx->rq->ledger_waiting) {
+            ngx_http_tier_router_resume(r);
+        }
+
+        return;
+    }
+
+    ngx_http_tier_router_routed(r, ctx, rc);
+}
+
+
+/*
+ * The shared ledger answered a lease (or did not in time): admission
+ * again, with the body read again into memory and extracted again (the
+ * worker's buffers served other requests meanwhile), then on as routed.
+ */
+
+static void
+ngx_http_tier_router_resume(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                    body;
+    tr_request_t                *req;
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    if (ctx == NULL || ctx->rq->ledger_waiting) {
+        return;
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    req = &ngx_http_tier_router_req;
+    req->dialect = (int) ctx->rq->dialect;
+
+    rc = ngx_http_tier_router_body(r, ctx, &body);
+
+    if (rc == NGX_OK && tr_extract(body.data, body.len, req) != 0) {
+        rc = NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_tier_router_route_admit(r, ctx, &body, req);
+    }
+
+    if (rc == NGX_AGAIN) {
+
+        /* asked once only: admission does not ask again */
+
+        rc = NGX_ERROR;
+    }
+
+    ngx_http_tier_router_routed(r, ctx, rc);
+}
+
+
+/* the decision made: on to the upstream, or the error */
+
+static void
+ngx_http_tier_router_routed(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_int_t rc)
+{
+    if (rc != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -324,9 +404,7 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx)
 {
     ngx_int_t                          rc;
-    ngx_uint_t                         logprobs;
     ngx_str_t                          body;
-    ngx_http_tier_router_tier_t       *tier;
     tr_request_t                      *req;
     double                             x[TR_MODEL_N];
     tr_verdict_t                       verdict;
@@ -413,7 +491,29 @@ ngx_http_tier_router_route(ngx_http_request_t *r,
         return ngx_http_tier_router_identity(r);
     }
 
-    /* the budget checks the tier actually chosen, and may lower it */
+    return ngx_http_tier_router_route_admit(r, ctx, &body, req);
+}
+
+
+/*
+ * The budget checks the tier actually chosen, and may lower it; then the
+ * body for that tier.  NGX_AGAIN: admission waits for the shared ledger,
+ * and ngx_http_tier_router_resume() comes back here.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_route_admit(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx, ngx_str_t *bodyp, tr_request_t *req)
+{
+    ngx_int_t                          rc;
+    ngx_uint_t                         logprobs;
+    ngx_str_t                          body;
+    ngx_http_tier_router_tier_t       *tier;
+    ngx_http_tier_router_loc_conf_t   *trlcf;
+    ngx_http_tier_router_main_conf_t  *trmcf;
+
+    trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
+    body = *bodyp;
 
     rc = ngx_http_tier_router_admit(r, ctx, req, body.len);
 

@@ -26,6 +26,7 @@
 #include "ngx_http_tier_router_cost_header.h"
 #include "ngx_http_tier_router_handler.h"
 #include "ngx_http_tier_router_ladder.h"
+#include "ngx_http_tier_router_ledger.h"
 #include "ngx_http_tier_router_session.h"
 #include "ngx_http_tier_router_shares.h"
 #include "ngx_http_tier_router_status.h"
@@ -262,6 +263,13 @@ static ngx_command_t  ngx_http_tier_router_commands[] = {
     { ngx_string("tier_router_budget_alert"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_tier_router_budget_alert,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tier_router_budget_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_tier_router_budget_redis,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -1169,12 +1177,14 @@ ngx_http_tier_router_init(ngx_conf_t *cf)
 }
 
 
-/* a worker's start: the state file's saver, the alerts' sender */
+/* a worker's start: the state file's saver, Redis, the alerts' sender */
 
 static ngx_int_t
 ngx_http_tier_router_init_process(ngx_cycle_t *cycle)
 {
-    if (ngx_http_tier_router_budget_init_process(cycle) != NGX_OK) {
+    if (ngx_http_tier_router_budget_init_process(cycle) != NGX_OK
+        || ngx_http_tier_router_ledger_init_process(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1188,5 +1198,6 @@ static void
 ngx_http_tier_router_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_tier_router_alert_exit_process(cycle);
+    ngx_http_tier_router_ledger_exit_process(cycle);
     ngx_http_tier_router_body_exit(cycle);
 }

@@ -17,6 +17,7 @@
 #include "ngx_http_tier_router_status.h"
 #include "ngx_http_tier_router_account.h"
 #include "ngx_http_tier_router_budget.h"
+#include "ngx_http_tier_router_ledger.h"
 #include "ngx_http_tier_router_module.h"
 #include "ngx_http_tier_router_shares.h"
 #include "ngx_http_tier_router_util.h"
@@ -34,6 +35,8 @@
 static int ngx_libc_cdecl ngx_http_tier_router_status_cmp(const void *a,
     const void *b);
 static json_t *ngx_http_tier_router_status_alerts(
+    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh);
+static json_t *ngx_http_tier_router_status_ledger(
     ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh);
 static json_t *ngx_http_tier_router_status_state(
     ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh);
@@ -333,6 +336,13 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
                                       json_integer(s[i].alerted));
         }
 
+        if (t && zone->ledger) {
+            rc |= json_object_set_new(t, "lease_micro_usd",
+                                      json_integer(s[i].lease));
+            rc |= json_object_set_new(t, "unsynced_micro_usd",
+                                      json_integer(s[i].unsynced));
+        }
+
         rc |= (t == NULL) ? -1 : json_array_append_new(tenants, t);
     }
 
@@ -382,6 +392,8 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
                               ngx_http_tier_router_status_state(zone, sh));
             rc |= json_object_set_new(t, "alerts",
                               ngx_http_tier_router_status_alerts(zone, sh));
+            rc |= json_object_set_new(t, "ledger",
+                              ngx_http_tier_router_status_ledger(zone, sh));
         }
 
         rc |= (t == NULL) ? -1 : 0;
@@ -435,6 +447,33 @@ ngx_http_tier_router_status_alerts(ngx_http_tier_router_zone_t *zone,
 }
 
 
+/* the shared ledger, or null without one */
+
+static json_t *
+ngx_http_tier_router_status_ledger(ngx_http_tier_router_zone_t *zone,
+    ngx_http_tier_router_budget_sh_t *sh)
+{
+    if (zone->ledger == NULL) {
+        return json_null();
+    }
+
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                     "s:I, s:b}",
+                     "node", (char *) zone->node,
+                     "connection", ngx_http_tier_router_ledger_state(zone),
+                     "heartbeat_ms", (json_int_t) sh->heartbeat,
+                     "leases_asked", (json_int_t) sh->ledger_asks,
+                     "leased_micro_usd", (json_int_t) sh->ledger_granted,
+                     "batches", (json_int_t) sh->ledger_syncs,
+                     "batch_seq", (json_int_t) sh->sync_seq,
+                     "failures", (json_int_t) sh->ledger_failures,
+                     "admitted_open", (json_int_t) sh->ledger_open,
+                     "refused_closed", (json_int_t) sh->ledger_closed,
+                     "commands", (json_int_t) sh->ledger_commands,
+                     "batch_out", (int) (sh->sync_out != 0));
+}
+
+
 /* the state file's saves, or null without one */
 
 static json_t *
@@ -476,7 +515,7 @@ ngx_http_tier_router_status_state(ngx_http_tier_router_zone_t *zone,
 
 #define NGX_HTTP_TIER_ROUTER_PROM_HELP     256   /* a HELP and TYPE pair */
 #define NGX_HTTP_TIER_ROUTER_PROM_LINE     128   /* a line but its labels */
-#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     22
+#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     28
 #define NGX_HTTP_TIER_ROUTER_PROM_TIER     8
 #define NGX_HTTP_TIER_ROUTER_PROM_TENANT   5
 
@@ -605,6 +644,27 @@ ngx_http_tier_router_status_prom_zone(u_char *p, u_char *last,
         TR_ZONE("gauge", "alerts_pending",
                 "Budget alerts queued and not sent yet.");
         p = ngx_slprintf(p, last, "%uL\n", (uint64_t) sh->alerts_pending);
+    }
+
+    if (zone->ledger) {
+        TR_ZONE("counter", "ledger_leases_total",
+                "Leases this node asked the shared ledger for.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_asks);
+        TR_ZONE("counter", "ledger_leased_dollars_total",
+                "What the shared ledger leased this node.");
+        p = ngx_http_tier_router_status_money(p, last, sh->ledger_granted);
+        TR_ZONE("counter", "ledger_batches_total",
+                "Batches of spend the shared ledger took.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_syncs);
+        TR_ZONE("counter", "ledger_failures_total",
+                "Shared ledger commands that failed or timed out.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_failures);
+        TR_ZONE("counter", "ledger_open_total",
+                "Requests admitted without the shared ledger (on_error open).");
+        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_open);
+        TR_ZONE("counter", "ledger_commands_total",
+                "Round trips to the shared ledger.");
+        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_commands);
     }
 
 #undef TR_ZONE

@@ -117,6 +117,24 @@ typedef struct {
 } ngx_http_tier_router_alert_t;
 
 
+/* tier_router_budget_redis */
+
+#define NGX_HTTP_TIER_ROUTER_LEDGER_SERVERS  4
+
+typedef struct {
+    ngx_uint_t                   nservers;
+    ngx_str_t                    servers[NGX_HTTP_TIER_ROUTER_LEDGER_SERVERS];
+    ngx_msec_t                   timeout;
+    ngx_msec_t                   sync;
+    ngx_msec_t                   ttl;            /* a node's leases */
+    ngx_uint_t                   lease;          /* hundredths of a percent
+                                                    of the limit */
+    int64_t                      min_lease;      /* micro-dollars */
+    ngx_uint_t                   fail;           /* .._FAIL_OPEN, CLOSED */
+    ngx_str_t                    prefix;
+} ngx_http_tier_router_ledger_conf_t;
+
+
 /* tier_router_budget_alert */
 
 typedef struct {
@@ -132,7 +150,7 @@ typedef struct {
 
 /*
  * A tenant, from the rbtree node's color byte on (as limit_req's nodes):
- * 32 + 192 bytes, one 256-byte slab chunk.  Money in micro-dollars.  A
+ * 32 + 224 bytes, one 256-byte slab chunk.  Money in micro-dollars.  A
  * tenant with nothing to lose (no spend in the period, nothing reserved)
  * is also in the zone's idle queue, where eviction finds it at once.
  */
@@ -166,6 +184,11 @@ typedef struct {
     uint32_t                     refused;        /* in the period */
     uint32_t                     capped;         /* in the period */
     u_char                       label[NGX_HTTP_TIER_ROUTER_LABEL_LEN];
+
+    /* with a shared ledger: this node's lease, and spend not sent yet */
+    int64_t                      lease;          /* left to reserve */
+    int64_t                      unsynced;       /* settled, not sent */
+    int64_t                      syncing;        /* in the batch out */
 } ngx_http_tier_router_tenant_t;
 
 
@@ -226,6 +249,23 @@ typedef struct {
     uint64_t                     alerts_dropped; /* the queue was full */
     time_t                       alert_last_sent;
     time_t                       alert_last_failure;
+
+    /* the shared ledger (tier_router_budget_redis) */
+    uint64_t                     sync_seq;       /* the batch out, or the
+                                                    last one taken */
+    ngx_uint_t                   sync_out;       /* a batch not taken yet */
+    int64_t                      sync_sent;      /* ms: when it went */
+    int64_t                      unsynced;       /* the tenants' sum */
+    int64_t                      heartbeat;      /* ms: the last one taken */
+    uint64_t                     ledger_asks;    /* leases asked */
+    int64_t                      ledger_granted; /* micro-dollars leased */
+    uint64_t                     ledger_syncs;   /* batches taken */
+    uint64_t                     ledger_failures;   /* commands failed */
+    uint64_t                     ledger_open;    /* admitted, the ledger
+                                                    out of reach */
+    uint64_t                     ledger_closed;  /* refused, likewise */
+    uint64_t                     ledger_commands;   /* round trips */
+    time_t                       ledger_logged;  /* the last "open" line */
 } ngx_http_tier_router_budget_sh_t;
 
 
@@ -250,6 +290,12 @@ typedef struct {
     time_t                       unaccounted_logged;
     ngx_event_t                  save_event;
     ngx_http_tier_router_alert_conf_t  *alert;   /* NULL: none */
+    ngx_http_tier_router_ledger_conf_t *ledger;  /* NULL: none */
+    void                        *redis;          /* this worker's */
+    ngx_event_t                  sync_event;     /* worker 0's */
+    ngx_uint_t                   batch_out;      /* this worker's, sent */
+    ngx_uint_t                   final;          /* syncs while leaving */
+    u_char                       node[17];       /* the instance, hex */
     ngx_event_t                  alert_event;    /* this worker's sender */
     time_t                       dropped_logged; /* this worker's last */
     unsigned                     hash_key_set:1;
@@ -284,6 +330,8 @@ typedef struct {
     uint32_t                     refused;
     uint32_t                     capped;
     ngx_uint_t                   alerted;
+    int64_t                      lease;
+    int64_t                      unsynced;       /* and syncing */
 } ngx_http_tier_router_snapshot_t;
 
 
@@ -475,6 +523,9 @@ typedef struct {
     ngx_uint_t                   floor;             /* lowest tier allowed */
 
     unsigned                     routed:1;
+    unsigned                     ledger_asked:1;    /* a lease, once */
+    unsigned                     ledger_failed:1;   /* ... and no answer */
+    unsigned                     ledger_waiting:1;  /* ... for the answer */
     unsigned                     stream_usage:1;    /* we asked for it */
     unsigned                     metered:1;         /* unrouted, charged */
     unsigned                     background:1;      /* charged its worst */
@@ -521,6 +572,7 @@ typedef struct {
     unsigned                     passthrough:1;     /* the held event */
     unsigned                     id_kept:1;         /* in the sessions */
     unsigned                     report:1;          /* usage.cost added */
+    unsigned                     leased:1;          /* from the lease */
     void                        *cost_held;         /* the answer held for
                                                        its cost header */
 

@@ -225,8 +225,8 @@ ngx_http_tier_router_budget_evict(ngx_http_tier_router_zone_t *zone,
         prev = ngx_queue_prev(q);
         t = ngx_queue_data(q, ngx_http_tier_router_tenant_t, queue);
 
-        if (t->inflight == 0 && t->reserved == 0
-            && (t->spent == 0 || t->period_start < start))
+        if (t->inflight == 0 && t->reserved == 0 && t->unsynced == 0
+            && t->syncing == 0 && (t->spent == 0 || t->period_start < start))
         {
             ngx_http_tier_router_budget_free(zone, t);
             freed++;
@@ -276,7 +276,9 @@ ngx_http_tier_router_budget_idle(ngx_http_tier_router_zone_t *zone,
         t->idle = 0;
     }
 
-    if (t->spent == 0 && t->reserved == 0 && t->inflight == 0) {
+    if (t->spent == 0 && t->reserved == 0 && t->inflight == 0
+        && t->unsynced == 0 && t->syncing == 0)
+    {
         ngx_queue_insert_head(&zone->sh->idle, &t->idle_queue);
         t->idle = 1;
     }
@@ -318,6 +320,10 @@ ngx_http_tier_router_budget_roll(ngx_http_tier_router_zone_t *zone,
     t->input_tokens = 0;
     t->output_tokens = 0;
     t->alerted = 0;
+
+    /* a lease is of a period; what is not sent yet goes all the same */
+
+    t->lease = 0;
 
     ngx_http_tier_router_budget_idle(zone, t);
 
@@ -383,6 +389,8 @@ ngx_http_tier_router_budget_snapshot(ngx_http_tier_router_zone_t *zone,
         s[n].refused = t->refused;
         s[n].capped = t->capped;
         s[n].alerted = t->alerted;
+        s[n].lease = t->lease;
+        s[n].unsynced = t->unsynced + t->syncing;
         n++;
     }
 

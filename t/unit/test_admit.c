@@ -38,6 +38,7 @@ static void test_fit(void);
 static void test_soft(void);
 static void test_refusals(void);
 static void test_worst(void);
+static void test_lease(void);
 
 
 int
@@ -47,6 +48,7 @@ main(void)
     test_soft();
     test_refusals();
     test_worst();
+    test_lease();
 
     return unit_done();
 }
@@ -63,6 +65,7 @@ setup(tr_admit_t *a, int64_t spent, int64_t reserved, int64_t limit)
     a->tenant.reserved = reserved;
     a->tenant.limit = limit;
     a->zone.limit = -1;
+    a->lease.limit = -1;
     a->prices = prices;
     a->tier = 2;
     a->input = 1000;
@@ -216,6 +219,41 @@ test_refusals(void)
     UNIT_OK(tr_admit_spent(&a.tenant, &a.zone), "spent: the zone's");
     a.zone.limit = -1;
     UNIT_OK(!tr_admit_spent(&a.tenant, &a.zone), "spent: no limit, never");
+}
+
+
+/* a node's lease of a shared budget: one more bound, fitting down */
+
+static void
+test_lease(void)
+{
+    tr_admit_t      a;
+    tr_admission_t  res;
+
+    setup(&a, 0, 0, 10000000);
+    a.lease.limit = 500000;
+    tr_admit(&a, &res);
+    UNIT_IS_INT(res.verdict, TR_ADMIT_OK, "lease: covers the worst case");
+    UNIT_IS_INT(res.tier, 2, "lease: at the tier chosen");
+
+    setup(&a, 0, 0, 10000000);
+    a.lease.limit = 499999;
+    tr_admit(&a, &res);
+    UNIT_IS_INT(res.verdict, TR_ADMIT_OK, "lease: a micro-dollar short, fits");
+    UNIT_OK(res.tier < 2 && res.fit, "lease: ... lower");
+
+    setup(&a, 0, 0, 10000000);
+    a.lease.limit = 0;
+    a.floor = 2;
+    tr_admit(&a, &res);
+    UNIT_IS_INT(res.verdict, TR_ADMIT_RESERVED,
+                "lease: none, the tenant's budget not spent: held elsewhere");
+
+    setup(&a, 0, 0, 10000000);
+    a.lease.limit = 0;
+    a.prices = (tr_price_t[]) { PRICE(0, 0, -1), prices[1], prices[2] };
+    tr_admit(&a, &res);
+    UNIT_IS_INT(res.verdict, TR_ADMIT_OK, "lease: none, a free tier fits");
 }
 
 

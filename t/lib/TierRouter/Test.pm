@@ -182,6 +182,89 @@ sub wait_for {
 }
 
 
+# $t->redis: a redis-server of the test's own on the port "redis", its
+# data in redis/ of the test directory (append-only, each write synced,
+# so a kill -9 loses nothing it answered); again after redis_stop, on the
+# same port and data.  Skips the test without redis-server.
+
+sub redis {
+    my ($self) = @_;
+
+    my ($bin) = grep { -x } map { "$_/redis-server" }
+                split /:/, "$ENV{PATH}:/usr/bin:/usr/sbin";
+
+    Test::More::plan(skip_all => 'no redis-server (apt-get install '
+                     . 'redis-server)') unless $bin;
+
+    my $port = $self->port('redis');
+    my $dir = "$self->{dir}/redis";
+
+    mkdir $dir;
+
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$self->{dir}/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec $bin, '--port', $port, '--bind', '127.0.0.1', '--dir', $dir,
+             '--appendonly', 'yes', '--appendfsync', 'always', '--save', '',
+             '--daemonize', 'no', '--enable-debug-command', 'local'
+            or POSIX::_exit(127);
+    }
+
+    $self->{redis_pid} = $pid;
+
+    my $deadline = time + 10;
+
+    until (($self->redis_cli('PING') // '') =~ /PONG/) {
+        die "redis-server did not start on port $port\n" if time > $deadline;
+        sleep 0.05;
+    }
+
+    return $port;
+}
+
+
+# $t->redis_stop($signal): stops it (TERM by default; KILL: at once)
+
+sub redis_stop {
+    my ($self, $sig) = @_;
+
+    my $pid = delete $self->{redis_pid} or return;
+
+    kill $sig // 'TERM', $pid;
+    _wait_pid($pid, 5) or kill 'KILL', $pid;
+    waitpid($pid, 0);
+}
+
+
+# $t->redis_cli(@args): redis-cli's raw output, one command
+
+sub redis_cli {
+    my ($self, @args) = @_;
+
+    # quiet while it is down: a refused connection is an empty answer
+
+    open my $err, '>&', \*STDERR or return undef;
+    open STDERR, '>', '/dev/null';
+
+    my $ok = open my $fh, '-|', 'redis-cli', '-p', $self->port('redis'),
+        '--raw', @args;
+
+    open STDERR, '>&', $err;
+
+    return undef unless $ok;
+
+    local $/;
+    my $out = <$fh>;
+    close $fh;
+
+    return $out;
+}
+
+
 sub stop_mocks {
     my ($self) = @_;
 
@@ -536,6 +619,7 @@ sub stop_all {
 
     $self->stop;
     $self->stop_mocks;
+    $self->redis_stop;
 }
 
 
