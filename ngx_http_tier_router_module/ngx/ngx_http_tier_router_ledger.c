@@ -48,7 +48,10 @@
  * node holds (its lease, reservations and spend not sent), the key's
  * lifetime in seconds (0: none), the heartbeats' prefix, the heartbeat's
  * lifetime in ms.  The other nodes' leases count while their heartbeat
- * lives; a lapsed one is taken back.  Returns {granted, spent}.
+ * lives; a lapsed one is taken back.  The node's own is the larger of
+ * what Redis has and what the node says: two of its asks that cross
+ * each other add up, and one that Redis lost (a restart) comes back.
+ * Returns {granted, spent}.
  */
 
 static const char  ngx_http_tier_router_ledger_lease_lua[] =
@@ -68,11 +71,13 @@ static const char  ngx_http_tier_router_ledger_lease_lua[] =
     "    end\n"
     "  end\n"
     "end\n"
+    "local mine = tonumber(redis.call('HGET', k, 'L:' .. node) or '0')\n"
+    "local hold = math.max(mine, keep)\n"
     "local grant = ask\n"
     "if limit >= 0 then\n"
-    "  grant = math.min(ask, math.max(0, limit - spent - others - keep))\n"
+    "  grant = math.min(ask, math.max(0, limit - spent - others - hold))\n"
     "end\n"
-    "redis.call('HSET', k, 'L:' .. node, string.format('%d', keep + grant))\n"
+    "redis.call('HSET', k, 'L:' .. node, string.format('%d', hold + grant))\n"
     "if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', k, ARGV[5]) end\n"
     "redis.call('SET', ARGV[6] .. node, '1', 'PX', ARGV[7])\n"
     "return {grant, spent}\n";
