@@ -205,6 +205,12 @@ sub redis {
     die "fork: $!\n" unless defined $pid;
 
     if ($pid == 0) {
+
+        # Redis keeps the real time: under faketime (scripts/test-dates.sh)
+        # it would wait on a clock that does not move as it expects
+
+        delete @ENV{qw(LD_PRELOAD FAKETIME FAKETIME_NO_CACHE)};
+
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$self->{dir}/redis.log";
         open STDERR, '>&', \*STDOUT;
@@ -249,6 +255,9 @@ sub redis_cli {
 
     open my $err, '>&', \*STDERR or return undef;
     open STDERR, '>', '/dev/null';
+
+    local @ENV{qw(LD_PRELOAD FAKETIME)};
+    delete @ENV{qw(LD_PRELOAD FAKETIME)};
 
     my $ok = open my $fh, '-|', 'redis-cli', '-p', $self->port('redis'),
         '--raw', @args;
