@@ -144,6 +144,10 @@ static void ngx_http_tier_router_ledger_up(void *data);
 static int64_t ngx_http_tier_router_ledger_now(void);
 
 
+/* the worker is going: an answer no longer resumes a request */
+static ngx_uint_t  ngx_http_tier_router_ledger_leaving;
+
+
 /*
  * tier_router_budget_redis zone=NAME server=ADDR [server=ADDR ...]
  *     [lease=PERCENT%] [min_lease=DOLLARS] [timeout=TIME] [sync=TIME]
@@ -482,6 +486,10 @@ ngx_http_tier_router_ledger_granted(void *data, redisReply *reply)
     ngx_http_tier_router_zone_t    *zone;
     ngx_http_tier_router_tenant_t  *t;
 
+    if (ngx_http_tier_router_ledger_leaving) {
+        return;
+    }
+
     r = a->r;
     zone = a->zone;
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
@@ -648,6 +656,8 @@ ngx_http_tier_router_ledger_exit_process(ngx_cycle_t *cycle)
     ngx_array_t                   *zones;
     ngx_http_tier_router_zone_t  **zp;
 
+    ngx_http_tier_router_ledger_leaving = 1;
+
     zones = ngx_http_tier_router_budget_zones(cycle);
 
     if (zones == NULL) {
@@ -797,10 +807,14 @@ ngx_http_tier_router_ledger_send(ngx_http_tier_router_zone_t *zone)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    /* another worker's batch, out and not timed out: its own */
+    /*
+     * nothing to send (no tenant is looked at then), or another worker's
+     * batch out and not timed out: its own
+     */
 
-    if (sh->sync_out
-        && now - sh->sync_sent < 2 * (int64_t) zone->ledger->timeout)
+    if ((!sh->sync_out && sh->unsynced == 0)
+        || (sh->sync_out
+            && now - sh->sync_sent < 2 * (int64_t) zone->ledger->timeout))
     {
         ngx_shmtx_unlock(&zone->shpool->mutex);
         ngx_free(batch);
@@ -933,7 +947,6 @@ ngx_http_tier_router_ledger_settled(void *data, redisReply *reply)
     ngx_http_tier_router_ledger_batch_t *batch = data;
 
     ngx_uint_t                      i, ok, more;
-    ngx_queue_t                    *q;
     ngx_http_tier_router_zone_t    *zone;
     ngx_http_tier_router_tenant_t  *t;
 
@@ -994,17 +1007,7 @@ ngx_http_tier_router_ledger_settled(void *data, redisReply *reply)
     zone->sh->heartbeat = ngx_http_tier_router_ledger_now();
     zone->sh->generation++;
 
-    for (q = ngx_queue_head(&zone->sh->queue);
-         q != ngx_queue_sentinel(&zone->sh->queue);
-         q = ngx_queue_next(q))
-    {
-        t = ngx_queue_data(q, ngx_http_tier_router_tenant_t, queue);
-
-        if (t->unsynced) {
-            more = 1;
-            break;
-        }
-    }
+    more = (zone->sh->unsynced != 0);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
