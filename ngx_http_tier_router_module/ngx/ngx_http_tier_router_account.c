@@ -1520,12 +1520,9 @@ ngx_http_tier_router_budget(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    trlcf->budget_zone = ngx_http_tier_router_budget_find_zone(cf, &name);
+    trlcf->budget_zone = ngx_http_tier_router_budget_named_zone(cf, &name);
 
     if (trlcf->budget_zone == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no \"tier_router_budget_zone\" \"%V\" is "
-                           "defined before", &name);
         return NGX_CONF_ERROR;
     }
 

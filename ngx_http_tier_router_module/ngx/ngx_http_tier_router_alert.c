@@ -206,12 +206,9 @@ ngx_http_tier_router_budget_alert(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    zone = ngx_http_tier_router_budget_find_zone(cf, &name);
+    zone = ngx_http_tier_router_budget_named_zone(cf, &name);
 
     if (zone == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no \"tier_router_budget_zone\" \"%V\" is "
-                           "defined before", &name);
         return NGX_CONF_ERROR;
     }
 

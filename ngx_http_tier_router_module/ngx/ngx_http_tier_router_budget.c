@@ -329,6 +329,25 @@ ngx_http_tier_router_budget_find_zone(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
+/* the zone a directive names, or NULL and the configuration's error */
+
+ngx_http_tier_router_zone_t *
+ngx_http_tier_router_budget_named_zone(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_http_tier_router_zone_t  *zone;
+
+    zone = ngx_http_tier_router_budget_find_zone(cf, name);
+
+    if (zone == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"tier_router_budget_zone\" \"%V\" is "
+                           "defined before", name);
+    }
+
+    return zone;
+}
+
+
 /* the secret comes from a file: its keyed hash under a fixed key */
 
 static ngx_int_t

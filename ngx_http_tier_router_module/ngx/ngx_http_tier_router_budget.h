@@ -26,6 +26,8 @@ ngx_int_t ngx_http_tier_router_zone_arg(ngx_conf_t *cf, ngx_str_t *arg,
     ngx_str_t *name, ssize_t *size);
 ngx_http_tier_router_zone_t *ngx_http_tier_router_budget_find_zone(
     ngx_conf_t *cf, ngx_str_t *name);
+ngx_http_tier_router_zone_t *ngx_http_tier_router_budget_named_zone(
+    ngx_conf_t *cf, ngx_str_t *name);
 ngx_array_t *ngx_http_tier_router_budget_zones(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_tier_router_budget_init_process(ngx_cycle_t *cycle);
 void ngx_http_tier_router_budget_exit(ngx_cycle_t *cycle);

@@ -18,6 +18,7 @@
 #include <ngx_event.h>
 
 #include "ngx_http_tier_router_curl.h"
+#include "ngx_http_tier_router_util.h"
 
 
 typedef struct {
@@ -32,7 +33,6 @@ static int ngx_http_tier_router_curl_socket(CURL *easy, curl_socket_t s,
     int what, void *userp, void *socketp);
 static int ngx_http_tier_router_curl_timer(CURLM *multi, long timeout_ms,
     void *userp);
-static void ngx_http_tier_router_curl_unwatch(ngx_connection_t *c);
 static void ngx_http_tier_router_curl_read(ngx_event_t *ev);
 static void ngx_http_tier_router_curl_write(ngx_event_t *ev);
 static void ngx_http_tier_router_curl_timeout(ngx_event_t *ev);
@@ -175,7 +175,7 @@ ngx_http_tier_router_curl_socket(CURL *easy, curl_socket_t s, int what,
 
     if (what == CURL_POLL_REMOVE) {
         if (c) {
-            ngx_http_tier_router_curl_unwatch(c);
+            ngx_http_tier_router_release(c);
             (void) curl_multi_assign(ngx_http_tier_router_multi, s, NULL);
         }
 
@@ -194,7 +194,7 @@ ngx_http_tier_router_curl_socket(CURL *easy, curl_socket_t s, int what,
         c->write->log = c->log;
 
         if (curl_multi_assign(ngx_http_tier_router_multi, s, c) != CURLM_OK) {
-            ngx_http_tier_router_curl_unwatch(c);
+            ngx_http_tier_router_release(c);
             return -1;
         }
     }
@@ -224,35 +224,6 @@ ngx_http_tier_router_curl_socket(CURL *easy, curl_socket_t s, int what,
     }
 
     return 0;
-}
-
-
-/* the descriptor is libcurl's: only the connection is let go */
-
-static void
-ngx_http_tier_router_curl_unwatch(ngx_connection_t *c)
-{
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    ngx_free_connection(c);
-
-    /* an event of it still in this round of the loop is stale */
-
-    c->fd = (ngx_socket_t) -1;
 }
 
 

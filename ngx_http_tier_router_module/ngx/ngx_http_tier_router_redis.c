@@ -20,6 +20,7 @@
 #include <ngx_event.h>
 
 #include "ngx_http_tier_router_redis.h"
+#include "ngx_http_tier_router_util.h"
 
 
 #define NGX_HTTP_TIER_ROUTER_REDIS_BACKOFF      100
@@ -322,24 +323,7 @@ ngx_http_tier_router_redis_cleanup(void *privdata)
     c = rd->c;
 
     if (c) {
-        if (c->read->active) {
-            (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-        }
-
-        if (c->write->active) {
-            (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-        }
-
-        if (c->read->posted) {
-            ngx_delete_posted_event(c->read);
-        }
-
-        if (c->write->posted) {
-            ngx_delete_posted_event(c->write);
-        }
-
-        ngx_free_connection(c);
-        c->fd = (ngx_socket_t) -1;
+        ngx_http_tier_router_release(c);
     }
 
     rd->c = NULL;

@@ -383,3 +383,35 @@ ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
 
     return NGX_CONF_OK;
 }
+
+
+/*
+ * A connection made around a descriptor that a library owns (libcurl's,
+ * hiredis's): its events deleted and the connection freed, the
+ * descriptor left open for the library to close; an event of it still
+ * in this round of the loop is then stale.
+ */
+
+void
+ngx_http_tier_router_release(ngx_connection_t *c)
+{
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    ngx_free_connection(c);
+
+    c->fd = (ngx_socket_t) -1;
+}

@@ -42,6 +42,7 @@ ngx_int_t ngx_http_tier_router_append_reason(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, const char *reason);
 
 void ngx_http_tier_router_random(u_char *buf, size_t len);
+void ngx_http_tier_router_release(ngx_connection_t *c);
 
 char *ngx_http_tier_router_compile(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_complex_value_t **cvp);
