@@ -46,12 +46,14 @@ like($SETTLE, qr/HINCRBY/, 'the settle script, read');
 my $K = 'tr:z:1:t';
 my $HB = 'tr:z:hb:';
 
-# node, ask, limit, keep: {granted, spent}
+# node, ask, limit, what it holds besides its lease, its lease:
+# {granted, spent, its heartbeat was alive}
 
 sub lease {
-    my ($node, $ask, $limit, $keep) = @_;
+    my ($node, $ask, $limit, $keep, $lease, $cap) = @_;
     my $out = $t->redis_cli('EVAL', $LEASE, 1, $K, $node, $ask, $limit,
-                            $keep, 0, $HB, 60000);
+                            $keep, 0, $HB, 60000, $lease // 0,
+                            $cap // 1e15);
     return [split /\n/, $out];
 }
 
@@ -65,18 +67,27 @@ sub settle {
 
 sub field { my $v = $t->redis_cli('HGET', $K, $_[0]); chomp $v; $v }
 
-is_deeply(lease('a', 1000, 10000, 0), [1000, 0], 'a lease, granted');
+is_deeply(lease('a', 1000, 10000, 0), [1000, 0, 0],
+          'a lease, granted (no heartbeat before)');
 is(field('L:a'), 1000, '... held by node a');
 is($t->redis_cli('EXISTS', "${HB}a") + 0, 1, '... with its heartbeat');
 
 # two asks of node a that cross (both say it holds nothing): they add up
 
-is_deeply(lease('a', 1000, 10000, 0), [1000, 0], 'a second, crossing');
+is_deeply(lease('a', 1000, 10000, 0), [1000, 0, 1],
+          'a second, crossing (its heartbeat alive)');
 is(field('L:a'), 2000, '... both held');
 
-is_deeply(lease('b', 9000, 10000, 0), [8000, 0],
+# a third crossing ask, with the cap the node sends (what it held when
+# it asked, and two asks): nothing more
+
+is_deeply(lease('a', 1000, 10000, 0, 0, 2000), [0, 0, 1],
+          'a third, crossing, past its cap: nothing');
+is(field('L:a'), 2000, '... still two');
+
+is_deeply(lease('b', 9000, 10000, 0), [8000, 0, 0],
           'node b gets what a leaves: 8000');
-is_deeply(lease('c', 1000, 10000, 0), [0, 0], 'node c: nothing left');
+is_deeply(lease('c', 1000, 10000, 0), [0, 0, 0], 'node c: nothing left');
 
 # a batch: spend counted, the lease used up by it
 
@@ -98,12 +109,29 @@ is(field('L:b'), '', '... b\'s lease dropped');
 
 # no limit: what is asked
 
-is_deeply(lease('d', 777, -1, 0), [777, 1800], 'no limit: granted as asked');
+is_deeply(lease('d', 777, -1, 0), [777, 1800, 0],
+          'no limit: granted as asked');
 
 # a node that holds more than Redis knows (Redis lost it): its own word
 
 $t->redis_cli('HSET', $K, 'L:e', 0);
 lease('e', 0, 100000, 5000);
 is(field('L:e'), 5000, 'a node\'s holding Redis lost comes back');
+
+# Redis lost the tenant (a restart without persistence), the node's
+# heartbeat alive: what the node says it holds, its lease included
+
+$t->redis_cli('DEL', $K);
+lease('e', 0, 100000, 5000, 700);
+is(field('L:e'), 5700, 'the tenant lost: the node\'s word, lease and all');
+
+# a node whose own heartbeat lapsed: the lease it says it has is not
+# counted (others may have it now), only what it spends
+
+$t->redis_cli('DEL', "${HB}a");
+$r = lease('a', 100, 100000, 50, 300);
+is($r->[2], 0, 'a lapsed: told so');
+is(field('L:a'), 150, 'a lapsed: its old lease gone, 50 spent + 100 new');
+is($r->[0], 100, 'a lapsed: granted');
 
 done_testing;

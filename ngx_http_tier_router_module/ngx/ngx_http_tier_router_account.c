@@ -241,7 +241,7 @@ ngx_http_tier_router_admit_ledger(ngx_http_request_t *r,
     tr_admit_t *a)
 {
     time_t                         start;
-    int64_t                        lease, ask, keep;
+    int64_t                        lease, ask, keep, held;
     ngx_int_t                      rc;
     ngx_uint_t                     sync;
     tr_admission_t                 res;
@@ -293,14 +293,14 @@ ngx_http_tier_router_admit_ledger(ngx_http_request_t *r,
         }
 
         ngx_http_tier_router_ledger_need(zone, t, ctx->rq->limit, res.worst,
-                                         &ask, &keep);
+                                         &ask, &keep, &held);
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
         ctx->rq->ledger_asked = 1;
 
         rc = ngx_http_tier_router_ledger_ask(r, zone, start, ctx->rq->limit,
-                                             ask, keep);
+                                             ask, keep, held);
         if (rc == NGX_OK) {
             return NGX_AGAIN;
         }

@@ -45,19 +45,31 @@
 
 /*
  * KEYS[1] the tenant's hash; ARGV: node, ask, limit (-1: none), what the
- * node holds (its lease, reservations and spend not sent), the key's
+ * node holds besides its lease (reservations, spend not sent), the key's
  * lifetime in seconds (0: none), the heartbeats' prefix, the heartbeat's
- * lifetime in ms.  The other nodes' leases count while their heartbeat
- * lives; a lapsed one is taken back.  The node's own is the larger of
- * what Redis has and what the node says: two of its asks that cross
- * each other add up, and one that Redis lost (a restart) comes back.
- * Returns {granted, spent}.
+ * lifetime in ms, the node's lease.  The other nodes' leases count while
+ * their heartbeat lives; a lapsed one is taken back.  The node's own is
+ * what Redis has (so two of its asks that cross each other add up, and
+ * spend a batch has just taken is not counted twice); what the node says
+ * it holds if Redis lost the tenant (a restart without persistence); and
+ * only what it spends, not its lease, if its own heartbeat had lapsed,
+ * since its leases were then given back.  A node holds at most the cap (ARGV[9]),
+ * so that asks that cross each other do not pile leases on one node.
+ * Returns {granted, spent, alive}.
  */
 
 static const char  ngx_http_tier_router_ledger_lease_lua[] =
     "local k, node = KEYS[1], ARGV[1]\n"
     "local ask, limit = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local keep = tonumber(ARGV[4])\n"
+    "local held = tonumber(ARGV[4])\n"
+    "local alive = redis.call('SET', ARGV[6] .. node, '1', 'PX', ARGV[7],\n"
+    "                         'GET')\n"
+    "local hold = held\n"
+    "if alive and redis.call('EXISTS', k) == 1 then\n"
+    "  hold = tonumber(redis.call('HGET', k, 'L:' .. node) or '0')\n"
+    "elseif alive then\n"
+    "  hold = held + tonumber(ARGV[8])\n"
+    "end\n"
     "local spent = tonumber(redis.call('HGET', k, 'spent') or '0')\n"
     "local h = redis.call('HGETALL', k)\n"
     "local others = 0\n"
@@ -71,16 +83,13 @@ static const char  ngx_http_tier_router_ledger_lease_lua[] =
     "    end\n"
     "  end\n"
     "end\n"
-    "local mine = tonumber(redis.call('HGET', k, 'L:' .. node) or '0')\n"
-    "local hold = math.max(mine, keep)\n"
-    "local grant = ask\n"
+    "local grant = math.min(ask, math.max(0, tonumber(ARGV[9]) - hold))\n"
     "if limit >= 0 then\n"
-    "  grant = math.min(ask, math.max(0, limit - spent - others - hold))\n"
+    "  grant = math.min(grant, math.max(0, limit - spent - others - hold))\n"
     "end\n"
     "redis.call('HSET', k, 'L:' .. node, string.format('%d', hold + grant))\n"
     "if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', k, ARGV[5]) end\n"
-    "redis.call('SET', ARGV[6] .. node, '1', 'PX', ARGV[7])\n"
-    "return {grant, spent}\n";
+    "return {grant, spent, alive and 1 or 0}\n";
 
 
 /*
@@ -141,6 +150,8 @@ static void ngx_http_tier_router_ledger_heartbeat(void *data,
 static void ngx_http_tier_router_ledger_settled(void *data,
     redisReply *reply);
 static void ngx_http_tier_router_ledger_up(void *data);
+static void ngx_http_tier_router_ledger_lapsed(
+    ngx_http_tier_router_zone_t *zone);
 static int64_t ngx_http_tier_router_ledger_now(void);
 
 
@@ -345,12 +356,14 @@ ngx_http_tier_router_ledger_lease(ngx_http_tier_router_zone_t *zone,
 
     now = ngx_http_tier_router_ledger_now();
 
-    /* out of touch for half the ttl: another node may have it now */
+    /*
+     * out of touch for half the ttl: not used until Redis says this
+     * node's heartbeat lived on (else its leases are gone, see lapsed)
+     */
 
     if (zone->sh->heartbeat == 0
         || now - zone->sh->heartbeat >= (int64_t) zone->ledger->ttl / 2)
     {
-        t->lease = 0;
         return 0;
     }
 
@@ -361,19 +374,17 @@ ngx_http_tier_router_ledger_lease(ngx_http_tier_router_zone_t *zone,
 void
 ngx_http_tier_router_ledger_need(ngx_http_tier_router_zone_t *zone,
     ngx_http_tier_router_tenant_t *t, int64_t limit, int64_t worst,
-    int64_t *ask, int64_t *keep)
+    int64_t *ask, int64_t *keep, int64_t *lease)
 {
-    int64_t  lease;
-
-    lease = ngx_max(t->lease, 0);
+    *lease = ngx_max(t->lease, 0);
 
     /* a share of the limit at a time, and at least this request */
 
     *ask = ngx_max(limit / 10000 * (int64_t) zone->ledger->lease,
                    zone->ledger->min_lease);
-    *ask = ngx_max(*ask, worst - lease);
+    *ask = ngx_max(*ask, worst - *lease);
 
-    *keep = tr_amount_add(tr_amount_add(lease, t->reserved),
+    *keep = tr_amount_add(t->reserved,
                           tr_amount_add(t->unsynced, t->syncing));
 }
 
@@ -381,18 +392,18 @@ ngx_http_tier_router_ledger_need(ngx_http_tier_router_zone_t *zone,
 ngx_int_t
 ngx_http_tier_router_ledger_ask(ngx_http_request_t *r,
     ngx_http_tier_router_zone_t *zone, time_t period_start, int64_t limit,
-    int64_t ask, int64_t keep)
+    int64_t ask, int64_t keep, int64_t lease)
 {
     u_char                             *p;
-    size_t                              len[11];
+    size_t                              len[13];
     ngx_int_t                           rc;
     ngx_http_tier_router_ctx_t         *ctx;
     ngx_http_tier_router_redis_t       *rd;
     ngx_http_tier_router_ledger_ask_t  *a;
-    const char                         *argv[11];
+    const char                         *argv[13];
     u_char                              key[NGX_HTTP_TIER_ROUTER_LEDGER_KEY];
     u_char                              hb[NGX_HTTP_TIER_ROUTER_LEDGER_KEY];
-    u_char                              num[5][NGX_INT64_LEN + 1];
+    u_char                              num[7][NGX_INT64_LEN + 1];
 
     rd = zone->redis;
 
@@ -412,7 +423,10 @@ ngx_http_tier_router_ledger_ask(ngx_http_request_t *r,
     a->period_start = period_start;
     ngx_memcpy(a->hash, ctx->rq->hash, TR_HASH_LEN);
 
-    /* EVAL script 1 key node ask limit keep ttl hb-prefix hb-ttl */
+    /*
+     * EVAL script 1 key node ask limit keep ttl hb-prefix hb-ttl lease
+     * cap
+     */
 
     argv[0] = "EVAL";
     len[0] = 4;
@@ -453,9 +467,21 @@ ngx_http_tier_router_ledger_ask(ngx_http_request_t *r,
     argv[10] = (char *) num[4];
     len[10] = p - num[4];
 
+    p = ngx_sprintf(num[5], "%L", lease);
+    argv[11] = (char *) num[5];
+    len[11] = p - num[5];
+
+    /* at most two leases, or what the request needs and one more */
+
+    p = ngx_sprintf(num[6], "%L",
+                    tr_amount_add(tr_amount_add(keep, lease),
+                                  tr_amount_add(ask, ask)));
+    argv[12] = (char *) num[6];
+    len[12] = p - num[6];
+
     rc = ngx_http_tier_router_redis_command(rd,
                                         ngx_http_tier_router_ledger_granted,
-                                        a, 11, argv, len);
+                                        a, 13, argv, len);
     if (rc != NGX_OK) {
         return NGX_DECLINED;
     }
@@ -491,9 +517,10 @@ ngx_http_tier_router_ledger_granted(void *data, redisReply *reply)
     zone = a->zone;
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
 
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
         && reply->element[0]->type == REDIS_REPLY_INTEGER
         && reply->element[1]->type == REDIS_REPLY_INTEGER
+        && reply->element[2]->type == REDIS_REPLY_INTEGER
         && reply->element[0]->integer >= 0
         && reply->element[1]->integer >= 0)
     {
@@ -501,6 +528,10 @@ ngx_http_tier_router_ledger_granted(void *data, redisReply *reply)
         spent = ngx_min(reply->element[1]->integer, TR_AMOUNT_MAX);
 
         ngx_shmtx_lock(&zone->shpool->mutex);
+
+        if (reply->element[2]->integer == 0) {
+            ngx_http_tier_router_ledger_lapsed(zone);
+        }
 
         zone->sh->heartbeat = ngx_http_tier_router_ledger_now();
         zone->sh->ledger_granted = tr_amount_add(zone->sh->ledger_granted,
@@ -713,9 +744,14 @@ ngx_http_tier_router_ledger_sync_handler(ngx_event_t *ev)
         argv[4] = (char *) ttl;
         len[4] = p - ttl;
 
+        /* GET: whether it had lapsed, and the leases with it */
+
+        argv[5] = "GET";
+        len[5] = 3;
+
         if (ngx_http_tier_router_redis_command(rd,
                                        ngx_http_tier_router_ledger_heartbeat,
-                                       zone, 5, argv, len)
+                                       zone, 6, argv, len)
             == NGX_OK)
         {
             ngx_shmtx_lock(&zone->shpool->mutex);
@@ -750,7 +786,13 @@ ngx_http_tier_router_ledger_heartbeat(void *data, redisReply *reply)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    if (reply && reply->type == REDIS_REPLY_STATUS) {
+    if (reply && (reply->type == REDIS_REPLY_STRING
+                  || reply->type == REDIS_REPLY_NIL))
+    {
+        if (reply->type == REDIS_REPLY_NIL) {
+            ngx_http_tier_router_ledger_lapsed(zone);
+        }
+
         zone->sh->heartbeat = ngx_http_tier_router_ledger_now();
 
     } else {
@@ -1014,6 +1056,30 @@ ngx_http_tier_router_ledger_settled(void *data, redisReply *reply)
 
     if (more && i == NGX_HTTP_TIER_ROUTER_LEDGER_BATCH) {
         ngx_http_tier_router_ledger_send(zone);
+    }
+}
+
+
+/*
+ * Under the lock: the node's heartbeat had lapsed (or never was), so
+ * other nodes may have taken its leases back: none is used again.
+ */
+
+static void
+ngx_http_tier_router_ledger_lapsed(ngx_http_tier_router_zone_t *zone)
+{
+    ngx_queue_t                    *q;
+    ngx_http_tier_router_tenant_t  *t;
+
+    for (q = ngx_queue_head(&zone->sh->queue);
+         q != ngx_queue_sentinel(&zone->sh->queue);
+         q = ngx_queue_next(q))
+    {
+        t = ngx_queue_data(q, ngx_http_tier_router_tenant_t, queue);
+
+        if (t->lease > 0) {
+            t->lease = 0;
+        }
     }
 }
 

@@ -26,10 +26,10 @@ char *ngx_http_tier_router_budget_redis(ngx_conf_t *cf, ngx_command_t *cmd,
 int64_t ngx_http_tier_router_ledger_lease(ngx_http_tier_router_zone_t *zone,
     ngx_http_tier_router_tenant_t *t);
 
-/* under the lock: how much to ask for, and what this node holds */
+/* under the lock: how much to ask for, what this node holds, its lease */
 void ngx_http_tier_router_ledger_need(ngx_http_tier_router_zone_t *zone,
     ngx_http_tier_router_tenant_t *t, int64_t limit, int64_t worst,
-    int64_t *ask, int64_t *keep);
+    int64_t *ask, int64_t *keep, int64_t *lease);
 
 /*
  * Without the lock: asks Redis for a lease.  NGX_OK: the request is
@@ -38,7 +38,7 @@ void ngx_http_tier_router_ledger_need(ngx_http_tier_router_zone_t *zone,
  */
 ngx_int_t ngx_http_tier_router_ledger_ask(ngx_http_request_t *r,
     ngx_http_tier_router_zone_t *zone, time_t period_start, int64_t limit,
-    int64_t ask, int64_t keep);
+    int64_t ask, int64_t keep, int64_t lease);
 
 /* sends the spend not sent yet (or the batch out, again), if any */
 void ngx_http_tier_router_ledger_send(ngx_http_tier_router_zone_t *zone);
