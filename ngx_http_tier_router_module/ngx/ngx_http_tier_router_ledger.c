@@ -53,9 +53,9 @@
  * spend a batch has just taken is not counted twice); what the node says
  * it holds if Redis lost the tenant (a restart without persistence); and
  * only what it spends, not its lease, if its own heartbeat had lapsed,
- * since its leases were then given back.  A node holds at most the cap (ARGV[9]),
- * so that asks that cross each other do not pile leases on one node.
- * Returns {granted, spent, alive}.
+ * since its leases were then given back.  A node holds at most the cap
+ * (ARGV[9]), so that asks that cross each other do not pile leases on
+ * one node.  Returns {granted, spent, alive}.
  */
 
 static const char  ngx_http_tier_router_ledger_lease_lua[] =
