@@ -64,8 +64,6 @@ static ngx_int_t ngx_http_tier_router_admit_ledger(ngx_http_request_t *r,
     tr_admit_t *a);
 static ngx_int_t ngx_http_tier_router_ledger_refuse(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
-static ngx_int_t ngx_http_tier_router_ledger_lost(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx);
 static tr_price_t *ngx_http_tier_router_baseline_price(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx);
 static int64_t ngx_http_tier_router_context(
@@ -286,10 +284,16 @@ ngx_http_tier_router_admit_ledger(ngx_http_request_t *r,
 
         t = ngx_http_tier_router_budget_lookup(zone, ctx->rq->hash);
 
+        /*
+         * the lock let go and the tenant gone, or Redis out of reach
+         * below: NGX_AGAIN without waiting, and admission runs once more
+         * as for a lease Redis did not answer
+         */
+
         if (t == NULL) {
             ngx_shmtx_unlock(&zone->shpool->mutex);
             ctx->rq->ledger_failed = 1;
-            return ngx_http_tier_router_ledger_lost(r, ctx);
+            return NGX_AGAIN;
         }
 
         ngx_http_tier_router_ledger_need(zone, t, ctx->rq->limit, res.worst,
@@ -309,11 +313,9 @@ ngx_http_tier_router_admit_ledger(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        /* out of reach: decided now, as if Redis had not answered */
-
         ctx->rq->ledger_failed = 1;
 
-        return ngx_http_tier_router_ledger_lost(r, ctx);
+        return NGX_AGAIN;
     }
 
     if (ctx->rq->ledger_failed
@@ -338,21 +340,6 @@ ngx_http_tier_router_admit_ledger(ngx_http_request_t *r,
     a->lease.limit = lease;
 
     return NGX_OK;
-}
-
-
-/*
- * The lock let go and Redis out of reach: admission once more, with
- * ledger_failed set, as a request whose lease Redis did not answer.
- */
-
-static ngx_int_t
-ngx_http_tier_router_ledger_lost(ngx_http_request_t *r,
-    ngx_http_tier_router_ctx_t *ctx)
-{
-    ctx->rq->ledger_waiting = 0;
-
-    return NGX_AGAIN;
 }
 
 

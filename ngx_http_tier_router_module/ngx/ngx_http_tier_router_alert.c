@@ -601,17 +601,10 @@ ngx_http_tier_router_alert_send(ngx_http_tier_router_zone_t *zone,
 failed:
 
     if (s == NULL) {
-        s = ngx_calloc(sizeof(ngx_http_tier_router_alert_send_t),
-                       ngx_cycle->log);
 
-        if (s == NULL) {
-            /* the lease runs out, and another try takes it */
-            return;
-        }
+        /* no memory to tell it: the lease runs out, another try takes it */
 
-        s->zone = zone;
-        s->index = index;
-        s->seq = a->seq;
+        return;
     }
 
     ngx_http_tier_router_alert_done(s, CURLE_FAILED_INIT, 0);

@@ -175,7 +175,6 @@ ngx_http_tier_router_budget_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_uint_t                            i;
     ngx_http_tier_router_zone_t          *zone;
     ngx_http_tier_router_ledger_conf_t   *lc;
-    ngx_http_tier_router_redis_server_t   srv;
 
     value = cf->args->elts;
 
@@ -208,7 +207,9 @@ ngx_http_tier_router_budget_redis(ngx_conf_t *cf, ngx_command_t *cmd,
             v.len -= 7;
 
             if (lc->nservers == NGX_HTTP_TIER_ROUTER_LEDGER_SERVERS
-                || ngx_http_tier_router_redis_server(&v, &srv) != NGX_OK)
+                || ngx_http_tier_router_redis_server(&v,
+                                             &lc->servers[lc->nservers])
+                   != NGX_OK)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid server \"%V\": at most %d, each "
@@ -217,7 +218,7 @@ ngx_http_tier_router_budget_redis(ngx_conf_t *cf, ngx_command_t *cmd,
                 return NGX_CONF_ERROR;
             }
 
-            lc->servers[lc->nservers++] = v;
+            lc->nservers++;
             continue;
         }
 
@@ -597,7 +598,7 @@ ngx_http_tier_router_ledger_state(ngx_http_tier_router_zone_t *zone)
 ngx_int_t
 ngx_http_tier_router_ledger_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                           i, k;
+    ngx_uint_t                           i;
     ngx_array_t                         *zones;
     ngx_http_tier_router_zone_t        **zp, *zone;
     ngx_http_tier_router_redis_t        *rd;
@@ -628,11 +629,7 @@ ngx_http_tier_router_ledger_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
-        for (k = 0; k < lc->nservers; k++) {
-            (void) ngx_http_tier_router_redis_server(&lc->servers[k],
-                                                     &rd->servers[k]);
-        }
-
+        ngx_memcpy(rd->servers, lc->servers, sizeof(lc->servers));
         rd->nservers = lc->nservers;
         rd->timeout = lc->timeout;
         rd->log = cycle->log;

@@ -38,6 +38,8 @@ typedef struct {
 
 static void ngx_http_tier_router_redis_connect(
     ngx_http_tier_router_redis_t *rd);
+static void ngx_http_tier_router_redis_again(
+    ngx_http_tier_router_redis_t *rd);
 static void ngx_http_tier_router_redis_on_connect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_tier_router_redis_on_disconnect(
@@ -204,11 +206,23 @@ failed:
         redisAsyncFree(ac);
     }
 
+    ngx_http_tier_router_redis_again(rd);
+}
+
+
+/* a failure: the next server, after the backoff, which doubles */
+
+static void
+ngx_http_tier_router_redis_again(ngx_http_tier_router_redis_t *rd)
+{
     rd->failures++;
     rd->server = (rd->server + 1) % rd->nservers;
-    ngx_add_timer(&rd->retry, rd->backoff);
-    rd->backoff = ngx_min(rd->backoff * 2,
-                          NGX_HTTP_TIER_ROUTER_REDIS_BACKOFF_MAX);
+
+    if (!rd->retry.timer_set) {
+        ngx_add_timer(&rd->retry, rd->backoff);
+        rd->backoff = ngx_min(rd->backoff * 2,
+                              NGX_HTTP_TIER_ROUTER_REDIS_BACKOFF_MAX);
+    }
 }
 
 
@@ -340,14 +354,7 @@ ngx_http_tier_router_redis_cleanup(void *privdata)
         return;
     }
 
-    rd->failures++;
-    rd->server = (rd->server + 1) % rd->nservers;
-
-    if (!rd->retry.timer_set) {
-        ngx_add_timer(&rd->retry, rd->backoff);
-        rd->backoff = ngx_min(rd->backoff * 2,
-                              NGX_HTTP_TIER_ROUTER_REDIS_BACKOFF_MAX);
-    }
+    ngx_http_tier_router_redis_again(rd);
 }
 
 

@@ -17,12 +17,13 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#include "ngx_http_tier_router_types.h"
+
 
 #define NGX_HTTP_TIER_ROUTER_REDIS_DOWN        0
 #define NGX_HTTP_TIER_ROUTER_REDIS_CONNECTING  1
 #define NGX_HTTP_TIER_ROUTER_REDIS_UP          2
 
-#define NGX_HTTP_TIER_ROUTER_REDIS_SERVERS     4
 
 
 /* the reply, or NULL: no connection, a timeout, the connection lost */
@@ -30,14 +31,8 @@ typedef void (*ngx_http_tier_router_redis_pt)(void *data, redisReply *reply);
 
 
 typedef struct {
-    u_char                       host[NGX_SOCKADDR_STRLEN];   /* an IP */
-    int                          port;
-} ngx_http_tier_router_redis_server_t;
-
-
-typedef struct {
     ngx_http_tier_router_redis_server_t
-                                 servers[NGX_HTTP_TIER_ROUTER_REDIS_SERVERS];
+                                 servers[NGX_HTTP_TIER_ROUTER_LEDGER_SERVERS];
     ngx_uint_t                   nservers;
     ngx_uint_t                   server;         /* the one in use */
     ngx_msec_t                   timeout;

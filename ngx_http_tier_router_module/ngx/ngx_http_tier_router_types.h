@@ -122,8 +122,14 @@ typedef struct {
 #define NGX_HTTP_TIER_ROUTER_LEDGER_SERVERS  4
 
 typedef struct {
+    u_char                       host[NGX_SOCKADDR_STRLEN];   /* an IP */
+    int                          port;
+} ngx_http_tier_router_redis_server_t;
+
+typedef struct {
     ngx_uint_t                   nservers;
-    ngx_str_t                    servers[NGX_HTTP_TIER_ROUTER_LEDGER_SERVERS];
+    ngx_http_tier_router_redis_server_t
+                                 servers[NGX_HTTP_TIER_ROUTER_LEDGER_SERVERS];
     ngx_msec_t                   timeout;
     ngx_msec_t                   sync;
     ngx_msec_t                   ttl;            /* a node's leases */
