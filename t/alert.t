@@ -18,6 +18,7 @@ use Test::More;
 use JSON::PP;
 
 use TierRouter::Test;
+use TierRouter::Prometheus;
 
 my $t = TierRouter::Test->new;
 
@@ -292,6 +293,9 @@ unlike($JSON->encode($s), qr/hooks|127\.0\.0\.1/,
 is($s->{tenants}[0]{alerted_percent}, 100, 'status: the tenant\'s mark');
 
 my $prom = status('tenants', format => 'prometheus');
+my ($families, @problems) = TierRouter::Prometheus::parse($prom);
+is_deeply(\@problems, [], 'prometheus: well formed, the alerts\' metrics '
+          . 'too') or diag(join "\n", @problems);
 like($prom, qr/^tier_router_zone_alerts_sent_total\{zone="tenants"\} 3$/m,
     'prometheus: sent');
 like($prom, qr/^tier_router_zone_alerts_pending\{zone="tenants"\} 0$/m,

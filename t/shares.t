@@ -17,6 +17,7 @@ use JSON::PP;
 use List::Util;
 
 use TierRouter::Test;
+use TierRouter::Prometheus;
 
 my $t = TierRouter::Test->new;
 my $J = JSON::PP->new->utf8->canonical;
@@ -144,10 +145,14 @@ ok($tier{mid}{max_score} > 0.55, sprintf('the boundary followed up to %.3f',
                                          $tier{mid}{max_score}));
 
 my $p = $t->http_get('/shares?format=prometheus')->{body};
-like($p, qr/^tier_router_share_target\{zone="shares",tier="frontier"\} 0\.2000$/m,
-     'prometheus: target');
-like($p, qr/^tier_router_share_observed\{zone="shares",tier="small"\} 0\.\d+$/m,
-     'prometheus: observed');
+like($p, qr/^tier_router_share_target_ratio\{zone="shares",
+               tier="frontier"\}\ 0\.2000$/mx, 'prometheus: target');
+like($p, qr/^tier_router_share_observed_ratio\{zone="shares",
+               tier="small"\}\ 0\.\d+$/mx, 'prometheus: observed');
+
+my ($families, @problems) = TierRouter::Prometheus::parse($p);
+is_deeply(\@problems, [], 'prometheus: well formed, by the conventions')
+    or diag(join "\n", @problems);
 
 # a reload keeps the recent scores
 

@@ -17,6 +17,7 @@ use Test::More;
 use JSON::PP;
 
 use TierRouter::Test;
+use TierRouter::Prometheus;
 
 my $t = TierRouter::Test->new;
 my $J = JSON::PP->new->utf8->canonical;
@@ -102,6 +103,11 @@ like($r->{headers}{'content-type'} // '', qr{^text/plain},
 my $text = $r->{body};
 like($text, qr/\n\z/, 'Prometheus: ends with a newline');
 
+my ($families, @problems) = TierRouter::Prometheus::parse($text);
+is_deeply(\@problems, [], 'Prometheus: well formed by the format and the '
+          . 'naming conventions, at its largest')
+    or diag(join "\n", @problems[0 .. ($#problems < 9 ? $#problems : 9)]);
+
 # every line: a HELP, a TYPE, or a sample with labels and a number
 
 my (%samples, @bad);
@@ -169,8 +175,9 @@ is($requests, $json->{requests}, 'Prometheus: the zone\'s requests as in '
 
 $r = $t->http_get('/status?format=prometheus&limit=0');
 is($r->{status}, 200, 'Prometheus, no tenants: 200');
-is(scalar(() = $r->{body} =~ /^tier_router_tier_\w+\{/mg), 16 * 8,
-   'Prometheus, no tenants: 128 tier lines (8 metrics, 16 tiers)');
+is(scalar(() = $r->{body} =~ /^tier_router_tier_\w+\{/mg), 16 * 47,
+   'Prometheus, no tenants: 752 tier lines (11 counters, 36 lines of two '
+   . 'histograms, 16 tiers)');
 
 # names the directives refuse
 

@@ -38,7 +38,8 @@ static const char  *tr_state_tenant_optional[] = {
 
 static const char  *tr_state_tier_fields[] = {
     "requests", "input_tokens", "output_tokens", "estimated", "fell_back",
-    "escalated", "cost", "baseline", NULL
+    "escalated", "cost", "baseline", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", NULL
 };
 
 

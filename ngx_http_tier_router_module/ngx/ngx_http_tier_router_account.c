@@ -18,6 +18,7 @@
 #include "ngx_http_tier_router_alert.h"
 #include "ngx_http_tier_router_budget.h"
 #include "ngx_http_tier_router_catalog.h"
+#include "ngx_http_tier_router_histogram.h"
 #include "ngx_http_tier_router_ladder.h"
 #include "ngx_http_tier_router_ledger.h"
 #include "ngx_http_tier_router_module.h"
@@ -469,6 +470,8 @@ ngx_http_tier_router_settle_later(ngx_http_request_t *r,
     ngx_pool_cleanup_t  *cln;
 
     ctx->run.accounted = 1;
+    ctx->run.start = ngx_current_msec;
+    ctx->run.timed = 1;
     ctx->request = r;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -804,6 +807,8 @@ ngx_http_tier_router_account_again(ngx_http_request_t *r,
 
     ctx->run.reserved = worst;
     ctx->run.accounted = 1;
+    ctx->run.start = ngx_current_msec;
+    ctx->run.timed = 1;
     ctx->request = r;
 
     cln->handler = ngx_http_tier_router_cleanup;
@@ -850,6 +855,9 @@ ngx_http_tier_router_account_hand_over(ngx_http_request_t *sr,
     ctx->run.cost = 0;
     ctx->run.counts.input = 0;
     ctx->run.counts.output = 0;
+    ctx->run.counts.cached = 0;
+    ctx->run.counts.cache_write = 0;
+    ctx->run.counts.reasoning = 0;
 }
 
 
@@ -960,7 +968,8 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx)
 {
     int64_t                            baseline;
-    ngx_uint_t                         i, alerts;
+    ngx_msec_t                         now;
+    ngx_uint_t                         i, alerts, ok, status;
     ngx_http_tier_router_tier_t       *tier;
     ngx_http_tier_router_zone_t       *zone;
     ngx_http_tier_router_tenant_t     *t;
@@ -974,6 +983,13 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
     /* what it replaced: only the answer the client got, once */
 
     baseline = ctx->run.discard ? 0 : ctx->run.baseline;
+
+    /* timed: an answer of the upstream's, successful and whole */
+
+    now = ngx_current_msec;
+    status = (r->upstream) ? r->upstream->headers_in.status_n : 0;
+    ok = ctx->run.timed && status >= 200 && status < 300
+         && ctx->run.usage && (ctx->run.usage->done || ctx->run.opaque);
 
     zone = ctx->rq->zone;
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
@@ -1048,12 +1064,30 @@ ngx_http_tier_router_settle(ngx_http_request_t *r,
             ngx_http_tier_router_add(st->requests, 1);
             ngx_http_tier_router_add(st->input_tokens, ctx->run.counts.input);
             ngx_http_tier_router_add(st->output_tokens, ctx->run.counts.output);
+            ngx_http_tier_router_add(st->cache_read_tokens,
+                                     ngx_max(ctx->run.counts.cached, 0));
+            ngx_http_tier_router_add(st->cache_write_tokens,
+                                     ngx_max(ctx->run.counts.cache_write, 0));
+            ngx_http_tier_router_add(st->reasoning_tokens,
+                                     ngx_max(ctx->run.counts.reasoning, 0));
             ngx_http_tier_router_add(st->estimated, ctx->run.estimated);
             ngx_http_tier_router_add(st->failed,
                                      ctx->run.discard && !ctx->run.escalated);
             ngx_http_tier_router_add(st->escalated, ctx->run.escalated);
             ngx_http_tier_router_add(st->cost, ctx->run.cost);
             ngx_http_tier_router_add(st->baseline, baseline);
+
+            if (ok) {
+                ngx_http_tier_router_histogram_observe(&st->duration,
+                                      NGX_HTTP_TIER_ROUTER_HISTOGRAM_DURATION,
+                                      now - ctx->run.start);
+            }
+
+            if (ok && ctx->run.first_seen) {
+                ngx_http_tier_router_histogram_observe(&st->ttft,
+                                          NGX_HTTP_TIER_ROUTER_HISTOGRAM_TTFT,
+                                          ctx->run.first - ctx->run.start);
+            }
 
             break;
         }

@@ -191,6 +191,11 @@ ngx_http_tier_router_attempt_start(ngx_http_request_t *r,
     actx->sr = sr;
     actx->nth = ctx->rq->ntries;
 
+    /* its answer's time runs from here */
+
+    actx->run.start = ngx_current_msec;
+    actx->run.timed = 1;
+
     ngx_http_set_ctx(sr, actx, ngx_http_tier_router_module);
 
     if (ctx->rq->ntries == 0) {
@@ -369,6 +374,12 @@ ngx_http_tier_router_attempt_done(ngx_http_request_t *r, void *data,
                                  actx->run.counts.input);
         ngx_http_tier_router_add(ctx->run.counts.output,
                                  actx->run.counts.output);
+        ngx_http_tier_router_add(ctx->run.counts.cached,
+                                 ngx_max(actx->run.counts.cached, 0));
+        ngx_http_tier_router_add(ctx->run.counts.cache_write,
+                                 ngx_max(actx->run.counts.cache_write, 0));
+        ngx_http_tier_router_add(ctx->run.counts.reasoning,
+                                 ngx_max(actx->run.counts.reasoning, 0));
         ctx->run.estimated |= actx->run.estimated;
         ctx->spent = actx->spent;
     }

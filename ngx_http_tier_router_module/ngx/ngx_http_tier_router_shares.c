@@ -355,25 +355,25 @@ ngx_http_tier_router_shares_status(ngx_http_request_t *r,
         }
 
         p = ngx_sprintf(b->last,
-                        "# HELP tier_router_share_target Target share of "
-                        "classified requests.\n"
-                        "# TYPE tier_router_share_target gauge\n");
+                        "# HELP tier_router_share_target_ratio Target share "
+                        "of classified requests.\n"
+                        "# TYPE tier_router_share_target_ratio gauge\n");
 
         for (i = 0; i < cal.ntiers; i++) {
             if (cal.target[i] >= 0) {
-                p = ngx_sprintf(p, "tier_router_share_target{zone=\"%V\","
-                                "tier=\"%V\"} %.4f\n", &shares->name,
+                p = ngx_sprintf(p, "tier_router_share_target_ratio{zone="
+                                "\"%V\",tier=\"%V\"} %.4f\n", &shares->name,
                                 &tier[i].name, cal.target[i]);
             }
         }
 
-        p = ngx_sprintf(p, "# HELP tier_router_share_observed Recent share "
-                        "of classified requests.\n"
-                        "# TYPE tier_router_share_observed gauge\n");
+        p = ngx_sprintf(p, "# HELP tier_router_share_observed_ratio Recent "
+                        "share of classified requests.\n"
+                        "# TYPE tier_router_share_observed_ratio gauge\n");
 
         for (i = 0; i < cal.ntiers; i++) {
-            p = ngx_sprintf(p, "tier_router_share_observed{zone=\"%V\","
-                            "tier=\"%V\"} %.4f\n", &shares->name,
+            p = ngx_sprintf(p, "tier_router_share_observed_ratio{zone="
+                            "\"%V\",tier=\"%V\"} %.4f\n", &shares->name,
                             &tier[i].name,
                             tr_cal_observed(&cal, i));
         }

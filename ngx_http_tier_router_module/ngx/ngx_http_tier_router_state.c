@@ -183,6 +183,15 @@ ngx_http_tier_router_state_save(ngx_http_tier_router_zone_t *zone,
                       "escalated", (json_int_t) sh.tiers[i].escalated,
                       "cost", (json_int_t) sh.tiers[i].cost);
         rc |= (t == NULL) ? -1 : json_array_append_new(tiers, t);
+
+        if (t) {
+            rc |= json_object_set_new(t, "cache_read_tokens",
+                           json_integer(sh.tiers[i].cache_read_tokens));
+            rc |= json_object_set_new(t, "cache_write_tokens",
+                           json_integer(sh.tiers[i].cache_write_tokens));
+            rc |= json_object_set_new(t, "reasoning_tokens",
+                           json_integer(sh.tiers[i].reasoning_tokens));
+        }
     }
 
     rc |= json_object_set(root, "tiers", tiers);
@@ -750,6 +759,18 @@ ngx_http_tier_router_state_read(ngx_http_tier_router_zone_t *zone,
             sh->tiers[k].escalated =
                        (uint64_t) json_integer_value(json_object_get(t,
                                                             "escalated"));
+
+            /* later saves' counts: 0 without them */
+
+            sh->tiers[k].cache_read_tokens =
+                       (uint64_t) json_integer_value(json_object_get(t,
+                                                    "cache_read_tokens"));
+            sh->tiers[k].cache_write_tokens =
+                       (uint64_t) json_integer_value(json_object_get(t,
+                                                   "cache_write_tokens"));
+            sh->tiers[k].reasoning_tokens =
+                       (uint64_t) json_integer_value(json_object_get(t,
+                                                     "reasoning_tokens"));
         }
     }
 

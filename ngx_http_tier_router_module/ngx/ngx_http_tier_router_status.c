@@ -2,8 +2,9 @@
 /*
  * Copyright (C) The tier router authors
  *
- * The status page of a budget zone: JSON (jansson) or Prometheus text,
- * with tenants sorted by spend and paged.  Tenants appear by the hash of
+ * The status page of a budget zone: JSON (jansson) or Prometheus text
+ * (ngx_http_tier_router_prometheus.c), with tenants sorted by spend and
+ * paged.  Tenants appear by the hash of
  * their key, or by the label the operator gave them; never by their key.
  */
 
@@ -17,15 +18,16 @@
 #include "ngx_http_tier_router_status.h"
 #include "ngx_http_tier_router_account.h"
 #include "ngx_http_tier_router_budget.h"
+#include "ngx_http_tier_router_histogram.h"
 #include "ngx_http_tier_router_ledger.h"
 #include "ngx_http_tier_router_module.h"
+#include "ngx_http_tier_router_prometheus.h"
 #include "ngx_http_tier_router_shares.h"
 #include "ngx_http_tier_router_util.h"
 #include "ngx_http_tier_router_zone.h"
 
 #include "tr_hash.h"
 #include "tr_period.h"
-#include "tr_price.h"
 
 
 #define NGX_HTTP_TIER_ROUTER_STATUS_LIMIT  100
@@ -46,25 +48,6 @@ static ngx_buf_t *ngx_http_tier_router_status_json(ngx_http_request_t *r,
     ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh,
     ngx_http_tier_router_snapshot_t *s, ngx_uint_t n, ngx_uint_t offset,
     ngx_uint_t limit);
-static ngx_buf_t *ngx_http_tier_router_status_prometheus(
-    ngx_http_request_t *r, ngx_http_tier_router_zone_t *zone,
-    ngx_http_tier_router_budget_sh_t *sh, ngx_http_tier_router_snapshot_t *s,
-    ngx_uint_t n, ngx_uint_t offset, ngx_uint_t limit);
-static u_char *ngx_http_tier_router_status_prom_zone(u_char *p,
-    u_char *last, ngx_http_tier_router_zone_t *zone,
-    ngx_http_tier_router_budget_sh_t *sh);
-static u_char *ngx_http_tier_router_status_prom_tiers(u_char *p,
-    u_char *last, ngx_http_tier_router_zone_t *zone,
-    ngx_http_tier_router_budget_sh_t *sh);
-static u_char *ngx_http_tier_router_status_prom_tenants(u_char *p,
-    u_char *last, ngx_http_tier_router_zone_t *zone,
-    ngx_http_tier_router_snapshot_t *s, ngx_uint_t offset, ngx_uint_t shown);
-static u_char *ngx_http_tier_router_status_money(u_char *p, u_char *last,
-    int64_t v);
-static u_char *ngx_http_tier_router_status_label(u_char *p, u_char *last,
-    ngx_http_tier_router_snapshot_t *s);
-static u_char *ngx_http_tier_router_status_escape(u_char *p, u_char *last,
-    u_char *src, size_t len);
 
 
 char *
@@ -195,8 +178,8 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
         && format.len == 10
         && ngx_strncmp(format.data, "prometheus", 10) == 0)
     {
-        b = ngx_http_tier_router_status_prometheus(r, zone, sh, s, n,
-                                                   offset, limit);
+        b = ngx_http_tier_router_prometheus(r, zone, sh, s, n, offset,
+                                            limit);
         ngx_str_set(&r->headers_out.content_type,
                     "text/plain; version=0.0.4");
 
@@ -292,6 +275,21 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
                       "fell_back", (json_int_t) st->failed,
                       "escalated", (json_int_t) st->escalated);
         rc = (t == NULL) ? -1 : json_array_append_new(tiers, t);
+
+        if (rc == 0) {
+            rc = json_object_set_new(t, "cache_read_tokens",
+                                     json_integer(st->cache_read_tokens));
+            rc |= json_object_set_new(t, "cache_write_tokens",
+                                      json_integer(st->cache_write_tokens));
+            rc |= json_object_set_new(t, "reasoning_tokens",
+                                      json_integer(st->reasoning_tokens));
+            rc |= json_object_set_new(t, "time_to_first_token",
+                              ngx_http_tier_router_histogram_json(&st->ttft,
+                                  NGX_HTTP_TIER_ROUTER_HISTOGRAM_TTFT));
+            rc |= json_object_set_new(t, "duration",
+                          ngx_http_tier_router_histogram_json(&st->duration,
+                              NGX_HTTP_TIER_ROUTER_HISTOGRAM_DURATION));
+        }
 
         /* the ladder of the tier by that index, "" for the default */
 
@@ -504,380 +502,4 @@ ngx_http_tier_router_status_state(ngx_http_tier_router_zone_t *zone,
     }
 
     return st;
-}
-
-
-/*
- * Prometheus text.  The buffer is sized from the longest line each part
- * can have (every label value escaped may double), and every write is
- * bounded by its end all the same: output that would not fit is an error.
- */
-
-#define NGX_HTTP_TIER_ROUTER_PROM_HELP     256   /* a HELP and TYPE pair */
-#define NGX_HTTP_TIER_ROUTER_PROM_LINE     128   /* a line but its labels */
-#define NGX_HTTP_TIER_ROUTER_PROM_ZONE     28
-#define NGX_HTTP_TIER_ROUTER_PROM_TIER     8
-#define NGX_HTTP_TIER_ROUTER_PROM_TENANT   5
-
-
-static ngx_buf_t *
-ngx_http_tier_router_status_prometheus(ngx_http_request_t *r,
-    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh,
-    ngx_http_tier_router_snapshot_t *s, ngx_uint_t n, ngx_uint_t offset,
-    ngx_uint_t limit)
-{
-    u_char                            *p, *last;
-    size_t                             len, zlen;
-    ngx_buf_t                         *b;
-    ngx_uint_t                         shown;
-
-    shown = (offset < n) ? ngx_min(n - offset, limit) : 0;
-
-    zlen = 2 * zone->name.len;
-
-    len = (NGX_HTTP_TIER_ROUTER_PROM_ZONE + NGX_HTTP_TIER_ROUTER_PROM_TIER
-           + NGX_HTTP_TIER_ROUTER_PROM_TENANT) * NGX_HTTP_TIER_ROUTER_PROM_HELP
-          + NGX_HTTP_TIER_ROUTER_PROM_ZONE
-            * (NGX_HTTP_TIER_ROUTER_PROM_LINE + zlen)
-          + NGX_HTTP_TIER_ROUTER_PROM_TIER * sh->ntiers
-            * (NGX_HTTP_TIER_ROUTER_PROM_LINE + zlen
-               + 2 * NGX_HTTP_TIER_ROUTER_TIER_NAME)
-          + NGX_HTTP_TIER_ROUTER_PROM_TENANT * shown
-            * (NGX_HTTP_TIER_ROUTER_PROM_LINE + zlen
-               + 2 * NGX_HTTP_TIER_ROUTER_LABEL_LEN);
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    p = b->last;
-    last = b->end;
-
-    p = ngx_http_tier_router_status_prom_zone(p, last, zone, sh);
-    p = ngx_http_tier_router_status_prom_tiers(p, last, zone, sh);
-    p = ngx_http_tier_router_status_prom_tenants(p, last, zone, s, offset,
-                                                 shown);
-
-    if (p == last) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "tier router: the status of zone \"%V\" does not fit "
-                      "its %uz bytes", &zone->name, len);
-        return NULL;
-    }
-
-    b->last = p;
-
-    return b;
-}
-
-
-static u_char *
-ngx_http_tier_router_status_prom_zone(u_char *p, u_char *last,
-    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh)
-{
-#define TR_ZONE(type, metric, help)                                           \
-    p = ngx_slprintf(p, last, "# HELP tier_router_zone_" metric " " help "\n" \
-                     "# TYPE tier_router_zone_" metric " " type "\n"         \
-                     "tier_router_zone_" metric "{zone=\"");                  \
-    p = ngx_http_tier_router_status_escape(p, last, zone->name.data,         \
-                                           zone->name.len);                  \
-    p = ngx_slprintf(p, last, "\"} ")
-
-    TR_ZONE("gauge", "spend_dollars", "Spend in the current period.");
-    p = ngx_http_tier_router_status_money(p, last, sh->spent);
-    TR_ZONE("gauge", "reserved_dollars", "Reserved by requests in flight.");
-    p = ngx_http_tier_router_status_money(p, last, sh->reserved);
-    TR_ZONE("counter", "spend_dollars_total", "Spend in all periods.");
-    p = ngx_http_tier_router_status_money(p, last, sh->total);
-    TR_ZONE("gauge", "baseline_dollars",
-            "What the period's answers would have cost at the baseline.");
-    p = ngx_http_tier_router_status_money(p, last, sh->baseline);
-    TR_ZONE("gauge", "tenants", "Tenants in the zone.");
-    p = ngx_slprintf(p, last, "%uL\n", sh->tenants);
-    TR_ZONE("counter", "requests_total", "Requests settled.");
-    p = ngx_slprintf(p, last, "%uL\n", sh->requests);
-    TR_ZONE("counter", "refused_total", "Requests refused by a budget.");
-    p = ngx_slprintf(p, last, "%uL\n", sh->refused);
-    TR_ZONE("counter", "capped_total", "Requests sent to a lower tier.");
-    p = ngx_slprintf(p, last, "%uL\n", sh->capped);
-    TR_ZONE("counter", "estimated_total", "Requests charged an estimate.");
-    p = ngx_slprintf(p, last, "%uL\n", sh->estimated);
-    TR_ZONE("counter", "full_total", "New tenants the full zone refused.");
-    p = ngx_slprintf(p, last, "%uL\n", sh->full);
-    TR_ZONE("counter", "evicted_total", "Idle tenants evicted for new ones.");
-    p = ngx_slprintf(p, last, "%uL\n", sh->evicted);
-    TR_ZONE("counter", "unaccounted_total",
-            "Requests served with no tenant to charge (on_error open).");
-    p = ngx_slprintf(p, last, "%uL\n", sh->unaccounted);
-    TR_ZONE("counter", "unsettled_total",
-            "Requests in flight at a stop, charged their worst case.");
-    p = ngx_slprintf(p, last, "%uL\n", sh->unsettled);
-    TR_ZONE("counter", "unsettled_dollars_total",
-            "The worst cases charged for requests in flight at a stop.");
-    p = ngx_http_tier_router_status_money(p, last, sh->unsettled_cost);
-
-    if (zone->state.len) {
-        TR_ZONE("counter", "state_saves_total", "State file saves.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->saves);
-        TR_ZONE("counter", "state_save_failures_total",
-                "State file saves that failed.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->save_failures);
-        TR_ZONE("gauge", "state_last_save_timestamp_seconds",
-                "When the state file was last saved.");
-        p = ngx_slprintf(p, last, "%T\n", sh->last_save);
-    }
-
-    if (zone->alert) {
-        TR_ZONE("counter", "alerts_sent_total",
-                "Budget alerts the webhook took.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->alerts_sent);
-        TR_ZONE("counter", "alerts_failed_total",
-                "Budget alerts given up after their retries.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->alerts_failed);
-        TR_ZONE("counter", "alerts_retried_total",
-                "Budget alert tries that failed and were tried again.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->alerts_retried);
-        TR_ZONE("counter", "alerts_dropped_total",
-                "Budget alerts dropped, the queue full.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->alerts_dropped);
-        TR_ZONE("gauge", "alerts_pending",
-                "Budget alerts queued and not sent yet.");
-        p = ngx_slprintf(p, last, "%uL\n", (uint64_t) sh->alerts_pending);
-    }
-
-    if (zone->ledger) {
-        TR_ZONE("counter", "ledger_leases_total",
-                "Leases this node asked the shared ledger for.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_asks);
-        TR_ZONE("counter", "ledger_leased_dollars_total",
-                "What the shared ledger leased this node.");
-        p = ngx_http_tier_router_status_money(p, last, sh->ledger_granted);
-        TR_ZONE("counter", "ledger_batches_total",
-                "Batches of spend the shared ledger took.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_syncs);
-        TR_ZONE("counter", "ledger_failures_total",
-                "Shared ledger commands that failed or timed out.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_failures);
-        TR_ZONE("counter", "ledger_open_total",
-                "Requests admitted without the shared ledger (on_error open).");
-        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_open);
-        TR_ZONE("counter", "ledger_commands_total",
-                "Round trips to the shared ledger.");
-        p = ngx_slprintf(p, last, "%uL\n", sh->ledger_commands);
-    }
-
-#undef TR_ZONE
-
-    return p;
-}
-
-
-static u_char *
-ngx_http_tier_router_status_prom_tiers(u_char *p, u_char *last,
-    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_budget_sh_t *sh)
-{
-    ngx_uint_t                         i, k;
-    ngx_http_tier_router_tier_stat_t  *st;
-
-    static const struct {
-        const char  *metric;
-        const char  *type;
-        const char  *help;
-    }  tiers[NGX_HTTP_TIER_ROUTER_PROM_TIER] = {
-        { "requests_total", "counter", "Requests settled per tier." },
-        { "input_tokens_total", "counter", "Input tokens per tier." },
-        { "output_tokens_total", "counter", "Output tokens per tier." },
-        { "spend_dollars_total", "counter", "Spend per tier." },
-        { "estimated_total", "counter", "Estimated requests per tier." },
-        { "fell_back_total", "counter",
-          "Attempts per tier that failed and went to another tier." },
-        { "escalated_total", "counter",
-          "Answers per tier not good enough, sent to a higher tier." },
-        { "baseline_dollars_total", "counter",
-          "What the tier's answers would have cost at the baseline." }
-    };
-
-    for (k = 0; k < NGX_HTTP_TIER_ROUTER_PROM_TIER; k++) {
-        p = ngx_slprintf(p, last, "# HELP tier_router_tier_%s %s\n"
-                         "# TYPE tier_router_tier_%s %s\n",
-                         tiers[k].metric, tiers[k].help,
-                         tiers[k].metric, tiers[k].type);
-
-        for (i = 0; i < sh->ntiers; i++) {
-            st = &sh->tiers[i];
-
-            p = ngx_slprintf(p, last, "tier_router_tier_%s{zone=\"",
-                             tiers[k].metric);
-            p = ngx_http_tier_router_status_escape(p, last, zone->name.data,
-                                                   zone->name.len);
-            p = ngx_slprintf(p, last, "\",tier=\"");
-            p = ngx_http_tier_router_status_escape(p, last, st->name,
-                                                   ngx_strlen(st->name));
-            p = ngx_slprintf(p, last, "\"} ");
-
-            switch (k) {
-            case 0:
-                p = ngx_slprintf(p, last, "%uL\n", st->requests);
-                break;
-            case 1:
-                p = ngx_slprintf(p, last, "%uL\n", st->input_tokens);
-                break;
-            case 2:
-                p = ngx_slprintf(p, last, "%uL\n", st->output_tokens);
-                break;
-            case 3:
-                p = ngx_http_tier_router_status_money(p, last, st->cost);
-                break;
-            case 4:
-                p = ngx_slprintf(p, last, "%uL\n", st->estimated);
-                break;
-            case 5:
-                p = ngx_slprintf(p, last, "%uL\n", st->failed);
-                break;
-            case 7:
-                p = ngx_http_tier_router_status_money(p, last, st->baseline);
-                break;
-            default:
-                p = ngx_slprintf(p, last, "%uL\n", st->escalated);
-                break;
-            }
-        }
-    }
-
-    return p;
-}
-
-
-static u_char *
-ngx_http_tier_router_status_prom_tenants(u_char *p, u_char *last,
-    ngx_http_tier_router_zone_t *zone, ngx_http_tier_router_snapshot_t *s,
-    ngx_uint_t offset, ngx_uint_t shown)
-{
-    ngx_uint_t  i;
-
-#define TR_TENANT(type, metric, help)                                         \
-    p = ngx_slprintf(p, last, "# HELP tier_router_tenant_" metric " " help   \
-                     "\n# TYPE tier_router_tenant_" metric " " type "\n")
-
-#define TR_TENANT_LINE(metric)                                                \
-    p = ngx_slprintf(p, last, "tier_router_tenant_" metric "{zone=\"");      \
-    p = ngx_http_tier_router_status_escape(p, last, zone->name.data,         \
-                                           zone->name.len);                  \
-    p = ngx_slprintf(p, last, "\",tenant=\"");                                \
-    p = ngx_http_tier_router_status_label(p, last, &s[i]);                    \
-    p = ngx_slprintf(p, last, "\"} ")
-
-    TR_TENANT("gauge", "spend_dollars", "Tenant spend in the period.");
-
-    for (i = offset; i < offset + shown; i++) {
-        TR_TENANT_LINE("spend_dollars");
-        p = ngx_http_tier_router_status_money(p, last, s[i].spent);
-    }
-
-    TR_TENANT("gauge", "baseline_dollars",
-              "What the tenant's answers in the period would have cost at "
-              "the baseline.");
-
-    for (i = offset; i < offset + shown; i++) {
-        TR_TENANT_LINE("baseline_dollars");
-        p = ngx_http_tier_router_status_money(p, last, s[i].baseline);
-    }
-
-    TR_TENANT("gauge", "limit_dollars", "Tenant budget for the period.");
-
-    for (i = offset; i < offset + shown; i++) {
-        if (s[i].limit >= 0) {
-            TR_TENANT_LINE("limit_dollars");
-            p = ngx_http_tier_router_status_money(p, last, s[i].limit);
-        }
-    }
-
-    TR_TENANT("gauge", "requests", "Tenant requests in the period.");
-
-    for (i = offset; i < offset + shown; i++) {
-        TR_TENANT_LINE("requests");
-        p = ngx_slprintf(p, last, "%uD\n", s[i].requests);
-    }
-
-    TR_TENANT("gauge", "refused", "Tenant refusals in the period.");
-
-    for (i = offset; i < offset + shown; i++) {
-        TR_TENANT_LINE("refused");
-        p = ngx_slprintf(p, last, "%uD\n", s[i].refused);
-    }
-
-#undef TR_TENANT_LINE
-#undef TR_TENANT
-
-    return p;
-}
-
-
-static u_char *
-ngx_http_tier_router_status_money(u_char *p, u_char *last, int64_t v)
-{
-    char  text[32];
-
-    (void) tr_price_print(v, text);
-
-    return ngx_slprintf(p, last, "%s\n", text);
-}
-
-
-static u_char *
-ngx_http_tier_router_status_label(u_char *p, u_char *last,
-    ngx_http_tier_router_snapshot_t *s)
-{
-    if (s->label_len) {
-        return ngx_http_tier_router_status_escape(p, last, s->label,
-                                                  s->label_len);
-    }
-
-    if (last - p < 32) {
-        return last;
-    }
-
-    return ngx_hex_dump(p, s->hash, 16);
-}
-
-
-/* Prometheus label values: backslash, quote and newline escaped */
-
-static u_char *
-ngx_http_tier_router_status_escape(u_char *p, u_char *last, u_char *src,
-    size_t len)
-{
-    while (len--) {
-
-        if (last - p < 2) {
-            return last;
-        }
-
-        switch (*src) {
-
-        case '\\':
-        case '"':
-            *p++ = '\\';
-            *p++ = *src;
-            break;
-
-        case '\n':
-            *p++ = '\\';
-            *p++ = 'n';
-            break;
-
-        default:
-            if (*src < 0x20 || *src == 0x7f) {
-                *p++ = '?';
-
-            } else {
-                *p++ = *src;
-            }
-        }
-
-        src++;
-    }
-
-    return p;
 }

@@ -198,16 +198,37 @@ typedef struct {
 } ngx_http_tier_router_tenant_t;
 
 
+/*
+ * A latency histogram: the count of each bucket (not cumulative; the last
+ * is +Inf) and the sum, in milliseconds.  The bounds of each kind are in
+ * ngx_http_tier_router_histogram.c.
+ */
+
+#define NGX_HTTP_TIER_ROUTER_BUCKETS       17    /* the most bounds, +Inf */
+
+typedef struct {
+    uint64_t                     count[NGX_HTTP_TIER_ROUTER_BUCKETS];
+    uint64_t                     sum;            /* ms */
+} ngx_http_tier_router_histogram_t;
+
+
 typedef struct {
     u_char                       name[NGX_HTTP_TIER_ROUTER_TIER_NAME];
     uint64_t                     requests;
     uint64_t                     input_tokens;
     uint64_t                     output_tokens;
+    uint64_t                     cache_read_tokens;   /* of the input */
+    uint64_t                     cache_write_tokens;  /* of the input */
+    uint64_t                     reasoning_tokens;    /* of the output */
     uint64_t                     estimated;
     uint64_t                     failed;         /* and fell back */
     uint64_t                     escalated;      /* answered, not enough */
     int64_t                      cost;
     int64_t                      baseline;       /* what it replaced */
+
+    /* successful answers: streamed ones' first token, and all of them */
+    ngx_http_tier_router_histogram_t  ttft;
+    ngx_http_tier_router_histogram_t  duration;
 } ngx_http_tier_router_tier_stat_t;
 
 
@@ -592,6 +613,12 @@ typedef struct {
     unsigned                     escalated:1;       /* not good enough */
     unsigned                     sniff:1;           /* a stream held to
                                                        its first content */
+
+    /* its timing: sent to the upstream, and its first token streamed */
+    ngx_msec_t                   start;
+    ngx_msec_t                   first;
+    unsigned                     timed:1;           /* start is set */
+    unsigned                     first_seen:1;
 } ngx_http_tier_router_run_t;
 
 

@@ -149,6 +149,7 @@ ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in)
 {
     off_t                        size;
+    ngx_int_t                    rc;
     ngx_chain_t                 *cl;
     ngx_http_tier_router_ctx_t  *ctx;
 
@@ -166,13 +167,27 @@ ngx_http_tier_router_account_body_filter(ngx_http_request_t *r,
         }
 
         if (size > NGX_HTTP_TIER_ROUTER_BUSY) {
-            return ngx_http_tier_router_unstrip(r, ctx, in);
+            rc = ngx_http_tier_router_unstrip(r, ctx, in);
+
+        } else {
+            rc = ngx_http_tier_router_strip(r, ctx, in);
         }
 
-        return ngx_http_tier_router_strip(r, ctx, in);
+    } else {
+        rc = ngx_http_tier_router_observe(r, ctx, in);
     }
 
-    return ngx_http_tier_router_observe(r, ctx, in);
+    /* a stream's first token: the first byte of text, thinking or a
+     * tool call's arguments that the reader counted */
+
+    if (!ctx->run.first_seen && ctx->run.usage->sse
+        && ctx->run.usage->text_bytes)
+    {
+        ctx->run.first_seen = 1;
+        ctx->run.first = ngx_current_msec;
+    }
+
+    return rc;
 }
 
 /*

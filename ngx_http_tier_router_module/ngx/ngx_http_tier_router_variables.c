@@ -37,6 +37,12 @@
 #define NGX_HTTP_TIER_ROUTER_VAR_SHADOW     9
 #define NGX_HTTP_TIER_ROUTER_VAR_ESTIMATED  5
 #define NGX_HTTP_TIER_ROUTER_VAR_TENANT     6
+#define NGX_HTTP_TIER_ROUTER_VAR_CACHE_READ 10
+#define NGX_HTTP_TIER_ROUTER_VAR_CACHE_WRITE 11
+#define NGX_HTTP_TIER_ROUTER_VAR_REASONING  12
+
+#define NGX_HTTP_TIER_ROUTER_VAR_RESPONSE_MODEL  0
+#define NGX_HTTP_TIER_ROUTER_VAR_TTFT            1
 
 
 static ngx_int_t ngx_http_tier_router_variable(ngx_http_request_t *r,
@@ -48,6 +54,9 @@ static ngx_int_t ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tier_router_attempts_variable(
     ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tier_router_answer_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static int64_t ngx_http_tier_router_count(tr_usage_t *u, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_tier_router_vars[] = {
@@ -98,6 +107,30 @@ static ngx_http_variable_t  ngx_http_tier_router_vars[] = {
 
     { ngx_string("tier_router_output_tokens"), NULL,
       ngx_http_tier_router_spend_variable, NGX_HTTP_TIER_ROUTER_VAR_OUTPUT,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_cache_read_tokens"), NULL,
+      ngx_http_tier_router_spend_variable,
+      NGX_HTTP_TIER_ROUTER_VAR_CACHE_READ,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_cache_write_tokens"), NULL,
+      ngx_http_tier_router_spend_variable,
+      NGX_HTTP_TIER_ROUTER_VAR_CACHE_WRITE,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_reasoning_tokens"), NULL,
+      ngx_http_tier_router_spend_variable,
+      NGX_HTTP_TIER_ROUTER_VAR_REASONING,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_response_model"), NULL,
+      ngx_http_tier_router_answer_variable,
+      NGX_HTTP_TIER_ROUTER_VAR_RESPONSE_MODEL,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tier_router_time_to_first_token"), NULL,
+      ngx_http_tier_router_answer_variable, NGX_HTTP_TIER_ROUTER_VAR_TTFT,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("tier_router_tenant_spend"), NULL,
@@ -344,8 +377,10 @@ ngx_http_tier_router_spend_variable(ngx_http_request_t *r,
 
         case NGX_HTTP_TIER_ROUTER_VAR_INPUT:
         case NGX_HTTP_TIER_ROUTER_VAR_OUTPUT:
-            n = (data == NGX_HTTP_TIER_ROUTER_VAR_INPUT)
-                ? ctx->run.counts.input : ctx->run.counts.output;
+        case NGX_HTTP_TIER_ROUTER_VAR_CACHE_READ:
+        case NGX_HTTP_TIER_ROUTER_VAR_CACHE_WRITE:
+        case NGX_HTTP_TIER_ROUTER_VAR_REASONING:
+            n = ngx_http_tier_router_count(&ctx->run.counts, data);
             p = ngx_sprintf(p, "%L", ngx_max(n, 0));
             break;
 
@@ -390,10 +425,11 @@ ngx_http_tier_router_shadow_variable(ngx_http_request_t *r,
         n = ctx->rq->shadow_cost;
         break;
     case NGX_HTTP_TIER_ROUTER_VAR_INPUT:
-        n = ctx->run.counts.input;
-        break;
     case NGX_HTTP_TIER_ROUTER_VAR_OUTPUT:
-        n = ctx->run.counts.output;
+    case NGX_HTTP_TIER_ROUTER_VAR_CACHE_READ:
+    case NGX_HTTP_TIER_ROUTER_VAR_CACHE_WRITE:
+    case NGX_HTTP_TIER_ROUTER_VAR_REASONING:
+        n = ngx_http_tier_router_count(&ctx->run.counts, data);
         break;
     default:
         return NGX_OK;
@@ -490,6 +526,82 @@ ngx_http_tier_router_attempts_variable(ngx_http_request_t *r,
     }
 
     v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static int64_t
+ngx_http_tier_router_count(tr_usage_t *u, uintptr_t data)
+{
+    switch (data) {
+    case NGX_HTTP_TIER_ROUTER_VAR_INPUT:
+        return u->input;
+    case NGX_HTTP_TIER_ROUTER_VAR_OUTPUT:
+        return u->output;
+    case NGX_HTTP_TIER_ROUTER_VAR_CACHE_READ:
+        return u->cached;
+    case NGX_HTTP_TIER_ROUTER_VAR_CACHE_WRITE:
+        return u->cache_write;
+    default: /* NGX_HTTP_TIER_ROUTER_VAR_REASONING */
+        return u->reasoning;
+    }
+}
+
+
+/*
+ * Of the answer the client got (the last attempt's, with attempts): the
+ * model it named, and for a stream the seconds from sending the request
+ * to its first token.  Not found before there is one.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_answer_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                      *p;
+    ngx_msec_t                   ms;
+    ngx_http_tier_router_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tier_router_module);
+
+    v->not_found = 1;
+
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    if (ctx->rq->attempt) {
+        ctx = ctx->rq->attempt;
+    }
+
+    if (data == NGX_HTTP_TIER_ROUTER_VAR_RESPONSE_MODEL) {
+        if (ctx->run.usage == NULL || ctx->run.usage->model_len == 0) {
+            return NGX_OK;
+        }
+
+        v->data = ctx->run.usage->model;
+        v->len = ctx->run.usage->model_len;
+
+    } else {
+        if (!ctx->run.first_seen || !ctx->run.timed) {
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 5);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ms = ctx->run.first - ctx->run.start;
+
+        v->data = p;
+        v->len = ngx_sprintf(p, "%M.%03M", ms / 1000, ms % 1000) - p;
+    }
+
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
