@@ -440,7 +440,8 @@ is($fell{frontier}, 1, 'status: frontier fell back once (down)');
 is($fell{dead}, 1, 'status: the unreachable tier fell back once (down)');
 
 my $prom = $t->http_get('/status?format=prometheus')->{body};
-like($prom, qr/^tier_router_tier_fell_back_total\{zone="tenants",tier="small"\} \d+$/m,
+like($prom, qr/^tier_router_tier_fell_back_total\{zone="tenants",
+               tier="small",[^}]*\}\ \d+$/mx,
      'status: fell_back_total in Prometheus format');
 
 unlike($t->error_log, qr/\[(alert|crit|emerg)\]/,

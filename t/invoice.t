@@ -318,7 +318,8 @@ cmp_ok($st->{baseline_micro_usd}, '>=', 59500, 'status: the zone\'s');
 my $prom = $t->http_get('/status?format=prometheus')->{body};
 like($prom, qr/^tier_router_zone_baseline_dollars\{zone="tenants"\} \d+\.\d{6}$/m,
      'prometheus: the zone\'s baseline');
-like($prom, qr/^tier_router_tier_baseline_dollars_total\{zone="tenants",tier="gpt"\} \d+\.\d{6}$/m,
+like($prom, qr/^tier_router_tier_baseline_dollars_total\{zone="tenants",
+               tier="gpt",[^}]*\}\ \d+\.\d{6}$/mx,
      'prometheus: the tier\'s');
 like($prom, qr/^tier_router_tenant_baseline_dollars\{zone="tenants",tenant="[^"]+"\} 0\.059500$/m,
      'prometheus: the tenant\'s, 0.059500');
