@@ -21,7 +21,7 @@ FETCH_OBJ :=	$(BUILD)/core/tr_fetch.o
 
 .PHONY: all module cli unit deps test run stop bench clean model validate speed \
 		check-weights \
-		fuzz fuzz-build
+		fuzz fuzz-build deb
 
 all: module cli unit
 
@@ -119,6 +119,30 @@ validate: cli
 
 deps:
 	./scripts/deps.sh --tests
+
+# the Debian package libnginx-mod-http-tier-router (debian/,
+# docs/packaging.md), built with dpkg-buildpackage from a copy of the
+# tracked files in $(BUILD)/deb/src, so that the tree keeps no build
+# leftovers: the .deb, .buildinfo and .changes land in $(BUILD)/deb,
+# lintian's verdict (no error, no warning) in $(BUILD)/deb/lintian.txt.
+# Built again only when a tracked file is newer.
+DEB_DIR :=	$(BUILD)/deb
+DEB_FILES :=	$(wildcard $(shell git ls-files 2>/dev/null))
+
+deb: $(DEB_DIR)/.built
+
+$(DEB_DIR)/.built: $(DEB_FILES)
+	./scripts/deps.sh --deb
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	git ls-files -z | tar -c --null -T - -f - | tar -x -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b --jobs=auto \
+	    > ../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
+	lintian --fail-on error,warning $(DEB_DIR)/*.changes \
+	    > $(DEB_DIR)/lintian.txt 2>&1 \
+	    || { cat $(DEB_DIR)/lintian.txt; exit 1; }
+	ls $(DEB_DIR)/*.deb
+	touch $@
 
 test: all
 	prove -r t/

@@ -4,9 +4,11 @@
 # the fuzz targets).  Idempotent and quiet when nothing is missing.
 # With --nginx-src what building nginx itself from source needs
 # (scripts/build-nginx.sh), with --dates the faketime library
-# (scripts/test-dates.sh).  Debian bookworm (nginx 1.22.1); run as root.
+# (scripts/test-dates.sh), with --deb the Debian packaging tools (make
+# deb; --tests too, for t/deb.t).  Debian bookworm (nginx 1.22.1); run as
+# root.
 #
-#   scripts/deps.sh [--tests] [--nginx-src] [--dates]
+#   scripts/deps.sh [--tests] [--nginx-src] [--dates] [--deb]
 
 set -euo pipefail
 
@@ -32,16 +34,21 @@ done
 
 # --tests: also clang and its libFuzzer runtime, for the fuzz targets
 # (t/fuzz.t, make fuzz), redis-server (t/redis.t), node and npm (t/sdk.t installs the official
-# SDKs from the npm registry); --nginx-src: PCRE2 and zlib for nginx itself;
-# --dates: libfaketime
+# SDKs from the npm registry) and the packaging tools (t/deb.t);
+# --nginx-src: PCRE2 and zlib for nginx itself; --dates: libfaketime;
+# --deb: dpkg-buildpackage, debhelper (dh_nginx comes with nginx-dev) and
+# lintian
+deb="dpkg-dev debhelper lintian"
+
 for arg in "$@"; do
     case $arg in
-    --tests) want="clang libclang-rt-14-dev redis-server"
+    --tests) want="clang libclang-rt-14-dev redis-server $deb"
              # node and npm for the official SDKs (t/sdk.t), unless there
              command -v node > /dev/null && command -v npm > /dev/null \
                  || want="$want nodejs npm" ;;
     --nginx-src) want="libpcre2-dev zlib1g-dev" ;;
     --dates) want="faketime" ;;
+    --deb) want="$deb" ;;
     *) echo "deps.sh: unknown option $arg" >&2; exit 1 ;;
     esac
 

@@ -448,8 +448,11 @@ sub _nginx_cmd {
 
     my $conf = $self->{conf} or die "write_config first\n";
 
-    return ($self->{binary}, '-p', "$self->{dir}/", '-c', $conf,
-        '-e', "$self->{dir}/error.log", @args);
+    # new(prefix => DIR): nginx's prefix, for relative paths in the
+    # configuration (an installed load snippet's modules/...)
+
+    return ($self->{binary}, '-p', $self->{prefix} // "$self->{dir}/",
+        '-c', $conf, '-e', "$self->{dir}/error.log", @args);
 }
 
 
@@ -1305,7 +1308,10 @@ the mock started as C<mock(NAME)>.
 =item new(%opt)
 
 Options: C<no_module> (do not require/load the module), C<log_level>
-(default C<info>).  Creates a world-readable temp directory.
+(default C<info>), C<prefix> (nginx's C<-p>, by default the test
+directory; F</usr/share/nginx/>, the packaged nginx's own, resolves an
+installed load snippet's C<modules/...>).  Creates a world-readable temp
+directory.
 
 =item port($name), testdir, conf_line(qr/.../)
 
