@@ -302,6 +302,13 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
                                      ? json_stringn((char *) name->data,
                                                     name->len)
                                      : json_string(""));
+
+            /* its share= target, null without one */
+
+            rc |= json_object_set_new(t, "target_share",
+                                      tier[i].share >= 0
+                                      ? json_real(tier[i].share)
+                                      : json_null());
         }
     }
 
