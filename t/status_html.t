@@ -873,12 +873,19 @@ sub browser {
     is_deeply(table_of($dom, 'tenants'), $tenants,
               'DOM: and the tenants kept');
 
-    # a page of tenants
+    # a page of tenants, asked for with format=html: refreshed with
+    # format=json in its place
 
-    $dom = dom('/status?limit=2&offset=1', 100);
+    $t->log_mark('access.log');
+
+    $dom = dom('/status?format=html&limit=2&offset=1', 6000);
     like($dom, qr{<h2>Tenants 2-3 of 6, by spend</h2>},
          'DOM: a page of tenants, said');
     is(scalar @{table_of($dom, 'tenants')}, 3, 'DOM: two tenants on it');
+    like($t->log_since('access.log'),
+         re('"GET /status\?format=json&limit=2&offset=1 HTTP/1\.1" 200 ',
+            '.*HeadlessChrome'),
+         'refreshed with format=json in the place of format=html');
 
     # the shares zone
 
