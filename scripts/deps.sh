@@ -1,7 +1,8 @@
 #!/bin/bash
 # Install, with apt-get, whatever the build, the example and the benchmark
 # need and is missing, and with --tests what the tests need too (clang for
-# the fuzz targets).  Idempotent and quiet when nothing is missing.
+# the fuzz targets, chromium for the status page).  Idempotent and quiet
+# when nothing is missing.
 # With --nginx-src what building nginx itself from source needs
 # (scripts/build-nginx.sh), with --dates the faketime library
 # (scripts/test-dates.sh), with --deb the Debian packaging tools (make
@@ -33,8 +34,9 @@ do
 done
 
 # --tests: also clang and its libFuzzer runtime, for the fuzz targets
-# (t/fuzz.t, make fuzz), redis-server (t/redis.t), node and npm (t/sdk.t installs the official
-# SDKs from the npm registry) and the packaging tools (t/deb.t);
+# (t/fuzz.t, make fuzz), redis-server (t/redis.t), chromium (headless, for
+# the status page in t/status_html.t), node and npm (t/sdk.t installs the
+# official SDKs from the npm registry) and the packaging tools (t/deb.t);
 # --nginx-src: PCRE2 and zlib for nginx itself; --dates: libfaketime;
 # --deb: dpkg-buildpackage, debhelper (dh_nginx comes with nginx-dev) and
 # lintian
@@ -42,7 +44,7 @@ deb="dpkg-dev debhelper lintian"
 
 for arg in "$@"; do
     case $arg in
-    --tests) want="clang libclang-rt-14-dev redis-server $deb"
+    --tests) want="clang libclang-rt-14-dev redis-server chromium $deb"
              # node and npm for the official SDKs (t/sdk.t), unless there
              command -v node > /dev/null && command -v npm > /dev/null \
                  || want="$want nodejs npm" ;;

@@ -235,6 +235,8 @@ show "a request with no key: no tenant to charge" /v1/chat/completions \
 say "=== spend per tenant: curl -s http://$LISTEN/tier-router/status"
 curl -s --max-time 5 "http://$LISTEN/tier-router/status?limit=3" \
     | sed 's/^/  /' || true
+say "  (open http://$LISTEN/tier-router/status in a browser on this machine:"
+say "  the same status as a page, refreshed every 5 s)"
 say ""
 
 say "=== budget alerts the receiver took (run/logs/alerts.jsonl)"

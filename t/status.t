@@ -93,6 +93,9 @@ my $json = TierRouter::Test::json_decode(
 is($json->{zone}, $zone, 'JSON: the zone\'s name');
 is(scalar @{$json->{tenants}}, 40, 'JSON: 40 tenants');
 is(scalar @{$json->{tiers}}, 16, 'JSON: 16 tiers');
+is(scalar(grep { exists $_->{target_share} && !defined $_->{target_share} }
+          @{$json->{tiers}}), 16, 'JSON: no tier with a share= target: '
+   . 'target_share null');
 
 my $r = $t->http_get('/status?format=prometheus&limit=1000');
 

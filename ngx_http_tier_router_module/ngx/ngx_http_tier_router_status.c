@@ -2,10 +2,11 @@
 /*
  * Copyright (C) The tier router authors
  *
- * The status page of a budget zone: JSON (jansson) or Prometheus text
- * (ngx_http_tier_router_prometheus.c), with tenants sorted by spend and
- * paged.  Tenants appear by the hash of
- * their key, or by the label the operator gave them; never by their key.
+ * The status page of a budget zone: JSON (jansson), Prometheus text
+ * (ngx_http_tier_router_prometheus.c) or a page for a browser
+ * (status_html.c), with tenants sorted by spend and paged.  Tenants
+ * appear by the hash of their key, or by the label the operator gave
+ * them; never by their key.
  */
 
 
@@ -23,6 +24,7 @@
 #include "ngx_http_tier_router_module.h"
 #include "ngx_http_tier_router_prometheus.h"
 #include "ngx_http_tier_router_shares.h"
+#include "ngx_http_tier_router_status_html.h"
 #include "ngx_http_tier_router_util.h"
 #include "ngx_http_tier_router_zone.h"
 
@@ -33,7 +35,14 @@
 #define NGX_HTTP_TIER_ROUTER_STATUS_LIMIT  100
 #define NGX_HTTP_TIER_ROUTER_STATUS_MAX    10000
 
+#define NGX_HTTP_TIER_ROUTER_STATUS_JSON        0
+#define NGX_HTTP_TIER_ROUTER_STATUS_PROMETHEUS  1
+#define NGX_HTTP_TIER_ROUTER_STATUS_HTML        2
 
+
+static ngx_int_t ngx_http_tier_router_status_format(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tier_router_status_bad_format(
+    ngx_http_request_t *r);
 static int ngx_libc_cdecl ngx_http_tier_router_status_cmp(const void *a,
     const void *b);
 static json_t *ngx_http_tier_router_status_alerts(
@@ -94,8 +103,8 @@ ngx_int_t
 ngx_http_tier_router_status_handler(ngx_http_request_t *r)
 {
     time_t                             now;
-    ngx_int_t                          rc, limit, offset;
-    ngx_str_t                          format;
+    ngx_int_t                          rc, limit, offset, format;
+    ngx_str_t                          vary;
     ngx_buf_t                         *b;
     ngx_uint_t                         n, max;
     ngx_http_tier_router_zone_t       *zone;
@@ -103,10 +112,24 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
     ngx_http_tier_router_budget_sh_t  *sh;
     ngx_http_tier_router_loc_conf_t   *trlcf;
 
+    /* JSON or a page, as the Accept header says: for caches too */
+
+    ngx_str_set(&vary, "Accept");
+
+    if (ngx_http_tier_router_add_header(r, "Vary", &vary) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     rc = ngx_http_tier_router_get_only(r);
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    format = ngx_http_tier_router_status_format(r);
+
+    if (format == NGX_DECLINED) {
+        return ngx_http_tier_router_status_bad_format(r);
     }
 
     trlcf = ngx_http_get_module_loc_conf(r, ngx_http_tier_router_module);
@@ -114,11 +137,7 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
 
     if (zone == NULL) {
         b = ngx_http_tier_router_shares_status(r, trlcf->status_shares,
-                           ngx_http_arg(r, (u_char *) "format", 6, &format)
-                           == NGX_OK
-                           && format.len == 10
-                           && ngx_strncmp(format.data, "prometheus", 10)
-                              == 0);
+                             format == NGX_HTTP_TIER_ROUTER_STATUS_PROMETHEUS);
         if (b == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -174,10 +193,7 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
     ngx_qsort(s, n, sizeof(ngx_http_tier_router_snapshot_t),
               ngx_http_tier_router_status_cmp);
 
-    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
-        && format.len == 10
-        && ngx_strncmp(format.data, "prometheus", 10) == 0)
-    {
+    if (format == NGX_HTTP_TIER_ROUTER_STATUS_PROMETHEUS) {
         b = ngx_http_tier_router_prometheus(r, zone, sh, s, n, offset,
                                             limit);
         ngx_str_set(&r->headers_out.content_type,
@@ -197,11 +213,81 @@ ngx_http_tier_router_status_handler(ngx_http_request_t *r)
 
 send:
 
+    if (format == NGX_HTTP_TIER_ROUTER_STATUS_HTML) {
+        b = ngx_http_tier_router_status_html(r, b);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
     b->last_buf = 1;
     b->last_in_chain = 1;
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    return ngx_http_tier_router_send(r, b);
+}
+
+
+/*
+ * format=json, prometheus or html; without format=, a page when the
+ * client prefers HTML, else JSON; NGX_DECLINED for any other format=
+ */
+
+static ngx_int_t
+ngx_http_tier_router_status_format(ngx_http_request_t *r)
+{
+    ngx_str_t  format;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) != NGX_OK) {
+        return ngx_http_tier_router_status_html_wanted(r)
+               ? NGX_HTTP_TIER_ROUTER_STATUS_HTML
+               : NGX_HTTP_TIER_ROUTER_STATUS_JSON;
+    }
+
+    if (format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0) {
+        return NGX_HTTP_TIER_ROUTER_STATUS_JSON;
+    }
+
+    if (format.len == 4 && ngx_strncmp(format.data, "html", 4) == 0) {
+        return NGX_HTTP_TIER_ROUTER_STATUS_HTML;
+    }
+
+    if (format.len == 10 && ngx_strncmp(format.data, "prometheus", 10) == 0)
+    {
+        return NGX_HTTP_TIER_ROUTER_STATUS_PROMETHEUS;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* a format= of none of those: 400, and which there are */
+
+static ngx_int_t
+ngx_http_tier_router_status_bad_format(ngx_http_request_t *r)
+{
+    ngx_buf_t  *b;
+
+    static u_char  text[] = "unknown format: format= takes json, html or "
+                            "prometheus\n";
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = text;
+    b->last = text + sizeof(text) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_BAD_REQUEST;
+    r->headers_out.content_length_n = sizeof(text) - 1;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
     return ngx_http_tier_router_send(r, b);
@@ -300,6 +386,13 @@ ngx_http_tier_router_status_json(ngx_http_request_t *r,
                                      ? json_stringn((char *) name->data,
                                                     name->len)
                                      : json_string(""));
+
+            /* its share= target, null without one */
+
+            rc |= json_object_set_new(t, "target_share",
+                                      tier[i].share >= 0
+                                      ? json_real(tier[i].share)
+                                      : json_null());
         }
     }
 
