@@ -625,6 +625,14 @@ sub group {
     return ($n < 0 ? '-' : '') . $s;
 }
 
+# a latency histogram's mean in milliseconds, as the page rounds it
+
+sub mean {
+    my ($h) = @_;
+    return '-' unless $h && $h->{count};
+    return group(int($h->{sum_ms} / $h->{count} + 0.5));
+}
+
 sub usd {
     my ($m) = @_;
     my $f = sprintf '%06d', abs($m) % 1e6;
@@ -800,8 +808,8 @@ sub browser {
     $sum{$_->{ladder}} += $_->{requests} for @{$json->{tiers}};
 
     @want = (['tier', 'requests', 'share of ladder', 'target', 'spend',
-              'baseline', 'saved', 'fell back', 'escalated', 'tokens in',
-              'tokens out']);
+              'baseline', 'saved', 'fell back', 'escalated',
+              'tokens in/out', 'ms 1st/end']);
 
     for my $s (@{$json->{tiers}}) {
         my $share = $sum{$s->{ladder}} ? $s->{requests} / $sum{$s->{ladder}}
@@ -813,7 +821,10 @@ sub browser {
                      usd($s->{cost_micro_usd}), usd($s->{baseline_micro_usd}),
                      usd($s->{baseline_micro_usd} - $s->{cost_micro_usd}),
                      group($s->{fell_back}), group($s->{escalated}),
-                     group($s->{input_tokens}), group($s->{output_tokens})];
+                     group($s->{input_tokens}) . ' / '
+                     . group($s->{output_tokens}),
+                     mean($s->{time_to_first_token}) . ' / '
+                     . mean($s->{duration})];
     }
 
     is_deeply(table_of($dom, 'tiers'), \@want,
