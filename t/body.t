@@ -263,6 +263,59 @@ sub post {
     like($raw, qr{^HTTP/1\.1 400}, 'bad chunk size: 400');
 }
 
+# the start of the body in the headers' packet, the rest later: read into
+# one buffer of the body's length when it fits client_body_buffer_size (8k
+# here), else as before; either way what goes upstream is the body with
+# its model replaced, and a pipelined request after it is read as its own
+
+for my $case ([6000, 300, 1], [6000, 300, 3], [8192, 500, 2],
+              [20000, 300, 2], [6000, 1, 2])
+{
+    my ($size, $first, $n) = @$case;
+    my $tmpl = chat_tmpl($ROUTINE, 'x' x $size);
+    my $body = fill($tmpl, 'auto');
+    my $want = fill($tmpl, 'small-model');
+    my $b2 = fill(chat_tmpl("Summarize: the cat sat on the mat."),
+                  'mid-model');
+
+    my $head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        . "X-Mock-Echo: 1\r\nContent-Type: application/json\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n";
+    my $second = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        . "X-Mock-Echo: 1\r\nContent-Type: application/json\r\n"
+        . "Connection: close\r\n"
+        . "Content-Length: " . length($b2) . "\r\n\r\n" . $b2;
+
+    # the headers and $first bytes, then the rest in $n pieces, the last
+    # with the pipelined request
+
+    my $rest = substr($body, $first);
+    my $step = int(length($rest) / $n) + 1;
+    my @pieces = ($head . substr($body, 0, $first));
+    push @pieces, substr($rest, $_ * $step, $step) for 0 .. $n - 1;
+    $pieces[-1] .= $second;
+
+    my $raw = $t->raw('', pieces => \@pieces, delay => 0.05, timeout => 10);
+    my @r;
+    my $left = $raw;
+
+    while (length $left) {
+        my $r = TierRouter::Test::parse_response($left);
+        last unless $r->{status};
+        push @r, $r;
+        $left = $r->{trailing} // '';
+    }
+
+    my $what = "a ${size}-byte body, $first bytes with the headers, "
+               . "the rest in $n";
+
+    is(scalar @r, 2, "$what: two responses");
+    ok(($r[0]{body} // '') eq $want, "$what: the body as sent, its model "
+       . 'replaced');
+    ok(($r[1]{body} // '') eq $b2, "$what: the pipelined one after it, "
+       . 'intact');
+}
+
 # HTTP/2
 
 SKIP: {

@@ -64,7 +64,76 @@ ngx_http_tier_router_body_exit(ngx_cycle_t *cycle)
 }
 
 
-/* the whole body in one piece of memory, read from a temp file if needed */
+/*
+ * Before nginx reads the body.  A client that sends the headers and the
+ * start of the body in one packet leaves that start in the header buffer,
+ * and nginx reads the rest into a buffer of its own: two pieces, which
+ * the extractor could only read as a copy.  A body that nginx would keep
+ * in memory anyway (its Content-Length within client_body_buffer_size)
+ * gets one buffer of its length instead, the part already read copied
+ * into its start: nginx reads the rest right after it (its "the whole
+ * request body may be placed in r->header_in" case), and the body is one
+ * piece where it lies.  HTTP/1 only: HTTP/2 and HTTP/3 bodies come in
+ * frames of their own.
+ */
+
+ngx_int_t
+ngx_http_tier_router_body_in_one(ngx_http_request_t *r)
+{
+    off_t                      len;
+    size_t                     preread;
+    ngx_buf_t                 *b, *h;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    h = r->header_in;
+    len = r->headers_in.content_length_n;
+
+    if (r != r->main || r->request_body || r->discard_body
+        || r->http_version >= NGX_HTTP_VERSION_20
+        || r->headers_in.chunked || len <= 0 || h == NULL)
+    {
+        return NGX_OK;
+    }
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return NGX_OK;
+    }
+#endif
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    preread = h->last - h->pos;
+
+    if (preread == 0 || (off_t) preread >= len
+        || len > (off_t) clcf->client_body_buffer_size
+        || clcf->client_body_in_file_only)
+    {
+        return NGX_OK;
+    }
+
+    b = ngx_create_temp_buf(r->pool, (size_t) len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, h->pos, preread);
+
+    /* what was read is consumed from the header buffer, as nginx would */
+
+    h->pos = h->last;
+
+    r->header_in = b;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The whole body in one piece of memory: where it lies if its buffers are
+ * one after another in memory, else a copy, read from a temp file if
+ * needed
+ */
 
 ngx_int_t
 ngx_http_tier_router_body(ngx_http_request_t *r,
@@ -87,11 +156,21 @@ ngx_http_tier_router_body(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    cl = r->request_body->bufs;
+    /* in memory, each buffer where the one before it ends */
 
-    if (cl->next == NULL && !cl->buf->in_file) {
-        body->data = cl->buf->pos;
-        body->len = cl->buf->last - cl->buf->pos;
+    p = r->request_body->bufs->buf->pos;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (cl->buf->in_file || cl->buf->pos != p) {
+            break;
+        }
+
+        p = cl->buf->last;
+    }
+
+    if (cl == NULL) {
+        body->data = r->request_body->bufs->buf->pos;
+        body->len = p - body->data;
 
         if (body->len > trlcf->max_body_size) {
             goto too_large;

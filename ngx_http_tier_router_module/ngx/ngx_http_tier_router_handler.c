@@ -158,6 +158,10 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
         return ngx_http_tier_router_refuse_unread(r, ctx);
     }
 
+    if (ngx_http_tier_router_body_in_one(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     rc = ngx_http_read_client_request_body(r,
                                            ngx_http_tier_router_body_handler);
 
