@@ -10,6 +10,9 @@
  *     not refused by the extractor as invalid JSON, and a body jansson
  *     refuses is never accepted;
  *   - an accepted body's "model" and "stream" are jansson's;
+ *   - the string scan at every level the CPU has (SSE2, AVX2, AVX-512)
+ *     finds what the scalar one finds, and the extractor reads the body
+ *     the same at each level;
  *   - the rewritten body of an accepted one is valid JSON (without
  *     duplicate keys if the client's had none: members the router does
  *     not read pass on as they came), with the tier's model, and is as
@@ -25,6 +28,7 @@
 #include "tr_dialect.h"
 #include "tr_extract.h"
 #include "tr_signed.h"
+#include "tr_strscan.h"
 #include "tr_rewrite.h"
 
 
@@ -43,6 +47,76 @@ ngx_http_tier_router_fuzz_range(const json_error_t *err)
            || strstr(err->text, "NUL") != NULL
            || strstr(err->text, "too big") != NULL
            || strstr(err->text, "maximum parsing depth") != NULL;
+}
+
+
+/*
+ * The string scan at every level the CPU has against the scalar one:
+ * the same first stop from every start, the same masks, and the
+ * extractor's whole result (windows included) the same at each level
+ */
+
+static tr_request_t  req_level[2];
+
+static void
+ngx_http_tier_router_fuzz_levels(const unsigned char *body, size_t len,
+    int hint, int rc)
+{
+    int                   level, r0, r;
+    size_t                i;
+    tr_strscan_pt         scan, scalar;
+    tr_strscan_mask_pt    mask, mask0;
+
+    scalar = tr_strscan_at(TR_STRSCAN_SCALAR);
+    mask0 = tr_strscan_mask_at(TR_STRSCAN_SCALAR);
+
+    (void) tr_strscan_use(TR_STRSCAN_SCALAR);
+
+    memset(&req_level[0], 0, sizeof(tr_request_t));
+    req_level[0].dialect = hint;
+    r0 = tr_extract(body, len, &req_level[0]);
+    req_level[0].features.text = NULL;
+    req_level[0].features.system = NULL;
+
+    if ((r0 == 0) != (rc == 0)) {
+        abort();    /* the scalar scan and the best disagree */
+    }
+
+    for (level = TR_STRSCAN_SSE2; level <= TR_STRSCAN_AVX512; level++) {
+        scan = tr_strscan_at(level);
+        mask = tr_strscan_mask_at(level);
+
+        if (scan == NULL) {
+            continue;
+        }
+
+        for (i = 0; i < len && i < 256; i++) {
+            if (scan(body + i, body + len) != scalar(body + i, body + len)) {
+                abort();
+            }
+
+            if (len - i >= 64 && mask(body + i) != mask0(body + i)) {
+                abort();
+            }
+        }
+
+        (void) tr_strscan_use(level);
+
+        memset(&req_level[1], 0, sizeof(tr_request_t));
+        req_level[1].dialect = hint;
+        r = tr_extract(body, len, &req_level[1]);
+        req_level[1].features.text = NULL;
+        req_level[1].features.system = NULL;
+
+        if (r != r0
+            || memcmp(&req_level[0], &req_level[1], sizeof(tr_request_t))
+               != 0)
+        {
+            abort();
+        }
+    }
+
+    (void) tr_strscan_use(tr_strscan_best());
 }
 
 
@@ -71,6 +145,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.dialect = hint;
 
     rc = tr_extract(body, len, &req);
+
+    ngx_http_tier_router_fuzz_levels(body, len, hint, rc);
 
     root = json_loadb((const char *) body, len, JSON_ALLOW_NUL, &err);
 

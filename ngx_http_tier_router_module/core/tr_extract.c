@@ -14,10 +14,8 @@
 
 #include <string.h>
 #include <limits.h>
-#if (__SSE2__)
-#include <emmintrin.h>
-#endif
 #include "tr_extract.h"
+#include "tr_strscan.h"
 
 
 #define TR_KEY_LEN  32
@@ -64,8 +62,14 @@ static int tr_expect(tr_parser_t *ps,
     unsigned char c);
 static int tr_string(tr_parser_t *ps,
     tr_sink_t *sink);
-static const unsigned char *tr_plain(
-    const unsigned char *p, const unsigned char *end);
+static int tr_string_count(tr_parser_t *ps,
+    tr_sink_t *sink);
+static const unsigned char *tr_ws_at(const unsigned char *p,
+    const unsigned char *end);
+static int tr_message_fast(tr_parser_t *ps,
+    const char *param);
+static void tr_message_turn(tr_parser_t *ps, const unsigned char *role,
+    size_t role_len, tr_span_t *span);
 static int tr_utf8(tr_parser_t *ps);
 static int tr_escape(tr_parser_t *ps,
     tr_sink_t *sink);
@@ -139,6 +143,14 @@ static const unsigned char  tr_class[256] = {
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4
+};
+
+
+/* the escapes that stand for one byte: " \\ / b f n r t */
+
+static const unsigned char  tr_simple_escape[256] = {
+    ['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1,
+    ['r'] = 1, ['t'] = 1
 };
 
 
@@ -415,6 +427,18 @@ tr_ws(tr_parser_t *ps)
 }
 
 
+static const unsigned char *
+tr_ws_at(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
 static int
 tr_expect(tr_parser_t *ps,
     unsigned char c)
@@ -509,11 +533,15 @@ tr_string(tr_parser_t *ps,
 
     ps->p++;
 
+    if (sink == NULL || sink->buf == NULL) {
+        return tr_string_count(ps, sink);
+    }
+
     for ( ;; ) {
 
         run = ps->p;
 
-        ps->p = tr_plain(ps->p, ps->end);
+        ps->p = tr_strscan(ps->p, ps->end);
 
         if (sink && ps->p > run) {
             tr_sink_put(sink, run, ps->p - run);
@@ -562,47 +590,168 @@ tr_string(tr_parser_t *ps,
 
 
 /*
- * The first byte at or after p that is not plain ASCII inside a string:
- * a quote, a backslash, a control character or a byte >= 0x80.  Most of
- * a body is string text, so this loop is the extractor's speed; with
- * SSE2 (every x86-64) it looks at 16 bytes a step.
+ * A string whose text is only counted, the most of a body: in place, the
+ * escapes that stand for one byte passed over without a call, the decoded
+ * length the bytes between the quotes less what the escapes take more
  */
 
-static const unsigned char *
-tr_plain(const unsigned char *p, const unsigned char *end)
+static int
+tr_string_count(tr_parser_t *ps,
+    tr_sink_t *sink)
 {
-#if (__SSE2__)
-    int      mask;
-    __m128i  v, quote, slash, space, hit;
+    size_t                 extra, n;
+    uint64_t               mask;
+    unsigned               i;
+    tr_sink_t              one;
+    const unsigned char   *p, *q, *start, *end;
 
-    quote = _mm_set1_epi8('"');
-    slash = _mm_set1_epi8('\\');
-    space = _mm_set1_epi8(0x20);
+    n = 0;
+    p = ps->p;
+    start = p;
+    end = ps->end;
+    extra = 0;
 
-    while (end - p >= 16) {
-        v = _mm_loadu_si128((const __m128i *) p);
+    /*
+     * 64 bytes at a time: a mask of the bytes that end a plain run, each
+     * handled in turn; what a byte's handling consumed leaves the mask
+     * (its bits below where the string goes on are cleared), and what
+     * goes past the block loads the mask again from there
+     */
 
-        /* signed compare: bytes >= 0x80 are negative, so less than 0x20 */
+    while (end - p >= 64) {
 
-        hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                        _mm_cmpeq_epi8(v, slash)),
-                           _mm_cmplt_epi8(v, space));
+        mask = tr_strscan_mask(p);
 
-        mask = _mm_movemask_epi8(hit);
+        while (mask) {
+            i = (unsigned) __builtin_ctzll(mask);
+            q = p + i;
 
-        if (mask) {
-            return p + __builtin_ctz(mask);
+            switch (tr_class[*q]) {
+
+            case 1:
+                if (sink) {
+                    sink->total += (size_t) (q - start) - extra;
+                }
+
+                ps->p = q + 1;
+                return 0;
+
+            case 2:
+                if (q + 1 < end && tr_simple_escape[q[1]]) {
+                    n = 2;
+                    extra++;
+                    break;
+                }
+
+                ps->p = q;
+
+                one.buf = NULL;
+                one.size = 0;
+                one.len = 0;
+                one.total = 0;
+
+                if (tr_escape(ps, &one) != 0) {
+                    return -1;
+                }
+
+                n = (size_t) (ps->p - q);
+                extra += n - one.total;
+                break;
+
+            case 3:
+                ps->p = q;
+                return tr_fail(ps,
+                               "request body is not valid JSON: control "
+                               "character in a string", NULL);
+
+            default: /* 4 */
+                ps->p = q;
+
+                if (tr_utf8(ps) != 0) {
+                    return -1;
+                }
+
+                n = (size_t) (ps->p - q);
+                break;
+            }
+
+            /* the string goes on at p + i + n */
+
+            n += i;
+
+            if (n >= 64) {
+                break;
+            }
+
+            mask &= ~(((uint64_t) 1 << n) - 1);
         }
 
-        p += 16;
-    }
-#endif
-
-    while (p < end && tr_class[*p] == 0) {
-        p++;
+        p += (mask == 0 && n < 64) ? 64 : n;
+        n = 0;
     }
 
-    return p;
+    for ( ;; ) {
+
+        p = tr_strscan(p, end);
+
+        if (p == end) {
+            ps->p = p;
+            return tr_fail(ps,
+                             "request body is not valid JSON: unterminated "
+                             "string", NULL);
+        }
+
+        switch (tr_class[*p]) {
+
+        case 1:
+            if (sink) {
+                sink->total += (size_t) (p - start) - extra;
+            }
+
+            ps->p = p + 1;
+            return 0;
+
+        case 2:
+            if (end - p >= 2 && tr_simple_escape[p[1]]) {
+                p += 2;
+                extra++;
+                break;
+            }
+
+            /* \uXXXX, or not an escape: counted, or refused, there */
+
+            ps->p = p;
+
+            one.buf = NULL;
+            one.size = 0;
+            one.len = 0;
+            one.total = 0;
+
+            if (tr_escape(ps, &one) != 0) {
+                return -1;
+            }
+
+            extra += (size_t) (ps->p - p) - one.total;
+            p = ps->p;
+            break;
+
+        case 3:
+            ps->p = p;
+            return tr_fail(ps,
+                             "request body is not valid JSON: control "
+                             "character in a string", NULL);
+
+        default: /* 4 */
+            ps->p = p;
+
+            if (tr_utf8(ps) != 0) {
+                return -1;
+            }
+
+            p = ps->p;
+            break;
+        }
+    }
 }
 
 
@@ -1790,6 +1939,12 @@ tr_message(tr_parser_t *ps,
                       "each message must be an object", param);
     }
 
+    t = tr_message_fast(ps, param);
+
+    if (t <= 0) {
+        return t;
+    }
+
     if (++ps->depth > TR_MAX_DEPTH) {
         return tr_fail(ps,
                       "request body is nested too deeply", NULL);
@@ -1925,6 +2080,22 @@ tr_message(tr_parser_t *ps,
         return 0;
     }
 
+    tr_message_turn(ps, role, role_len, &content);
+
+    return 0;
+}
+
+
+/* what a turn of a role counts for: the user's, the system prompt */
+
+static void
+tr_message_turn(tr_parser_t *ps, const unsigned char *role,
+    size_t role_len, tr_span_t *span)
+{
+    tr_span_t  content;
+
+    content = *span;
+
     if (tr_is(role, role_len, "user")) {
         ps->req->features.user_turns++;
 
@@ -1953,6 +2124,119 @@ tr_message(tr_parser_t *ps,
     {
         ps->req->features.tool_results++;
     }
+}
+
+
+/*
+ * The shape nearly every message has, as the SDKs write it, with or
+ * without spaces: {"role":"user","content":"..."}, the role one of user,
+ * assistant, system and developer.  Read without the general path's key
+ * buffers and lookups, with the same effects.  Returns 0 (read), 1
+ * (another shape: nothing consumed, nothing counted) or -1 (an error in
+ * its content, the general path's own).
+ */
+
+static int
+tr_message_fast(tr_parser_t *ps,
+    const char *param)
+{
+    size_t                 role_len, total;
+    tr_span_t              content;
+    const unsigned char   *p, *end, *role, *msg;
+
+    msg = ps->p;
+    p = msg + 1;
+    end = ps->end;
+
+    if (ps->depth + 1 > TR_MAX_DEPTH) {
+        return 1;
+    }
+
+    p = tr_ws_at(p, end);
+
+    if (end - p < 16 || memcmp(p, "\"role\"", 6) != 0) {
+        return 1;
+    }
+
+    p = tr_ws_at(p + 6, end);
+
+    if (p == end || *p != ':') {
+        return 1;
+    }
+
+    p = tr_ws_at(p + 1, end);
+
+    if (p == end || *p != '"') {
+        return 1;
+    }
+
+    role = ++p;
+
+    if (end - p >= 5 && memcmp(p, "user\"", 5) == 0) {
+        role_len = 4;
+
+    } else if (end - p >= 10 && memcmp(p, "assistant\"", 10) == 0) {
+        role_len = 9;
+
+    } else if (end - p >= 7 && memcmp(p, "system\"", 7) == 0) {
+        role_len = 6;
+
+    } else if (end - p >= 10 && memcmp(p, "developer\"", 10) == 0) {
+        role_len = 9;
+
+    } else {
+        return 1;
+    }
+
+    p = tr_ws_at(p + role_len + 1, end);
+
+    if (p == end || *p != ',') {
+        return 1;
+    }
+
+    p = tr_ws_at(p + 1, end);
+
+    if (end - p < 10 || memcmp(p, "\"content\"", 9) != 0) {
+        return 1;
+    }
+
+    p = tr_ws_at(p + 9, end);
+
+    if (p == end || *p != ':') {
+        return 1;
+    }
+
+    p = tr_ws_at(p + 1, end);
+
+    if (p == end || *p != '"') {
+        return 1;
+    }
+
+    /* the content, then the end of the message or another shape */
+
+    total = ps->req->features.total_text;
+    content.start = p - ps->start;
+
+    ps->p = p;
+
+    if (tr_content(ps, param) != 0) {
+        return -1;
+    }
+
+    content.end = ps->p - ps->start;
+
+    p = tr_ws_at(ps->p, end);
+
+    if (p == end || *p != '}') {
+        ps->p = msg;
+        ps->req->features.total_text = total;
+        return 1;
+    }
+
+    ps->p = p + 1;
+    ps->req->features.messages++;
+
+    tr_message_turn(ps, role, role_len, &content);
 
     return 0;
 }

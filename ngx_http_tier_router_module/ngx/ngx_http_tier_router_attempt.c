@@ -115,6 +115,20 @@ ngx_http_tier_router_attempt_first(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /*
+     * what the extractor read of the body (routing has just read it):
+     * each attempt after the first rewrites the same bytes, and reads
+     * them from this copy instead of again
+     */
+
+    ctx->rq->extracted = ngx_palloc(r->pool, offsetof(tr_request_t, text));
+    if (ctx->rq->extracted == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->rq->extracted, &ngx_http_tier_router_req,
+               offsetof(tr_request_t, text));
+
     actx = ngx_http_tier_router_attempt_new(r, ctx, ctx->tier);
     if (actx == NULL) {
         return NGX_ERROR;

@@ -527,9 +527,21 @@ ngx_http_tier_router_retarget(ngx_http_request_t *r, ngx_http_request_t *sr,
     req = &ngx_http_tier_router_req;
     req->dialect = (int) ctx->rq->dialect;
 
-    /* the same bytes as the first time: this cannot fail but is checked */
+    /*
+     * the same bytes as the first time: what the extractor read then,
+     * without the text windows, which the rewrite does not read (else
+     * read again: this cannot fail but is checked)
+     */
 
-    if (tr_extract(body.data, body.len, req) != 0) {
+    if (ctx->rq->extracted) {
+        ngx_memcpy(req, ctx->rq->extracted, offsetof(tr_request_t, text));
+
+        req->features.text = req->text;
+        req->features.text_len = 0;
+        req->features.system = req->system;
+        req->features.system_len = 0;
+
+    } else if (tr_extract(body.data, body.len, req) != 0) {
         return NGX_ERROR;
     }
 

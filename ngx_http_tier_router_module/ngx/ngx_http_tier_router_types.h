@@ -573,6 +573,10 @@ typedef struct {
                                                        model signed the
                                                        history, + 1 */
     ngx_chain_t                 *body;              /* the client's body */
+    void                        *extracted;         /* the extractor's
+                                                       reading of it, but
+                                                       its text windows:
+                                                       for the attempts */
     ngx_http_tier_router_ctx_t  *attempt;           /* running or last */
     ngx_http_tier_router_ctx_t  *pending;           /* the next, reserved */
     ngx_uint_t                   ntries;
