@@ -56,6 +56,13 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        location /big/ {
+            client_body_buffer_size 1m;
+            tier_router on;
+            tier_router_max_body_size 1m;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         location /deny/ {
             deny all;
             tier_router on;
@@ -314,6 +321,49 @@ for my $case ([6000, 300, 1], [6000, 300, 3], [8192, 500, 2],
        . 'replaced');
     ok(($r[1]{body} // '') eq $b2, "$what: the pipelined one after it, "
        . 'intact');
+}
+
+# a body too large for malloc's heap (it maps its memory, and unmaps it
+# when the request's pool goes), read into one buffer, then another
+# request on the same connection: nginx looks at the header buffer after
+# the first request is freed, which must be the connection's again
+
+{
+    my $tmpl = chat_tmpl($ROUTINE, 'x' x 300000);
+    (my $uri = '/big/v1/chat/completions');
+    my $body = fill($tmpl, 'auto');
+    my $b2 = fill(chat_tmpl("Summarize: the cat sat on the mat."),
+                  'mid-model');
+    my $req = sub {
+        my ($b, $last) = @_;
+        return "POST $uri HTTP/1.1\r\nHost: x\r\nX-Mock-Echo: 1\r\n"
+            . "Content-Type: application/json\r\n"
+            . ($last ? "Connection: close\r\n" : '')
+            . "Content-Length: " . length($b) . "\r\n\r\n" . $b;
+    };
+
+    my $first = $req->($body);
+    my $raw = $t->raw('', pieces => [substr($first, 0, 900),
+                                     substr($first, 900),
+                                     $req->($b2, 1)],
+                      delay => 0.1, timeout => 10);
+    my @r;
+    my $left = $raw;
+
+    while (length $left) {
+        my $r = TierRouter::Test::parse_response($left);
+        last unless $r->{status};
+        push @r, $r;
+        $left = $r->{trailing} // '';
+    }
+
+    is(scalar @r, 2, 'a 300 KB body in one buffer, then a keep-alive '
+       . 'request: two responses');
+    ok(($r[0]{body} // '') eq fill($tmpl, 'small-model'),
+       'a 300 KB body in one buffer: its model replaced');
+    ok(($r[1]{body} // '') eq $b2, 'and the next request on the '
+       . 'connection, intact');
+    unlike($t->error_log, qr/exited on signal/, 'no worker died');
 }
 
 # HTTP/2

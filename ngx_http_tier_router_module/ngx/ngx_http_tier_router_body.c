@@ -75,10 +75,18 @@ ngx_http_tier_router_body_exit(ngx_cycle_t *cycle)
  * request body may be placed in r->header_in" case), and the body is one
  * piece where it lies.  HTTP/1 only: HTTP/2 and HTTP/3 bodies come in
  * frames of their own.
+ *
+ * The buffer is the request's (its pool's) and stands in for the header
+ * buffer only while the body is read: nginx looks at r->header_in once
+ * more after the request is freed (for a pipelined request, in
+ * ngx_http_set_keepalive()), so the header buffer, which is the
+ * connection's, is put back as soon as the body is in
+ * (ngx_http_tier_router_body_read()).
  */
 
 ngx_int_t
-ngx_http_tier_router_body_in_one(ngx_http_request_t *r)
+ngx_http_tier_router_body_in_one(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
 {
     off_t                      len;
     size_t                     preread;
@@ -123,9 +131,23 @@ ngx_http_tier_router_body_in_one(ngx_http_request_t *r)
 
     h->pos = h->last;
 
+    ctx->rq->header_in = h;
     r->header_in = b;
 
     return NGX_OK;
+}
+
+
+/* the body is in, or will not be: the connection's header buffer back */
+
+void
+ngx_http_tier_router_body_read(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx)
+{
+    if (ctx && ctx->rq->header_in) {
+        r->header_in = ctx->rq->header_in;
+        ctx->rq->header_in = NULL;
+    }
 }
 
 

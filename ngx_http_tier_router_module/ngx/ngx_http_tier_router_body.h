@@ -26,7 +26,10 @@
 ngx_int_t ngx_http_tier_router_retarget(ngx_http_request_t *r,
     ngx_http_request_t *sr, ngx_http_tier_router_ctx_t *actx,
     ngx_uint_t logprobs);
-ngx_int_t ngx_http_tier_router_body_in_one(ngx_http_request_t *r);
+ngx_int_t ngx_http_tier_router_body_in_one(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
+void ngx_http_tier_router_body_read(ngx_http_request_t *r,
+    ngx_http_tier_router_ctx_t *ctx);
 ngx_int_t ngx_http_tier_router_body(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body);
 ngx_int_t ngx_http_tier_router_replace(ngx_http_request_t *r,

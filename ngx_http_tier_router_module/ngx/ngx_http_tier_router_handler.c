@@ -158,7 +158,7 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
         return ngx_http_tier_router_refuse_unread(r, ctx);
     }
 
-    if (ngx_http_tier_router_body_in_one(r) != NGX_OK) {
+    if (ngx_http_tier_router_body_in_one(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -166,6 +166,7 @@ ngx_http_tier_router_handler(ngx_http_request_t *r)
                                            ngx_http_tier_router_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_tier_router_body_read(r, ctx);
         return rc;
     }
 
@@ -300,6 +301,8 @@ ngx_http_tier_router_body_handler(ngx_http_request_t *r)
     ngx_http_tier_router_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tier_router_module);
+
+    ngx_http_tier_router_body_read(r, ctx);
 
     rc = ngx_http_tier_router_route(r, ctx);
 

@@ -573,6 +573,9 @@ typedef struct {
                                                        model signed the
                                                        history, + 1 */
     ngx_chain_t                 *body;              /* the client's body */
+    ngx_buf_t                   *header_in;         /* the header buffer,
+                                                       while the body is
+                                                       read into its own */
     void                        *extracted;         /* the extractor's
                                                        reading of it, but
                                                        its text windows:
