@@ -364,6 +364,19 @@ for my $case ([6000, 300, 1], [6000, 300, 3], [8192, 500, 2],
     ok(($r[1]{body} // '') eq $b2, 'and the next request on the '
        . 'connection, intact');
     unlike($t->error_log, qr/exited on signal/, 'no worker died');
+
+    # the same start, and the client gone before the rest: nothing is
+    # routed, and the next connection is served
+
+    $t->raw(substr($first, 0, 900), pieces => [substr($first, 0, 900),
+                                               substr($first, 900, 5000)],
+            delay => 0.1, timeout => 1, half_close => 1);
+
+    my $r = $t->http('POST', '/big/v1/chat/completions',
+                     body => fill(chat_tmpl($ROUTINE), 'auto'));
+    is($r->{status}, 200, 'a body cut off by its client, then another '
+       . 'connection: 200');
+    unlike($t->error_log, qr/exited on signal/, 'and no worker died');
 }
 
 # HTTP/2
