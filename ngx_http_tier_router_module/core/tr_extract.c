@@ -64,10 +64,15 @@ static int tr_string(tr_parser_t *ps,
     tr_sink_t *sink);
 static int tr_string_count(tr_parser_t *ps,
     tr_sink_t *sink);
+static inline int tr_string_stop(tr_parser_t *ps,
+    const unsigned char **at, size_t *extra);
 static const unsigned char *tr_ws_at(const unsigned char *p,
     const unsigned char *end);
 static int tr_message_fast(tr_parser_t *ps,
     const char *param);
+static inline const unsigned char *tr_fast_member(
+    const unsigned char *p, const unsigned char *end, const char *key,
+    size_t len);
 static void tr_message_turn(tr_parser_t *ps, const unsigned char *role,
     size_t role_len, tr_span_t *span);
 static int tr_utf8(tr_parser_t *ps);
@@ -418,12 +423,7 @@ tr_fail(tr_parser_t *ps,
 static void
 tr_ws(tr_parser_t *ps)
 {
-    while (ps->p < ps->end
-           && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r'
-               || *ps->p == '\t'))
-    {
-        ps->p++;
-    }
+    ps->p = tr_ws_at(ps->p, ps->end);
 }
 
 
@@ -599,17 +599,17 @@ static int
 tr_string_count(tr_parser_t *ps,
     tr_sink_t *sink)
 {
+    int                    rc;
     size_t                 extra, n;
     uint64_t               mask;
-    unsigned               i;
-    tr_sink_t              one;
     const unsigned char   *p, *q, *start, *end;
 
-    n = 0;
     p = ps->p;
+    q = p;
     start = p;
     end = ps->end;
     extra = 0;
+    rc = 1;
 
     /*
      * 64 bytes at a time: a mask of the bytes that end a plain run, each
@@ -618,66 +618,22 @@ tr_string_count(tr_parser_t *ps,
      * goes past the block loads the mask again from there
      */
 
-    while (end - p >= 64) {
+    while (rc > 0 && end - p >= 64) {
 
         mask = tr_strscan_mask(p);
 
         while (mask) {
-            i = (unsigned) __builtin_ctzll(mask);
-            q = p + i;
+            q = p + __builtin_ctzll(mask);
 
-            switch (tr_class[*q]) {
+            rc = tr_string_stop(ps, &q, &extra);
 
-            case 1:
-                if (sink) {
-                    sink->total += (size_t) (q - start) - extra;
-                }
-
-                ps->p = q + 1;
-                return 0;
-
-            case 2:
-                if (q + 1 < end && tr_simple_escape[q[1]]) {
-                    n = 2;
-                    extra++;
-                    break;
-                }
-
-                ps->p = q;
-
-                one.buf = NULL;
-                one.size = 0;
-                one.len = 0;
-                one.total = 0;
-
-                if (tr_escape(ps, &one) != 0) {
-                    return -1;
-                }
-
-                n = (size_t) (ps->p - q);
-                extra += n - one.total;
-                break;
-
-            case 3:
-                ps->p = q;
-                return tr_fail(ps,
-                               "request body is not valid JSON: control "
-                               "character in a string", NULL);
-
-            default: /* 4 */
-                ps->p = q;
-
-                if (tr_utf8(ps) != 0) {
-                    return -1;
-                }
-
-                n = (size_t) (ps->p - q);
+            if (rc <= 0) {
                 break;
             }
 
-            /* the string goes on at p + i + n */
+            /* the string goes on at q */
 
-            n += i;
+            n = (size_t) (q - p);
 
             if (n >= 64) {
                 break;
@@ -686,71 +642,96 @@ tr_string_count(tr_parser_t *ps,
             mask &= ~(((uint64_t) 1 << n) - 1);
         }
 
-        p += (mask == 0 && n < 64) ? 64 : n;
-        n = 0;
+        p = (mask == 0) ? p + 64 : q;
     }
 
-    for ( ;; ) {
+    while (rc > 0) {
 
-        p = tr_strscan(p, end);
+        q = tr_strscan(p, end);
 
-        if (p == end) {
-            ps->p = p;
+        if (q == end) {
+            ps->p = q;
             return tr_fail(ps,
                              "request body is not valid JSON: unterminated "
                              "string", NULL);
         }
 
-        switch (tr_class[*p]) {
+        rc = tr_string_stop(ps, &q, &extra);
+        p = q;
+    }
 
-        case 1:
-            if (sink) {
-                sink->total += (size_t) (p - start) - extra;
-            }
+    if (rc == 0) {
+        ps->p = q;
 
-            ps->p = p + 1;
-            return 0;
-
-        case 2:
-            if (end - p >= 2 && tr_simple_escape[p[1]]) {
-                p += 2;
-                extra++;
-                break;
-            }
-
-            /* \uXXXX, or not an escape: counted, or refused, there */
-
-            ps->p = p;
-
-            one.buf = NULL;
-            one.size = 0;
-            one.len = 0;
-            one.total = 0;
-
-            if (tr_escape(ps, &one) != 0) {
-                return -1;
-            }
-
-            extra += (size_t) (ps->p - p) - one.total;
-            p = ps->p;
-            break;
-
-        case 3:
-            ps->p = p;
-            return tr_fail(ps,
-                             "request body is not valid JSON: control "
-                             "character in a string", NULL);
-
-        default: /* 4 */
-            ps->p = p;
-
-            if (tr_utf8(ps) != 0) {
-                return -1;
-            }
-
-            p = ps->p;
-            break;
+        if (sink) {
+            sink->total += (size_t) (q - 1 - start) - extra;
         }
+    }
+
+    return rc;
+}
+
+
+/*
+ * The byte at *at that ends a plain run of a counted string: its closing
+ * quote (0), an escape or a multi-byte character (1, and *extra grown by
+ * what an escape takes more than the bytes it stands for), or an error
+ * (-1); *at moves past it
+ */
+
+static inline int
+tr_string_stop(tr_parser_t *ps, const unsigned char **at, size_t *extra)
+{
+    tr_sink_t             one;
+    const unsigned char  *q;
+
+    q = *at;
+
+    switch (tr_class[*q]) {
+
+    case 1:
+        *at = q + 1;
+        return 0;
+
+    case 2:
+        if (q + 1 < ps->end && tr_simple_escape[q[1]]) {
+            *at = q + 2;
+            (*extra)++;
+            return 1;
+        }
+
+        /* \uXXXX, or not an escape: counted, or refused, there */
+
+        ps->p = q;
+
+        one.buf = NULL;
+        one.size = 0;
+        one.len = 0;
+        one.total = 0;
+
+        if (tr_escape(ps, &one) != 0) {
+            return -1;
+        }
+
+        *extra += (size_t) (ps->p - q) - one.total;
+        *at = ps->p;
+        return 1;
+
+    case 3:
+        ps->p = q;
+        return tr_fail(ps,
+                         "request body is not valid JSON: control "
+                         "character in a string", NULL);
+
+    default: /* 4 */
+        ps->p = q;
+
+        if (tr_utf8(ps) != 0) {
+            return -1;
+        }
+
+        *at = ps->p;
+        return 1;
     }
 }
 
@@ -2152,25 +2133,13 @@ tr_message_fast(tr_parser_t *ps,
         return 1;
     }
 
-    p = tr_ws_at(p, end);
+    role = tr_fast_member(p, end, "role", 4);
 
-    if (end - p < 16 || memcmp(p, "\"role\"", 6) != 0) {
+    if (role == NULL) {
         return 1;
     }
 
-    p = tr_ws_at(p + 6, end);
-
-    if (p == end || *p != ':') {
-        return 1;
-    }
-
-    p = tr_ws_at(p + 1, end);
-
-    if (p == end || *p != '"') {
-        return 1;
-    }
-
-    role = ++p;
+    p = role;
 
     if (end - p >= 5 && memcmp(p, "user\"", 5) == 0) {
         role_len = 4;
@@ -2194,23 +2163,13 @@ tr_message_fast(tr_parser_t *ps,
         return 1;
     }
 
-    p = tr_ws_at(p + 1, end);
+    p = tr_fast_member(p + 1, end, "content", 7);
 
-    if (end - p < 10 || memcmp(p, "\"content\"", 9) != 0) {
+    if (p == NULL) {
         return 1;
     }
 
-    p = tr_ws_at(p + 9, end);
-
-    if (p == end || *p != ':') {
-        return 1;
-    }
-
-    p = tr_ws_at(p + 1, end);
-
-    if (p == end || *p != '"') {
-        return 1;
-    }
+    p--;        /* the content's opening quote */
 
     /* the content, then the end of the message or another shape */
 
@@ -2239,6 +2198,39 @@ tr_message_fast(tr_parser_t *ps,
     tr_message_turn(ps, role, role_len, &content);
 
     return 0;
+}
+
+
+/*
+ * At p, after any white space: "key", a colon and a string's opening
+ * quote, with any white space between; what follows that quote, or NULL
+ */
+
+static inline const unsigned char *
+tr_fast_member(const unsigned char *p, const unsigned char *end,
+    const char *key, size_t len)
+{
+    p = tr_ws_at(p, end);
+
+    if ((size_t) (end - p) < len + 2 || p[0] != '"'
+        || memcmp(p + 1, key, len) != 0 || p[len + 1] != '"')
+    {
+        return NULL;
+    }
+
+    p = tr_ws_at(p + len + 2, end);
+
+    if (p == end || *p != ':') {
+        return NULL;
+    }
+
+    p = tr_ws_at(p + 1, end);
+
+    if (p == end || *p != '"') {
+        return NULL;
+    }
+
+    return p + 1;
 }
 
 
