@@ -52,7 +52,7 @@ ngx_http_tier_router_fuzz_range(const json_error_t *err)
 
 /*
  * The string scan at every level the CPU has against the scalar one:
- * the same first stop from every start, the same masks, and the
+ * the same first stop and walk from every start, and the
  * extractor's whole result (windows included) the same at each level
  */
 
@@ -63,12 +63,12 @@ ngx_http_tier_router_fuzz_levels(const unsigned char *body, size_t len,
     int hint, int rc)
 {
     int                   level, r0, r;
-    size_t                i;
+    size_t                i, n, n0;
     tr_strscan_pt         scan, scalar;
-    tr_strscan_mask_pt    mask, mask0;
+    tr_strscan_walk_pt    walk, walk0;
 
     scalar = tr_strscan_at(TR_STRSCAN_SCALAR);
-    mask0 = tr_strscan_mask_at(TR_STRSCAN_SCALAR);
+    walk0 = tr_strscan_walk_at(TR_STRSCAN_SCALAR);
 
     (void) tr_strscan_use(TR_STRSCAN_SCALAR);
 
@@ -84,7 +84,7 @@ ngx_http_tier_router_fuzz_levels(const unsigned char *body, size_t len,
 
     for (level = TR_STRSCAN_SSE2; level <= TR_STRSCAN_AVX512; level++) {
         scan = tr_strscan_at(level);
-        mask = tr_strscan_mask_at(level);
+        walk = tr_strscan_walk_at(level);
 
         if (scan == NULL) {
             continue;
@@ -95,7 +95,13 @@ ngx_http_tier_router_fuzz_levels(const unsigned char *body, size_t len,
                 abort();
             }
 
-            if (len - i >= 64 && mask(body + i) != mask0(body + i)) {
+            n = 0;
+            n0 = 0;
+
+            if (walk(body + i, body + len, &n)
+                != walk0(body + i, body + len, &n0)
+                || n != n0)
+            {
                 abort();
             }
         }

@@ -64,17 +64,19 @@ static int tr_string(tr_parser_t *ps,
     tr_sink_t *sink);
 static int tr_string_count(tr_parser_t *ps,
     tr_sink_t *sink);
+static int tr_string_rest(tr_parser_t *ps,
+    const unsigned char *q, size_t *extra, tr_sink_t *sink);
 static inline int tr_string_stop(tr_parser_t *ps,
     const unsigned char **at, size_t *extra);
 static const unsigned char *tr_ws_at(const unsigned char *p,
     const unsigned char *end);
-static int tr_message_fast(tr_parser_t *ps,
-    const char *param);
+static int tr_message_fast(tr_parser_t *ps);
 static inline const unsigned char *tr_fast_member(
     const unsigned char *p, const unsigned char *end, const char *key,
     size_t len);
-static void tr_message_turn(tr_parser_t *ps, const unsigned char *role,
-    size_t role_len, tr_span_t *span);
+static unsigned tr_role(const unsigned char *role, size_t len);
+static void tr_message_turn(tr_parser_t *ps, unsigned role,
+    tr_span_t *span);
 static int tr_utf8(tr_parser_t *ps);
 static int tr_escape(tr_parser_t *ps,
     tr_sink_t *sink);
@@ -591,7 +593,7 @@ tr_string(tr_parser_t *ps,
 
 /*
  * A string whose text is only counted, the most of a body: in place, the
- * escapes that stand for one byte passed over without a call, the decoded
+ * escapes that stand for one byte passed over by the walk, the decoded
  * length the bytes between the quotes less what the escapes take more
  */
 
@@ -599,55 +601,34 @@ static int
 tr_string_count(tr_parser_t *ps,
     tr_sink_t *sink)
 {
-    int                    rc;
-    size_t                 extra, n;
-    uint64_t               mask;
-    const unsigned char   *p, *q, *start, *end;
+    size_t                 extra;
+    const unsigned char   *q;
 
-    p = ps->p;
-    q = p;
-    start = p;
-    end = ps->end;
     extra = 0;
-    rc = 1;
+    q = tr_strscan_walk(ps->p, ps->end, &extra);
 
-    /*
-     * 64 bytes at a time: a mask of the bytes that end a plain run, each
-     * handled in turn; what a byte's handling consumed leaves the mask
-     * (its bits below where the string goes on are cleared), and what
-     * goes past the block loads the mask again from there
-     */
+    return tr_string_rest(ps, q, &extra, sink);
+}
 
-    while (rc > 0 && end - p >= 64) {
 
-        mask = tr_strscan_mask(p);
+/*
+ * The rest of a counted string whose text began at ps->p, from q, the
+ * first stop the walk left (extra: what its escapes took more): on to
+ * the closing quote, ps->p then after it and the decoded length added to
+ * the sink's total
+ */
 
-        while (mask) {
-            q = p + __builtin_ctzll(mask);
+static int
+tr_string_rest(tr_parser_t *ps, const unsigned char *q, size_t *extra,
+    tr_sink_t *sink)
+{
+    int                    rc;
+    const unsigned char   *start, *end;
 
-            rc = tr_string_stop(ps, &q, &extra);
+    start = ps->p;
+    end = ps->end;
 
-            if (rc <= 0) {
-                break;
-            }
-
-            /* the string goes on at q */
-
-            n = (size_t) (q - p);
-
-            if (n >= 64) {
-                break;
-            }
-
-            mask &= ~(((uint64_t) 1 << n) - 1);
-        }
-
-        p = (mask == 0) ? p + 64 : q;
-    }
-
-    while (rc > 0) {
-
-        q = tr_strscan(p, end);
+    for ( ;; ) {
 
         if (q == end) {
             ps->p = q;
@@ -656,15 +637,20 @@ tr_string_count(tr_parser_t *ps,
                              "string", NULL);
         }
 
-        rc = tr_string_stop(ps, &q, &extra);
-        p = q;
+        rc = tr_string_stop(ps, &q, extra);
+
+        if (rc <= 0) {
+            break;
+        }
+
+        q = tr_strscan_walk(q, end, extra);
     }
 
     if (rc == 0) {
         ps->p = q;
 
         if (sink) {
-            sink->total += (size_t) (q - 1 - start) - extra;
+            sink->total += (size_t) (q - 1 - start) - *extra;
         }
     }
 
@@ -1866,7 +1852,7 @@ static int
 tr_messages(tr_parser_t *ps,
     const char *param)
 {
-    int  more;
+    int  more, t;
 
     if (tr_type(ps) != TR_T_ARRAY) {
         return tr_fail(ps, "'messages' must be an array",
@@ -1884,9 +1870,23 @@ tr_messages(tr_parser_t *ps,
     }
 
     do {
-        if (tr_message(ps, param) != 0
-            || tr_next(ps, ']', &more) != 0)
-        {
+        tr_ws(ps);
+
+        t = (ps->p < ps->end && *ps->p == '{') ? tr_message_fast(ps) : 1;
+
+        if (t < 0 || (t > 0 && tr_message(ps, param) != 0)) {
+            return -1;
+        }
+
+        /* the comma right after a message, as the SDKs write it */
+
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            more = 1;
+            continue;
+        }
+
+        if (tr_next(ps, ']', &more) != 0) {
             return -1;
         }
 
@@ -1918,12 +1918,6 @@ tr_message(tr_parser_t *ps,
     if (tr_type(ps) != TR_T_OBJECT) {
         return tr_fail(ps,
                       "each message must be an object", param);
-    }
-
-    t = tr_message_fast(ps, param);
-
-    if (t <= 0) {
-        return t;
     }
 
     if (++ps->depth > TR_MAX_DEPTH) {
@@ -2061,23 +2055,51 @@ tr_message(tr_parser_t *ps,
         return 0;
     }
 
-    tr_message_turn(ps, role, role_len, &content);
+    tr_message_turn(ps, tr_role(role, role_len), &content);
 
     return 0;
+}
+
+
+/* the roles whose turns count for something */
+
+#define TR_ROLE_OTHER   0
+#define TR_ROLE_USER    1
+#define TR_ROLE_SYSTEM  2       /* system, developer */
+#define TR_ROLE_TOOL    3       /* tool, function */
+
+
+static unsigned
+tr_role(const unsigned char *role, size_t len)
+{
+    if (tr_is(role, len, "user")) {
+        return TR_ROLE_USER;
+    }
+
+    if (tr_is(role, len, "system") || tr_is(role, len, "developer")) {
+        return TR_ROLE_SYSTEM;
+    }
+
+    if (tr_is(role, len, "tool") || tr_is(role, len, "function")) {
+        return TR_ROLE_TOOL;
+    }
+
+    return TR_ROLE_OTHER;
 }
 
 
 /* what a turn of a role counts for: the user's, the system prompt */
 
 static void
-tr_message_turn(tr_parser_t *ps, const unsigned char *role,
-    size_t role_len, tr_span_t *span)
+tr_message_turn(tr_parser_t *ps, unsigned role, tr_span_t *span)
 {
     tr_span_t  content;
 
     content = *span;
 
-    if (tr_is(role, role_len, "user")) {
+    switch (role) {
+
+    case TR_ROLE_USER:
         ps->req->features.user_turns++;
 
         if (content.end) {
@@ -2092,18 +2114,22 @@ tr_message_turn(tr_parser_t *ps, const unsigned char *role,
             ps->req->last_user_span = content;
         }
 
-    } else if (tr_is(role, role_len, "system")
-               || tr_is(role, role_len, "developer"))
-    {
+        break;
+
+    case TR_ROLE_SYSTEM:
         if (!ps->has_system && content.end) {
             ps->system_span = content;
             ps->has_system = 1;
         }
 
-    } else if (tr_is(role, role_len, "tool")
-               || tr_is(role, role_len, "function"))
-    {
+        break;
+
+    case TR_ROLE_TOOL:
         ps->req->features.tool_results++;
+        break;
+
+    default:
+        break;
     }
 }
 
@@ -2118,12 +2144,13 @@ tr_message_turn(tr_parser_t *ps, const unsigned char *role,
  */
 
 static int
-tr_message_fast(tr_parser_t *ps,
-    const char *param)
+tr_message_fast(tr_parser_t *ps)
 {
-    size_t                 role_len, total;
+    size_t                 extra;
+    unsigned               role;
+    tr_sink_t              sink;
     tr_span_t              content;
-    const unsigned char   *p, *end, *role, *msg;
+    const unsigned char   *p, *q, *end, *msg;
 
     msg = ps->p;
     p = msg + 1;
@@ -2133,69 +2160,98 @@ tr_message_fast(tr_parser_t *ps,
         return 1;
     }
 
-    role = tr_fast_member(p, end, "role", 4);
+    /* {"role":" as the SDKs write it, else with white space */
 
-    if (role == NULL) {
-        return 1;
+    if (end - p >= 8 && memcmp(p, "\"role\":\"", 8) == 0) {
+        p += 8;
+
+    } else {
+        p = tr_fast_member(p, end, "role", 4);
+
+        if (p == NULL) {
+            return 1;
+        }
     }
 
-    p = role;
+    if (end - p >= 10 && memcmp(p, "assistant\"", 10) == 0) {
+        role = TR_ROLE_OTHER;
+        p += 10;
 
-    if (end - p >= 5 && memcmp(p, "user\"", 5) == 0) {
-        role_len = 4;
-
-    } else if (end - p >= 10 && memcmp(p, "assistant\"", 10) == 0) {
-        role_len = 9;
+    } else if (end - p >= 5 && memcmp(p, "user\"", 5) == 0) {
+        role = TR_ROLE_USER;
+        p += 5;
 
     } else if (end - p >= 7 && memcmp(p, "system\"", 7) == 0) {
-        role_len = 6;
+        role = TR_ROLE_SYSTEM;
+        p += 7;
 
     } else if (end - p >= 10 && memcmp(p, "developer\"", 10) == 0) {
-        role_len = 9;
+        role = TR_ROLE_SYSTEM;
+        p += 10;
 
     } else {
         return 1;
     }
 
-    p = tr_ws_at(p + role_len + 1, end);
+    if (end - p >= 12 && memcmp(p, ",\"content\":\"", 12) == 0) {
+        p += 12;
 
-    if (p == end || *p != ',') {
-        return 1;
+    } else {
+        p = tr_ws_at(p, end);
+
+        if (p == end || *p != ',') {
+            return 1;
+        }
+
+        p = tr_fast_member(p + 1, end, "content", 7);
+
+        if (p == NULL) {
+            return 1;
+        }
     }
 
-    p = tr_fast_member(p + 1, end, "content", 7);
+    /* the content, a string, then the end of the message */
 
-    if (p == NULL) {
-        return 1;
+    content.start = (p - 1) - ps->start;
+
+    extra = 0;
+    q = tr_strscan_walk(p, end, &extra);
+
+    if (q < end && *q == '"') {
+        sink.total = (size_t) (q - p) - extra;
+        q++;
+
+    } else {
+        /* a multi-byte character, a \u escape, or an error */
+
+        sink.buf = NULL;
+        sink.total = 0;
+
+        ps->p = p;
+
+        if (tr_string_rest(ps, q, &extra, &sink) != 0) {
+            return -1;
+        }
+
+        q = ps->p;
     }
 
-    p--;        /* the content's opening quote */
+    content.end = q - ps->start;
 
-    /* the content, then the end of the message or another shape */
+    if (q == end || *q != '}') {
+        q = tr_ws_at(q, end);
 
-    total = ps->req->features.total_text;
-    content.start = p - ps->start;
-
-    ps->p = p;
-
-    if (tr_content(ps, param) != 0) {
-        return -1;
+        if (q == end || *q != '}') {
+            ps->p = msg;        /* another shape: read it again */
+            return 1;
+        }
     }
 
-    content.end = ps->p - ps->start;
-
-    p = tr_ws_at(ps->p, end);
-
-    if (p == end || *p != '}') {
-        ps->p = msg;
-        ps->req->features.total_text = total;
-        return 1;
-    }
-
-    ps->p = p + 1;
+    ps->p = q + 1;
+    ps->req->features.total_text += sink.total;
     ps->req->features.messages++;
 
-    tr_message_turn(ps, role, role_len, &content);
+    tr_message_turn(ps, role, &content);
 
     return 0;
 }

@@ -4,9 +4,10 @@
  *
  * The string scan: the first byte of a JSON string's text that is not
  * plain ASCII (a quote, a backslash, a control character or a byte >=
- * 0x80), many bytes at a time; or all of them in 64 bytes, as a
- * mask.  AVX-512, AVX2 and SSE2 versions and a scalar one, chosen once by
- * what the CPU has; each gives the same answer on every input
+ * 0x80), many bytes at a time; and the walk of a string's text that
+ * passes the escapes standing for one byte as well, 64 bytes a step.
+ * AVX-512, AVX2 and SSE2 versions and a scalar one, chosen once by what
+ * the CPU has; each gives the same answer on every input
  * (t/unit/test_strscan.c, and fuzz/fuzz_extract.c against the scalar
  * one).  Pure C, no nginx.
  *
@@ -30,12 +31,20 @@ static const unsigned char *tr_strscan_scalar(const unsigned char *p,
     const unsigned char *end);
 static const unsigned char *tr_strscan_first(const unsigned char *p,
     const unsigned char *end);
-static uint64_t tr_strscan_mask_scalar(const unsigned char *p);
-static uint64_t tr_strscan_mask_first(const unsigned char *p);
+static const unsigned char *tr_strscan_walk_scalar(const unsigned char *p,
+    const unsigned char *end, size_t *escapes);
+static const unsigned char *tr_strscan_walk_first(const unsigned char *p,
+    const unsigned char *end, size_t *escapes);
+static inline const unsigned char *tr_strscan_block(
+    const unsigned char **at, uint64_t mask, size_t *escapes);
+
+
+/* bit i set: p[i] ends a plain run; reads p[0] to p[63] */
+typedef uint64_t (*tr_strscan_mask_pt)(const unsigned char *p);
 
 
 tr_strscan_pt       tr_strscan = tr_strscan_first;
-tr_strscan_mask_pt  tr_strscan_mask = tr_strscan_mask_first;
+tr_strscan_walk_pt  tr_strscan_walk = tr_strscan_walk_first;
 
 
 /* 1: ends the plain run */
@@ -60,6 +69,17 @@ static const unsigned char  tr_strscan_stop[256] = {
 };
 
 
+/*
+ * the escapes that stand for one byte: \" \\ \/ \b \f \n \r \t; 2 where
+ * the escaped byte ends a plain run too
+ */
+
+static const unsigned char  tr_strscan_escape[256] = {
+    ['"'] = 2, ['\\'] = 2, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1,
+    ['r'] = 1, ['t'] = 1
+};
+
+
 static const unsigned char *
 tr_strscan_scalar(const unsigned char *p, const unsigned char *end)
 {
@@ -71,26 +91,117 @@ tr_strscan_scalar(const unsigned char *p, const unsigned char *end)
 }
 
 
-static uint64_t
-tr_strscan_mask_scalar(const unsigned char *p)
+static const unsigned char *
+tr_strscan_walk_scalar(const unsigned char *p, const unsigned char *end,
+    size_t *escapes)
 {
-    unsigned  i;
-    uint64_t  mask;
+    for ( ;; ) {
+        while (p < end && !tr_strscan_stop[*p]) {
+            p++;
+        }
 
-    mask = 0;
+        if (end - p < 2 || *p != '\\' || !tr_strscan_escape[p[1]]) {
+            return p;
+        }
 
-    for (i = 0; i < 64; i++) {
-        mask |= (uint64_t) tr_strscan_stop[p[i]] << i;
+        (*escapes)++;
+        p += 2;
+    }
+}
+
+
+/*
+ * The stops of the 64 bytes at *at (mask, not 0), in turn: an escape that
+ * stands for one byte is counted and passed with what it escapes, the
+ * first other stop is returned; NULL when the block is passed, *at then
+ * where the walk goes on.  The caller has more than 64 bytes from *at:
+ * the byte after a backslash is there to read.
+ */
+
+static inline __attribute__((always_inline)) const unsigned char *
+tr_strscan_block(const unsigned char **at, uint64_t mask, size_t *escapes)
+{
+    unsigned              i, e;
+    const unsigned char  *p, *q;
+
+    p = *at;
+
+    do {
+        i = (unsigned) __builtin_ctzll(mask);
+        q = p + i;
+
+        if (*q != '\\') {
+            return q;
+        }
+
+        e = tr_strscan_escape[q[1]];
+
+        if (e == 0) {
+            return q;
+        }
+
+        (*escapes)++;
+        mask &= mask - 1;
+
+        if (e == 2) {
+            /* \" or \\: what it escapes is a stop of its own */
+
+            if (i == 63) {
+                *at = p + 65;   /* and it opens the next block */
+                return NULL;
+            }
+
+            mask &= mask - 1;
+        }
+
+    } while (mask);
+
+    *at = p + 64;
+
+    return NULL;
+}
+
+
+/*
+ * The walk, 64 bytes a step by mask_of, the rest scalar: inlined into
+ * each level's own, its mask computed in place
+ */
+
+static inline __attribute__((always_inline)) const unsigned char *
+tr_strscan_walk_by(const unsigned char *p, const unsigned char *end,
+    size_t *escapes, tr_strscan_mask_pt mask_of)
+{
+    size_t                n;
+    uint64_t              mask;
+    const unsigned char  *q;
+
+    n = *escapes;
+    q = NULL;
+
+    while (end - p > 64) {
+        mask = mask_of(p);
+
+        if (mask == 0) {
+            p += 64;
+            continue;
+        }
+
+        q = tr_strscan_block(&p, mask, &n);
+
+        if (q) {
+            break;
+        }
     }
 
-    return mask;
+    *escapes = n;
+
+    return q ? q : tr_strscan_walk_scalar(p, end, escapes);
 }
 
 
 #if (TR_X86)
 
-__attribute__((target("sse2")))
-static uint64_t
+static inline __attribute__((always_inline, target("sse2"))) uint64_t
 tr_strscan_mask_sse2(const unsigned char *p)
 {
     unsigned  i;
@@ -116,33 +227,40 @@ tr_strscan_mask_sse2(const unsigned char *p)
 }
 
 
-__attribute__((target("avx2")))
-static uint64_t
+/*
+ * a byte is plain if it is over 0x1f as a signed byte (no control
+ * character, no byte >= 0x80) and not what the table holds at its low
+ * four bits: '"' at 2, '\\' at 12, and 0xff (no ASCII byte) elsewhere
+ */
+
+static inline __attribute__((always_inline, target("avx2"))) uint64_t
 tr_strscan_mask_avx2(const unsigned char *p)
 {
-    __m256i  lo, hi, quote, slash, space;
+    __m256i  lo, hi, table, low;
 
-    quote = _mm256_set1_epi8('"');
-    slash = _mm256_set1_epi8('\\');
-    space = _mm256_set1_epi8(0x20);
+    table = _mm256_setr_epi8(-1, -1, '"', -1, -1, -1, -1, -1,
+                             -1, -1, -1, -1, '\\', -1, -1, -1,
+                             -1, -1, '"', -1, -1, -1, -1, -1,
+                             -1, -1, -1, -1, '\\', -1, -1, -1);
+    low = _mm256_set1_epi8(0x1f);
 
     lo = _mm256_loadu_si256((const __m256i *) p);
     hi = _mm256_loadu_si256((const __m256i *) (p + 32));
 
-    lo = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(lo, quote),
-                                         _mm256_cmpeq_epi8(lo, slash)),
-                         _mm256_cmpgt_epi8(space, lo));
-    hi = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(hi, quote),
-                                         _mm256_cmpeq_epi8(hi, slash)),
-                         _mm256_cmpgt_epi8(space, hi));
+    lo = _mm256_andnot_si256(
+             _mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, lo), lo),
+             _mm256_cmpgt_epi8(lo, low));
+    hi = _mm256_andnot_si256(
+             _mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, hi), hi),
+             _mm256_cmpgt_epi8(hi, low));
 
-    return (uint64_t) (unsigned) _mm256_movemask_epi8(lo)
-           | (uint64_t) (unsigned) _mm256_movemask_epi8(hi) << 32;
+    return ~((uint64_t) (unsigned) _mm256_movemask_epi8(lo)
+             | (uint64_t) (unsigned) _mm256_movemask_epi8(hi) << 32);
 }
 
 
-__attribute__((target("avx512f,avx512bw")))
-static uint64_t
+static inline __attribute__((always_inline,
+    target("avx512f,avx512bw"))) uint64_t
 tr_strscan_mask_avx512(const unsigned char *p)
 {
     __m512i  v;
@@ -245,6 +363,33 @@ tr_strscan_avx512(const unsigned char *p, const unsigned char *end)
     return tr_strscan_avx2(p, end);
 }
 
+
+__attribute__((target("sse2")))
+static const unsigned char *
+tr_strscan_walk_sse2(const unsigned char *p, const unsigned char *end,
+    size_t *escapes)
+{
+    return tr_strscan_walk_by(p, end, escapes, tr_strscan_mask_sse2);
+}
+
+
+__attribute__((target("avx2")))
+static const unsigned char *
+tr_strscan_walk_avx2(const unsigned char *p, const unsigned char *end,
+    size_t *escapes)
+{
+    return tr_strscan_walk_by(p, end, escapes, tr_strscan_mask_avx2);
+}
+
+
+__attribute__((target("avx512f,avx512bw")))
+static const unsigned char *
+tr_strscan_walk_avx512(const unsigned char *p, const unsigned char *end,
+    size_t *escapes)
+{
+    return tr_strscan_walk_by(p, end, escapes, tr_strscan_mask_avx512);
+}
+
 #endif
 
 
@@ -277,8 +422,8 @@ tr_strscan_at(int level)
 }
 
 
-tr_strscan_mask_pt
-tr_strscan_mask_at(int level)
+tr_strscan_walk_pt
+tr_strscan_walk_at(int level)
 {
     if (tr_strscan_at(level) == NULL) {
         return NULL;
@@ -289,18 +434,18 @@ tr_strscan_mask_at(int level)
 #if (TR_X86)
 
     case TR_STRSCAN_SSE2:
-        return tr_strscan_mask_sse2;
+        return tr_strscan_walk_sse2;
 
     case TR_STRSCAN_AVX2:
-        return tr_strscan_mask_avx2;
+        return tr_strscan_walk_avx2;
 
     case TR_STRSCAN_AVX512:
-        return tr_strscan_mask_avx512;
+        return tr_strscan_walk_avx512;
 
 #endif
 
     default:
-        return tr_strscan_mask_scalar;
+        return tr_strscan_walk_scalar;
     }
 }
 
@@ -332,7 +477,7 @@ tr_strscan_use(int level)
     }
 
     tr_strscan = tr_strscan_at(level);
-    tr_strscan_mask = tr_strscan_mask_at(level);
+    tr_strscan_walk = tr_strscan_walk_at(level);
 
     return level;
 }
@@ -358,10 +503,11 @@ tr_strscan_first(const unsigned char *p, const unsigned char *end)
 }
 
 
-static uint64_t
-tr_strscan_mask_first(const unsigned char *p)
+static const unsigned char *
+tr_strscan_walk_first(const unsigned char *p, const unsigned char *end,
+    size_t *escapes)
 {
     (void) tr_strscan_use(tr_strscan_best());
 
-    return tr_strscan_mask(p);
+    return tr_strscan_walk(p, end, escapes);
 }

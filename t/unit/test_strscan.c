@@ -2,8 +2,8 @@
 /*
  * Copyright (C) The tier router authors
  *
- * The string scan at every level the CPU has (scalar, SSE2, AVX2,
- * AVX-512) against the definition, byte by byte and mask by mask; and
+ * The string scan and walk at every level the CPU has (scalar, SSE2,
+ * AVX2, AVX-512) against their definitions, from every start; and
  * the extractor run at each level against the scalar one on bodies made
  * to put escapes, multi-byte characters, control characters and quotes
  * at every position around the 16-, 32- and 64-byte blocks.
@@ -26,18 +26,38 @@ stops(unsigned char c)
 }
 
 
+/* the walk's definition: stops, less the escapes that stand for a byte */
+
+static const unsigned char *
+walk(const unsigned char *p, const unsigned char *end, size_t *escapes)
+{
+    for ( ;; ) {
+        while (p < end && !stops(*p)) {
+            p++;
+        }
+
+        if (end - p < 2 || *p != '\\' || strchr("\"\\/bfnrt", p[1]) == NULL
+            || p[1] == '\0')
+        {
+            return p;
+        }
+
+        (*escapes)++;
+        p += 2;
+    }
+}
+
+
 /* every level: the first stop, from every start, for one odd byte */
 
 static void
 test_scan(void)
 {
-    int                   level, bad, badmask;
+    int                   level, bad;
     size_t                len, at, from;
-    uint64_t              want;
-    unsigned              i, k;
+    unsigned              k;
     unsigned char         buf[200];
     tr_strscan_pt         scan;
-    tr_strscan_mask_pt    mask;
     const unsigned char  *got, *expect;
 
     static const unsigned char  odd[] = {
@@ -49,7 +69,6 @@ test_scan(void)
 
     for (level = TR_STRSCAN_SCALAR; level <= TR_STRSCAN_AVX512; level++) {
         scan = tr_strscan_at(level);
-        mask = tr_strscan_mask_at(level);
 
         if (scan == NULL) {
             UNIT_DIAG("%s: not on this CPU", tr_strscan_name(level));
@@ -57,7 +76,6 @@ test_scan(void)
         }
 
         bad = 0;
-        badmask = 0;
 
         for (k = 0; k < sizeof(odd); k++) {
             for (at = 0; at < 140; at++) {
@@ -76,27 +94,78 @@ test_scan(void)
 
                     bad += (got != expect);
                 }
-
-                for (from = 0; from + 64 <= len; from += 7) {
-                    want = 0;
-
-                    for (i = 0; i < 64; i++) {
-                        want |= (uint64_t) stops(buf[from + i]) << i;
-                    }
-
-                    badmask += (mask(buf + from) != want);
-                }
             }
         }
 
         UNIT_IS_INT(bad, 0, "%s: the first stop, every start and byte",
                     tr_strscan_name(level));
-        UNIT_IS_INT(badmask, 0, "%s: the mask of 64 bytes",
-                    tr_strscan_name(level));
 
         /* a scan never reads past end: an empty and a one-byte range */
 
         UNIT_OK(scan(buf, buf) == buf, "%s: an empty range",
+                tr_strscan_name(level));
+    }
+}
+
+
+/*
+ * every level: the walk over two odd pieces at every pair of places
+ * around the 64-byte blocks (an escape whose byte opens the next block,
+ * an escaped backslash before a quote, a bad escape, a backslash last),
+ * from every start, in ranges cut at every length
+ */
+
+static void
+test_walk(void)
+{
+    int                   level, bad;
+    size_t                len, at, at2, from, n, want;
+    unsigned              k, k2;
+    unsigned char         buf[300];
+    tr_strscan_walk_pt    w;
+    const unsigned char  *got, *expect;
+
+    static const char  *odd[] = {
+        "\\n", "\\\"", "\\\\", "\\/", "\\t", "\\u00e9", "\\x", "\\\\\"",
+        "\"", "\xc3\xa9", "\x01", "\\"
+    };
+
+    for (level = TR_STRSCAN_SCALAR; level <= TR_STRSCAN_AVX512; level++) {
+        w = tr_strscan_walk_at(level);
+
+        if (w == NULL) {
+            continue;
+        }
+
+        bad = 0;
+
+        for (k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+            for (k2 = 0; k2 < sizeof(odd) / sizeof(odd[0]); k2 += 3) {
+                for (at = 56; at < 72; at++) {
+                    for (at2 = at + 8; at2 < 140; at2 += 5) {
+                        memset(buf, 'x', sizeof(buf));
+                        memcpy(buf + at, odd[k], strlen(odd[k]));
+                        memcpy(buf + at2, odd[k2], strlen(odd[k2]));
+
+                        for (len = at2; len <= at2 + 70; len += 7) {
+                            for (from = 0; from < 20; from += 3) {
+                                n = 0;
+                                want = 0;
+                                got = w(buf + from, buf + len, &n);
+                                expect = walk(buf + from, buf + len, &want);
+                                bad += (got != expect || n != want);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        UNIT_IS_INT(bad, 0, "%s: the walk, escapes about the blocks",
+                    tr_strscan_name(level));
+
+        n = 0;
+        UNIT_OK(w(buf, buf, &n) == buf && n == 0, "%s: an empty walk",
                 tr_strscan_name(level));
     }
 }
@@ -226,6 +295,7 @@ int
 main(void)
 {
     test_scan();
+    test_walk();
     test_extract_levels();
 
     return unit_done();
