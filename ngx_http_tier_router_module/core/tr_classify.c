@@ -950,11 +950,13 @@ tr_scan(const unsigned char *p, size_t len,
     tr_scan_t *s)
 {
     int             line_start;
-    char            w[TR_WORD_LEN];
-    size_t          i, n;
-    unsigned        h, upper;
-    unsigned char   c, d;
+    char                  w[TR_WORD_LEN];
+    size_t                i, k, n;
+    unsigned              h, upper;
+    unsigned char         c, d;
+    const unsigned char  *q, *end;
 
+    end = p + len;
     line_start = 1;
     s->head_open = 1;
     i = 0;
@@ -978,28 +980,28 @@ tr_scan(const unsigned char *p, size_t len,
             }
         }
 
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-            n = 0;
+        if (tr_lower[c]) {
+
+            /* hashed and counted in one pass, copied once it is known */
+
+            q = p + i;
             h = TR_FNV_BASIS;
             upper = 0;
 
-            while (i < len && (c = tr_lower[p[i]])) {
+            do {
+                upper += (*q < 'a');
+                h = (h ^ tr_lower[*q]) * TR_FNV_PRIME;
+                q++;
+            } while (q < end && tr_lower[*q]);
 
-                if (n < TR_WORD_LEN - 1) {
-                    w[n] = (char) c;
-                }
-
-                upper += (p[i] < 'a');
-                h = (h ^ c) * TR_FNV_PRIME;
-                n++;
-                i++;
-            }
+            n = (size_t) (q - (p + i));
 
             s->upper += upper;
             s->wbytes += n;
 
             if (n >= TR_WORD_LEN) {
                 /* too long for any keyword: a word all the same */
+                i += n;
                 s->words++;
                 s->head_open = 0;
                 s->after_part = 0;
@@ -1007,7 +1009,13 @@ tr_scan(const unsigned char *p, size_t len,
                 continue;
             }
 
+            for (k = 0; k < n; k++) {
+                w[k] = (char) tr_lower[p[i + k]];
+            }
+
             w[n] = '\0';
+            i += n;
+
             tr_word(w, n, h, s);
             continue;
         }
@@ -1286,7 +1294,7 @@ static void
 tr_word(const char *w, size_t n, unsigned hash,
     tr_scan_t *s)
 {
-    unsigned          flags, i, kind;
+    unsigned          flags, kind;
     const tr_slot_t  *slot;
 
     s->words++;
@@ -1354,10 +1362,8 @@ tr_word(const char *w, size_t n, unsigned hash,
         }
     }
 
-    for (i = 0; flags && i < TR_NCATS; i++) {
-        if (flags & (1u << i)) {
-            s->cat[i]++;
-        }
+    for (flags &= TR_CATS; flags; flags &= flags - 1) {
+        s->cat[__builtin_ctz(flags)]++;
     }
 }
 
