@@ -90,6 +90,7 @@
 #define TR_NHEADS        15
 
 #define TR_WORD_LEN      24
+#define TR_WORD_BUF      32         /* a power of two, > TR_WORD_LEN */
 
 
 typedef struct {
@@ -179,6 +180,8 @@ static size_t tr_line(const unsigned char *p, size_t len,
 static size_t tr_paren(const unsigned char *p, size_t len);
 static double tr_overlap(
     const tr_options_t *o);
+static size_t tr_word_read(const unsigned char *p,
+    const unsigned char *end, char *w, unsigned *hash, unsigned *upper);
 static void tr_word(const char *w, size_t n,
     unsigned hash, tr_scan_t *s);
 static int tr_roman(const char *w, size_t n);
@@ -949,12 +952,12 @@ static void
 tr_scan(const unsigned char *p, size_t len,
     tr_scan_t *s)
 {
-    int             line_start;
-    char                  w[TR_WORD_LEN];
-    size_t                i, k, n;
+    int                   line_start;
+    char                  w[TR_WORD_BUF];
+    size_t                i, n;
     unsigned              h, upper;
     unsigned char         c, d;
-    const unsigned char  *q, *end;
+    const unsigned char  *end;
 
     end = p + len;
     line_start = 1;
@@ -963,6 +966,11 @@ tr_scan(const unsigned char *p, size_t len,
 
     while (i < len) {
         c = p[i];
+
+        if (c == ' ' && !line_start) {
+            i++;                    /* nothing to count */
+            continue;
+        }
 
         if (line_start) {
             if (c == ' ' || c == '\t' || c == '\r') {
@@ -982,26 +990,15 @@ tr_scan(const unsigned char *p, size_t len,
 
         if (tr_lower[c]) {
 
-            /* hashed and counted in one pass, copied once it is known */
+            n = tr_word_read(p + i, end, w, &h, &upper);
 
-            q = p + i;
-            h = TR_FNV_BASIS;
-            upper = 0;
-
-            do {
-                upper += (*q < 'a');
-                h = (h ^ tr_lower[*q]) * TR_FNV_PRIME;
-                q++;
-            } while (q < end && tr_lower[*q]);
-
-            n = (size_t) (q - (p + i));
+            i += n;
 
             s->upper += upper;
             s->wbytes += n;
 
             if (n >= TR_WORD_LEN) {
                 /* too long for any keyword: a word all the same */
-                i += n;
                 s->words++;
                 s->head_open = 0;
                 s->after_part = 0;
@@ -1009,12 +1006,7 @@ tr_scan(const unsigned char *p, size_t len,
                 continue;
             }
 
-            for (k = 0; k < n; k++) {
-                w[k] = (char) tr_lower[p[i + k]];
-            }
-
             w[n] = '\0';
-            i += n;
 
             tr_word(w, n, h, s);
             continue;
@@ -1287,6 +1279,52 @@ tr_overlap(const tr_options_t *o)
     }
 
     return sum / pairs;
+}
+
+
+/*
+ * The letters from p, a word: hashed, its capitals counted and copied
+ * lower case to w in one pass; a word too long for any keyword wraps in
+ * w and is never looked up.  Returns its length.
+ */
+
+static size_t
+tr_word_read(const unsigned char *p, const unsigned char *end, char *w,
+    unsigned *hash, unsigned *upper)
+{
+    size_t                n;
+    unsigned              h, c, l, raw, lower;
+    const unsigned char  *start;
+
+    h = TR_FNV_BASIS;
+    start = p;
+    raw = 0;
+    lower = 0;
+    c = *p;
+    l = tr_lower[c];
+
+    do {
+        /* a capital is its lower case less 0x20: counted by the sums */
+        raw += c;
+        lower += l;
+        h = (h ^ l) * TR_FNV_PRIME;
+        w[(p - start) & (TR_WORD_BUF - 1)] = (char) l;
+
+        if (++p == end) {
+            break;
+        }
+
+        c = *p;
+        l = tr_lower[c];
+
+    } while (l);
+
+    n = (size_t) (p - start);
+
+    *hash = h;
+    *upper = (lower - raw) >> 5;
+
+    return n;
 }
 
 
