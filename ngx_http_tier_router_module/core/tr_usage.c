@@ -122,6 +122,7 @@ static void tr_usage_value_end(
 static void tr_usage_capture(
     tr_usage_parser_t *p, const unsigned char *s,
     size_t n);
+static unsigned tr_usage_hash(const unsigned char *key, size_t len);
 static unsigned tr_usage_key(const unsigned char *key,
     size_t len);
 static int tr_usage_hex(unsigned char c);
@@ -917,21 +918,64 @@ tr_usage_capture(tr_usage_parser_t *p,
 }
 
 
+/*
+ * The keys by a hash of their length and their first and last bytes:
+ * built on the first lookup, open addressing, each slot the index in
+ * tr_usage_keys[] plus 1
+ */
+
+#define TR_USAGE_HASH  128      /* a power of two, > 3 x the keys */
+
+static unsigned char  tr_usage_index[TR_USAGE_HASH];
+static unsigned char  tr_usage_lens[sizeof(tr_usage_keys)
+                                    / sizeof(tr_usage_key_t)];
+static unsigned       tr_usage_indexed;
+
+
+static unsigned
+tr_usage_hash(const unsigned char *key, size_t len)
+{
+    return ((unsigned) len * 7 + key[0] * 3 + key[len - 1])
+           & (TR_USAGE_HASH - 1);
+}
+
+
 static unsigned
 tr_usage_key(const unsigned char *key, size_t len)
 {
-    unsigned     i;
-    const char  *s;
+    size_t    n;
+    unsigned  h, i, k;
 
-    if (len > TR_USAGE_KEY_LEN) {
+    if (len == 0 || len > TR_USAGE_KEY_LEN) {
         return 0;
     }
 
-    for (i = 0; tr_usage_keys[i].name; i++) {
-        s = tr_usage_keys[i].name;
+    if (!tr_usage_indexed) {
+        for (i = 0; tr_usage_keys[i].name; i++) {
+            n = strlen(tr_usage_keys[i].name);
+            tr_usage_lens[i] = (unsigned char) n;
 
-        if (s[0] == key[0] && strlen(s) == len && memcmp(s, key, len) == 0) {
-            return i + 1;
+            h = tr_usage_hash((const unsigned char *) tr_usage_keys[i].name,
+                              n);
+
+            while (tr_usage_index[h]) {
+                h = (h + 1) & (TR_USAGE_HASH - 1);
+            }
+
+            tr_usage_index[h] = (unsigned char) (i + 1);
+        }
+
+        tr_usage_indexed = 1;
+    }
+
+    for (h = tr_usage_hash(key, len);
+         (k = tr_usage_index[h]) != 0;
+         h = (h + 1) & (TR_USAGE_HASH - 1))
+    {
+        if (tr_usage_lens[k - 1] == len
+            && memcmp(tr_usage_keys[k - 1].name, key, len) == 0)
+        {
+            return k;
         }
     }
 
