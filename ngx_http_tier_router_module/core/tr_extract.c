@@ -16,6 +16,7 @@
 #include <limits.h>
 #include "tr_extract.h"
 #include "tr_strscan.h"
+#include "tr_utf8.h"
 
 
 #define TR_KEY_LEN  32
@@ -727,64 +728,18 @@ tr_string_stop(tr_parser_t *ps, const unsigned char **at, size_t *extra)
 static int
 tr_utf8(tr_parser_t *ps)
 {
-    size_t          n, i;
-    unsigned        c, lo, hi;
-    const unsigned char  *p;
+    size_t  n;
 
-    p = ps->p;
-    c = *p;
-    lo = 0x80;
-    hi = 0xbf;
+    n = (*ps->p >= 0x80) ? tr_utf8_seq(ps->p, ps->end) : 0;
 
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 1;
-
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 2;
-
-        if (c == 0xe0) {
-            lo = 0xa0;
-
-        } else if (c == 0xed) {
-            hi = 0x9f;          /* no UTF-16 surrogates */
-        }
-
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 3;
-
-        if (c == 0xf0) {
-            lo = 0x90;
-
-        } else if (c == 0xf4) {
-            hi = 0x8f;
-        }
-
-    } else {
-        goto invalid;
+    if (n == 0) {
+        return tr_fail(ps, "request body is not valid UTF-8",
+                       NULL);
     }
 
-    if ((size_t) (ps->end - p) <= n) {
-        goto invalid;
-    }
-
-    if (p[1] < lo || p[1] > hi) {
-        goto invalid;
-    }
-
-    for (i = 2; i <= n; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf) {
-            goto invalid;
-        }
-    }
-
-    ps->p += n + 1;
+    ps->p += n;
 
     return 0;
-
-invalid:
-
-    return tr_fail(ps, "request body is not valid UTF-8",
-                   NULL);
 }
 
 

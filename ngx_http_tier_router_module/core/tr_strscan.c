@@ -25,6 +25,7 @@
 #endif
 
 #include "tr_strscan.h"
+#include "tr_utf8.h"
 
 
 static const unsigned char *tr_strscan_scalar(const unsigned char *p,
@@ -36,7 +37,8 @@ static const unsigned char *tr_strscan_walk_scalar(const unsigned char *p,
 static const unsigned char *tr_strscan_walk_first(const unsigned char *p,
     const unsigned char *end, size_t *escapes);
 static inline const unsigned char *tr_strscan_block(
-    const unsigned char **at, uint64_t mask, size_t *escapes);
+    const unsigned char **at, const unsigned char *end, uint64_t mask,
+    size_t *escapes, int dense);
 
 
 /* bit i set: p[i] ends a plain run; reads p[0] to p[63] */
@@ -95,64 +97,112 @@ static const unsigned char *
 tr_strscan_walk_scalar(const unsigned char *p, const unsigned char *end,
     size_t *escapes)
 {
+    size_t  n;
+
     for ( ;; ) {
         while (p < end && !tr_strscan_stop[*p]) {
             p++;
         }
 
-        if (end - p < 2 || *p != '\\' || !tr_strscan_escape[p[1]]) {
+        if (p == end) {
             return p;
         }
 
-        (*escapes)++;
-        p += 2;
+        if (*p == '\\') {
+            if (end - p < 2 || !tr_strscan_escape[p[1]]) {
+                return p;
+            }
+
+            (*escapes)++;
+            p += 2;
+            continue;
+        }
+
+        n = (*p >= 0x80) ? tr_utf8_seq(p, end) : 0;
+
+        if (n == 0) {
+            return p;
+        }
+
+        p += n;
     }
 }
 
 
 /*
  * The stops of the 64 bytes at *at (mask, not 0), in turn: an escape that
- * stands for one byte is counted and passed with what it escapes, the
- * first other stop is returned; NULL when the block is passed, *at then
- * where the walk goes on.  The caller has more than 64 bytes from *at:
- * the byte after a backslash is there to read.
+ * stands for one byte is counted and passed with what it escapes, a
+ * UTF-8 sequence is passed, the first other stop is returned; NULL when
+ * the block is passed, *at then where the walk goes on.  The caller has
+ * more than 64 bytes from *at: the byte after a backslash is there to
+ * read.  Every byte of a sequence is >= 0x80, a stop: its bits are
+ * cleared together.  If dense, six such bytes in a row end the block's
+ * walk there: text that is not ASCII is checked as a whole, faster.
  */
 
 static inline __attribute__((always_inline)) const unsigned char *
-tr_strscan_block(const unsigned char **at, uint64_t mask, size_t *escapes)
+tr_strscan_block(const unsigned char **at, const unsigned char *end,
+    uint64_t mask, size_t *escapes, int dense)
 {
-    unsigned              i, e;
+    size_t                i, n;
+    unsigned              e;
     const unsigned char  *p, *q;
 
     p = *at;
 
     do {
-        i = (unsigned) __builtin_ctzll(mask);
-        q = p + i;
+        q = p + __builtin_ctzll(mask);
 
-        if (*q != '\\') {
-            return q;
-        }
+        if (__builtin_expect(*q == '\\', 1)) {
+            e = tr_strscan_escape[q[1]];
+            mask &= mask - 1;
 
-        e = tr_strscan_escape[q[1]];
+            if (__builtin_expect(e == 1, 1)) {
+                (*escapes)++;
+                continue;
+            }
 
-        if (e == 0) {
-            return q;
-        }
+            if (e == 0) {
+                return q;
+            }
 
-        (*escapes)++;
-        mask &= mask - 1;
-
-        if (e == 2) {
             /* \" or \\: what it escapes is a stop of its own */
 
-            if (i == 63) {
+            (*escapes)++;
+
+            if (q - p == 63) {
                 *at = p + 65;   /* and it opens the next block */
                 return NULL;
             }
 
             mask &= mask - 1;
+            continue;
         }
+
+        i = (size_t) (q - p);
+
+        if (*q < 0x80) {
+            return q;           /* the quote, or a control character */
+        }
+
+        if (dense && ((mask >> i) & 0x3f) == 0x3f) {
+            return q;           /* six bytes >= 0x80 in a row: no ASCII */
+        }
+
+        n = tr_utf8_seq(q, end);
+
+        if (n == 0) {
+            return q;           /* a byte to refuse */
+        }
+
+        if (i + n >= 64) {
+            *at = q + n;        /* the block ends with it, or in it */
+            return NULL;
+        }
+
+        /* no stop is below this one: all under its end are cleared */
+
+        mask &= ~(uint64_t) 0 << (i + n);
 
     } while (mask);
 
@@ -164,12 +214,13 @@ tr_strscan_block(const unsigned char **at, uint64_t mask, size_t *escapes)
 
 /*
  * The walk, 64 bytes a step by mask_of, the rest scalar: inlined into
- * each level's own, its mask computed in place
+ * each level's own, its mask computed in place.  With dense, it may stop
+ * at a byte >= 0x80 that starts a valid sequence (tr_strscan_block).
  */
 
 static inline __attribute__((always_inline)) const unsigned char *
 tr_strscan_walk_by(const unsigned char *p, const unsigned char *end,
-    size_t *escapes, tr_strscan_mask_pt mask_of)
+    size_t *escapes, tr_strscan_mask_pt mask_of, int dense)
 {
     size_t                n;
     uint64_t              mask;
@@ -186,7 +237,7 @@ tr_strscan_walk_by(const unsigned char *p, const unsigned char *end,
             continue;
         }
 
-        q = tr_strscan_block(&p, mask, &n);
+        q = tr_strscan_block(&p, end, mask, &n, dense);
 
         if (q) {
             break;
@@ -227,35 +278,52 @@ tr_strscan_mask_sse2(const unsigned char *p)
 }
 
 
-/*
- * a byte is plain if it is over 0x1f as a signed byte (no control
- * character, no byte >= 0x80) and not what the table holds at its low
- * four bits: '"' at 2, '\\' at 12, and 0xff (no ASCII byte) elsewhere
- */
+/* '"' and '\\' by the table at their low four bits, 0xff elsewhere */
 
-static inline __attribute__((always_inline, target("avx2"))) uint64_t
-tr_strscan_mask_avx2(const unsigned char *p)
+static inline __attribute__((always_inline, target("avx2"))) __m256i
+tr_strscan_quotes_avx2(__m256i v)
 {
-    __m256i  lo, hi, table, low;
+    __m256i  table;
 
     table = _mm256_setr_epi8(-1, -1, '"', -1, -1, -1, -1, -1,
                              -1, -1, -1, -1, '\\', -1, -1, -1,
                              -1, -1, '"', -1, -1, -1, -1, -1,
                              -1, -1, -1, -1, '\\', -1, -1, -1);
+
+    return _mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, v), v);
+}
+
+
+/* the 64 bits of the bytes that are not plain, from two halves' plain */
+
+static inline __attribute__((always_inline, target("avx2"))) uint64_t
+tr_strscan_stops_avx2(__m256i lo, __m256i hi)
+{
+    return ~((uint64_t) (unsigned) _mm256_movemask_epi8(lo)
+             | (uint64_t) (unsigned) _mm256_movemask_epi8(hi) << 32);
+}
+
+
+/*
+ * a byte is plain if it is over 0x1f as a signed byte (no control
+ * character, no byte >= 0x80) and not '"' or '\\'
+ */
+
+static inline __attribute__((always_inline, target("avx2"))) uint64_t
+tr_strscan_mask_avx2(const unsigned char *p)
+{
+    __m256i  lo, hi, low;
+
     low = _mm256_set1_epi8(0x1f);
 
     lo = _mm256_loadu_si256((const __m256i *) p);
     hi = _mm256_loadu_si256((const __m256i *) (p + 32));
 
-    lo = _mm256_andnot_si256(
-             _mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, lo), lo),
-             _mm256_cmpgt_epi8(lo, low));
-    hi = _mm256_andnot_si256(
-             _mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, hi), hi),
-             _mm256_cmpgt_epi8(hi, low));
-
-    return ~((uint64_t) (unsigned) _mm256_movemask_epi8(lo)
-             | (uint64_t) (unsigned) _mm256_movemask_epi8(hi) << 32);
+    return tr_strscan_stops_avx2(
+               _mm256_andnot_si256(tr_strscan_quotes_avx2(lo),
+                                   _mm256_cmpgt_epi8(lo, low)),
+               _mm256_andnot_si256(tr_strscan_quotes_avx2(hi),
+                                   _mm256_cmpgt_epi8(hi, low)));
 }
 
 
@@ -270,6 +338,40 @@ tr_strscan_mask_avx512(const unsigned char *p)
     return _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"'))
            | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\\'))
            | _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(0x20));
+}
+
+
+/* the same, bytes >= 0x80 plain: '"', '\\' and control characters */
+
+static inline __attribute__((always_inline, target("avx2"))) uint64_t
+tr_strscan_wide_avx2(const unsigned char *p)
+{
+    __m256i  lo, hi, space;
+
+    space = _mm256_set1_epi8(0x20);
+
+    lo = _mm256_loadu_si256((const __m256i *) p);
+    hi = _mm256_loadu_si256((const __m256i *) (p + 32));
+
+    return tr_strscan_stops_avx2(
+               _mm256_andnot_si256(tr_strscan_quotes_avx2(lo),
+                          _mm256_cmpeq_epi8(_mm256_max_epu8(lo, space), lo)),
+               _mm256_andnot_si256(tr_strscan_quotes_avx2(hi),
+                          _mm256_cmpeq_epi8(_mm256_max_epu8(hi, space), hi)));
+}
+
+
+static inline __attribute__((always_inline,
+    target("avx512f,avx512bw"))) uint64_t
+tr_strscan_wide_avx512(const unsigned char *p)
+{
+    __m512i  v;
+
+    v = _mm512_loadu_si512((const void *) p);
+
+    return _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"'))
+           | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\\'))
+           | _mm512_cmplt_epu8_mask(v, _mm512_set1_epi8(0x20));
 }
 
 
@@ -369,7 +471,40 @@ static const unsigned char *
 tr_strscan_walk_sse2(const unsigned char *p, const unsigned char *end,
     size_t *escapes)
 {
-    return tr_strscan_walk_by(p, end, escapes, tr_strscan_mask_sse2);
+    return tr_strscan_walk_by(p, end, escapes, tr_strscan_mask_sse2, 0);
+}
+
+
+/*
+ * The walk of a level that checks UTF-8 32 bytes a step: text that is not
+ * ASCII (tr_strscan_block's dense) is walked to the string's end with
+ * bytes >= 0x80 as plain (wide_of), then checked as UTF-8 at once; where
+ * it is not, walked again a sequence at a time to find the byte to refuse
+ */
+
+static inline __attribute__((always_inline)) const unsigned char *
+tr_strscan_walk_text(const unsigned char *p, const unsigned char *end,
+    size_t *escapes, tr_strscan_mask_pt mask_of, tr_strscan_mask_pt wide_of)
+{
+    size_t                n;
+    const unsigned char  *q, *r;
+
+    q = tr_strscan_walk_by(p, end, escapes, mask_of, 1);
+
+    if (q == end || *q < 0x80) {
+        return q;
+    }
+
+    n = *escapes;
+    r = tr_strscan_walk_by(q, end, escapes, wide_of, 0);
+
+    if (tr_utf8_valid_avx2(q, r)) {
+        return r;
+    }
+
+    *escapes = n;
+
+    return tr_strscan_walk_scalar(q, end, escapes);
 }
 
 
@@ -378,7 +513,8 @@ static const unsigned char *
 tr_strscan_walk_avx2(const unsigned char *p, const unsigned char *end,
     size_t *escapes)
 {
-    return tr_strscan_walk_by(p, end, escapes, tr_strscan_mask_avx2);
+    return tr_strscan_walk_text(p, end, escapes, tr_strscan_mask_avx2,
+                                tr_strscan_wide_avx2);
 }
 
 
@@ -387,7 +523,8 @@ static const unsigned char *
 tr_strscan_walk_avx512(const unsigned char *p, const unsigned char *end,
     size_t *escapes)
 {
-    return tr_strscan_walk_by(p, end, escapes, tr_strscan_mask_avx512);
+    return tr_strscan_walk_text(p, end, escapes, tr_strscan_mask_avx512,
+                                tr_strscan_wide_avx512);
 }
 
 #endif

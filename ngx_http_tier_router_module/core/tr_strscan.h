@@ -31,10 +31,11 @@ typedef const unsigned char *(*tr_strscan_pt)(const unsigned char *p,
     const unsigned char *end);
 
 /*
- * From p in a string's text: passes plain bytes and the escapes that
- * stand for one byte (\" \\ \/ \b \f \n \r \t), adding one to *escapes
- * for each; returns the first other stop (the closing quote, any other
- * backslash, a control character, a byte >= 0x80) or end
+ * From p in a string's text: passes plain bytes, valid UTF-8 sequences
+ * and the escapes that stand for one byte (\" \\ \/ \b \f \n \r \t),
+ * adding one to *escapes for each of those; returns the first other stop
+ * (the closing quote, any other backslash, a control character, a byte
+ * >= 0x80 that does not start a valid sequence) or end
  */
 typedef const unsigned char *(*tr_strscan_walk_pt)(const unsigned char *p,
     const unsigned char *end, size_t *escapes);
