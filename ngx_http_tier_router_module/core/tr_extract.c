@@ -525,6 +525,7 @@ static int
 tr_string(tr_parser_t *ps,
     tr_sink_t *sink)
 {
+    size_t                  n;
     unsigned                c;
     const unsigned char    *run;
 
@@ -542,11 +543,27 @@ tr_string(tr_parser_t *ps,
 
     for ( ;; ) {
 
+        /* a run of plain bytes and valid UTF-8 sequences goes in whole */
+
         run = ps->p;
 
-        ps->p = tr_strscan(ps->p, ps->end);
+        for ( ;; ) {
+            ps->p = tr_strscan(ps->p, ps->end);
 
-        if (sink && ps->p > run) {
+            if (ps->p == ps->end || *ps->p < 0x80) {
+                break;
+            }
+
+            n = tr_utf8_seq(ps->p, ps->end);
+
+            if (n == 0) {
+                break;
+            }
+
+            ps->p += n;
+        }
+
+        if (ps->p > run) {
             tr_sink_put(sink, run, ps->p - run);
         }
 
@@ -575,18 +592,8 @@ tr_string(tr_parser_t *ps,
                              "request body is not valid JSON: control "
                              "character in a string", NULL);
 
-        default: /* 4 */
-            run = ps->p;
-
-            if (tr_utf8(ps) != 0) {
-                return -1;
-            }
-
-            if (sink) {
-                tr_sink_put(sink, run, ps->p - run);
-            }
-
-            break;
+        default: /* 4: not a valid sequence */
+            return tr_utf8(ps);
         }
     }
 }

@@ -128,8 +128,7 @@ tr_utf8_valid(const unsigned char *p, const unsigned char *end)
     _mm256_alignr_epi8(v, _mm256_permute2x128_si256(prev, v, 0x21), 16 - n)
 
 
-__attribute__((target("avx2")))
-static __m256i
+static inline __attribute__((always_inline, target("avx2"))) __m256i
 tr_utf8_check(__m256i v, __m256i prev)
 {
     __m256i  prev1, prev2, prev3, low, b1h, b1l, b2h, must23;
