@@ -29,7 +29,7 @@ PORT=${BENCH_PORT:-18190}       # upstream; plain +1, module +2, budget +3
 UP_PORT=$PORT PLAIN_PORT=$((PORT + 1)) MOD_PORT=$((PORT + 2))
 BUDGET_PORT=$((PORT + 3))
 URI=/v1/chat/completions
-SIZES="${BENCH_SIZES:-1k 9k 64k}"
+SIZES="${BENCH_SIZES:-1k 9k 64k 64k-zh}"
 
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
@@ -206,9 +206,9 @@ echo "tier router instruction counts: callgrind, nginx" \
      "$("$NGINX" -v 2>&1 | sed 's|.*/||'), $REQUESTS requests per server" \
      "and size over one keep-alive connection"
 echo
-printf '%-5s %7s %10s %10s %10s %7s %7s %9s %9s\n' body bytes plain module \
+printf '%-6s %7s %10s %10s %10s %7s %7s %9s %9s\n' body bytes plain module \
     budget ratio ratio added added
-printf '%-5s %7s %10s %10s %10s %7s %7s %9s %9s\n' '' '' Ir/req Ir/req \
+printf '%-6s %7s %10s %10s %10s %7s %7s %9s %9s\n' '' '' Ir/req Ir/req \
     Ir/req module budget module budget
 
 for s in $SIZES; do
@@ -220,7 +220,7 @@ for s in $SIZES; do
     awk -v s="$s" -v size="$size" -v n="$REQUESTS" -v p="$plain" \
         -v m="$module" -v b="$budget" 'BEGIN {
         p /= n; m /= n; b /= n;
-        printf "%-5s %7d %10.0f %10.0f %10.0f %7.2f %7.2f %+9.0f %+9.0f\n",
+        printf "%-6s %7d %10.0f %10.0f %10.0f %7.2f %7.2f %+9.0f %+9.0f\n",
                s, size, p, m, b, p / m, p / b, m - p, b - p
     }'
 done

@@ -10,8 +10,10 @@
 # PROMPT_FILEs: *.jsonl with a "prompt" field per line (the routing data),
 # or text files with one prompt per line ("\n" for a newline).  Default:
 # /work/shared/routing-data/*.jsonl when present, else bench/prompts.txt.
-# Writes OUTDIR/body-1k.json, body-9k.json, body-64k.json and prints
-# "name bytes messages source" per body.  Deterministic.
+# Writes OUTDIR/body-1k.json, body-9k.json, body-64k.json and
+# body-64k-zh.json (the 64 KB shape with every letter of the messages'
+# text a Chinese character, three bytes of UTF-8: text that is not ASCII)
+# and prints "name bytes messages source" per body.  Deterministic.
 
 use strict;
 use warnings;
@@ -70,9 +72,18 @@ sub encode_body {
 
 mkdir $out unless -d $out;
 
-my %size = ('1k' => 1024, '9k' => 9 * 1024, '64k' => 64 * 1024);
+my %size = ('1k' => 1024, '9k' => 9 * 1024, '64k' => 64 * 1024,
+            '64k-zh' => 64 * 1024);
 
-for my $name (qw(1k 9k 64k)) {
+# a letter as one of 26 common Chinese characters (U+4E00 on)
+sub zh {
+    my ($s) = @_;
+    return $s =~ s/([A-Za-z])/chr(0x4E00 + (ord(lc $1) - 97) * 211)/ger;
+}
+
+for my $name (qw(1k 9k 64k 64k-zh)) {
+    $next = 0 if $name eq '64k-zh';     # the same prompts as 64k
+    my $pick = $name eq '64k-zh' ? sub { zh(pick()) } : \&pick;
     my $target = $size{$name};
     my @msgs = ({ role => 'system', content => 'You are a careful'
         . ' assistant. Answer the question, show your reasoning briefly'
@@ -82,12 +93,12 @@ for my $name (qw(1k 9k 64k)) {
     my $body;
     do {
         splice @msgs, 1, 0,
-            { role => 'user', content => pick() },
+            { role => 'user', content => $pick->() },
             { role => 'assistant', content => 'Working through it step by'
-                . ' step: ' . pick() . "\nSo the answer follows from"
+                . ' step: ' . $pick->() . "\nSo the answer follows from"
                 . ' the steps above.' }
             if @msgs > 1;
-        push @msgs, { role => 'user', content => pick() } if @msgs == 1;
+        push @msgs, { role => 'user', content => $pick->() } if @msgs == 1;
         $body = encode_body(\@msgs);
     } while (length $body < $target);
 
