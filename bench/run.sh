@@ -384,6 +384,22 @@ median() {
         END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
+ratio() { awk -v m="$1" -v p="$2" 'BEGIN { printf "%.2f", p ? m / p : 0 }'; }
+
+fmedian() {                     # of decimals
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.2f", m }'
+}
+
+rotate() {                      # round -> the servers' order in it
+    case $(( ($1 - 1) % 3 )) in
+    0) echo p m b ;;
+    1) echo m b p ;;
+    2) echo b p m ;;
+    esac
+}
+
 : > "$WORK/wrk.log"
 results=()
 REDIS_RESULTS=()
@@ -394,14 +410,23 @@ for s in $SIZES; do
     run_wrk "$MOD_PORT" "$body" 1
     run_wrk "$BUDGET_PORT" "$body" 1
     [ "$REDIS" = 1 ] && run_wrk "$LEDGER_PORT" "$body" 1
-    plain=() mod=() bud=() pcpu=() mcpu=() bcpu=() red=()
-    for _ in $(seq "$REPEAT"); do
-        run_wrk "$PLAIN_PORT" "$body" "$DURATION"
-        plain+=("$RPS") pcpu+=("$CPU_US")
-        run_wrk "$MOD_PORT" "$body" "$DURATION"
-        mod+=("$RPS") mcpu+=("$CPU_US")
-        run_wrk "$BUDGET_PORT" "$body" "$DURATION"
-        bud+=("$RPS") bcpu+=("$CPU_US")
+    plain=() mod=() bud=() pcpu=() mcpu=() bcpu=() red=() mr=() br=()
+    for round in $(seq "$REPEAT"); do
+        # each round in another order: plain first, last, in the middle
+        for k in $(rotate "$round"); do
+            case $k in
+            p)  run_wrk "$PLAIN_PORT" "$body" "$DURATION"
+                plain+=("$RPS") pcpu+=("$CPU_US") r_plain=$RPS ;;
+            m)  run_wrk "$MOD_PORT" "$body" "$DURATION"
+                mod+=("$RPS") mcpu+=("$CPU_US") r_mod=$RPS ;;
+            b)  run_wrk "$BUDGET_PORT" "$body" "$DURATION"
+                bud+=("$RPS") bcpu+=("$CPU_US") r_bud=$RPS ;;
+            esac
+        done
+        # the round's own ratios: the machine's drift between rounds
+        # moves all three servers of a round alike
+        mr+=("$(ratio "$r_mod" "$r_plain")")
+        br+=("$(ratio "$r_bud" "$r_plain")")
         if [ "$REDIS" = 1 ]; then
             run_wrk "$LEDGER_PORT" "$body" "$DURATION"
             red+=("$RPS")
@@ -413,32 +438,33 @@ for s in $SIZES; do
     p=$(median "${plain[@]}") m=$(median "${mod[@]}") b=$(median "${bud[@]}")
     pc=$(cpu_median "${pcpu[@]}") mc=$(cpu_median "${mcpu[@]}")
     bc=$(cpu_median "${bcpu[@]}")
-    results+=("$s $(stat -c %s "$body") $p $m $b $pc $mc $bc")
-    printf '  %s: plain %s (%s us/req)  module %s (%s us/req)  budget %s (%s us/req)\n' \
+    results+=("$s $(stat -c %s "$body") $p $m $b $pc $mc $bc \
+$(fmedian "${mr[@]}") $(fmedian "${br[@]}")")
+    printf '  %s: plain %s (%s us/req)  module %s (%s us/req)  budget %s (%s us/req)  ratios %s / %s\n' \
         "$s" "${plain[*]}" "${pcpu[*]}" "${mod[*]}" "${mcpu[*]}" \
-        "${bud[*]}" "${bcpu[*]}" >&2
+        "${bud[*]}" "${bcpu[*]}" "${mr[*]}" "${br[*]}" >&2
 done
 
 [ "$bad" = 0 ] || die "errors during the runs: see $WORK/wrk.log"
 
-ratio() { awk -v m="$1" -v p="$2" 'BEGIN { printf "%.2f", p ? m / p : 0 }'; }
 delta() { awk -v m="$1" -v p="$2" 'BEGIN { printf "%+.1f", m - p }'; }
 
 echo
-printf '%-5s %6s %9s %9s %9s %6s %6s   %7s %7s %7s\n' body bytes "plain" \
+printf '%-6s %6s %9s %9s %9s %6s %6s   %7s %7s %7s\n' body bytes "plain" \
     "module" "budget" "ratio" "ratio" "plain" "+module" "+budget"
-printf '%-5s %6s %9s %9s %9s %6s %6s   %7s %7s %7s\n' "" "" RPS RPS RPS \
+printf '%-6s %6s %9s %9s %9s %6s %6s   %7s %7s %7s\n' "" "" RPS RPS RPS \
     module budget us/req us/req us/req
 for line in "${results[@]}"; do
-    read -r s size p m b pc mc bc <<< "$line"
-    printf '%-5s %6s %9s %9s %9s %6s %6s   %7s %7s %7s\n' "$s" "$size" \
-        "$p" "$m" "$b" "$(ratio "$m" "$p")" "$(ratio "$b" "$p")" "$pc" \
+    read -r s size p m b pc mc bc mr br <<< "$line"
+    printf '%-6s %6s %9s %9s %9s %6s %6s   %7s %7s %7s\n' "$s" "$size" \
+        "$p" "$m" "$b" "$mr" "$br" "$pc" \
         "$(delta "$mc" "$pc")" "$(delta "$bc" "$pc")"
 done
 echo
-echo "ratio: RPS / plain RPS (medians); us/req: the proxy worker's CPU time"
-echo "per request (user + system, medians), and what the module and the"
-echo "module with budgets add to it"
+echo "RPS: medians; ratio: the median of each round's RPS / plain RPS (a"
+echo "round runs the three servers one after the other, in turn first);"
+echo "us/req: the proxy worker's CPU time per request (user + system,"
+echo "medians), and what the module and the module with budgets add to it"
 echo
 if [ "$REDIS" = 1 ]; then
     echo
