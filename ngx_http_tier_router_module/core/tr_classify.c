@@ -173,8 +173,31 @@ typedef struct {
 } tr_scan_t;
 
 
+/*
+ * The scans of the last system prompts, a worker's own: most traffic
+ * sends a few system prompts again and again, and the scan is a pure
+ * function of the text.  Direct-mapped by a hash, each entry checked
+ * against its whole text.
+ */
+
+#define TR_MEMO_SLOTS    8
+#define TR_MEMO_TEXT     1024      /* longer texts are scanned each time */
+
+typedef struct {
+    uint64_t                   hash;
+    size_t                     len;         /* 0: empty */
+    tr_scan_t                  scan;
+    unsigned char              text[TR_MEMO_TEXT];
+} tr_memo_t;
+
+static tr_memo_t  tr_memo[TR_MEMO_SLOTS];
+
+
 static void tr_scan(const unsigned char *p, size_t len,
     tr_scan_t *s);
+static void tr_scan_system(const unsigned char *p, size_t len,
+    tr_scan_t *s);
+static uint64_t tr_memo_hash(const unsigned char *p, size_t len);
 static size_t tr_line(const unsigned char *p, size_t len,
     tr_scan_t *s);
 static size_t tr_paren(const unsigned char *p, size_t len);
@@ -605,7 +628,7 @@ tr_classify(const tr_features_t *f,
     }
 
     if (f->system != NULL && f->system_len) {
-        tr_scan(f->system, f->system_len, &sys);
+        tr_scan_system(f->system, f->system_len, &sys);
     }
 
     v->counts.bytes = (unsigned) text_len;
@@ -945,6 +968,59 @@ tr_classify(const tr_features_t *f,
     } else if (v->score > 1.0) {
         v->score = 1.0;
     }
+}
+
+
+static void
+tr_scan_system(const unsigned char *p, size_t len,
+    tr_scan_t *s)
+{
+    uint64_t    h;
+    tr_memo_t  *m;
+
+    if (len > TR_MEMO_TEXT) {
+        tr_scan(p, len, s);
+        return;
+    }
+
+    h = tr_memo_hash(p, len);
+    m = &tr_memo[h % TR_MEMO_SLOTS];
+
+    if (m->len == len && m->hash == h && memcmp(m->text, p, len) == 0) {
+        *s = m->scan;
+        return;
+    }
+
+    tr_scan(p, len, s);
+
+    m->hash = h;
+    m->len = len;
+    m->scan = *s;
+    memcpy(m->text, p, len);
+}
+
+
+/* 8 bytes a step, multiplied and folded */
+
+static uint64_t
+tr_memo_hash(const unsigned char *p, size_t len)
+{
+    size_t    i;
+    uint64_t  h, w;
+
+    h = len;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 32;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    }
+
+    return h ^ (h >> 29);
 }
 
 

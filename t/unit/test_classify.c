@@ -623,6 +623,70 @@ test_edges(void)
 }
 
 
+/*
+ * the scans of system prompts are kept by text: the same verdicts again,
+ * whatever came between; a prompt one byte away from a kept one, of the
+ * same length, is scanned on its own
+ */
+
+static void
+test_system_memo(void)
+{
+    int            bad;
+    size_t         i, k;
+    char           sys[40][64];
+    tr_verdict_t   first[40], v;
+    tr_features_t  f;
+
+    static const char  *words[] = {
+        "Translate", "Summarise", "Write code", "Prove", "Classify",
+        "Extract", "Debug", "Design"
+    };
+
+    for (i = 0; i < 40; i++) {
+        snprintf(sys[i], sizeof(sys[i]), "%s the text. Rule %zu.",
+                 words[i % 8], i);
+    }
+
+    for (i = 0; i < 40; i++) {
+        features(&f, "Here is the text: the meeting moved to Thursday.");
+        f.system = (const unsigned char *) sys[i];
+        f.system_len = strlen(sys[i]);
+        classify(&f, &first[i]);
+    }
+
+    bad = 0;
+
+    for (k = 0; k < 3; k++) {
+        for (i = 0; i < 40; i++) {
+            features(&f, "Here is the text: the meeting moved to Thursday.");
+            f.system = (const unsigned char *) sys[(i * 7 + k) % 40];
+            f.system_len = strlen(sys[(i * 7 + k) % 40]);
+            classify(&f, &v);
+            bad += (memcmp(&v, &first[(i * 7 + k) % 40], sizeof(v)) != 0);
+        }
+    }
+
+    UNIT_IS_INT(bad, 0, "system prompts scanned again or kept: the same "
+                "verdicts, in any order");
+
+    /* one byte away, the same length: "Translate" and "Translatf" */
+
+    features(&f, "Here is the text: the meeting moved to Thursday.");
+    f.system = (const unsigned char *) "Translate it.";
+    f.system_len = 13;
+    classify(&f, &first[0]);
+
+    f.system = (const unsigned char *) "Translatf it.";
+    classify(&f, &v);
+
+    UNIT_OK(has_reason(&first[0], "task_translate")
+            && !has_reason(&v, "task_translate"),
+            "a system prompt one byte from a kept one is its own "
+            "(\"%s\", \"%s\")", first[0].reasons, v.reasons);
+}
+
+
 int
 main(void)
 {
@@ -632,6 +696,7 @@ main(void)
     test_request();
     test_signals();
     test_edges();
+    test_system_memo();
 
     return unit_done();
 }
