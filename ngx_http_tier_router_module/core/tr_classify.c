@@ -662,13 +662,18 @@ tr_classify(const tr_features_t *f,
     /* size: words, numbers and non-ASCII text (about 3 bytes a word) */
 
     units = (double) s.words + s.nums + s.nonascii / 3.0;
-    z += 0.4 * tr_ln(1.0 + units);
+
+    /* a whole count's logarithm from the table: the same double */
+
+    z += 0.4 * ((s.nonascii % 3 == 0)
+                ? tr_ln1p(s.words + s.nums + s.nonascii / 3)
+                : tr_ln(1.0 + units));
     z += 0.2 * tr_ln1p(s.sentences);
     z -= 0.15 * tr_ln1p(s.nums);
 
     /* bytes, a little: breaks ties between texts of as many words */
 
-    z += 0.02 * tr_ln(1.0 + text_len);
+    z += 0.02 * tr_ln1p((unsigned) text_len);
 
     /* the kind of task, by the verb that opens a sentence */
 
@@ -910,7 +915,7 @@ tr_classify(const tr_features_t *f,
     }
 
     if (f->user_turns >= 2 || f->messages > 2) {
-        t = 0.15 * tr_ln(f->user_turns ? f->user_turns : 1)
+        t = 0.15 * tr_ln1p(f->user_turns ? f->user_turns - 1 : 0)
             + 0.05 * tr_ln(f->messages > 2
                             ? f->messages / 2.0 : 1.0);
         z += t;
