@@ -592,8 +592,15 @@ tr_string(tr_parser_t *ps,
                              "request body is not valid JSON: control "
                              "character in a string", NULL);
 
-        default: /* 4: not a valid sequence */
-            return tr_utf8(ps);
+        default: /* 4: the run above passed the valid sequences */
+            run = ps->p;
+
+            if (tr_utf8(ps) != 0) {
+                return -1;
+            }
+
+            tr_sink_put(sink, run, ps->p - run);
+            break;
         }
     }
 }

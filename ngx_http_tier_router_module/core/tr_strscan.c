@@ -5,15 +5,17 @@
  * The string scan: the first byte of a JSON string's text that is not
  * plain ASCII (a quote, a backslash, a control character or a byte >=
  * 0x80), many bytes at a time; and the walk of a string's text that
- * passes the escapes standing for one byte as well, 64 bytes a step.
- * AVX-512, AVX2 and SSE2 versions and a scalar one, chosen once by what
- * the CPU has; each gives the same answer on every input
- * (t/unit/test_strscan.c, and fuzz/fuzz_extract.c against the scalar
- * one).  Pure C, no nginx.
+ * passes the escapes standing for one byte and valid UTF-8 sequences as
+ * well, 64 bytes a step.  AVX-512, AVX2 and SSE2 versions and a scalar
+ * one, chosen once by what the CPU has; each gives the same answer on
+ * every input (t/unit/test_strscan.c, and fuzz/fuzz_extract.c against
+ * the scalar one).  Pure C, no nginx.
  *
  * The vector versions test each byte b for b == '"', b == '\\' or, as a
  * signed byte, b < 0x20: bytes >= 0x80 are negative, so that one compare
- * finds both control characters and the start of a UTF-8 sequence.
+ * finds both control characters and the start of a UTF-8 sequence.  The
+ * walk's "wide" masks, for text that is not ASCII, compare unsigned:
+ * control characters only.
  */
 
 
@@ -100,9 +102,7 @@ tr_strscan_walk_scalar(const unsigned char *p, const unsigned char *end,
     size_t  n;
 
     for ( ;; ) {
-        while (p < end && !tr_strscan_stop[*p]) {
-            p++;
-        }
+        p = tr_strscan_scalar(p, end);
 
         if (p == end) {
             return p;
@@ -441,19 +441,10 @@ __attribute__((target("avx512f,avx512bw")))
 static const unsigned char *
 tr_strscan_avx512(const unsigned char *p, const unsigned char *end)
 {
-    __m512i             v, quote, slash, space;
-    unsigned long long  mask;
-
-    quote = _mm512_set1_epi8('"');
-    slash = _mm512_set1_epi8('\\');
-    space = _mm512_set1_epi8(0x20);
+    uint64_t  mask;
 
     while (end - p >= 64) {
-        v = _mm512_loadu_si512((const void *) p);
-
-        mask = _mm512_cmpeq_epi8_mask(v, quote)
-               | _mm512_cmpeq_epi8_mask(v, slash)
-               | _mm512_cmplt_epi8_mask(v, space);
+        mask = tr_strscan_mask_avx512(p);
 
         if (mask) {
             return p + __builtin_ctzll(mask);
