@@ -118,6 +118,21 @@ sub chat_tmpl {
 
 sub fill { my ($tmpl, $m) = @_; (my $b = $tmpl) =~ s/__M__/$m/; $b }
 
+# the responses in what a connection received, in order
+sub responses {
+    my ($left) = @_;
+    my @r;
+
+    while (length $left) {
+        my $r = TierRouter::Test::parse_response($left);
+        last unless $r->{status};
+        push @r, $r;
+        $left = $r->{trailing} // '';
+    }
+
+    return @r;
+}
+
 sub post {
     my ($path, $body, @h) = @_;
     my %opt;
@@ -233,15 +248,7 @@ sub post {
     };
 
     my $raw = $t->raw($req->($b1) . $req->($b2, 1), timeout => 5);
-    my @bodies;
-    my $rest = $raw;
-
-    while (length $rest) {
-        my $r = TierRouter::Test::parse_response($rest);
-        last unless $r->{status};
-        push @bodies, $r->{body};
-        $rest = $r->{trailing} // '';
-    }
+    my @bodies = map { $_->{body} } responses($raw);
 
     is(scalar @bodies, 2, 'pipelined: two responses');
     ok(($bodies[0] // '') eq fill($t1, 'small-model'),
@@ -303,15 +310,7 @@ for my $case ([6000, 300, 1], [6000, 300, 3], [8192, 500, 2],
     $pieces[-1] .= $second;
 
     my $raw = $t->raw('', pieces => \@pieces, delay => 0.05, timeout => 10);
-    my @r;
-    my $left = $raw;
-
-    while (length $left) {
-        my $r = TierRouter::Test::parse_response($left);
-        last unless $r->{status};
-        push @r, $r;
-        $left = $r->{trailing} // '';
-    }
+    my @r = responses($raw);
 
     my $what = "a ${size}-byte body, $first bytes with the headers, "
                . "the rest in $n";
@@ -347,15 +346,7 @@ for my $case ([6000, 300, 1], [6000, 300, 3], [8192, 500, 2],
                                      substr($first, 900),
                                      $req->($b2, 1)],
                       delay => 0.1, timeout => 10);
-    my @r;
-    my $left = $raw;
-
-    while (length $left) {
-        my $r = TierRouter::Test::parse_response($left);
-        last unless $r->{status};
-        push @r, $r;
-        $left = $r->{trailing} // '';
-    }
+    my @r = responses($raw);
 
     is(scalar @r, 2, 'a 300 KB body in one buffer, then a keep-alive '
        . 'request: two responses');
