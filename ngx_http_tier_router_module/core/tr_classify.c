@@ -90,7 +90,6 @@
 #define TR_NHEADS        15
 
 #define TR_WORD_LEN      24
-#define TR_WORD_BUF      32         /* a power of two, > TR_WORD_LEN */
 
 
 typedef struct {
@@ -106,19 +105,32 @@ typedef struct {
 
 
 /*
- * Both tables, indexed once by a hash of the word (FNV-1a, computed while
- * the scanner lowercases it): a word that is in neither table, as most
- * are, costs one probe and usually no comparison at all.
+ * Both tables, indexed once by a hash of the word: a word that is in
+ * neither table, as most are, costs one probe and usually no comparison
+ * at all.  A word is read 8 letters at a time into its key, lowercase and
+ * zero-padded (tr_word_read); the key is hashed and compared as three
+ * integers.  The answer options' sets keep FNV-1a of the letters.
  */
 
 #define TR_HASH_SIZE     1024       /* a power of two, > 3 x the words */
 #define TR_FNV_BASIS     2166136261u
 #define TR_FNV_PRIME     16777619u
+#define TR_KEY_WORDS     3          /* TR_WORD_LEN letters, 8 a word */
+
+/* for the words that open a count or follow "short": not categories */
+
+#define TR_K_WORDS       (1u << 20)     /* word, words */
+#define TR_K_PAGES       (1u << 21)     /* page, pages */
+#define TR_K_SHORT       (1u << 22)     /* short */
+
+typedef struct {
+    uint64_t                   k[TR_KEY_WORDS];
+    size_t                     len;
+} tr_key_t;
 
 typedef struct {
     const char                *word;       /* NULL: an empty slot */
-    unsigned                   hash;
-    unsigned                   len;
+    tr_key_t                   key;
     unsigned                   flags;      /* keyword categories */
     unsigned                   kind;       /* instruction verb */
 } tr_slot_t;
@@ -162,13 +174,13 @@ typedef struct {
     unsigned                   negation:1;
     unsigned                   question:1;
     tr_options_t  *options;  /* NULL: not counting */
-    unsigned                   in_option:1;
 
-    /* scanner state */
-    unsigned                   head_open:1;
-    unsigned                   after_part:1;
-    unsigned                   after_num:1;
-    unsigned                   after_short:1;
+    /* scanner state: bytes, not bit-fields, set at every word */
+    unsigned char              in_option;
+    unsigned char              head_open;
+    unsigned char              after_part;
+    unsigned char              after_num;
+    unsigned char              after_short;
     unsigned long              num;
 } tr_scan_t;
 
@@ -203,14 +215,15 @@ static size_t tr_line(const unsigned char *p, size_t len,
 static size_t tr_paren(const unsigned char *p, size_t len);
 static double tr_overlap(
     const tr_options_t *o);
-static size_t tr_word_read(const unsigned char *p,
-    const unsigned char *end, char *w, unsigned *hash, unsigned *upper);
-static void tr_word(const char *w, size_t n,
-    unsigned hash, tr_scan_t *s);
-static int tr_roman(const char *w, size_t n);
-static const tr_slot_t *tr_lookup(
-    const char *w, size_t n, unsigned hash);
-static unsigned tr_hash_str(const char *w);
+static inline size_t tr_word_read(const unsigned char *p,
+    const unsigned char *end, tr_key_t *key, unsigned *upper);
+static inline uint64_t tr_word_chunk(const unsigned char *p,
+    const unsigned char *end);
+static void tr_word(const tr_key_t *key, tr_scan_t *s);
+static int tr_roman(const tr_key_t *key);
+static unsigned tr_fnv(const tr_key_t *key);
+static const tr_slot_t *tr_lookup(const tr_key_t *key);
+static size_t tr_key_slot(const tr_key_t *key);
 static tr_slot_t *tr_insert(
     const char *w);
 static double tr_ln(double x);
@@ -487,6 +500,15 @@ static const tr_head_t  tr_heads[] = {
 };
 
 
+/* words that only mark what follows or what they follow */
+
+static const tr_keyword_t  tr_marks[] = {
+    { "word", TR_K_WORDS }, { "words", TR_K_WORDS },
+    { "page", TR_K_PAGES }, { "pages", TR_K_PAGES },
+    { "short", TR_K_SHORT }
+};
+
+
 static const char  *tr_head_reasons[] = {
     NULL, "task_translate", "task_classify", "task_extract", "task_format",
     "task_lookup", "task_summary", "task_rewrite", "task_template", "proof",
@@ -553,6 +575,13 @@ tr_classify_init(void)
         slot->flags |= tr_cues[i].flags;
     }
 
+    n = sizeof(tr_marks) / sizeof(tr_keyword_t);
+
+    for (i = 0; i < n; i++) {
+        slot = tr_insert(tr_marks[i].word);
+        slot->flags |= tr_marks[i].flags;
+    }
+
     n = sizeof(tr_heads)
         / sizeof(tr_head_t);
 
@@ -575,12 +604,18 @@ tr_classify_init(void)
 static tr_slot_t *
 tr_insert(const char *w)
 {
-    unsigned    h;
+    size_t      len;
+    unsigned    upper;
+    tr_key_t    key;
     tr_slot_t  *slot;
 
-    h = tr_hash_str(w);
+    /* the tables' words are lowercase letters, read as the text is */
 
-    for (slot = &tr_index[h & (TR_HASH_SIZE - 1)];
+    len = strlen(w);
+    (void) tr_word_read((const unsigned char *) w,
+                        (const unsigned char *) w + len, &key, &upper);
+
+    for (slot = &tr_index[tr_key_slot(&key)];
          slot->word && strcmp(slot->word, w) != 0;
          slot = (slot == &tr_index[TR_HASH_SIZE - 1])
                 ? tr_index : slot + 1)
@@ -589,8 +624,7 @@ tr_insert(const char *w)
     }
 
     slot->word = w;
-    slot->hash = h;
-    slot->len = (unsigned) strlen(w);
+    slot->key = key;
 
     return slot;
 }
@@ -1034,9 +1068,9 @@ tr_scan(const unsigned char *p, size_t len,
     tr_scan_t *s)
 {
     int                   line_start;
-    char                  w[TR_WORD_BUF];
     size_t                i, n;
     unsigned              h, upper;
+    tr_key_t              key;
     unsigned char         c, d;
     const unsigned char  *end;
 
@@ -1071,9 +1105,10 @@ tr_scan(const unsigned char *p, size_t len,
 
         if (tr_lower[c]) {
 
-            n = tr_word_read(p + i, end, w, &h, &upper);
+            n = tr_word_read(p + i, end, &key, &upper);
 
-            i += n;
+            /* at least the letter c: the scan goes on whatever the read */
+            i += n ? n : 1;
 
             s->upper += upper;
             s->wbytes += n;
@@ -1087,9 +1122,7 @@ tr_scan(const unsigned char *p, size_t len,
                 continue;
             }
 
-            w[n] = '\0';
-
-            tr_word(w, n, h, s);
+            tr_word(&key, s);
             continue;
         }
 
@@ -1364,81 +1397,119 @@ tr_overlap(const tr_options_t *o)
 
 
 /*
- * The letters from p, a word: hashed, its capitals counted and copied
- * lower case to w in one pass; a word too long for any keyword wraps in
- * w and is never looked up.  Returns its length.
+ * The letters from p, a word, 8 at a time: its key (the first
+ * TR_WORD_LEN letters lowercase, zero-padded) and its capitals.  A word
+ * of TR_WORD_LEN letters or more is passed to its end and never looked
+ * up.  Returns its length.
+ *
+ * In each 8 bytes, a byte is a letter if it is under 0x80 and, with bit
+ * 0x20 set (lowercase), from 'a' to 'z': adding 0x1f to its low seven bits
+ * sets bit 7 from 'a' on, adding 0x05 from '{' on, and no sum carries
+ * into the next byte.  A capital is a letter without bit 0x20; the
+ * capitals' bits, moved to bit 0 of their bytes, are summed by one
+ * multiplication (no popcount instruction in the baseline x86-64).
  */
 
-static size_t
-tr_word_read(const unsigned char *p, const unsigned char *end, char *w,
-    unsigned *hash, unsigned *upper)
+#define TR_BYTES(b)   ((uint64_t) (b) * 0x0101010101010101ULL)
+
+static inline size_t
+tr_word_read(const unsigned char *p, const unsigned char *end,
+    tr_key_t *key, unsigned *upper)
 {
-    size_t                n;
-    unsigned              h, c, l, raw, lower;
-    const unsigned char  *start;
+    size_t    n, i, m;
+    uint64_t  x, low, letters, stops, keep;
 
-    h = TR_FNV_BASIS;
-    start = p;
-    raw = 0;
-    lower = 0;
-    c = *p;
-    l = tr_lower[c];
+    n = 0;
+    *upper = 0;
+    key->k[1] = 0;
+    key->k[2] = 0;
 
-    do {
-        /* a capital is its lower case less 0x20: counted by the sums */
-        raw += c;
-        lower += l;
-        h = (h ^ l) * TR_FNV_PRIME;
-        w[(p - start) & (TR_WORD_BUF - 1)] = (char) l;
+    for (i = 0; i < TR_KEY_WORDS; i++) {
+        x = tr_word_chunk(p + n, end);
 
-        if (++p == end) {
-            break;
+        low = (x | TR_BYTES(0x20)) & TR_BYTES(0x7f);
+        letters = (low + TR_BYTES(0x1f)) & ~(low + TR_BYTES(0x05)) & ~x
+                  & TR_BYTES(0x80);
+        stops = ~letters & TR_BYTES(0x80);
+
+        m = stops ? (size_t) __builtin_ctzll(stops) >> 3 : 8;
+        keep = (m == 8) ? ~(uint64_t) 0 : ((uint64_t) 1 << (m * 8)) - 1;
+
+        key->k[i] = (x | TR_BYTES(0x20)) & keep;
+        *upper += (unsigned) (((((~x << 2) & letters & keep) >> 7)
+                               * TR_BYTES(1)) >> 56);
+        n += m;
+
+        if (m < 8) {
+            key->len = n;
+            return n;
         }
+    }
 
-        c = *p;
-        l = tr_lower[c];
+    /* too long for any keyword: the rest of it is only counted */
 
-    } while (l);
+    while (p + n < end && tr_lower[p[n]]) {
+        *upper += (p[n] < 'a');
+        n++;
+    }
 
-    n = (size_t) (p - start);
-
-    *hash = h;
-    *upper = (lower - raw) >> 5;
+    key->len = n;
 
     return n;
 }
 
 
-static void
-tr_word(const char *w, size_t n, unsigned hash,
-    tr_scan_t *s)
+/* 8 bytes from p, the first in the low byte; 0 for those past end */
+
+static inline uint64_t
+tr_word_chunk(const unsigned char *p, const unsigned char *end)
 {
-    unsigned          flags, kind;
+    uint64_t       x;
+    unsigned char  b[8];
+
+    if (end - p >= 8) {
+        memcpy(&x, p, 8);
+
+    } else {
+        memset(b, 0, 8);
+        memcpy(b, p, end - p);
+        memcpy(&x, b, 8);
+    }
+
+#if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+    x = __builtin_bswap64(x);
+#endif
+
+    return x;
+}
+
+
+static void
+tr_word(const tr_key_t *key, tr_scan_t *s)
+{
+    unsigned          flags, kind, hash;
     const tr_slot_t  *slot;
 
     s->words++;
 
-    slot = tr_lookup(w, n, hash);
+    slot = tr_lookup(key);
     flags = slot ? slot->flags : 0;
 
     if (flags & (TR_K_NEGATION | TR_K_STEP)) {
         s->negation |= (flags & TR_K_NEGATION) ? 1 : 0;
         s->steps += (flags & TR_K_STEP) ? 1 : 0;
-        flags &= TR_CATS;
     }
 
     if (s->in_option) {
         /* the word joins the answer option's set of hashes */
+        hash = tr_fnv(key);
         s->options->set[s->options->n - 1][(hash >> 6) & 3]
                                              |= (uint64_t) 1 << (hash & 63);
     }
 
     /* "2000 words", "5 pages", "in 50 words" */
 
-    if (s->after_num
-        && ((n == 4 && memcmp(w, "word", 4) == 0)
-            || (n == 5 && memcmp(w, "words", 5) == 0)))
-    {
+    if (s->after_num && (flags & TR_K_WORDS)) {
         if (s->num >= 800) {
             s->long_ask++;
 
@@ -1446,18 +1517,15 @@ tr_word(const char *w, size_t n, unsigned hash,
             s->short_ask++;
         }
 
-    } else if (s->after_num
-               && ((n == 4 && memcmp(w, "page", 4) == 0)
-                   || (n == 5 && memcmp(w, "pages", 5) == 0)))
-    {
+    } else if (s->after_num && (flags & TR_K_PAGES)) {
         if (s->num >= 3) {
             s->long_ask++;
         }
     }
 
     if (s->after_part
-        && ((n == 1 && w[0] >= 'a' && w[0] <= 'h')
-            || tr_roman(w, n)))
+        && ((key->len == 1 && key->k[0] >= 'a' && key->k[0] <= 'h')
+            || tr_roman(key)))
     {
         s->parts++;
     }
@@ -1470,7 +1538,7 @@ tr_word(const char *w, size_t n, unsigned hash,
         s->cat[TR_C_BRIEF]--;
     }
 
-    s->after_short = (n == 5 && memcmp(w, "short", 5) == 0);
+    s->after_short = (flags & TR_K_SHORT) ? 1 : 0;
 
     if (s->head_open && !(flags & TR_K_FILLER)) {
         s->head_open = 0;
@@ -1487,17 +1555,22 @@ tr_word(const char *w, size_t n, unsigned hash,
 }
 
 
-static int
-tr_roman(const char *w, size_t n)
-{
-    size_t  i;
+/* "i" .. "iv", "vi", ...: up to 4 of 'i' and 'v' */
 
-    if (n == 0 || n > 4) {
+static int
+tr_roman(const tr_key_t *key)
+{
+    size_t    i;
+    unsigned  c;
+
+    if (key->len == 0 || key->len > 4) {
         return 0;
     }
 
-    for (i = 0; i < n; i++) {
-        if (w[i] != 'i' && w[i] != 'v') {
+    for (i = 0; i < key->len; i++) {
+        c = (unsigned) (key->k[0] >> (i * 8)) & 0xff;
+
+        if (c != 'i' && c != 'v') {
             return 0;
         }
     }
@@ -1506,17 +1579,36 @@ tr_roman(const char *w, size_t n)
 }
 
 
+/* FNV-1a of the word's letters, lowercase */
+
+static unsigned
+tr_fnv(const tr_key_t *key)
+{
+    size_t    i;
+    unsigned  h;
+
+    h = TR_FNV_BASIS;
+
+    for (i = 0; i < key->len; i++) {
+        h = (h ^ ((unsigned) (key->k[i >> 3] >> ((i & 7) * 8)) & 0xff))
+            * TR_FNV_PRIME;
+    }
+
+    return h;
+}
+
+
 static const tr_slot_t *
-tr_lookup(const char *w, size_t n, unsigned hash)
+tr_lookup(const tr_key_t *key)
 {
     const tr_slot_t  *slot;
 
-    slot = &tr_index[hash & (TR_HASH_SIZE - 1)];
+    slot = &tr_index[tr_key_slot(key)];
 
     while (slot->word) {
 
-        if (slot->hash == hash && slot->len == n
-            && memcmp(slot->word, w, n) == 0)
+        if (slot->key.len == key->len && slot->key.k[0] == key->k[0]
+            && slot->key.k[1] == key->k[1] && slot->key.k[2] == key->k[2])
         {
             return slot;
         }
@@ -1529,16 +1621,21 @@ tr_lookup(const char *w, size_t n, unsigned hash)
 }
 
 
-static unsigned
-tr_hash_str(const char *w)
-{
-    unsigned  h;
+/* the key's first slot: multiplied, its high bits */
 
-    for (h = TR_FNV_BASIS; *w; w++) {
-        h = (h ^ (unsigned char) *w) * TR_FNV_PRIME;
+static size_t
+tr_key_slot(const tr_key_t *key)
+{
+    uint64_t  h;
+
+    h = (key->k[0] ^ key->len) * 0x9e3779b97f4a7c15ULL;
+
+    if (key->len > 8) {
+        h ^= (key->k[1] ^ key->k[2] * 0xff51afd7ed558ccdULL)
+             * 0xc2b2ae3d27d4eb4fULL;
     }
 
-    return h;
+    return (size_t) (h >> 54);      /* TR_HASH_SIZE is 2 ^ 10 */
 }
 
 

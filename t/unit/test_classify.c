@@ -31,6 +31,7 @@ static void test_pairs(void);
 static void test_request(void);
 static void test_signals(void);
 static void test_edges(void);
+static void test_word_read(void);
 
 
 static const char  *easy[] = {
@@ -687,6 +688,94 @@ test_system_memo(void)
 }
 
 
+/*
+ * Words are read 8 bytes at a time: every byte value at every place of
+ * the first three 8-byte steps is a letter, a capital or a word's end as
+ * the byte-wise definition says; a keyword is found at every place of a
+ * step and ending at the text's end, and a word one letter longer or
+ * shorter is not it.
+ */
+
+static void
+test_word_read(void)
+{
+    int            bad, letter;
+    size_t         j, n;
+    unsigned       b, upper, wbytes;
+    tr_verdict_t   v, at;
+    tr_features_t  f;
+    char           text[64], ref[64];
+
+    static const char  letters[] = "abcdefghijklmnopqrstuvwxyz";
+
+    bad = 0;
+
+    for (j = 0; j < 26; j++) {
+        for (b = 1; b < 256; b++) {
+
+            /* j letters, the byte, then "Kq": 1 or 2 capitals */
+
+            memcpy(text, letters, j);
+            text[j] = (char) b;
+            memcpy(text + j + 1, "Kq", 3);
+
+            letter = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
+            wbytes = (unsigned) j + 2 + (letter ? 1 : 0);
+            upper = 1 + ((b >= 'A' && b <= 'Z') ? 1 : 0);
+
+            features(&f, text);
+            f.text_len = j + 3;
+            f.count = 1;
+            classify(&f, &v);
+
+            if (v.counts.wbytes != wbytes || v.counts.upper != upper) {
+                if (bad++ < 5) {
+                    UNIT_DIAG("byte 0x%02x after %zu letters: %u letters, "
+                              "%u capitals", b, j, v.counts.wbytes,
+                              v.counts.upper);
+                }
+            }
+        }
+    }
+
+    UNIT_IS_INT(bad, 0, "each byte at each place of a word's first 8-byte "
+                "steps: letters and capitals as byte by byte");
+
+    /* "summarize" opens a sentence: task_summary, wherever it falls */
+
+    bad = 0;
+
+    for (j = 0; j < 20; j++) {
+        n = (size_t) snprintf(text, sizeof(text), "%.*s. Summarize",
+                              (int) j, "...................");
+        features(&f, text);
+        classify(&f, &at);
+
+        if (!has_reason(&at, "task_summary")) {
+            bad++;
+            UNIT_DIAG("\"%s\" (%zu bytes): %s", text, n, at.reasons);
+        }
+
+        /* one letter more, one less: another word */
+
+        memcpy(ref, text, n + 1);
+        ref[n - 1] = '\0';
+        features(&f, ref);
+        classify(&f, &v);
+        bad += has_reason(&v, "task_summary");
+
+        memcpy(ref, text, n);
+        memcpy(ref + n, "s", 2);
+        features(&f, ref);
+        classify(&f, &v);
+        bad += has_reason(&v, "task_summary");
+    }
+
+    UNIT_IS_INT(bad, 0, "a keyword is found at every place of the 8-byte "
+                "steps, and only whole");
+}
+
+
 int
 main(void)
 {
@@ -697,6 +786,7 @@ main(void)
     test_signals();
     test_edges();
     test_system_memo();
+    test_word_read();
 
     return unit_done();
 }
