@@ -14,6 +14,7 @@
 
 #include <string.h>
 #include "tr_dialect.h"
+#include "tr_strscan.h"
 #include "tr_usage.h"
 
 
@@ -137,6 +138,8 @@ static void tr_usage_event_end(
 static const unsigned char *tr_usage_scan(
     const unsigned char *p, const unsigned char *end, unsigned char a,
     unsigned char b);
+static const unsigned char *tr_usage_string_stop(const unsigned char *p,
+    const unsigned char *end, const unsigned char **quote);
 
 
 /* the keys, and for a count, the object it is in and where it goes */
@@ -451,19 +454,7 @@ tr_usage_json(tr_usage_parser_t *p,
 
         if (p->state == TR_J_STRING) {
 
-            /* the next quote is searched once per call, not per escape */
-
-            if (quote <= pos) {
-                quote = memchr(pos, '"', end - pos);
-                if (quote == NULL) {
-                    quote = end;
-                }
-            }
-
-            q = memchr(pos, '\\', quote - pos);
-            if (q == NULL) {
-                q = quote;
-            }
+            q = tr_usage_string_stop(pos, end, &quote);
 
             if (p->flags & TR_F_TEXT) {
                 p->text_bytes += q - pos;
@@ -1072,6 +1063,47 @@ tr_usage_event_end(tr_usage_parser_t *p)
     p->key_id = 0;
     p->flags = 0;
     p->done_pos = 0;
+}
+
+
+/*
+ * In a string's text: the first '"' or '\\' in [p, end), or end.  Most
+ * strings of an answer are short keys and values: one call of the string
+ * scan (16 to 64 bytes a step) finds the end, where two memchr() were two
+ * calls.  The scan also stops at control characters, passed here, and at
+ * bytes >= 0x80: text that is not ASCII is searched by memchr(), its next
+ * quote (*quote) once per buffer, not once per escape.
+ */
+
+static const unsigned char *
+tr_usage_string_stop(const unsigned char *p, const unsigned char *end,
+    const unsigned char **quote)
+{
+    const unsigned char  *q, *r;
+
+    for ( ;; ) {
+        q = tr_strscan(p, end);
+
+        if (q == end || *q == '"' || *q == '\\') {
+            return q;
+        }
+
+        if (*q >= 0x80) {
+            if (*quote <= q) {
+                *quote = memchr(q, '"', end - q);
+
+                if (*quote == NULL) {
+                    *quote = end;
+                }
+            }
+
+            r = memchr(q, '\\', *quote - q);
+
+            return r ? r : *quote;
+        }
+
+        p = q + 1;
+    }
 }
 
 
