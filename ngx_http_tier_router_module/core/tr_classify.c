@@ -148,6 +148,12 @@ typedef struct {
 
 /* what one pass over a text found */
 
+#define TR_S_OPTION      0x01       /* in an answer option's line */
+#define TR_S_HEAD        0x02       /* a sentence or line opens */
+#define TR_S_PART        0x04       /* after "part", "statement", ... */
+#define TR_S_NUM         0x08       /* after a number */
+#define TR_S_SHORT       0x10       /* after "short" */
+
 typedef struct {
     unsigned                   words;
     unsigned                   nums;
@@ -175,12 +181,8 @@ typedef struct {
     unsigned                   question:1;
     tr_options_t  *options;  /* NULL: not counting */
 
-    /* scanner state: bytes, not bit-fields, set at every word */
-    unsigned char              in_option;
-    unsigned char              head_open;
-    unsigned char              after_part;
-    unsigned char              after_num;
-    unsigned char              after_short;
+    /* scanner state, TR_S_*: 0 for most words */
+    unsigned                   state;
     unsigned long              num;
 } tr_scan_t;
 
@@ -1076,7 +1078,7 @@ tr_scan(const unsigned char *p, size_t len,
 
     end = p + len;
     line_start = 1;
-    s->head_open = 1;
+    s->state |= TR_S_HEAD;
     i = 0;
 
     while (i < len) {
@@ -1098,7 +1100,7 @@ tr_scan(const unsigned char *p, size_t len,
 
             if (n) {
                 i += n;
-                s->head_open = 1;
+                s->state |= TR_S_HEAD;
                 continue;
             }
         }
@@ -1116,9 +1118,7 @@ tr_scan(const unsigned char *p, size_t len,
             if (n >= TR_WORD_LEN) {
                 /* too long for any keyword: a word all the same */
                 s->words++;
-                s->head_open = 0;
-                s->after_part = 0;
-                s->after_num = 0;
+                s->state &= ~(TR_S_HEAD | TR_S_PART | TR_S_NUM);
                 continue;
             }
 
@@ -1153,7 +1153,7 @@ tr_scan(const unsigned char *p, size_t len,
 
             s->nums++;
 
-            if (s->in_option) {
+            if (s->state & TR_S_OPTION) {
                 /* a number joins the option's set as a word does */
                 h = (unsigned) (s->num * TR_FNV_PRIME);
                 h ^= h >> 16;
@@ -1161,13 +1161,11 @@ tr_scan(const unsigned char *p, size_t len,
                                               |= (uint64_t) 1 << (h & 63);
             }
 
-            if (s->after_part) {
+            if (s->state & TR_S_PART) {
                 s->parts++;
             }
 
-            s->after_part = 0;
-            s->after_num = 1;
-            s->head_open = 0;
+            s->state = (s->state & ~(TR_S_PART | TR_S_HEAD)) | TR_S_NUM;
             continue;
         }
 
@@ -1175,8 +1173,7 @@ tr_scan(const unsigned char *p, size_t len,
 
         case '\n':
             line_start = 1;
-            s->head_open = 1;
-            s->in_option = 0;
+            s->state = (s->state & ~TR_S_OPTION) | TR_S_HEAD;
             s->lines++;
             break;
 
@@ -1206,7 +1203,7 @@ tr_scan(const unsigned char *p, size_t len,
                 || d == '"' || d == '\'' || d == ')')
             {
                 s->sentences++;
-                s->head_open = 1;
+                s->state |= TR_S_HEAD;
             }
 
             break;
@@ -1256,8 +1253,7 @@ tr_scan(const unsigned char *p, size_t len,
         default:
             if (c >= 0x80) {
                 s->nonascii++;
-                s->after_part = 0;
-                s->after_num = 0;
+                s->state &= ~(TR_S_PART | TR_S_NUM);
             }
 
             break;
@@ -1294,7 +1290,7 @@ tr_line(const unsigned char *p, size_t len,
             if (s->options && s->options->n < TR_OPTIONS) {
                 memset(s->options->set[s->options->n++], 0,
                        sizeof(s->options->set[0]));
-                s->in_option = 1;
+                s->state |= TR_S_OPTION;
             }
 
             return 3;
@@ -1493,6 +1489,11 @@ tr_word(const tr_key_t *key, tr_scan_t *s)
     s->words++;
 
     slot = tr_lookup(key);
+
+    if (slot == NULL && s->state == 0) {
+        return;                 /* most words: nothing more to count */
+    }
+
     flags = slot ? slot->flags : 0;
 
     if (flags & (TR_K_NEGATION | TR_K_STEP)) {
@@ -1500,7 +1501,7 @@ tr_word(const tr_key_t *key, tr_scan_t *s)
         s->steps += (flags & TR_K_STEP) ? 1 : 0;
     }
 
-    if (s->in_option) {
+    if (s->state & TR_S_OPTION) {
         /* the word joins the answer option's set of hashes */
         hash = tr_fnv(key);
         s->options->set[s->options->n - 1][(hash >> 6) & 3]
@@ -1509,7 +1510,7 @@ tr_word(const tr_key_t *key, tr_scan_t *s)
 
     /* "2000 words", "5 pages", "in 50 words" */
 
-    if (s->after_num && (flags & TR_K_WORDS)) {
+    if ((s->state & TR_S_NUM) && (flags & TR_K_WORDS)) {
         if (s->num >= 800) {
             s->long_ask++;
 
@@ -1517,31 +1518,32 @@ tr_word(const tr_key_t *key, tr_scan_t *s)
             s->short_ask++;
         }
 
-    } else if (s->after_num && (flags & TR_K_PAGES)) {
+    } else if ((s->state & TR_S_NUM) && (flags & TR_K_PAGES)) {
         if (s->num >= 3) {
             s->long_ask++;
         }
     }
 
-    if (s->after_part
+    if ((s->state & TR_S_PART)
         && ((key->len == 1 && key->k[0] >= 'a' && key->k[0] <= 'h')
             || tr_roman(key)))
     {
         s->parts++;
     }
 
-    s->after_part = (flags & TR_K_PART) ? 1 : 0;
-    s->after_num = 0;
+    s->state &= ~(TR_S_PART | TR_S_NUM);
+    s->state |= (flags & TR_K_PART) ? TR_S_PART : 0;
 
-    if (s->after_short && (flags & TR_K_CREATIVE)) {
+    if ((s->state & TR_S_SHORT) && (flags & TR_K_CREATIVE)) {
         /* "a short story" is a kind of writing, not a length */
         s->cat[TR_C_BRIEF]--;
     }
 
-    s->after_short = (flags & TR_K_SHORT) ? 1 : 0;
+    s->state &= ~TR_S_SHORT;
+    s->state |= (flags & TR_K_SHORT) ? TR_S_SHORT : 0;
 
-    if (s->head_open && !(flags & TR_K_FILLER)) {
-        s->head_open = 0;
+    if ((s->state & TR_S_HEAD) && !(flags & TR_K_FILLER)) {
+        s->state &= ~TR_S_HEAD;
         kind = slot ? slot->kind : TR_H_NONE;
 
         if (kind) {
