@@ -58,7 +58,7 @@ typedef struct {
 static int tr_fail(tr_parser_t *ps,
     const char *error, const char *param);
 static int tr_limit(tr_parser_t *ps);
-static void tr_ws(tr_parser_t *ps);
+static inline void tr_ws(tr_parser_t *ps);
 static int tr_expect(tr_parser_t *ps,
     unsigned char c);
 static int tr_string(tr_parser_t *ps,
@@ -125,7 +125,7 @@ static unsigned tr_effort_level(const unsigned char *s,
     size_t len);
 static void tr_collect(tr_parser_t *ps,
     tr_span_t *span, tr_sink_t *sink);
-static int tr_is(const unsigned char *s, size_t len,
+static inline int tr_is(const unsigned char *s, size_t len,
     const char *lit);
 
 
@@ -208,6 +208,11 @@ static const unsigned  tr_param_bits[TR_PARAMS] = {
     TR_ROOT_TEMPERATURE, TR_ROOT_TOP_P, TR_ROOT_TOP_K, TR_ROOT_MAX_TOKENS,
     TR_ROOT_VERBOSITY, TR_ROOT_PROMPT_CACHE, TR_ROOT_THINKING
 };
+
+#define TR_PARAM_BITS                                                        \
+    (TR_ROOT_TEMPERATURE | TR_ROOT_TOP_P | TR_ROOT_TOP_K                      \
+     | TR_ROOT_MAX_TOKENS | TR_ROOT_VERBOSITY | TR_ROOT_PROMPT_CACHE          \
+     | TR_ROOT_THINKING)
 
 
 int
@@ -423,9 +428,15 @@ tr_fail(tr_parser_t *ps,
 }
 
 
-static void
+/* inlined: a request without white space costs a compare per call */
+
+static inline __attribute__((always_inline)) void
 tr_ws(tr_parser_t *ps)
 {
+    if (ps->p < ps->end && *ps->p > ' ') {
+        return;                 /* white space is ' ' or under it */
+    }
+
     ps->p = tr_ws_at(ps->p, ps->end);
 }
 
@@ -1312,7 +1323,9 @@ tr_bool(tr_parser_t *ps,
 }
 
 
-static int
+/* inlined: strlen() of the literal is a constant, compared first */
+
+static inline __attribute__((always_inline)) int
 tr_is(const unsigned char *s, size_t len, const char *lit)
 {
     return strlen(lit) == len && memcmp(s, lit, len) == 0;
@@ -1786,7 +1799,7 @@ tr_root(tr_parser_t *ps)
 
         /* where a member the profile may drop or rename is */
 
-        for (i = 0; bit && i < TR_PARAMS; i++) {
+        for (i = 0; (bit & TR_PARAM_BITS) && i < TR_PARAMS; i++) {
             if (tr_param_bits[i] == bit) {
                 m = &req->param[i];
                 m->key = key_start;
