@@ -744,18 +744,22 @@ ngx_http_tier_router_choose(ngx_http_request_t *r,
 
     ctx->rq->reason.data = p;
 
-    p = ngx_sprintf(p, "%s", decision);
+    /* copied, not printed: it is built for every routed request */
+
+    p = ngx_cpymem(p, decision, ngx_strlen(decision));
 
     if (unknown) {
-        p = ngx_sprintf(p, ",unknown_model");
+        p = ngx_cpymem(p, ",unknown_model", sizeof(",unknown_model") - 1);
     }
 
     if (verdict->reasons[0]) {
-        p = ngx_sprintf(p, ",%s", verdict->reasons);
+        *p++ = ',';
+        p = ngx_cpymem(p, verdict->reasons, ngx_strlen(verdict->reasons));
     }
 
     if (session) {
-        p = ngx_sprintf(p, ",%s", session);
+        *p++ = ',';
+        p = ngx_cpymem(p, session, ngx_strlen(session));
     }
 
     if (floor >= 0 && index < floor) {

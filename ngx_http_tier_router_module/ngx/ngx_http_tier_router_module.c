@@ -515,7 +515,7 @@ ngx_http_tier_router_header_filter(ngx_http_request_t *r)
     }
 
     score.data = p;
-    score.len = ngx_sprintf(p, "%.3f", ctx->rq->score) - p;
+    score.len = ngx_http_tier_router_score_text(p, ctx->rq->score) - p;
 
     if (ngx_http_tier_router_add_header(r, "X-Tier-Router-Tier",
                                         &tier[ctx->tier].name)

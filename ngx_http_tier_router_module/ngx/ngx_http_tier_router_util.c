@@ -45,6 +45,39 @@ ngx_http_tier_router_upstream_known(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
+/*
+ * ngx_sprintf("%.3f") walks its format for every request's header and
+ * variable: the same digits, rounded as it rounds (the fraction times
+ * 1000 plus a half, truncated; 1000 carries into the units)
+ */
+
+u_char *
+ngx_http_tier_router_score_text(u_char *p, double score)
+{
+    ngx_uint_t  units, frac;
+
+    if (!(score >= 0.0 && score <= 1.0)) {
+        score = (score > 1.0) ? 1.0 : 0.0;
+    }
+
+    units = (ngx_uint_t) score;
+    frac = (ngx_uint_t) ((score - (double) units) * 1000 + 0.5);
+
+    if (frac == 1000) {
+        units++;
+        frac = 0;
+    }
+
+    *p++ = (u_char) ('0' + units);
+    *p++ = '.';
+    *p++ = (u_char) ('0' + frac / 100);
+    *p++ = (u_char) ('0' + frac / 10 % 10);
+    *p++ = (u_char) ('0' + frac % 10);
+
+    return p;
+}
+
+
 ngx_int_t
 ngx_http_tier_router_add_header(ngx_http_request_t *r, char *name,
     ngx_str_t *value)

@@ -38,6 +38,9 @@ ngx_int_t ngx_http_tier_router_upstream_known(ngx_conf_t *cf,
 
 ngx_int_t ngx_http_tier_router_send(ngx_http_request_t *r, ngx_buf_t *b);
 
+/* a score in [0, 1] as "%.3f" prints it, in sizeof("0.000") - 1 bytes */
+u_char *ngx_http_tier_router_score_text(u_char *p, double score);
+
 ngx_int_t ngx_http_tier_router_append_reason(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, const char *reason);
 

@@ -286,7 +286,7 @@ ngx_http_tier_router_variable(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        v->len = ngx_sprintf(p, "%.3f", ctx->rq->score) - p;
+        v->len = ngx_http_tier_router_score_text(p, ctx->rq->score) - p;
         v->data = p;
         v->valid = 1;
         v->no_cacheable = 1;
