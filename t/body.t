@@ -63,6 +63,12 @@ http {
             proxy_pass http://$tier_router_upstream;
         }
 
+        location /file/ {
+            client_body_in_file_only on;
+            tier_router on;
+            proxy_pass http://$tier_router_upstream;
+        }
+
         location /deny/ {
             deny all;
             tier_router on;
@@ -320,6 +326,40 @@ for my $case ([6000, 300, 1], [6000, 300, 3], [8192, 500, 2],
        . 'replaced');
     ok(($r[1]{body} // '') eq $b2, "$what: the pipelined one after it, "
        . 'intact');
+}
+
+# a body of up to 4096 bytes goes upstream as one new buffer of the
+# edited bytes, a larger one as the client's buffers around the splices:
+# byte for byte the same either side of the edge, whole, in pieces (a
+# buffer each) or in a temp file
+
+for my $len (4095, 4096, 4097) {
+    my $tmpl = chat_tmpl($ROUTINE, 'x' x 4000);
+    my $pad = $len - length(fill($tmpl, 'auto'));
+    $tmpl = chat_tmpl($ROUTINE, 'x' x (4000 + $pad));
+
+    my $body = fill($tmpl, 'auto');
+    my $want = fill($tmpl, 'small-model');
+
+    is(length $body, $len, "a body of $len bytes");
+
+    for my $way (['/v1/', 1], ['/v1/', 4], ['/file/', 1]) {
+        my ($uri, $n) = @$way;
+        my $head = "POST ${uri}chat/completions HTTP/1.1\r\nHost: x\r\n"
+            . "X-Mock-Echo: 1\r\nContent-Type: application/json\r\n"
+            . "Connection: close\r\n"
+            . "Content-Length: " . length($body) . "\r\n\r\n";
+        my $step = int(length($body) / $n) + 1;
+        my @pieces = ($head);
+        push @pieces, substr($body, $_ * $step, $step) for 0 .. $n - 1;
+
+        my $raw = $t->raw('', pieces => \@pieces, delay => 0.02,
+                          timeout => 10);
+        my @r = responses($raw);
+
+        ok(@r && ($r[0]{body} // '') eq $want, "$len bytes to $uri in $n: "
+           . 'the body as sent, its model replaced');
+    }
 }
 
 # a body too large for malloc's heap (it maps its memory, and unmaps it

@@ -4,7 +4,8 @@
  *
  * The request body: one contiguous view of what the client sent (memory
  * or temp file), and the body sent upstream, the client's own buffers
- * sliced around the splices that put the tier's model in it.
+ * sliced around the splices that put the tier's model in it (a small
+ * body: one buffer of the edited bytes).
  */
 
 
@@ -22,12 +23,18 @@
 #include "tr_signed.h"
 
 
+/* a body up to one page goes upstream as one buffer of its own */
+#define NGX_HTTP_TIER_ROUTER_ONE_BUFFER  4096
+
+
 typedef struct {
     ngx_chain_t                 *cl;
     off_t                        base;      /* body offset of cl's start */
 } ngx_http_tier_router_cursor_t;
 
 
+static ngx_int_t ngx_http_tier_router_replace_small(ngx_http_request_t *r,
+    ngx_str_t *body, tr_plan_t *plan);
 static ngx_int_t ngx_http_tier_router_profile_reason(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, tr_request_t *req, tr_edit_t *edit);
 static ngx_int_t ngx_http_tier_router_length(ngx_http_request_t *r,
@@ -283,6 +290,66 @@ too_large:
  * sliced around the splices, with the splices' bytes between them.
  */
 
+/*
+ * A small body is sent as one buffer of the edited bytes: copying a few
+ * kilobytes costs less than the chain links, buffers and iovecs of its
+ * pieces on the way upstream (callgrind: some 500 instructions at 1 KB).
+ * body is the client's bytes, in one piece of memory; the client's own
+ * buffers are left for the attempts on other tiers.
+ */
+
+static ngx_int_t
+ngx_http_tier_router_replace_small(ngx_http_request_t *r, ngx_str_t *body,
+    tr_plan_t *plan)
+{
+    u_char        *p;
+    size_t         size, pos;
+    ngx_buf_t     *b;
+    ngx_uint_t     i;
+    ngx_chain_t   *cl;
+    tr_splice_t   *sp;
+
+    size = body->len;
+
+    for (i = 0; i < plan->n; i++) {
+        sp = &plan->splice[i];
+        size = size - (sp->end - sp->start) + sp->len;
+    }
+
+    b = ngx_create_temp_buf(r->pool, size ? size : 1);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = b->pos;
+    pos = 0;
+
+    for (i = 0; i < plan->n; i++) {
+        sp = &plan->splice[i];
+        p = ngx_cpymem(p, body->data + pos, sp->start - pos);
+        p = ngx_cpymem(p, sp->data, sp->len);
+        pos = sp->end;
+    }
+
+    p = ngx_cpymem(p, body->data + pos, body->len - pos);
+
+    b->last = p;
+    b->last_buf = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    r->request_body->bufs = cl;
+
+    return ngx_http_tier_router_length(r, (off_t) size);
+}
+
+
 ngx_int_t
 ngx_http_tier_router_replace(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_str_t *body, tr_request_t *req,
@@ -332,6 +399,10 @@ ngx_http_tier_router_replace(ngx_http_request_t *r,
     }
 
     tr_rewrite_plan(req, &edit, &plan);
+
+    if (body->len <= NGX_HTTP_TIER_ROUTER_ONE_BUFFER) {
+        return ngx_http_tier_router_replace_small(r, body, &plan);
+    }
 
     cur.cl = r->request_body->bufs;
     cur.base = 0;
