@@ -21,6 +21,13 @@ static const char  *tr_periods[TR_PERIOD_N] = {
 static void tr_period_civil(time_t days, int *y, int *m);
 
 
+/* the month's start of the last day asked for, and that day */
+
+static time_t  tr_period_month_start;
+static time_t  tr_period_month_day;
+static int     tr_period_month_known;
+
+
 time_t
 tr_period_start(unsigned period, time_t now)
 {
@@ -41,8 +48,21 @@ tr_period_start(unsigned period, time_t now)
         return (days - ((days + 3) % 7 + 7) % 7) * TR_DAY;
 
     case TR_PERIOD_MONTH:
-        tr_period_civil(days, &y, &m);
-        return tr_period_days(y, m, 1) * TR_DAY;
+
+        /*
+         * the calendar's arithmetic, twice a budgeted request, for an
+         * answer that changes once a day: the last day's is kept (per
+         * process, a pure function of the day)
+         */
+
+        if (!tr_period_month_known || days != tr_period_month_day) {
+            tr_period_civil(days, &y, &m);
+            tr_period_month_start = tr_period_days(y, m, 1) * TR_DAY;
+            tr_period_month_day = days;
+            tr_period_month_known = 1;
+        }
+
+        return tr_period_month_start;
 
     default:
         return 0;
