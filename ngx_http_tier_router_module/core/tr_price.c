@@ -134,6 +134,7 @@ tr_price_cost(const tr_price_t *p,
 {
     int64_t    input, output, cached, cache_write, write_1h, factor;
     int64_t    reasoning, rest, in_price, out_price, cached_price;
+    uint64_t   s;
     tr_u128_t  sum, q;
 
     input = u->input > 0 ? u->input : 0;
@@ -218,10 +219,18 @@ tr_price_cost(const tr_price_t *p,
     sum = tr_price_scale(sum, factor);
     sum = tr_price_scale(sum, p->region >= 0 ? p->region : TR_PRICE_MILLION);
 
-    /* the one rounding, up */
+    /*
+     * the one rounding, up; a sum under 2^64, as all but absurd ones are,
+     * is divided in 64 bits (a multiplication, not __udivti3's loop)
+     */
 
-    q = sum / TR_PRICE_MILLION
-        + (sum % TR_PRICE_MILLION != 0);
+    if ((sum >> 64) == 0) {
+        s = (uint64_t) sum;
+        q = s / TR_PRICE_MILLION + (s % TR_PRICE_MILLION != 0);
+
+    } else {
+        q = sum / TR_PRICE_MILLION + (sum % TR_PRICE_MILLION != 0);
+    }
 
     return (q > (tr_u128_t) INT64_MAX) ? INT64_MAX
                                        : (int64_t) q;

@@ -281,9 +281,12 @@ test_parse(void)
 static void
 test_cost(void)
 {
-    int64_t  c;
-    price_t  p;
-    usage_t  u;
+    int                bad;
+    int64_t            c;
+    price_t            p;
+    usage_t            u;
+    unsigned           i;
+    unsigned __int128  sum, want;
 
     /*
      * OpenAI-like: gpt-4o at $2.50 in, $1.25 cached, $10 out; 1000 input
@@ -398,6 +401,32 @@ test_cost(void)
 
     UNIT_IS_INT(tr_price_cost(&p, &u), 758,
                 "cost: 123 in, 45 out at gpt-4o's prices");
+
+    /*
+     * the rounding up of a sum under 2^64 (divided in 64 bits) and of one
+     * over it (in 128): the same as the quotient computed here, on each
+     * side of 2^64 and of each multiple of a million near it
+     */
+
+    bad = 0;
+
+    for (i = 0; i < 4000; i++) {
+        tr_price_init(&p);
+        tr_usage_none(&u);
+
+        p.input = 1000003;
+        u.input = (int64_t) ((((unsigned __int128) 1 << 64) / 1000003)
+                             - 2000 + i);
+
+        sum = (unsigned __int128) u.input * 1000003;
+        want = sum / 1000000 + (sum % 1000000 != 0);
+
+        if (tr_price_cost(&p, &u) != (int64_t) want) {
+            bad++;
+        }
+    }
+
+    UNIT_IS_INT(bad, 0, "cost: rounded up the same on each side of 2^64");
 }
 
 
