@@ -473,6 +473,13 @@ tr_usage_json(tr_usage_parser_t *p,
             if (*q == '"') {
                 tr_usage_string_end(p);
 
+                /* a key's colon, as written without white space */
+
+                if (p->state == TR_J_COLON && pos < end && *pos == ':') {
+                    p->state = TR_J_VALUE;
+                    pos++;
+                }
+
             } else {
                 p->state = TR_J_ESC;
                 p->text_bytes += (p->flags & TR_F_TEXT) ? 1 : 0;
@@ -584,10 +591,24 @@ tr_usage_json(tr_usage_parser_t *p,
 
         case TR_J_NUMBER:
             if (c >= '0' && c <= '9') {
-                if (p->ndigits < 16) {
-                    p->number = p->number * 10 + (c - '0');
-                    p->ndigits++;
-                }
+
+                /* the digits in this buffer, in one loop */
+
+                do {
+                    if (p->ndigits < 16) {
+                        p->number = p->number * 10 + (c - '0');
+                        p->ndigits++;
+                    }
+
+                    if (++pos == end) {
+                        break;
+                    }
+
+                    c = *pos;
+
+                } while (c >= '0' && c <= '9');
+
+                continue;
 
             } else if (c == '.' || c == 'e' || c == 'E' || c == '+'
                        || c == '-')
