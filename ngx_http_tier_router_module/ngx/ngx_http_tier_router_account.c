@@ -38,6 +38,7 @@
 #define NGX_HTTP_TIER_ROUTER_RESERVED_RETRY   1
 
 
+static int64_t ngx_http_tier_router_cost(tr_price_t *price, tr_usage_t *u);
 static ngx_int_t ngx_http_tier_router_refuse(ngx_http_request_t *r,
     ngx_http_tier_router_ctx_t *ctx, ngx_http_tier_router_tenant_t *t,
     ngx_uint_t why);
@@ -935,13 +936,12 @@ ngx_http_tier_router_shadow(ngx_http_request_t *r,
     }
 
     if (price) {
-        ctx->run.baseline = ngx_min(tr_price_cost(price, u), TR_AMOUNT_MAX);
+        ctx->run.baseline = ngx_http_tier_router_cost(price, u);
     }
 
     if (tier[ctx->tier].priced) {
-        ctx->rq->shadow_cost = ngx_min(tr_price_cost(&tier[ctx->tier].price,
-                                                     u),
-                                       TR_AMOUNT_MAX);
+        ctx->rq->shadow_cost = ngx_http_tier_router_cost(
+                                   &tier[ctx->tier].price, u);
     }
 }
 
@@ -1189,15 +1189,11 @@ ngx_http_tier_router_charge(ngx_http_request_t *r,
         return;
     }
 
-    ctx->run.baseline = ngx_min(tr_price_cost(
-                                    ngx_http_tier_router_baseline_price(r,
-                                                                        ctx),
-                                    u),
-                                TR_AMOUNT_MAX);
+    ctx->run.baseline = ngx_http_tier_router_cost(
+                            ngx_http_tier_router_baseline_price(r, ctx), u);
 
-    ctx->run.cost = ngx_min(tr_price_cost(ngx_http_tier_router_answered(r,
-                                              ctx, tier), u),
-                            TR_AMOUNT_MAX);
+    ctx->run.cost = ngx_http_tier_router_cost(
+                        ngx_http_tier_router_answered(r, ctx, tier), u);
 
     /*
      * an answer that could not be read (encoded although identity was
@@ -1244,16 +1240,30 @@ ngx_http_tier_router_cost_now(ngx_http_request_t *r,
     trmcf = ngx_http_get_module_main_conf(r, ngx_http_tier_router_module);
     tier = trmcf->tiers.elts;
 
-    cost = ngx_min(tr_price_cost(ngx_http_tier_router_answered(r, ctx,
-                                                        &tier[ctx->tier]),
-                                 &u),
-                   TR_AMOUNT_MAX);
+    cost = ngx_http_tier_router_cost(
+               ngx_http_tier_router_answered(r, ctx, &tier[ctx->tier]), &u);
 
     if (ctx->parent) {
         cost = tr_amount_add(cost, ctx->parent->run.cost);
     }
 
     return cost;
+}
+
+
+/*
+ * A usage at a price, capped at TR_AMOUNT_MAX: computed once, where
+ * ngx_min() around the call computed it twice
+ */
+
+static int64_t
+ngx_http_tier_router_cost(tr_price_t *price, tr_usage_t *u)
+{
+    int64_t  cost;
+
+    cost = tr_price_cost(price, u);
+
+    return ngx_min(cost, TR_AMOUNT_MAX);
 }
 
 
@@ -1420,8 +1430,7 @@ ngx_http_tier_router_charge_metered(ngx_http_request_t *r,
     price = ngx_http_tier_router_price_of(trmcf, &model, NULL);
 
     if (price) {
-        ctx->run.cost = ngx_min(tr_price_cost(price, u),
-                                TR_AMOUNT_MAX);
+        ctx->run.cost = ngx_http_tier_router_cost(price, u);
         return;
     }
 
