@@ -597,6 +597,8 @@ ngx_http_tier_router_route_admit(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_tier_router_identity(ngx_http_request_t *r)
 {
+    static ngx_uint_t  hash;
+
     ngx_str_t         name;
     ngx_uint_t        i, found;
     ngx_list_part_t  *part;
@@ -639,10 +641,17 @@ ngx_http_tier_router_identity(ngx_http_request_t *r)
 
     ngx_memzero(h, sizeof(ngx_table_elt_t));
 
+    /* the name's hash is the same for every request: computed once */
+
+    if (hash == 0) {
+        hash = ngx_hash_key((u_char *) "accept-encoding",
+                            sizeof("accept-encoding") - 1);
+    }
+
     ngx_str_set(&h->key, "Accept-Encoding");
     ngx_str_set(&h->value, "identity");
     h->lowcase_key = (u_char *) "accept-encoding";
-    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+    h->hash = hash;
 
     return NGX_OK;
 }
