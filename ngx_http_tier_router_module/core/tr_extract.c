@@ -209,10 +209,8 @@ static const unsigned  tr_param_bits[TR_PARAMS] = {
     TR_ROOT_VERBOSITY, TR_ROOT_PROMPT_CACHE, TR_ROOT_THINKING
 };
 
-#define TR_PARAM_BITS                                                        \
-    (TR_ROOT_TEMPERATURE | TR_ROOT_TOP_P | TR_ROOT_TOP_K                      \
-     | TR_ROOT_MAX_TOKENS | TR_ROOT_VERBOSITY | TR_ROOT_PROMPT_CACHE          \
-     | TR_ROOT_THINKING)
+/* the bits above together, derived from them once (tr_root()) */
+static unsigned  tr_param_any;
 
 
 int
@@ -1348,6 +1346,12 @@ tr_root(tr_parser_t *ps)
     req = ps->req;
     seen = 0;
 
+    if (tr_param_any == 0) {
+        for (i = 0; i < TR_PARAMS; i++) {
+            tr_param_any |= tr_param_bits[i];
+        }
+    }
+
     req->root.start = ps->p - ps->start;
     ps->p++;
     ps->depth = 1;
@@ -1799,7 +1803,7 @@ tr_root(tr_parser_t *ps)
 
         /* where a member the profile may drop or rename is */
 
-        for (i = 0; (bit & TR_PARAM_BITS) && i < TR_PARAMS; i++) {
+        for (i = 0; (bit & tr_param_any) && i < TR_PARAMS; i++) {
             if (tr_param_bits[i] == bit) {
                 m = &req->param[i];
                 m->key = key_start;
