@@ -18,6 +18,13 @@
 #include "tr_usage.h"
 
 
+/* a key or a value this long is looked for by words first */
+
+#define TR_USAGE_SHORT    32
+
+#define TR_USAGE_BYTES(c)  (0x0101010101010101ULL * (c))
+
+
 /* JSON tokenizer states */
 
 #define TR_J_VALUE        0
@@ -124,7 +131,8 @@ static void tr_usage_capture(
     tr_usage_parser_t *p, const unsigned char *s,
     size_t n);
 static unsigned tr_usage_hash(const unsigned char *key, size_t len);
-static unsigned tr_usage_key(const unsigned char *key,
+static void tr_usage_index_init(void);
+static inline unsigned tr_usage_key(const unsigned char *key,
     size_t len);
 static int tr_usage_hex(unsigned char c);
 static int tr_usage_tier(const unsigned char *s, size_t len);
@@ -140,6 +148,10 @@ static const unsigned char *tr_usage_scan(
     unsigned char b);
 static const unsigned char *tr_usage_string_stop(const unsigned char *p,
     const unsigned char *end, const unsigned char **quote);
+static inline const unsigned char *tr_usage_quote(const unsigned char *p,
+    const unsigned char *end, size_t n);
+static inline int tr_usage_same(const unsigned char *a,
+    const unsigned char *b, size_t len);
 
 
 /* the keys, and for a count, the object it is in and where it goes */
@@ -507,6 +519,31 @@ tr_usage_json(tr_usage_parser_t *p,
                 p->flags = (p->flags & ~TR_F_TEXT) | TR_F_KEY | TR_F_CAPTURE;
                 p->key_len = 0;
                 p->state = TR_J_STRING;
+
+                /*
+                 * A short key without escapes that ends in this buffer,
+                 * as nearly all do, is looked up where it is, not copied;
+                 * nothing reads the key's copy after the lookup.
+                 */
+
+                q = tr_usage_quote(pos + 1, end, TR_USAGE_SHORT);
+
+                if (q == NULL || q == end || *q != '"') {
+                    break;
+                }
+
+                p->key_len = q - (pos + 1);
+                p->key_id = tr_usage_key(pos + 1, p->key_len);
+                p->state = TR_J_COLON;
+
+                pos = q + 1;
+
+                if (pos < end && *pos == ':') {
+                    p->state = TR_J_VALUE;
+                    pos++;
+                }
+
+                continue;
 
             } else if (p->state == TR_J_COLON && c == ':') {
                 p->state = TR_J_VALUE;
@@ -952,32 +989,42 @@ tr_usage_hash(const unsigned char *key, size_t len)
 }
 
 
-static unsigned
-tr_usage_key(const unsigned char *key, size_t len)
+static void
+tr_usage_index_init(void)
 {
     size_t    n;
-    unsigned  h, i, k;
+    unsigned  h, i;
+
+    for (i = 0; tr_usage_keys[i].name; i++) {
+        n = strlen(tr_usage_keys[i].name);
+        tr_usage_lens[i] = (unsigned char) n;
+
+        h = tr_usage_hash((const unsigned char *) tr_usage_keys[i].name, n);
+
+        while (tr_usage_index[h]) {
+            h = (h + 1) & (TR_USAGE_HASH - 1);
+        }
+
+        tr_usage_index[h] = (unsigned char) (i + 1);
+    }
+
+    tr_usage_indexed = 1;
+}
+
+
+/* inlined: a key's lookup is the most of the cost of reading it */
+
+static inline __attribute__((always_inline)) unsigned
+tr_usage_key(const unsigned char *key, size_t len)
+{
+    unsigned  h, k;
 
     if (len == 0 || len > TR_USAGE_KEY_LEN) {
         return 0;
     }
 
     if (!tr_usage_indexed) {
-        for (i = 0; tr_usage_keys[i].name; i++) {
-            n = strlen(tr_usage_keys[i].name);
-            tr_usage_lens[i] = (unsigned char) n;
-
-            h = tr_usage_hash((const unsigned char *) tr_usage_keys[i].name,
-                              n);
-
-            while (tr_usage_index[h]) {
-                h = (h + 1) & (TR_USAGE_HASH - 1);
-            }
-
-            tr_usage_index[h] = (unsigned char) (i + 1);
-        }
-
-        tr_usage_indexed = 1;
+        tr_usage_index_init();
     }
 
     for (h = tr_usage_hash(key, len);
@@ -985,13 +1032,54 @@ tr_usage_key(const unsigned char *key, size_t len)
          h = (h + 1) & (TR_USAGE_HASH - 1))
     {
         if (tr_usage_lens[k - 1] == len
-            && memcmp(tr_usage_keys[k - 1].name, key, len) == 0)
+            && tr_usage_same((const unsigned char *) tr_usage_keys[k - 1].name,
+                             key, len))
         {
             return k;
         }
     }
 
     return 0;
+}
+
+
+/*
+ * Whether len bytes at a and b are the same: by two words that overlap
+ * where they can, instead of a call of memcmp() per key
+ */
+
+static inline int
+tr_usage_same(const unsigned char *a, const unsigned char *b, size_t len)
+{
+    uint32_t  w, x, y, z;
+    uint64_t  u, v, s, t;
+
+    if (len >= 8) {
+        memcpy(&u, a, 8);
+        memcpy(&v, b, 8);
+        memcpy(&s, a + len - 8, 8);
+        memcpy(&t, b + len - 8, 8);
+
+        return u == v && s == t
+               && (len <= 16 || memcmp(a + 8, b + 8, len - 16) == 0);
+    }
+
+    if (len >= 4) {
+        memcpy(&w, a, 4);
+        memcpy(&x, b, 4);
+        memcpy(&y, a + len - 4, 4);
+        memcpy(&z, b + len - 4, 4);
+
+        return w == x && y == z;
+    }
+
+    while (len--) {
+        if (a[len] != b[len]) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -1089,11 +1177,12 @@ tr_usage_event_end(tr_usage_parser_t *p)
 
 /*
  * In a string's text: the first '"' or '\\' in [p, end), or end.  Most
- * strings of an answer are short keys and values: one call of the string
- * scan (16 to 64 bytes a step) finds the end, where two memchr() were two
- * calls.  The scan also stops at control characters, passed here, and at
- * bytes >= 0x80: text that is not ASCII is searched by memchr(), its next
- * quote (*quote) once per buffer, not once per escape.
+ * strings of an answer are short keys and values, whose end is in their
+ * first TR_USAGE_SHORT bytes: found there by words, without a call.  Past
+ * them the string scan goes 16 to 64 bytes a step; it also stops at
+ * control characters, passed here, and at bytes >= 0x80: text that is not
+ * ASCII is searched by memchr(), its next quote (*quote) once per buffer,
+ * not once per escape.
  */
 
 static const unsigned char *
@@ -1101,6 +1190,16 @@ tr_usage_string_stop(const unsigned char *p, const unsigned char *end,
     const unsigned char **quote)
 {
     const unsigned char  *q, *r;
+
+    /* most end in their first bytes: looked for by words, inline */
+
+    q = tr_usage_quote(p, end, TR_USAGE_SHORT);
+
+    if (q != NULL) {
+        return q;
+    }
+
+    p += TR_USAGE_SHORT;
 
     for ( ;; ) {
         q = tr_strscan(p, end);
@@ -1125,6 +1224,55 @@ tr_usage_string_stop(const unsigned char *p, const unsigned char *end,
 
         p = q + 1;
     }
+}
+
+
+/*
+ * The first '"' or '\\' in the n bytes from p (n a multiple of 8), or
+ * in [p, end) when end is nearer: end if none is there; NULL if none is
+ * in the n bytes and end is further.  Eight bytes a step in a word: a
+ * byte b of x ^ c is 0 where x has c, and then sets bit 7 of
+ * (b - 1) & ~b; a borrow from a lower such byte may set it higher up,
+ * so the lowest bit set is exact.
+ */
+
+static inline const unsigned char *
+tr_usage_quote(const unsigned char *p, const unsigned char *end, size_t n)
+{
+    uint64_t              x, a, b, hit;
+    const unsigned char  *last;
+
+    last = ((size_t) (end - p) > n) ? p + n : end;
+
+    while (last - p >= 8) {
+        memcpy(&x, p, 8);
+
+#if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+        x = __builtin_bswap64(x);
+#endif
+
+        a = x ^ TR_USAGE_BYTES('"');
+        b = x ^ TR_USAGE_BYTES('\\');
+
+        hit = (((a - TR_USAGE_BYTES(1)) & ~a) | ((b - TR_USAGE_BYTES(1)) & ~b))
+              & TR_USAGE_BYTES(0x80);
+
+        if (hit) {
+            return p + (__builtin_ctzll(hit) >> 3);
+        }
+
+        p += 8;
+    }
+
+    if (last != end) {
+        return NULL;
+    }
+
+    while (p < end && *p != '"' && *p != '\\') {
+        p++;
+    }
+
+    return p;
 }
 
 

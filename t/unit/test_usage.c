@@ -18,6 +18,7 @@
  */
 
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,7 @@ static void test_usage_only(void);
 static void test_placement(void);
 static void test_numbers(void);
 static void test_keys(void);
+static void test_keys_in_place(void);
 static void test_text(void);
 static void test_json_mode(void);
 static void test_model(void);
@@ -280,6 +282,7 @@ main(void)
     test_placement();
     test_numbers();
     test_keys();
+    test_keys_in_place();
     test_text();
     test_json_mode();
     test_model();
@@ -1213,6 +1216,92 @@ test_keys(void)
             "{\"type\":\"usage\",\"content\":\"usage\",\"x\":[\"usage\","
             "{\"prompt_tokens\":4}]}");
     UNIT_OK(r.rc == -1, "keys: strings that are not keys do not count");
+}
+
+
+/*
+ * A key is looked up where it lies in the buffer when it ends there (by
+ * words, two that overlap), else copied first: every count key, and each
+ * with one byte changed at each place, after a padding of 0 to 15 bytes,
+ * whole and split at every byte.  A changed byte must never match, in
+ * the first word, the last, or between them.
+ */
+
+static void
+test_keys_in_place(void)
+{
+    int             bad;
+    run_t           r;
+    char            body[256], key[64];
+    size_t          i, k, pad, split, n, len;
+    static const struct {
+        const char  *key;
+        int          dialect;
+        size_t       field;         /* offsetof(usage_t, ...) */
+        const char  *in;            /* the object around it */
+    } keys[] = {
+        { "prompt_tokens", CHAT, offsetof(usage_t, input), "" },
+        { "completion_tokens", CHAT, offsetof(usage_t, output), "" },
+        { "input_tokens", ANTHROPIC, offsetof(usage_t, input), "" },
+        { "output_tokens", ANTHROPIC, offsetof(usage_t, output), "" },
+        { "cache_read_input_tokens", ANTHROPIC, offsetof(usage_t, cached),
+          "" },
+        { "cache_creation_input_tokens", ANTHROPIC,
+          offsetof(usage_t, cache_write), "" },
+        { "cached_tokens", CHAT, offsetof(usage_t, cached),
+          "prompt_tokens_details" },
+        { "reasoning_tokens", CHAT, offsetof(usage_t, reasoning),
+          "completion_tokens_details" },
+        { "web_search_requests", ANTHROPIC, offsetof(usage_t, web_search),
+          "server_tool_use" }
+    };
+
+    bad = 0;
+
+    for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        len = strlen(keys[k].key);
+
+        for (i = 0; i <= len; i++) {
+
+            /* i == len: the key itself; else byte i changed */
+
+            memcpy(key, keys[k].key, len + 1);
+
+            if (i < len) {
+                key[i] = (key[i] == 'x') ? 'y' : 'x';
+            }
+
+            for (pad = 0; pad < 16; pad++) {
+                if (keys[k].in[0]) {
+                    n = snprintf(body, sizeof(body),
+                                 "{\"%.*s\":1,\"usage\":"
+                                 "{\"%s\":{\"%s\":77}}}",
+                                 (int) pad, "ppppppppppppppp", keys[k].in,
+                                 key);
+                } else {
+                    n = snprintf(body, sizeof(body),
+                                 "{\"%.*s\":1,\"usage\":{\"%s\":77}}",
+                                 (int) pad, "ppppppppppppppp", key);
+                }
+
+                for (split = 0; split <= n; split++) {
+                    run(&r, keys[k].dialect, 0, (const u_char *) body, n, 0,
+                        split);
+
+                    if (i == len) {
+                        bad += (r.rc != 0
+                                || *(int64_t *) ((u_char *) &r.u
+                                                 + keys[k].field) != 77);
+                    } else {
+                        bad += (r.rc != -1);
+                    }
+                }
+            }
+        }
+    }
+
+    UNIT_IS_INT(bad, 0, "keys in place: each count key matches, whole and "
+                "split anywhere; one byte changed anywhere never does");
 }
 
 
