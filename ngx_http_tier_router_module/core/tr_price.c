@@ -237,23 +237,6 @@ tr_price_cost(const tr_price_t *p,
 }
 
 
-int64_t
-tr_amount_add(int64_t a, int64_t b)
-{
-    if (b <= 0) {
-        return a;
-    }
-
-    if (a >= TR_AMOUNT_MAX
-        || b >= TR_AMOUNT_MAX - a)
-    {
-        return TR_AMOUNT_MAX;
-    }
-
-    return a + b;
-}
-
-
 static tr_u128_t
 tr_price_add(tr_u128_t sum,
     int64_t tokens, int64_t price)

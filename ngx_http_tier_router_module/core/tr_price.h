@@ -103,9 +103,24 @@ void tr_price_init(tr_price_t *p);
 int64_t tr_price_cost(const tr_price_t *p,
     const tr_usage_t *u);
 
-/* a + b within [0, TR_AMOUNT_MAX]; b <= 0 adds nothing */
+/*
+ * a + b within [0, TR_AMOUNT_MAX]; b <= 0 adds nothing.  Inline: a
+ * settlement adds some twenty amounts.
+ */
 
-int64_t tr_amount_add(int64_t a, int64_t b);
+static inline int64_t
+tr_amount_add(int64_t a, int64_t b)
+{
+    if (b <= 0) {
+        return a;
+    }
+
+    if (a >= TR_AMOUNT_MAX || b >= TR_AMOUNT_MAX - a) {
+        return TR_AMOUNT_MAX;
+    }
+
+    return a + b;
+}
 
 /*
  * Micro-dollars as dollars with 6 decimals and no '$' sign: "0.001234",
