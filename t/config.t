@@ -194,6 +194,11 @@ my @bad = (
     [ 'auto_model too long', $TIERS,
       "            tier_router_auto_model " . ('m' x 128) . ";  # MARK\n",
       'tier_router_auto_model', qr/invalid model name/ ],
+    [ 'constant budget limit not in dollars',
+      "$TIERS    tier_router_budget_zone zone=z:1m;\n",
+      "            tier_router_budget zone=z key=\$http_authorization"
+      . " limit=25usd;  # MARK\n",
+      'tier_router_budget', qr/invalid budget limit "25usd"/ ],
     [ 'bad unknown_model value', $TIERS,
       "            tier_router_unknown_model drop;  # MARK\n",
       'tier_router_unknown_model', qr/drop/ ],

@@ -567,7 +567,10 @@ ngx_http_tier_router_account_key(ngx_http_request_t *r,
 
     ctx->rq->limit = -1;
 
-    if (trlcf->budget_limit) {
+    if (trlcf->budget_limit && trlcf->budget_limit->lengths == NULL) {
+        ctx->rq->limit = trlcf->budget_limit_value;
+
+    } else if (trlcf->budget_limit) {
         if (ngx_http_complex_value(r, trlcf->budget_limit, &limit)
             != NGX_OK)
         {
@@ -1539,6 +1542,25 @@ ngx_http_tier_router_budget(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_http_tier_router_compile(cf, &v, cvp) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* a limit without variables: parsed here once, not per request */
+
+    trlcf->budget_limit_value = -1;
+
+    if (trlcf->budget_limit && trlcf->budget_limit->lengths == NULL
+        && trlcf->budget_limit->value.len)
+    {
+        v = trlcf->budget_limit->value;
+        trlcf->budget_limit_value = tr_price_parse(v.data, v.len);
+
+        if (trlcf->budget_limit_value < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid budget limit \"%V\" in "
+                               "\"tier_router_budget\": dollars, as "
+                               "\"25\" or \"9.99\"", &v);
             return NGX_CONF_ERROR;
         }
     }

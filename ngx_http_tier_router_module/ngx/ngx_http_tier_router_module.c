@@ -674,6 +674,7 @@ ngx_http_tier_router_merge_loc_conf(ngx_conf_t *cf, void *parent,
         conf->budget_zone = prev->budget_zone;
         conf->budget_key = prev->budget_key;
         conf->budget_limit = prev->budget_limit;
+        conf->budget_limit_value = prev->budget_limit_value;
         conf->budget_label = prev->budget_label;
     }
 

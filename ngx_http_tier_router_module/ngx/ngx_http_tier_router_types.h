@@ -456,6 +456,9 @@ typedef struct {
     ngx_http_tier_router_zone_t *budget_zone;
     ngx_http_complex_value_t    *budget_key;
     ngx_http_complex_value_t    *budget_limit;
+    int64_t                      budget_limit_value;  /* a constant limit,
+                                                         parsed once; -1:
+                                                         none */
     ngx_http_complex_value_t    *budget_label;
     ngx_http_complex_value_t    *budget_clock;      /* tests only */
     ngx_array_t                 *budget_soft;       /* .._soft_t */
