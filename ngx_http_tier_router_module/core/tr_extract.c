@@ -76,7 +76,7 @@ static inline const unsigned char *tr_fast_member(
     const unsigned char *p, const unsigned char *end, const char *key,
     size_t len);
 static unsigned tr_role(const unsigned char *role, size_t len);
-static void tr_message_turn(tr_parser_t *ps, unsigned role,
+static inline void tr_message_turn(tr_parser_t *ps, unsigned role,
     tr_span_t *span);
 static int tr_utf8(tr_parser_t *ps);
 static int tr_escape(tr_parser_t *ps,
@@ -2076,7 +2076,7 @@ tr_role(const unsigned char *role, size_t len)
 
 /* what a turn of a role counts for: the user's, the system prompt */
 
-static void
+static inline void
 tr_message_turn(tr_parser_t *ps, unsigned role, tr_span_t *span)
 {
     tr_span_t  content;
