@@ -900,8 +900,6 @@ surrogate:
 }
 
 
-/* an object key, decoded; keys longer than the buffer match nothing */
-
 /*
  * The common case of a key or a short value: plain ASCII, no escape,
  * shorter than size.  At the opening quote: copies the text to out and
@@ -937,6 +935,8 @@ tr_short_plain(tr_parser_t *ps,
     return 0;
 }
 
+
+/* an object key, decoded; keys longer than the buffer match nothing */
 
 static int
 tr_key(tr_parser_t *ps,

@@ -11,6 +11,10 @@
  * every input (t/unit/test_strscan.c, and fuzz/fuzz_extract.c against
  * the scalar one).  Pure C, no nginx.
  *
+ * The AVX2 and AVX-512 levels also need BMI1 and BMI2 (tzcnt, blsr and
+ * shrx in the walk's step: 0.7k fewer instructions at 64 KB), which every
+ * CPU with AVX2 has in practice; without them the SSE2 level is used.
+ *
  * The vector versions test each byte b for b == '"', b == '\\' or, as a
  * signed byte, b < 0x20: bytes >= 0x80 are negative, so that one compare
  * finds both control characters and the start of a UTF-8 sequence.  The
@@ -499,7 +503,7 @@ tr_strscan_walk_text(const unsigned char *p, const unsigned char *end,
 }
 
 
-__attribute__((target("avx2")))
+__attribute__((target("avx2,bmi,bmi2")))
 static const unsigned char *
 tr_strscan_walk_avx2(const unsigned char *p, const unsigned char *end,
     size_t *escapes)
@@ -509,7 +513,7 @@ tr_strscan_walk_avx2(const unsigned char *p, const unsigned char *end,
 }
 
 
-__attribute__((target("avx512f,avx512bw")))
+__attribute__((target("avx512f,avx512bw,bmi,bmi2")))
 static const unsigned char *
 tr_strscan_walk_avx512(const unsigned char *p, const unsigned char *end,
     size_t *escapes)
@@ -535,11 +539,16 @@ tr_strscan_at(int level)
         return __builtin_cpu_supports("sse2") ? tr_strscan_sse2 : NULL;
 
     case TR_STRSCAN_AVX2:
-        return __builtin_cpu_supports("avx2") ? tr_strscan_avx2 : NULL;
+        return (__builtin_cpu_supports("avx2")
+                && __builtin_cpu_supports("bmi")
+                && __builtin_cpu_supports("bmi2"))
+               ? tr_strscan_avx2 : NULL;
 
     case TR_STRSCAN_AVX512:
         return (__builtin_cpu_supports("avx512f")
-                && __builtin_cpu_supports("avx512bw"))
+                && __builtin_cpu_supports("avx512bw")
+                && __builtin_cpu_supports("bmi")
+                && __builtin_cpu_supports("bmi2"))
                ? tr_strscan_avx512 : NULL;
 
 #endif
