@@ -7,7 +7,6 @@
  */
 
 
-#include <stdio.h>
 #include <string.h>
 #include "tr_rewrite.h"
 
@@ -410,23 +409,65 @@ tr_rewrite_renamed(const tr_request_t *req, const tr_edit_t *edit)
 }
 
 
+/*
+ * fmt with "%s" as effort and "%ld" as budget; without an effort, fmt as
+ * it is.  Returns the length, or 0 if it does not fit in size with a NUL.
+ * By hand, not by snprintf(): about 700 instructions a call there.
+ */
+
 static size_t
 tr_print(unsigned char *out, size_t size, const char *fmt,
     const char *effort, long budget)
 {
-    int  n;
+    char           *d, num[24];
+    size_t          n, len, skip;
+    const char     *s, *piece;
+    unsigned long   v;
 
-    if (effort == NULL) {
-        n = snprintf((char *) out, size, "%s", fmt);
+    n = 0;
 
-    } else if (strstr(fmt, "%ld")) {
-        n = snprintf((char *) out, size, fmt, budget);
+    for (s = fmt; *s; s += skip) {
+        piece = s;
+        len = 1;
+        skip = 1;
 
-    } else {
-        n = snprintf((char *) out, size, fmt, effort);
+        if (effort != NULL && s[0] == '%' && s[1] == 's') {
+            piece = effort;
+            len = strlen(effort);
+            skip = 2;
+
+        } else if (effort != NULL && s[0] == '%' && s[1] == 'l'
+                   && s[2] == 'd')
+        {
+            v = (budget < 0) ? 0 - (unsigned long) budget
+                             : (unsigned long) budget;
+            d = num + sizeof(num);
+
+            do {
+                *--d = (char) ('0' + v % 10);
+                v /= 10;
+            } while (v);
+
+            if (budget < 0) {
+                *--d = '-';
+            }
+
+            piece = d;
+            len = (size_t) (num + sizeof(num) - d);
+            skip = 3;
+        }
+
+        if (n + len >= size) {
+            return 0;
+        }
+
+        memcpy(out + n, piece, len);
+        n += len;
     }
 
-    return (n < 0 || (size_t) n >= size) ? 0 : (size_t) n;
+    out[n] = '\0';
+
+    return n;
 }
 
 
