@@ -355,6 +355,14 @@ sub config_text {
     $pre .= "user root;\n" if $> == 0 && $conf !~ /^\s*user\s/m;
 
     $pre .= "daemon on;\nmaster_process on;\n";
+
+    # nginx passes on to a new binary (USR2) only what "env" names: under
+    # scripts/sanitize.sh its sanitizers' options, or the new master aborts
+
+    $pre .= "env $_;\n"
+        for grep { exists $ENV{$_} && $conf !~ /^\s*env\s+$_\b/m }
+            qw(ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS);
+
     $pre .= "worker_processes 1;\n" unless $conf =~ /^\s*worker_processes\b/m;
     $pre .= "pid $d/nginx.pid;\n";
     $pre .= "error_log $d/error.log $self->{log_level};\n"
@@ -1285,6 +1293,7 @@ C<http {}> block).  The harness prepends:
     load_module <module>;      # unless no_module or the text has one
     user root;                 # only when running as root (euid 0)
     daemon on; master_process on; worker_processes 1;
+    env ASAN_OPTIONS; ...      # those of the sanitizers that are set
     pid <dir>/nginx.pid;
     error_log <dir>/error.log <log_level>;   # new(log_level => 'debug')
     events { worker_connections 1024; }     # unless the text has events {}
