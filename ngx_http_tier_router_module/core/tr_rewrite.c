@@ -475,20 +475,11 @@ size_t
 tr_rewrite_size(const unsigned char *body, size_t len,
     const tr_request_t *req, const tr_edit_t *edit)
 {
-    size_t     size;
-    unsigned   i;
     tr_plan_t  pl;
 
     tr_rewrite_plan(req, edit, &pl);
 
-    size = len;
-
-    for (i = 0; i < pl.n; i++) {
-        size = size - (pl.splice[i].end - pl.splice[i].start)
-               + pl.splice[i].len;
-    }
-
-    return size;
+    return tr_plan_size(len, &pl);
 }
 
 
@@ -496,19 +487,45 @@ size_t
 tr_rewrite(const unsigned char *body, size_t len,
     const tr_request_t *req, const tr_edit_t *edit, unsigned char *out)
 {
-    size_t          pos;
-    unsigned        i;
-    unsigned char  *p;
-    tr_plan_t       pl;
-    tr_splice_t    *s;
+    tr_plan_t  pl;
 
     tr_rewrite_plan(req, edit, &pl);
+
+    return tr_plan_apply(body, len, &pl, out);
+}
+
+
+size_t
+tr_plan_size(size_t len, const tr_plan_t *pl)
+{
+    size_t    size;
+    unsigned  i;
+
+    size = len;
+
+    for (i = 0; i < pl->n; i++) {
+        size = size - (pl->splice[i].end - pl->splice[i].start)
+               + pl->splice[i].len;
+    }
+
+    return size;
+}
+
+
+size_t
+tr_plan_apply(const unsigned char *body, size_t len, const tr_plan_t *pl,
+    unsigned char *out)
+{
+    size_t               pos;
+    unsigned             i;
+    unsigned char       *p;
+    const tr_splice_t   *s;
 
     p = out;
     pos = 0;
 
-    for (i = 0; i < pl.n; i++) {
-        s = &pl.splice[i];
+    for (i = 0; i < pl->n; i++) {
+        s = &pl->splice[i];
 
         memcpy(p, body + pos, s->start - pos);
         p += s->start - pos;

@@ -88,6 +88,15 @@ size_t tr_rewrite_size(const unsigned char *body, size_t len,
 size_t tr_rewrite(const unsigned char *body, size_t len,
     const tr_request_t *req, const tr_edit_t *edit, unsigned char *out);
 
+/* the same two for a plan made already: the body's length after it */
+
+size_t tr_plan_size(size_t len, const tr_plan_t *pl);
+
+/* the body with the plan's splices, to out (tr_plan_size() bytes) */
+
+size_t tr_plan_apply(const unsigned char *body, size_t len,
+    const tr_plan_t *pl, unsigned char *out);
+
 /*
  * Anthropic wants budget_tokens below max_tokens (and at least 1024): a
  * tier's thinking budget shrinks to fit the request's max_tokens, or no

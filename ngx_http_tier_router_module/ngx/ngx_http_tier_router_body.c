@@ -433,19 +433,11 @@ static ngx_int_t
 ngx_http_tier_router_replace_small(ngx_http_request_t *r, ngx_str_t *body,
     tr_plan_t *plan)
 {
-    u_char        *p;
-    size_t         size, pos;
-    ngx_buf_t     *b;
-    ngx_uint_t     i;
-    ngx_chain_t   *cl;
-    tr_splice_t   *sp;
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
 
-    size = body->len;
-
-    for (i = 0; i < plan->n; i++) {
-        sp = &plan->splice[i];
-        size = size - (sp->end - sp->start) + sp->len;
-    }
+    size = tr_plan_size(body->len, plan);
 
     b = ngx_create_temp_buf(r->pool, size ? size : 1);
     if (b == NULL) {
@@ -457,19 +449,7 @@ ngx_http_tier_router_replace_small(ngx_http_request_t *r, ngx_str_t *body,
         return NGX_ERROR;
     }
 
-    p = b->pos;
-    pos = 0;
-
-    for (i = 0; i < plan->n; i++) {
-        sp = &plan->splice[i];
-        p = ngx_cpymem(p, body->data + pos, sp->start - pos);
-        p = ngx_cpymem(p, sp->data, sp->len);
-        pos = sp->end;
-    }
-
-    p = ngx_cpymem(p, body->data + pos, body->len - pos);
-
-    b->last = p;
+    b->last = b->pos + tr_plan_apply(body->data, body->len, plan, b->pos);
     b->last_buf = 1;
 
     cl->buf = b;
