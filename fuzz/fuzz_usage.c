@@ -41,11 +41,46 @@ ngx_http_tier_router_fuzz_feed(tr_usage_parser_t *p,
 }
 
 
+/*
+ * What the reader must report for a count that two keys name (OpenAI's
+ * and Anthropic's, read in every dialect): the value of the last of them
+ * in the usage object that is a count, an integer from 0 to 15 digits,
+ * as the reader keeps the last count it reads; -1 if there is none.
+ * jansson keeps an object's members in their order.
+ */
+
+static json_int_t
+ngx_http_tier_router_fuzz_count(json_t *usage, const char *name,
+    const char *alias)
+{
+    json_t      *v;
+    json_int_t   n, last;
+    const char  *key;
+
+    last = -1;
+
+    json_object_foreach(usage, key, v) {
+        if (strcmp(key, name) != 0 && strcmp(key, alias) != 0) {
+            continue;
+        }
+
+        n = json_is_integer(v) ? json_integer_value(v) : -1;
+
+        if (n >= 0 && n < 1000000000000000LL) {
+            last = n;
+        }
+    }
+
+    return last;
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                dialect, sse, r1, r2;
-    json_t            *root, *u, *v;
+    json_t            *root, *u;
+    json_int_t         n;
     tr_usage_t         a, b;
     tr_usage_parser_t  whole, parts;
 
@@ -92,21 +127,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     u = json_object_get(root, "usage");
 
     if (json_is_object(u)) {
-        v = json_object_get(u, "prompt_tokens");
+        n = ngx_http_tier_router_fuzz_count(u, "prompt_tokens",
+                                            "input_tokens");
 
-        if (json_is_integer(v) && json_integer_value(v) >= 0
-            && json_integer_value(v) < 1000000000
-            && (r1 != 0 || a.input != json_integer_value(v)))
-        {
+        if (n >= 0 && n < 1000000000 && (r1 != 0 || a.input != n)) {
             abort();
         }
 
-        v = json_object_get(u, "completion_tokens");
+        n = ngx_http_tier_router_fuzz_count(u, "completion_tokens",
+                                            "output_tokens");
 
-        if (json_is_integer(v) && json_integer_value(v) >= 0
-            && json_integer_value(v) < 1000000000
-            && (r1 != 0 || a.output != json_integer_value(v)))
-        {
+        if (n >= 0 && n < 1000000000 && (r1 != 0 || a.output != n)) {
             abort();
         }
     }
